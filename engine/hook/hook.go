@@ -1,0 +1,307 @@
+// Package hook names the points in a transformer's forward pass where
+// activations can be read and written, and holds the per-call sets of hook
+// functions that the engine runs there.
+//
+// Names follow TransformerLens, with 0-based layers and activations shaped
+// [pos, d_model]:
+//
+//	hook_embed                     token (and position) embeddings, before block 0
+//	blocks.{L}.hook_resid_pre      residual stream entering block L
+//	blocks.{L}.hook_attn_out       attention output, before it is added to the residual
+//	blocks.{L}.hook_resid_mid      residual stream after the attention add
+//	blocks.{L}.hook_mlp_out        MLP output, before it is added to the residual
+//	blocks.{L}.hook_resid_post     residual stream leaving block L
+//	ln_final.hook_normalized       output of the final norm, before the unembedding
+//
+// Hooks are passed per forward call and per sequence (a Set), never registered
+// globally. A nil or empty Set costs one nil check per point.
+//
+// The package imports nothing outside the standard library.
+package hook
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Kind is the kind of a hook point.
+type Kind uint8
+
+// The hook point kinds, in the order the forward pass reaches them within a block.
+const (
+	Embed Kind = iota
+	ResidPre
+	AttnOut
+	ResidMid
+	MLPOut
+	ResidPost
+	LnFinal
+	NumKinds
+)
+
+var kindNames = [NumKinds]string{
+	Embed:     "hook_embed",
+	ResidPre:  "hook_resid_pre",
+	AttnOut:   "hook_attn_out",
+	ResidMid:  "hook_resid_mid",
+	MLPOut:    "hook_mlp_out",
+	ResidPost: "hook_resid_post",
+	LnFinal:   "hook_normalized",
+}
+
+// InBlock reports whether points of this kind belong to a block (have a layer).
+func (k Kind) InBlock() bool { return k >= ResidPre && k <= ResidPost }
+
+// String returns the hook name of the kind ("hook_resid_post").
+func (k Kind) String() string {
+	if k < NumKinds {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// Point is one hook point. Layer is meaningful only for block kinds; it is -1
+// for Embed and LnFinal.
+type Point struct {
+	Layer int
+	Kind  Kind
+}
+
+// Block returns the point of kind k in block layer.
+func Block(layer int, k Kind) Point { return Point{Layer: layer, Kind: k} }
+
+// Named points outside the blocks.
+var (
+	EmbedPoint   = Point{Layer: -1, Kind: Embed}
+	LnFinalPoint = Point{Layer: -1, Kind: LnFinal}
+)
+
+// String returns the TransformerLens name of the point.
+func (p Point) String() string {
+	switch p.Kind {
+	case Embed:
+		return "hook_embed"
+	case LnFinal:
+		return "ln_final.hook_normalized"
+	}
+	return "blocks." + strconv.Itoa(p.Layer) + "." + p.Kind.String()
+}
+
+// Parse parses one hook point name for a model with nLayers blocks.
+// Besides the TransformerLens names it accepts negative layers (-1 is the last
+// block), "resid_post" style names without the "hook_" prefix, and llama.cpp's
+// "l_out-L", which is blocks.L.hook_resid_post (where llama.cpp adds control
+// vectors).
+func Parse(name string, nLayers int) (Point, error) {
+	s := strings.TrimSpace(name)
+	switch s {
+	case "hook_embed", "embed":
+		return EmbedPoint, nil
+	case "ln_final.hook_normalized", "ln_final", "hook_normalized":
+		return LnFinalPoint, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "l_out-"); ok {
+		l, err := parseLayer(rest, nLayers)
+		if err != nil {
+			return Point{}, fmt.Errorf("hook %q: %w", name, err)
+		}
+		return Block(l, ResidPost), nil
+	}
+	rest, ok := strings.CutPrefix(s, "blocks.")
+	if !ok {
+		return Point{}, fmt.Errorf("hook %q: unknown hook point (want blocks.L.hook_resid_pre|hook_attn_out|hook_resid_mid|hook_mlp_out|hook_resid_post, hook_embed or ln_final.hook_normalized)", name)
+	}
+	ls, ks, ok := strings.Cut(rest, ".")
+	if !ok {
+		return Point{}, fmt.Errorf("hook %q: missing hook name after the layer", name)
+	}
+	l, err := parseLayer(ls, nLayers)
+	if err != nil {
+		return Point{}, fmt.Errorf("hook %q: %w", name, err)
+	}
+	k, err := parseKind(ks)
+	if err != nil {
+		return Point{}, fmt.Errorf("hook %q: %w", name, err)
+	}
+	return Block(l, k), nil
+}
+
+func parseKind(s string) (Kind, error) {
+	if !strings.HasPrefix(s, "hook_") {
+		s = "hook_" + s
+	}
+	for k := ResidPre; k <= ResidPost; k++ {
+		if kindNames[k] == s {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown block hook %q (want hook_resid_pre, hook_attn_out, hook_resid_mid, hook_mlp_out or hook_resid_post)", s)
+}
+
+func parseLayer(s string, nLayers int) (int, error) {
+	l, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("layer %q is not an integer", s)
+	}
+	if l < 0 {
+		l += nLayers
+	}
+	if l < 0 || l >= nLayers {
+		return 0, fmt.Errorf("layer %s out of range: the model has %d layers (0..%d)", s, nLayers, nLayers-1)
+	}
+	return l, nil
+}
+
+// Expand turns a pattern into the points it names, in forward order. A pattern
+// is a point name whose layer may be "*" (every layer) or a range "A-B"
+// (inclusive, negative ends allowed as in Parse), or "*" alone for every point
+// of the model. Example: "blocks.*.hook_resid_post".
+func Expand(pattern string, nLayers int) ([]Point, error) {
+	s := strings.TrimSpace(pattern)
+	if s == "*" {
+		return All(nLayers), nil
+	}
+	rest, ok := strings.CutPrefix(s, "blocks.")
+	if !ok {
+		p, err := Parse(s, nLayers)
+		if err != nil {
+			return nil, err
+		}
+		return []Point{p}, nil
+	}
+	ls, ks, ok := strings.Cut(rest, ".")
+	if !ok {
+		return nil, fmt.Errorf("hook pattern %q: missing hook name after the layer", pattern)
+	}
+	k, err := parseKind(ks)
+	if err != nil {
+		return nil, fmt.Errorf("hook pattern %q: %w", pattern, err)
+	}
+	lo, hi, err := ParseLayers(ls, nLayers)
+	if err != nil {
+		return nil, fmt.Errorf("hook pattern %q: %w", pattern, err)
+	}
+	var out []Point
+	for l := lo; l <= hi; l++ {
+		out = append(out, Block(l, k))
+	}
+	return out, nil
+}
+
+// ParseLayers parses a layer selector: "*" (all), "L" or "A-B" (inclusive).
+// Negative numbers count from the end; a range with a negative start must be
+// written with a colon, "A:B" ("-4:-1").
+func ParseLayers(s string, nLayers int) (lo, hi int, err error) {
+	s = strings.TrimSpace(s)
+	if s == "*" || s == "" {
+		return 0, nLayers - 1, nil
+	}
+	a, b, ok := strings.Cut(s, ":")
+	if !ok && !strings.HasPrefix(s, "-") {
+		a, b, ok = strings.Cut(s, "-")
+	}
+	if lo, err = parseLayer(a, nLayers); err != nil {
+		return 0, 0, err
+	}
+	if !ok {
+		return lo, lo, nil
+	}
+	if hi, err = parseLayer(b, nLayers); err != nil {
+		return 0, 0, err
+	}
+	if hi < lo {
+		return 0, 0, fmt.Errorf("layer range %q is empty", s)
+	}
+	return lo, hi, nil
+}
+
+// All returns every hook point of a model with nLayers blocks, in forward order.
+func All(nLayers int) []Point {
+	out := []Point{EmbedPoint}
+	for l := 0; l < nLayers; l++ {
+		for k := ResidPre; k <= ResidPost; k++ {
+			out = append(out, Block(l, k))
+		}
+	}
+	return append(out, LnFinalPoint)
+}
+
+// Act is one sequence's activations at one hook point during a forward call:
+// Rows consecutive positions starting at absolute position Pos, each a vector
+// of Dim values. A hook may read Data and may write to it in place: writes
+// change the rest of the forward pass.
+type Act struct {
+	Point Point
+	Seq   int // index of the sequence within the batched call
+	Pos   int // absolute position of the first row in its sequence
+	Rows  int
+	Dim   int
+	Data  []float32 // [Rows, Dim], row-major
+}
+
+// Row returns row i (position Pos+i).
+func (a *Act) Row(i int) []float32 { return a.Data[i*a.Dim : (i+1)*a.Dim : (i+1)*a.Dim] }
+
+// Func is a hook function.
+type Func func(a *Act)
+
+// Set is the hooks of one sequence for one forward call (or a whole
+// generation). The zero value and nil are empty sets.
+type Set struct {
+	fns map[Point][]Func
+}
+
+// Add registers f at p. Functions at the same point run in the order added.
+func (s *Set) Add(p Point, f Func) {
+	if s.fns == nil {
+		s.fns = make(map[Point][]Func)
+	}
+	s.fns[p] = append(s.fns[p], f)
+}
+
+// Empty reports whether the set has no hooks; nil is empty.
+func (s *Set) Empty() bool { return s == nil || len(s.fns) == 0 }
+
+// Has reports whether any hook is set at p.
+func (s *Set) Has(p Point) bool { return s != nil && len(s.fns[p]) > 0 }
+
+// Run calls the hooks at a.Point in order. It is a no-op on a nil set.
+func (s *Set) Run(a *Act) {
+	if s == nil {
+		return
+	}
+	for _, f := range s.fns[a.Point] {
+		f(a)
+	}
+}
+
+// Points returns the points that have hooks, in no particular order.
+func (s *Set) Points() []Point {
+	if s == nil {
+		return nil
+	}
+	out := make([]Point, 0, len(s.fns))
+	for p := range s.fns {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Merge returns a set with the hooks of a followed by those of b. Either may be nil.
+func Merge(a, b *Set) *Set {
+	if a.Empty() {
+		return b
+	}
+	if b.Empty() {
+		return a
+	}
+	out := &Set{fns: make(map[Point][]Func, len(a.fns)+len(b.fns))}
+	for p, fs := range a.fns {
+		out.fns[p] = append([]Func(nil), fs...)
+	}
+	for p, fs := range b.fns {
+		out.fns[p] = append(out.fns[p], fs...)
+	}
+	return out
+}

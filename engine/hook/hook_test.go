@@ -1,0 +1,98 @@
+package hook
+
+import "testing"
+
+func TestParseRoundTrip(t *testing.T) {
+	for _, p := range All(4) {
+		got, err := Parse(p.String(), 4)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", p, err)
+		}
+		if got != p {
+			t.Errorf("Parse(%q) = %v, want %v", p.String(), got, p)
+		}
+	}
+}
+
+func TestParseAliases(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Point
+	}{
+		{"blocks.-1.hook_resid_post", Block(5, ResidPost)},
+		{"blocks.2.resid_mid", Block(2, ResidMid)},
+		{"l_out-3", Block(3, ResidPost)},
+		{"embed", EmbedPoint},
+		{"ln_final", LnFinalPoint},
+	}
+	for _, tt := range tests {
+		got, err := Parse(tt.in, 6)
+		if err != nil || got != tt.want {
+			t.Errorf("Parse(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, in := range []string{"blocks.6.hook_resid_post", "blocks.x.hook_resid_post", "blocks.1.hook_nope", "resid", "blocks.1", "l_out-9"} {
+		if _, err := Parse(in, 6); err == nil {
+			t.Errorf("Parse(%q): no error", in)
+		}
+	}
+}
+
+func TestExpand(t *testing.T) {
+	ps, err := Expand("blocks.*.hook_resid_post", 3)
+	if err != nil || len(ps) != 3 || ps[2] != Block(2, ResidPost) {
+		t.Fatalf("Expand * = %v, %v", ps, err)
+	}
+	ps, err = Expand("blocks.1-2.hook_attn_out", 6)
+	if err != nil || len(ps) != 2 || ps[0] != Block(1, AttnOut) {
+		t.Fatalf("Expand 1-2 = %v, %v", ps, err)
+	}
+	ps, err = Expand("blocks.-2:-1.hook_mlp_out", 6)
+	if err != nil || len(ps) != 2 || ps[0] != Block(4, MLPOut) {
+		t.Fatalf("Expand -2:-1 = %v, %v", ps, err)
+	}
+	if _, err := Expand("blocks.3-1.hook_mlp_out", 6); err == nil {
+		t.Fatal("empty range accepted")
+	}
+	if got := len(All(2)); got != 2+2*5 {
+		t.Fatalf("All(2) has %d points", got)
+	}
+}
+
+func TestSetRunOrderAndNil(t *testing.T) {
+	var nilSet *Set
+	nilSet.Run(&Act{}) // must not panic
+	if !nilSet.Empty() || nilSet.Has(EmbedPoint) {
+		t.Fatal("nil set not empty")
+	}
+	var s Set
+	p := Block(0, ResidPost)
+	var order []int
+	s.Add(p, func(*Act) { order = append(order, 1) })
+	s.Add(p, func(*Act) { order = append(order, 2) })
+	s.Run(&Act{Point: p})
+	s.Run(&Act{Point: Block(1, ResidPost)})
+	if len(order) != 2 || order[0] != 1 || order[1] != 2 {
+		t.Fatalf("order = %v", order)
+	}
+}
+
+func TestAddVectorSpans(t *testing.T) {
+	a := &Act{Pos: 10, Rows: 3, Dim: 2, Data: make([]float32, 6)}
+	AddVector([]float32{1, 2}, Spans{{From: 11, To: 12}})(a)
+	want := []float32{0, 0, 1, 2, 0, 0}
+	for i := range want {
+		if a.Data[i] != want[i] {
+			t.Fatalf("data = %v, want %v", a.Data, want)
+		}
+	}
+	var c Capture
+	c.Func()(a)
+	c.Func()(&Act{Pos: 13, Rows: 1, Dim: 2, Data: []float32{5, 6}})
+	if c.Rows() != 4 || c.Pos[3] != 13 || c.Data[7] != 6 {
+		t.Fatalf("capture = %+v", c)
+	}
+}

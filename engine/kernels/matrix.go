@@ -1,0 +1,144 @@
+package kernels
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/limbic-dev/limbic/engine/tensor"
+)
+
+// Matrix is a read-only weight matrix [Rows, Cols] in one of the dtypes the
+// kernels support (F32, BF16, F16, Q8_0). Data is kept in its stored dtype:
+// a bf16 checkpoint stays bf16 in memory.
+type Matrix struct {
+	Rows, Cols int
+	DType      tensor.DType
+	f32        []float32
+	u16        []uint16 // BF16 or F16 bit patterns
+	q8         []byte   // Q8_0 blocks, row-major, Cols/32 blocks per row
+}
+
+// NewMatrix wraps a 2-D tensor without copying when its data is aligned
+// (memory-mapped data usually is). A 1-D tensor is treated as [1, n].
+func NewMatrix(t *tensor.Tensor) (*Matrix, error) {
+	if err := t.Check(); err != nil {
+		return nil, err
+	}
+	var rows, cols int
+	switch len(t.Shape) {
+	case 1:
+		rows, cols = 1, t.Shape[0]
+	case 2:
+		rows, cols = t.Shape[0], t.Shape[1]
+	default:
+		return nil, fmt.Errorf("tensor %q: shape %v is not a matrix", t.Name, t.Shape)
+	}
+	m := &Matrix{Rows: rows, Cols: cols, DType: t.DType}
+	switch t.DType {
+	case tensor.F32:
+		v, err := t.F32()
+		if err != nil {
+			return nil, err
+		}
+		m.f32 = v
+	case tensor.BF16, tensor.F16:
+		if rows*cols > 0 {
+			if uintptr(unsafe.Pointer(&t.Data[0]))%2 == 0 {
+				m.u16 = unsafe.Slice((*uint16)(unsafe.Pointer(&t.Data[0])), rows*cols)
+			} else {
+				m.u16 = make([]uint16, rows*cols)
+				for i := range m.u16 {
+					m.u16[i] = uint16(t.Data[2*i]) | uint16(t.Data[2*i+1])<<8
+				}
+			}
+		}
+	case tensor.Q8_0:
+		if cols%tensor.Q8BlockSize != 0 {
+			return nil, fmt.Errorf("tensor %q: Q8_0 row length %d is not a multiple of %d", t.Name, cols, tensor.Q8BlockSize)
+		}
+		m.q8 = t.Data
+	default:
+		return nil, fmt.Errorf("tensor %q: dtype %v is not supported for weights (want F32, BF16, F16 or Q8_0)", t.Name, t.DType)
+	}
+	return m, nil
+}
+
+// NewF32Matrix wraps v as an F32 matrix [rows, cols] without copying.
+func NewF32Matrix(rows, cols int, v []float32) *Matrix {
+	if len(v) != rows*cols {
+		panic(fmt.Sprintf("kernels: NewF32Matrix: %d values for [%d %d]", len(v), rows, cols))
+	}
+	return &Matrix{Rows: rows, Cols: cols, DType: tensor.F32, f32: v}
+}
+
+// F32Data returns the backing slice of an F32 matrix, or nil for other dtypes.
+func (m *Matrix) F32Data() []float32 { return m.f32 }
+
+// Bytes returns the storage size of the matrix's data.
+func (m *Matrix) Bytes() int {
+	switch m.DType {
+	case tensor.F32:
+		return 4 * len(m.f32)
+	case tensor.BF16, tensor.F16:
+		return 2 * len(m.u16)
+	case tensor.Q8_0:
+		return len(m.q8)
+	}
+	return 0
+}
+
+// Row writes row i, converted to float32, into dst[:Cols].
+func (m *Matrix) Row(i int, dst []float32) {
+	dst = dst[:m.Cols]
+	switch m.DType {
+	case tensor.F32:
+		copy(dst, m.f32[i*m.Cols:(i+1)*m.Cols])
+	case tensor.BF16:
+		for j, h := range m.u16[i*m.Cols : (i+1)*m.Cols] {
+			dst[j] = tensor.BF16ToF32(h)
+		}
+	case tensor.F16:
+		for j, h := range m.u16[i*m.Cols : (i+1)*m.Cols] {
+			dst[j] = tensor.F16ToF32(h)
+		}
+	case tensor.Q8_0:
+		rb := m.Cols / tensor.Q8BlockSize * tensor.Q8BlockBytes
+		tensor.DequantQ8_0(dst, m.q8[i*rb:(i+1)*rb])
+	}
+}
+
+// MatMul computes y[n, Rows] = x[n, Cols] · mᵀ, overwriting y.
+func (m *Matrix) MatMul(y, x []float32, n int) {
+	if len(x) < n*m.Cols || len(y) < n*m.Rows {
+		panic(fmt.Sprintf("kernels: MatMul: x has %d values, y %d; want %d×%d and %d×%d", len(x), len(y), n, m.Cols, n, m.Rows))
+	}
+	if n == 0 || m.Rows == 0 {
+		return
+	}
+	// Split the output rows (weight rows) across workers; each worker
+	// streams its weight rows once and applies them to all n inputs.
+	grain := 1 + 4096/(m.Cols+1)
+	ParallelFor(m.Rows, grain, func(lo, hi int) {
+		m.matmulRange(y, x, n, lo, hi)
+	})
+}
+
+func (m *Matrix) matmulRange(y, x []float32, n, lo, hi int) {
+	cols := m.Cols
+	var tmp []float32
+	if m.DType != tensor.F32 {
+		tmp = make([]float32, cols)
+	}
+	for r := lo; r < hi; r++ {
+		var w []float32
+		if m.DType == tensor.F32 {
+			w = m.f32[r*cols : (r+1)*cols]
+		} else {
+			m.Row(r, tmp)
+			w = tmp
+		}
+		for i := 0; i < n; i++ {
+			y[i*m.Rows+r] = Dot(x[i*cols:(i+1)*cols], w)
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package kernels
+
+import "math"
+
+// Dot returns Σ a[i]·b[i] over len(a) elements (b must be at least as long).
+func Dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// Axpy computes y += a·x.
+func Axpy(y []float32, a float32, x []float32) {
+	x = x[:len(y)]
+	for i := range y {
+		y[i] += a * x[i]
+	}
+}
+
+// Add computes y += x elementwise.
+func Add(y, x []float32) {
+	x = x[:len(y)]
+	for i := range y {
+		y[i] += x[i]
+	}
+}
+
+// Scale computes x *= a.
+func Scale(x []float32, a float32) {
+	for i := range x {
+		x[i] *= a
+	}
+}
+
+// RMSNorm writes x / rms(x) · w into dst for one row; with plusOne the weight
+// is applied as (1 + w), as Gemma stores it. dst may alias x.
+func RMSNorm(dst, x, w []float32, eps float32, plusOne bool) {
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	inv := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
+	w = w[:len(x)]
+	dst = dst[:len(x)]
+	if plusOne {
+		for i, v := range x {
+			dst[i] = v * inv * (1 + w[i])
+		}
+		return
+	}
+	for i, v := range x {
+		dst[i] = v * inv * w[i]
+	}
+}
+
+// LayerNorm writes (x - mean)/sqrt(var + eps) · w + b into dst for one row.
+// b may be nil. dst may alias x.
+func LayerNorm(dst, x, w, b []float32, eps float32) {
+	var mean float64
+	for _, v := range x {
+		mean += float64(v)
+	}
+	mean /= float64(len(x))
+	var vs float64
+	for _, v := range x {
+		d := float64(v) - mean
+		vs += d * d
+	}
+	inv := 1 / math.Sqrt(vs/float64(len(x))+float64(eps))
+	for i, v := range x {
+		o := float32((float64(v) - mean) * inv)
+		o *= w[i]
+		if b != nil {
+			o += b[i]
+		}
+		dst[i] = o
+	}
+}
+
+// Softmax normalises x in place to probabilities.
+func Softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	mx := x[0]
+	for _, v := range x[1:] {
+		if v > mx {
+			mx = v
+		}
+	}
+	var sum float32
+	for i, v := range x {
+		e := float32(math.Exp(float64(v - mx)))
+		x[i] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+// SiLU returns x·σ(x).
+func SiLU(x float32) float32 { return x / (1 + float32(math.Exp(float64(-x)))) }
+
+// GELUTanh is the tanh approximation of GELU used by GPT-2 and Gemma.
+func GELUTanh(x float32) float32 {
+	const c = 0.7978845608028654 // sqrt(2/π)
+	xf := float64(x)
+	return float32(0.5 * xf * (1 + math.Tanh(c*(xf+0.044715*xf*xf*xf))))
+}
+
+// SwiGLU writes act(gate[i])·up[i] into dst, where act is SiLU or GELUTanh.
+func SwiGLU(dst, gate, up []float32, gelu bool) {
+	up = up[:len(gate)]
+	dst = dst[:len(gate)]
+	if gelu {
+		for i, g := range gate {
+			dst[i] = GELUTanh(g) * up[i]
+		}
+		return
+	}
+	for i, g := range gate {
+		dst[i] = SiLU(g) * up[i]
+	}
+}
+
+// Softcap computes cap·tanh(x/cap) in place (Gemma 2 logit soft-capping).
+func Softcap(x []float32, cap float32) {
+	for i, v := range x {
+		x[i] = cap * float32(math.Tanh(float64(v/cap)))
+	}
+}
