@@ -400,7 +400,7 @@ func installSpans(data io.ReaderAt, spans []span, dir string, want map[string]st
 		}
 	}
 	for i, t := range tmps {
-		if err := commit(t.f, t.final); err != nil {
+		if err := installTemp(t.f, t.final); err != nil {
 			tmps = tmps[i+1:]
 			return err
 		}
@@ -422,10 +422,14 @@ type progressWriter struct {
 	w           io.Writer
 	done, total int64
 	report      func(done, total int64)
+	err         error // the first write error
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {
 	n, err := p.w.Write(b)
+	if err != nil {
+		p.err = err
+	}
 	p.done += int64(n)
 	if p.report != nil {
 		p.report(p.done, p.total)

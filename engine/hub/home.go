@@ -42,9 +42,9 @@ func createTemp(final string) (*os.File, error) {
 	return os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-*")
 }
 
-// commit syncs and closes f, then renames it to final and syncs the directory.
-// On error f is removed.
-func commit(f *os.File, final string) error {
+// installTemp syncs and closes f, then renames it to final and syncs the
+// directory. On error f is removed.
+func installTemp(f *os.File, final string) error {
 	err := f.Sync()
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -79,7 +79,7 @@ func writeFileAtomic(path string, data []byte) error {
 		os.Remove(f.Name())
 		return err
 	}
-	return commit(f, path)
+	return installTemp(f, path)
 }
 
 // stamp records that a file with a given size and modification time had a
