@@ -94,12 +94,19 @@ var (
 	hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
+// listing is a repository revision's file list.
+type listing struct {
+	commit string // the commit (or, when the hub does not say, the revision)
+	dir    string // the revision directory's name: commit with "/" made "--"
+	files  []remoteFile
+}
+
 // list resolves r's revision to a commit and lists its files:
 // GET /api/models/ORG/NAME/revision/REV gives the commit ("sha") and the
 // file names ("siblings"); GET /api/models/ORG/NAME/tree/COMMIT?recursive=true,
 // paginated through Link headers, gives sizes and digests. When the tree
 // endpoint is missing (404) the sibling names are used, sizes unknown.
-func (c *client) list(ctx context.Context, r Repo) (string, []remoteFile, error) {
+func (c *client) list(ctx context.Context, r Repo) (*listing, error) {
 	var info struct {
 		SHA      string `json:"sha"`
 		Siblings []struct {
@@ -108,24 +115,24 @@ func (c *client) list(ctx context.Context, r Repo) (string, []remoteFile, error)
 	}
 	base := c.endpoint + "/api/models/" + r.Org + "/" + r.Name
 	if _, err := c.getJSON(ctx, base+"/revision/"+url.PathEscape(r.Rev), r, &info); err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	commit := info.SHA
 	if commit == "" {
 		commit = r.Rev // hubs that do not resolve revisions: name the directory after REV
 	} else if !hex40.MatchString(commit) {
-		return "", nil, fmt.Errorf("hub returned bad commit %q", commit)
+		return nil, fmt.Errorf("hub returned bad commit %q", commit)
 	}
 	dirName := strings.ReplaceAll(commit, "/", "--")
 	if !validCommitDir(dirName) {
-		return "", nil, fmt.Errorf("bad revision %q", commit)
+		return nil, fmt.Errorf("bad revision %q", commit)
 	}
 
 	var files []remoteFile
 	next := base + "/tree/" + url.PathEscape(commit) + "?recursive=true"
 	for pages := 0; next != ""; pages++ {
 		if pages > 10000 {
-			return "", nil, errors.New("tree listing: too many pages")
+			return nil, errors.New("tree listing: too many pages")
 		}
 		var page []treeEntry
 		h, err := c.getJSON(ctx, next, r, &page)
@@ -137,7 +144,7 @@ func (c *client) list(ctx context.Context, r Repo) (string, []remoteFile, error)
 			break
 		}
 		if err != nil {
-			return "", nil, err
+			return nil, err
 		}
 		for _, e := range page {
 			if e.Type != "file" {
@@ -155,17 +162,17 @@ func (c *client) list(ctx context.Context, r Repo) (string, []remoteFile, error)
 			files = append(files, f)
 		}
 		if next, err = c.nextLink(next, h.Get("Link")); err != nil {
-			return "", nil, err
+			return nil, err
 		}
 	}
 	var ok []remoteFile
 	for _, f := range files {
 		if !filepath.IsLocal(filepath.FromSlash(f.Path)) || strings.Contains(f.Path, `\`) {
-			return "", nil, fmt.Errorf("hub listed unsafe path %q", f.Path)
+			return nil, fmt.Errorf("hub listed unsafe path %q", f.Path)
 		}
 		ok = append(ok, f)
 	}
-	return dirName, ok, nil
+	return &listing{commit: commit, dir: dirName, files: ok}, nil
 }
 
 var linkNext = regexp.MustCompile(`<([^>]*)>\s*;[^,]*\brel="?next"?`)
@@ -469,7 +476,7 @@ func (c *client) download(ctx context.Context, u string, r Repo, f remoteFile, p
 			offset = 0
 		}
 		if f.Size >= 0 && offset == f.Size && offset > 0 {
-			return offset, resumed, nil // complete from an earlier run
+			return offset, true, nil // complete from an earlier run
 		}
 		got, complete, ranged, err := c.attempt(ctx, u, r, f, part, offset, tp)
 		resumed = resumed || ranged

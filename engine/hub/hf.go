@@ -193,11 +193,11 @@ func Pull(ctx context.Context, repo string, opts PullOptions) (string, error) {
 		return "", err
 	}
 	c := newClient(opts)
-	commit, files, err := c.list(ctx, r)
+	l, err := c.list(ctx, r)
 	if err != nil {
 		return "", fmt.Errorf("pull %s: %w", r, err)
 	}
-	sel, err := selectFiles(files, opts.Include, opts.Exclude)
+	sel, err := selectFiles(l.files, opts.Include, opts.Exclude)
 	if err != nil {
 		return "", fmt.Errorf("pull %s: %w", r, err)
 	}
@@ -210,7 +210,7 @@ func Pull(ctx context.Context, repo string, opts PullOptions) (string, error) {
 		return "", err
 	}
 	defer release()
-	dir := filepath.Join(repoDir, commit)
+	dir := filepath.Join(repoDir, l.dir)
 	tp := &totalProgress{fn: opts.Progress}
 	for _, f := range sel {
 		if f.Size > 0 {
@@ -218,7 +218,7 @@ func Pull(ctx context.Context, repo string, opts PullOptions) (string, error) {
 		}
 	}
 	for _, f := range sel {
-		if err := c.fetch(ctx, r, commit, f, dir, opts.Verify, tp); err != nil {
+		if err := c.fetch(ctx, r, l.commit, f, dir, opts.Verify, tp); err != nil {
 			return "", fmt.Errorf("pull %s: %s: %w", r, f.Path, err)
 		}
 	}
@@ -226,7 +226,7 @@ func Pull(ctx context.Context, repo string, opts PullOptions) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(ref), 0o755); err != nil {
 		return "", err
 	}
-	if err := writeFileAtomic(ref, []byte(commit+"\n")); err != nil {
+	if err := writeFileAtomic(ref, []byte(l.dir+"\n")); err != nil {
 		return "", err
 	}
 	return dir, nil
