@@ -42,6 +42,7 @@ type fakeHub struct {
 	ignoreRange bool            // downloads ignore Range
 	cutOnce     map[string]bool // first download of the file is cut halfway
 	corrupt     map[string]bool // downloads serve altered content
+	stallOnce   map[string]bool // first download of the file hangs halfway
 	fail5xx     int             // this many downloads answer 503 first
 
 	mu   sync.Mutex
@@ -75,11 +76,12 @@ func newFakeHub(t *testing.T) *fakeHub {
 			"original/consolidated.safetensors": randBytes(3, 1000),
 			"pytorch_model.bin":                 randBytes(4, 1000),
 		},
-		lfs:      map[string]bool{shard1: true, shard2: true, "original/consolidated.safetensors": true, "pytorch_model.bin": true},
-		pageSize: 3,
-		cutOnce:  map[string]bool{},
-		corrupt:  map[string]bool{},
-		cut:      map[string]bool{},
+		lfs:       map[string]bool{shard1: true, shard2: true, "original/consolidated.safetensors": true, "pytorch_model.bin": true},
+		pageSize:  3,
+		cutOnce:   map[string]bool{},
+		corrupt:   map[string]bool{},
+		stallOnce: map[string]bool{},
+		cut:       map[string]bool{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/models/{org}/{name}/revision/{rev}", h.revision)
@@ -271,9 +273,16 @@ func (h *fakeHub) serve(w http.ResponseWriter, r *http.Request, p string) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	h.mu.Lock()
 	cut := h.cutOnce[p] && !h.cut[p]
+	stall := h.stallOnce[p] && !h.cut[p]
 	h.cut[p] = true
 	h.mu.Unlock()
 	w.WriteHeader(status)
+	if stall {
+		w.Write(body[:len(body)/2])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // hang until the client gives up
+		return
+	}
 	if cut {
 		w.Write(body[:len(body)/2])
 		w.(http.Flusher).Flush()
@@ -360,6 +369,15 @@ func TestPull(t *testing.T) {
 		}, check: func(t *testing.T, h *fakeHub) {
 			if got := h.requests("resolve " + shard2); len(got) != 2 || !strings.Contains(got[1], "bytes=") {
 				t.Errorf("requests = %q, want a cut request then a ranged one", got)
+			}
+		}},
+		{name: "stalled download", repo: "acme/tiny-llm", setup: func(h *fakeHub, o *PullOptions) {
+			h.stallOnce[shard2] = true
+			o.StallTimeout = 100 * time.Millisecond
+		}, check: func(t *testing.T, h *fakeHub) {
+			want := fmt.Sprintf("resolve %s bytes=%d-", shard2, len(h.files[shard2])/2)
+			if got := h.requests("resolve " + shard2); len(got) != 2 || got[1] != want {
+				t.Errorf("requests = %q, want the second to be %q", got, want)
 			}
 		}},
 		{name: "5xx retried", repo: "acme/tiny-llm", setup: func(h *fakeHub, o *PullOptions) { h.fail5xx = 3 }},
