@@ -16,6 +16,9 @@ type Family struct {
 	FromHF func(hf map[string]any) (Config, error)
 	// Bind reads the weights, named as in Hugging Face checkpoints.
 	Bind func(cfg *Config, b *binder) *Weights
+	// ToHF writes a config.json for a checkpoint in the Hugging Face layout
+	// (rotary halves).
+	ToHF func(cfg *Config) map[string]any
 }
 
 var families = map[string]*Family{}

@@ -6,7 +6,7 @@ import "fmt"
 // Pre-norm blocks with RMSNorm, rotary embeddings, grouped-query attention
 // and a SwiGLU MLP.
 func init() {
-	Register(&Family{Name: "llama", ModelTypes: []string{"llama"}, FromHF: llamaFromHF, Bind: bindLlama})
+	Register(&Family{Name: "llama", ModelTypes: []string{"llama"}, FromHF: llamaFromHF, Bind: bindLlama, ToHF: llamaToHF})
 }
 
 func llamaFromHF(m map[string]any) (Config, error) {
@@ -88,4 +88,36 @@ func bindLlama(c *Config, b *binder) *Weights {
 		w.Output = b.mat("lm_head.weight", c.Vocab, c.Dim)
 	}
 	return w
+}
+
+func llamaToHF(c *Config) map[string]any {
+	m := map[string]any{
+		"architectures":           []string{"LlamaForCausalLM"},
+		"model_type":              "llama",
+		"vocab_size":              c.Vocab,
+		"hidden_size":             c.Dim,
+		"intermediate_size":       c.FFN,
+		"num_hidden_layers":       c.Layers,
+		"num_attention_heads":     c.Heads,
+		"num_key_value_heads":     c.KVHeads,
+		"head_dim":                c.HeadDim,
+		"max_position_embeddings": c.MaxSeq,
+		"rms_norm_eps":            c.NormEps,
+		"rope_theta":              c.RopeTheta,
+		"tie_word_embeddings":     c.Tied,
+		"hidden_act":              "silu",
+		"attention_bias":          false,
+		"mlp_bias":                false,
+		"torch_dtype":             "float32",
+	}
+	if s := c.RopeScaling; s != nil {
+		rs := map[string]any{"rope_type": s.Type, "factor": s.Factor}
+		if s.Type == "llama3" {
+			rs["low_freq_factor"] = s.LowFreqFactor
+			rs["high_freq_factor"] = s.HighFreqFactor
+			rs["original_max_position_embeddings"] = s.OriginalMaxPos
+		}
+		m["rope_scaling"] = rs
+	}
+	return m
 }
