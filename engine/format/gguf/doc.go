@@ -32,6 +32,8 @@
 //     be used after Close. The data section starts at a multiple of the
 //     alignment (general.alignment, default 32) and every tensor offset is a
 //     multiple of it, so data is aligned.
+//   - A File is safe for concurrent use, except that Close must not race with
+//     other methods. A Writer is not safe for concurrent use.
 //   - Parsing validates before allocating: counts and lengths are checked
 //     against the bytes left in the file, so a corrupt count cannot cause a
 //     huge allocation. Errors start with "gguf: " and say where (byte offset,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/limbic-dev/limbic/engine/format/mmap"
 	"github.com/limbic-dev/limbic/engine/tensor"
@@ -343,7 +344,9 @@ func (f *File) TensorInfo(name string) (TensorInfo, bool) {
 	if !ok {
 		return TensorInfo{}, false
 	}
-	return f.tensors[i], true
+	ti := f.tensors[i]
+	ti.Dims, ti.Shape = slices.Clone(ti.Dims), slices.Clone(ti.Shape)
+	return ti, true
 }
 
 // Names returns the tensor names in file order.

@@ -66,6 +66,9 @@ func FuzzParse(f *testing.F) {
 		if file.DataOffset > int64(len(b)) || file.Alignment <= 0 {
 			t.Fatalf("DataOffset %d, Alignment %d for a %d-byte file", file.DataOffset, file.Alignment, len(b))
 		}
+		if file.Alignment > 1<<16 {
+			return // valid, but the rewrite would pad with up to 2 GiB of zeros
+		}
 		w := NewWriter()
 		for _, kv := range file.KVs() {
 			if v, ok := file.Value(kv.Key); !ok || !sameType(v, kv.Value) {

@@ -622,3 +622,16 @@ func TestCorruptCountsDoNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkParse(b *testing.B) {
+	data, err := os.ReadFile(testref.Path("synthetic", "llama", "model-f32.gguf"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -10,6 +10,8 @@
 //   - With an index, the index is authoritative: Names lists the tensors of
 //     its weight_map, every shard it names must exist and hold the tensors
 //     mapped to it. Without one, tensor names must be unique across files.
+//   - A Dir is safe for concurrent use, except that Close must not race with
+//     other methods.
 //   - Names are sorted (a directory has no single header order).
 //   - Write builds the directory beside its destination and moves it into
 //     place, so readers never see a half-written model; an existing non-empty
