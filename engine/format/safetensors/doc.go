@@ -24,6 +24,8 @@
 //   - ParseHeader validates everything it can before any data is read:
 //     lengths, JSON syntax, dtypes, shapes, offsets, sizes and overlaps. Errors
 //     start with "safetensors: " and name the tensor; Open adds the file path.
+//   - A File is safe for concurrent use, except that Close must not race with
+//     other methods.
 //   - Write is atomic and pads the header with spaces so that the data section
 //     starts at a multiple of 8, as the reference writer does. It writes the
 //     tensors contiguously in the given order, so every tensor is aligned when

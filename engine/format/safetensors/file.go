@@ -3,6 +3,7 @@ package safetensors
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/limbic-dev/limbic/engine/format/mmap"
 	"github.com/limbic-dev/limbic/engine/tensor"
@@ -69,7 +70,9 @@ func (f *File) Info(name string) (TensorInfo, bool) {
 	if !ok {
 		return TensorInfo{}, false
 	}
-	return *ti, true
+	info := *ti
+	info.Shape = slices.Clone(ti.Shape)
+	return info, true
 }
 
 // Tensor returns the tensor named name. Its Data aliases the file's memory

@@ -169,11 +169,19 @@ func parseHeader(b []byte, fileSize int64) (*Header, error) {
 				return nil, errors.New("__metadata__ appears twice")
 			}
 			sawMeta = true
-			var meta map[string]string
+			var meta map[string]*string // pointers to catch null values
 			if err := dec.Decode(&meta); err != nil {
 				return nil, fmt.Errorf("__metadata__ must be an object of strings: %w", jsonError(err))
 			}
-			h.Metadata = meta
+			if meta != nil {
+				h.Metadata = make(map[string]string, len(meta))
+				for k, v := range meta {
+					if v == nil {
+						return nil, fmt.Errorf("__metadata__ %q is null, want a string", k)
+					}
+					h.Metadata[k] = *v
+				}
+			}
 			continue
 		}
 		if _, dup := h.index[name]; dup {

@@ -308,6 +308,7 @@ var badHeaders = []struct {
 	{"two objects", file(`{}{}`, nil), "after the closing brace"},
 	{"invalid utf8", file("{\"\xff\":1}", nil), "UTF-8"},
 	{"metadata not strings", file(`{"__metadata__":{"a":1}}`, nil), "__metadata__ must be an object of strings"},
+	{"metadata null value", file(`{"__metadata__":{"a":null}}`, nil), `__metadata__ "a" is null`},
 	{"metadata twice", file(`{"__metadata__":{},"__metadata__":{}}`, nil), "__metadata__ appears twice"},
 	{"unknown dtype", file(`{"w":{"dtype":"F17","shape":[1],"data_offsets":[0,4]}}`, d16), `tensor "w": unknown dtype "F17"`},
 	{"lowercase dtype", file(`{"w":{"dtype":"f32","shape":[1],"data_offsets":[0,4]}}`, d16), `unknown dtype "f32"`},
