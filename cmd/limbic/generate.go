@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,14 +51,21 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 				return fmt.Errorf("prompt of %d tokens does not fit the context length of %d", len(ids), m.MaxSeq)
 			}
 			dec := m.Tok.NewDecoder()
+			dec.Skip(ids)
+			var text strings.Builder
 			if !g.jsonOut {
 				fmt.Print(prompt)
 			}
 			start := time.Now()
 			res, err := model.Generate(cmd.Context(), m.Model, []model.Request{{Prompt: ids, Max: n, Sampling: s, Stop: m.StopIDs()}},
 				func(t model.Token) bool {
-					if !g.jsonOut && !t.Stop {
-						fmt.Print(dec.Next(t.ID))
+					if t.Stop {
+						return true
+					}
+					piece := dec.Next(t.ID)
+					text.WriteString(piece)
+					if !g.jsonOut {
+						fmt.Print(piece)
 					}
 					return true
 				})
@@ -65,15 +73,17 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 				return err
 			}
 			r := res[0]
+			rest := dec.Flush()
+			text.WriteString(rest)
 			if g.jsonOut {
 				return printJSON(struct {
 					PromptIDs []int  `json:"prompt_ids"`
 					IDs       []int  `json:"ids"`
 					Text      string `json:"text"`
 					Stop      string `json:"stop_reason"`
-				}{ids, nonNil(r.IDs), m.Tok.Decode(r.IDs), r.Reason})
+				}{ids, nonNil(r.IDs), text.String(), r.Reason})
 			}
-			fmt.Println()
+			fmt.Println(rest)
 			if !g.quiet {
 				el := time.Since(start)
 				fmt.Fprintf(os.Stderr, "%d prompt + %d generated tokens in %.2fs (%.1f tok/s), stop: %s\n",

@@ -72,16 +72,13 @@ func (m *Model) ExportHF(dir string, overwrite bool) error {
 	if err != nil {
 		return fmt.Errorf("convert: tokenizer: %w", err)
 	}
-	tc := map[string]any{"add_bos_token": m.Tok.BOS() >= 0, "add_eos_token": false, "model_max_length": cfg.MaxSeq, "clean_up_tokenization_spaces": false}
-	if b := m.Tok.BOS(); b >= 0 {
-		tc["bos_token"] = m.Tok.Token(b)
-	}
-	if e := m.Tok.EOS(); e >= 0 {
-		tc["eos_token"] = m.Tok.Token(e)
-	}
-	tcj, err := json.MarshalIndent(tc, "", "  ")
+	tcj, err := m.Tok.MarshalHFConfig()
 	if err != nil {
 		return err
 	}
-	return hfdir.Write(dir, cj, ts, map[string][]byte{"tokenizer.json": tj, "tokenizer_config.json": tcj}, hfdir.WriteOptions{Overwrite: overwrite})
+	var opts []hfdir.Option
+	if overwrite {
+		opts = append(opts, hfdir.Overwrite())
+	}
+	return hfdir.Write(dir, cj, ts, map[string][]byte{"tokenizer.json": tj, "tokenizer_config.json": tcj}, opts...)
 }

@@ -182,7 +182,3 @@ func loadHF(dir string, o LoadOptions) (*Model, error) {
 	}
 	return &Model{Model: am, Tok: tok, Path: dir, Format: FormatHF, closers: []func() error{d.Close}, src: d, names: d.Names()}, nil
 }
-
-func loadGGUF(path string, o LoadOptions) (*Model, error) {
-	return nil, fmt.Errorf("%s: GGUF loading is not available yet", path)
-}
