@@ -231,7 +231,7 @@ func TestGenerateResume(t *testing.T) {
 	for _, style := range []Style{StyleBase, StyleChat} {
 		t.Run(string(style), func(t *testing.T) {
 			cfg := Config{Spec: Spec{Kind: Emotional, Emotions: []string{"happy", "sad", "worn out"},
-				Topics: []string{"{name} found a lost puppy in the park", "A neighbor wants to install a fence"},
+				Topics:   []string{"{name} found a lost puppy in the park", "A neighbor wants to install a fence"},
 				PerTopic: 5, Seed: 42}, Style: style, Batch: 2, StoriesPerCall: 3}
 			dir := t.TempDir()
 
