@@ -29,6 +29,17 @@ type Window struct {
 	Short  ShortPolicy // "" means ShortSkip
 }
 
+// Check reports an invalid window.
+func (w Window) Check() error {
+	if w.Offset < 0 {
+		return fmt.Errorf("negative token offset %d", w.Offset)
+	}
+	if w.Short != ShortSkip && w.Short != ShortTail && w.Short != "" {
+		return fmt.Errorf("unknown short-story policy %q (want skip or tail)", w.Short)
+	}
+	return nil
+}
+
 // Range returns the absolute positions [lo, hi) to average in a sequence of
 // T tokens whose text starts at textStart, or ErrTooShort.
 func (w Window) Range(T, textStart int) (lo, hi int, err error) {
