@@ -1,0 +1,85 @@
+package extract
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/limbic-dev/limbic/science/vecpack"
+)
+
+const checkpointVersion = 1
+
+// state is what a checkpoint holds: everything accumulated so far and the
+// IDs of the texts already read.
+type state struct {
+	Version      int
+	Fingerprint  string
+	Acc          *Accumulator
+	Neutral      map[int]*Moments // by layer index
+	HeldOut      *vecpack.HeldOut
+	Done         map[string]bool
+	NeutralTexts int
+	Stats        Stats
+}
+
+// saveState writes s to path atomically: a temporary file in the same
+// directory, fsynced, renamed over path, then the directory fsynced.
+func saveState(path string, s *state) error {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(s); err != nil {
+		return fmt.Errorf("extract: encoding checkpoint: %w", err)
+	}
+	return writeAtomic(path, buf.Bytes())
+}
+
+func loadState(path string) (*state, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s state
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&s); err != nil {
+		return nil, fmt.Errorf("extract: checkpoint %s is unreadable (%v); delete it to start over", path, err)
+	}
+	if s.Version != checkpointVersion {
+		return nil, fmt.Errorf("extract: checkpoint %s has version %d, want %d; delete it to start over", path, s.Version, checkpointVersion)
+	}
+	return &s, nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

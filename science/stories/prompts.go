@@ -1,0 +1,215 @@
+package stories
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Style is how stories are asked for.
+type Style string
+
+// The prompt styles.
+const (
+	// StyleChat sends the paper's prompt (paraphrased) as chat messages and
+	// asks for several stories per request, each after a "[story N]" marker.
+	StyleChat Style = "chat"
+	// StyleBase gives a base model a story opening that sets up the
+	// character's emotion; the continuation is the story, the opening its
+	// Prefix. One story per request.
+	StyleBase Style = "base"
+)
+
+// ParseStyle parses "chat" or "base".
+func ParseStyle(s string) (Style, error) {
+	switch Style(strings.ToLower(strings.TrimSpace(s))) {
+	case StyleChat:
+		return StyleChat, nil
+	case StyleBase:
+		return StyleBase, nil
+	}
+	return "", fmt.Errorf("unknown prompt style %q (want chat or base)", s)
+}
+
+// EmotionalStoriesPrompt returns the system and user messages asking for n
+// stories on topic in which a character feels emotion, without the emotion
+// ever being named. This is limbic's paraphrase of the paper's "Emotional
+// stories prompt" (Appendix, Dataset generation).
+func EmotionalStoriesPrompt(emotion, topic string, n int) []Message {
+	sys := fmt.Sprintf(`Write %d different short stories on the topic below. Every story follows a character who is feeling %s.
+
+Topic: %s
+
+Format: begin each story with its own marker line, "[story 1]", "[story 2]" and so on. Each story is a single paragraph and starts afresh: no characters or events carry over from one story to another. Vary the wording and the structure, and write some stories in the first person and some in the third person.
+
+A rule that must never be broken: do not use the word "%s" or any direct synonym of it, anywhere. The reader should infer the feeling only from
+- what the character does,
+- bodily sensations and body language,
+- what the character says and the way they say it,
+- the character's thoughts and inner reactions,
+- details of the situation and the surroundings.
+The feeling must be unmistakable, yet never named.`, n, emotion, topic, emotion)
+	return []Message{{Role: "system", Content: sys}, {Role: "user", Content: fmt.Sprintf("Write the %d stories now.", n)}}
+}
+
+// NeutralDialoguesPrompt returns messages asking for n emotionless dialogues
+// between a person and an AI assistant, seeded by topic: limbic's paraphrase
+// of the paper's neutral-dialogue prompt. Turns are tagged "Person:" and
+// "AI:"; CleanDialogue renames them "Human:" and "Assistant:" as the paper did.
+func NeutralDialoguesPrompt(topic string, n int) []Message {
+	sys := fmt.Sprintf(`Write %d different dialogues between "Person" (a human) and "AI" (an AI assistant), loosely seeded by the topic below.
+
+Topic: %s
+
+Person asks a question or asks for help, and AI helps. Person always speaks first. A dialogue has between 2 and 6 exchanges, and some have only one. Put a blank line before every turn and begin each turn with "Person:" or "AI:". Some dialogues, not all, open with a short system prompt on its own line, without a speaker tag. Mix the kinds of request: code and programming; facts from science, history, mathematics or geography; work tasks such as writing, analysis or summaries; practical how-to questions; and neutral creative tasks such as brainstorming names or making lists.
+
+Begin each dialogue with its own marker line, "[dialogue 1]", "[dialogue 2]" and so on.
+
+Most important: the dialogues are completely neutral and free of emotion. Neither speaker expresses or mentions feelings, no system prompt asks for any emotion, emotionally charged subjects are avoided, and the language is plain and matter-of-fact, with no pleasantries or enthusiasm such as "I'd be happy to help" or "Great question!".`, n, topic)
+	return []Message{{Role: "system", Content: sys}, {Role: "user", Content: fmt.Sprintf("Write the %d dialogues now.", n)}}
+}
+
+var markerRE = regexp.MustCompile(`(?im)^[ \t#*_>]*\[\s*(?:story|dialogue)\s*(\d+)\s*\][ \t*_:]*`)
+
+// ParseMulti splits a multi-story answer at its "[story N]" or
+// "[dialogue N]" marker lines (markdown decorations tolerated) and returns
+// the non-empty texts in order. An answer without markers is returned whole
+// when want is 1 and dropped otherwise; text before the first marker is
+// dropped.
+func ParseMulti(out string, want int) []string {
+	locs := markerRE.FindAllStringIndex(out, -1)
+	if len(locs) == 0 {
+		if t := strings.TrimSpace(out); t != "" && want == 1 {
+			return []string{t}
+		}
+		return nil
+	}
+	var texts []string
+	for i, loc := range locs {
+		end := len(out)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		if t := strings.TrimSpace(out[loc[1]:end]); t != "" {
+			texts = append(texts, t)
+		}
+	}
+	return texts
+}
+
+var speakerRE = regexp.MustCompile(`(?m)^([ \t*]*)(Person|AI)([ \t*]*):`)
+
+// CleanDialogue renames the "Person:" and "AI:" turn tags of a generated
+// dialogue to "Human:" and "Assistant:".
+func CleanDialogue(s string) string {
+	return speakerRE.ReplaceAllStringFunc(s, func(m string) string {
+		sub := speakerRE.FindStringSubmatch(m)
+		who := "Human"
+		if sub[2] == "AI" {
+			who = "Assistant"
+		}
+		return sub[1] + who + sub[3] + ":"
+	})
+}
+
+// Names for base-model openings, in the style of TinyStories.
+var (
+	girlNames = []string{"Lily", "Mia", "Sue", "Anna", "Lucy", "Emma", "Sara", "Amy"}
+	boyNames  = []string{"Tim", "Ben", "Tom", "Max", "Sam", "Jack", "Leo", "Joe"}
+)
+
+var emotionalOpenings = []string{
+	"Once upon a time, there was a little {kind} named {name}. One day, {topic}. {name} felt {very}{emotion}.",
+	"There once was a {kind} called {name} who lived in a small house with a big garden. One day, {topic}. {name} was {so}{emotion}.",
+	"{name} was a little {kind} who loved to play outside. One day, {topic}. {name} felt {emotion}.",
+	"Once upon a time, in a little town, there lived a {kind} named {name}. One morning, {topic}. {name} felt {very}{emotion}.",
+}
+
+var neutralOpenings = []string{
+	"Once upon a time, there was a little {kind} named {name}. One day, {topic}.",
+	"{name} lived in a small house on a quiet street. One morning, {topic}.",
+	"This is a story about a {kind} named {name}. One day, {topic}. First,",
+	"{name} was a little {kind}. Every day, {name} did the same things. One day, {topic}.",
+}
+
+// emotionPhrase fixes the few paper words that do not read after "felt".
+var emotionPhrase = map[string]string{"hope": "full of hope"}
+
+// BaseOpening returns the story opening a base model continues: a character
+// (name and gender chosen by seed), the topic, and a sentence giving the
+// character's emotion. The template is also chosen by seed.
+func BaseOpening(emotion, topic string, seed uint64) string {
+	phrase, ok := emotionPhrase[emotion]
+	if !ok {
+		phrase = emotion
+	}
+	very, so := "very ", "so "
+	if strings.ContainsAny(phrase, " ") { // "at ease", "worn out", "full of hope"
+		very, so = "", ""
+	}
+	t := emotionalOpenings[pick(seed, 0, len(emotionalOpenings))]
+	return fill(t, topic, seed, "{emotion}", phrase, "{very}", very, "{so}", so)
+}
+
+// BaseNeutralOpening returns a plain narration opening for neutral texts with
+// base models: a character and an everyday activity, no feelings.
+func BaseNeutralOpening(topic string, seed uint64) string {
+	t := neutralOpenings[pick(seed, 0, len(neutralOpenings))]
+	return fill(t, topic, seed)
+}
+
+func fill(tmpl, topic string, seed uint64, extra ...string) string {
+	kind, names := "girl", girlNames
+	if pick(seed, 1, 2) == 1 {
+		kind, names = "boy", boyNames
+	}
+	name := names[pick(seed, 2, len(names))]
+	topic = strings.TrimRight(strings.TrimSpace(topic), ".!")
+	if strings.Contains(topic, "{name}") {
+		topic = strings.ReplaceAll(topic, "{name}", name)
+	} else {
+		topic = lowerFirst(topic)
+	}
+	args := append([]string{"{kind}", kind, "{name}", name, "{topic}", topic}, extra...)
+	return strings.NewReplacer(args...).Replace(tmpl)
+}
+
+// lowerFirst lower-cases the first letter of a sentence-like topic ("A tenant
+// receives ..." → "a tenant receives ..."), but not of "I" or of an acronym.
+func lowerFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 || !unicode.IsUpper(r) {
+		return s
+	}
+	next, _ := utf8.DecodeRuneInString(s[n:])
+	if unicode.IsUpper(next) || (r == 'I' && (next == ' ' || next == '\'')) {
+		return s
+	}
+	return string(unicode.ToLower(r)) + s[n:]
+}
+
+// pick draws a deterministic index in [0, n) from a seed and a salt.
+func pick(seed uint64, salt uint64, n int) int {
+	x := seed + salt*0x9e3779b97f4a7c15
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return int(x % uint64(n))
+}
+
+// RenderMessages writes chat messages as plain text, for the Prompt field of
+// a stored story.
+func RenderMessages(msgs []Message) string {
+	var b strings.Builder
+	for i, m := range msgs {
+		if i > 0 {
+			b.WriteString("\n\n")
+		}
+		b.WriteString(m.Role + ": " + m.Content)
+	}
+	return b.String()
+}
