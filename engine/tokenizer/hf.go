@@ -345,26 +345,50 @@ func (t *Tokenizer) hfMerges(raw json.RawMessage) error {
 	if isNull(raw) {
 		return nil
 	}
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return fmt.Errorf("tokenizer.json: model.merges: want a list: %w", err)
-	}
-	t.merges = make(map[uint64]mergeInfo, len(list))
-	for i, r := range list {
-		var a, b string
-		var s string
-		var pair []string
-		if err := json.Unmarshal(r, &s); err == nil {
-			var ok bool
-			a, b, ok = strings.Cut(s, " ")
+	// "a b" strings (older files) or ["a", "b"] pairs
+	var pairs [][2]string
+	var strs []string
+	if err := json.Unmarshal(raw, &strs); err == nil {
+		pairs = make([][2]string, len(strs))
+		for i, s := range strs {
+			a, b, ok := strings.Cut(s, " ")
 			if !ok || strings.Contains(b, " ") {
 				return fmt.Errorf("tokenizer.json: merge %d %q is not two tokens separated by a space", i, s)
 			}
-		} else if err := json.Unmarshal(r, &pair); err == nil && len(pair) == 2 {
-			a, b = pair[0], pair[1]
-		} else {
-			return fmt.Errorf("tokenizer.json: merge %d is neither \"a b\" nor [\"a\", \"b\"]: %.40s", i, r)
+			pairs[i] = [2]string{a, b}
 		}
+	} else {
+		var lists [][]string
+		if err := json.Unmarshal(raw, &lists); err != nil {
+			// mixed forms: one at a time
+			var items []json.RawMessage
+			if err := json.Unmarshal(raw, &items); err != nil {
+				return fmt.Errorf("tokenizer.json: model.merges: want a list: %w", err)
+			}
+			lists = make([][]string, len(items))
+			for i, it := range items {
+				var s string
+				if json.Unmarshal(it, &s) == nil {
+					lists[i] = strings.Split(s, " ")
+					if len(lists[i]) != 2 {
+						return fmt.Errorf("tokenizer.json: merge %d %q is not two tokens separated by a space", i, s)
+					}
+				} else if err := json.Unmarshal(it, &lists[i]); err != nil {
+					return fmt.Errorf("tokenizer.json: merge %d is neither \"a b\" nor [\"a\", \"b\"]: %.40s", i, it)
+				}
+			}
+		}
+		pairs = make([][2]string, len(lists))
+		for i, l := range lists {
+			if len(l) != 2 {
+				return fmt.Errorf("tokenizer.json: merge %d has %d parts, want 2", i, len(l))
+			}
+			pairs[i] = [2]string{l[0], l[1]}
+		}
+	}
+	t.merges = make(map[uint64]mergeInfo, len(pairs))
+	for i, p := range pairs {
+		a, b := p[0], p[1]
 		l, ok1 := t.vocab[a]
 		r2, ok2 := t.vocab[b]
 		res, ok3 := t.vocab[a+b]

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"unicode/utf8"
 )
 
 // MarshalHFJSON writes a Hugging Face tokenizer.json that LoadHF (and HF
@@ -103,12 +104,40 @@ func (t *Tokenizer) MarshalHFConfig() ([]byte, error) {
 	return json.MarshalIndent(c, "", "  ")
 }
 
+// jsonString quotes s as a JSON string (UTF-8 kept as is; invalid bytes
+// become U+FFFD, as encoding/json does).
 func jsonString(s string) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	return string(bytes.TrimRight(b.Bytes(), "\n"))
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c < 0x20 || c == 0x7f:
+				b = append(b, fmt.Sprintf("\\u%04x", c)...)
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, "\\ufffd"...)
+		} else {
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return string(append(b, '"'))
 }
 
 // inModelVocab reports whether id belongs in model.vocab (not only in
