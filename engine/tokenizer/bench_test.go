@@ -43,6 +43,8 @@ func storyText(n int) []string {
 }
 
 func benchEncode(b *testing.B, tk *Tokenizer, cold bool) {
+	old := tk.cache
+	defer func() { tk.cache = old }()
 	texts := storyText(64)
 	var bytes, tokens int
 	b.ResetTimer()

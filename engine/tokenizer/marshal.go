@@ -214,10 +214,7 @@ func (t *Tokenizer) hfPipeline() (normalizer, pre, post, dec json.RawMessage, er
 	if s := t.hfSource; s != nil {
 		return s.normalizer, s.preTokenizer, s.postProcessor, s.decoder, nil
 	}
-	js := func(v any) json.RawMessage {
-		b, _ := json.Marshal(v)
-		return b
-	}
+	js := marshalNoEscape
 	type obj = map[string]any
 	var steps []any
 	if t.normalizerName != "" {
@@ -305,6 +302,15 @@ func (t *Tokenizer) templateJSON() json.RawMessage {
 	if t.addEOS && t.eos >= 0 {
 		pair = append(pair, tok(t.eos, 1))
 	}
-	b, _ := json.Marshal(obj{"type": "TemplateProcessing", "single": single, "pair": pair, "special_tokens": special})
-	return b
+	return marshalNoEscape(obj{"type": "TemplateProcessing", "single": single, "pair": pair, "special_tokens": special})
+}
+
+// marshalNoEscape is json.Marshal without HTML escaping ("<s>", not
+// "\u003cs\u003e").
+func marshalNoEscape(v any) json.RawMessage {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimRight(b.Bytes(), "\n")
 }
