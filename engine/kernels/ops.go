@@ -5,6 +5,20 @@ import "math"
 // Dot returns Σ a[i]·b[i] over len(a) elements (b must be at least as long).
 func Dot(a, b []float32) float32 {
 	b = b[:len(a)]
+	if p := cur.Load(); p.dot != nil && len(a) >= p.lanes {
+		m := len(a) &^ (p.lanes - 1)
+		s := p.dot(&a[0], &b[0], m)
+		for i := m; i < len(a); i++ {
+			s += a[i] * b[i]
+		}
+		return s
+	}
+	return dotGo(a, b)
+}
+
+// dotGo is the plain Go Dot.
+func dotGo(a, b []float32) float32 {
+	b = b[:len(a)]
 	var s0, s1, s2, s3 float32
 	i := 0
 	for ; i+4 <= len(a); i += 4 {
@@ -22,6 +36,11 @@ func Dot(a, b []float32) float32 {
 // Axpy computes y += a·x.
 func Axpy(y []float32, a float32, x []float32) {
 	x = x[:len(y)]
+	if p := cur.Load(); p.axpy != nil && len(y) >= p.lanes {
+		m := len(y) &^ (p.lanes - 1)
+		p.axpy(&y[0], a, &x[0], m)
+		y, x = y[m:], x[m:]
+	}
 	for i := range y {
 		y[i] += a * x[i]
 	}
