@@ -30,8 +30,15 @@ type kpath struct {
 	gemvBF16 []func(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
 	gemvF16  []func(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
 
-	dot  func(a, b *float32, n int) float32
-	axpy func(y *float32, a float32, x *float32, n int)
+	// Vector loops over n, a multiple of lanes; the Go wrappers do tails.
+	dot      func(a, b *float32, n int) float32
+	axpy     func(y *float32, a float32, x *float32, n int)
+	add      func(y, x *float32, n int)
+	scale    func(x *float32, a float32, n int)
+	max      func(x *float32, n int) float32
+	mulScale func(dst, x, w *float32, a, one float32, n int)
+	expSum   func(dst, src *float32, n int, scale, m float32) float32
+	gateMul  func(dst, gate, up *float32, n int, gelu int)
 }
 
 var (

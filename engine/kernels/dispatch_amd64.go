@@ -27,7 +27,8 @@ func simdPaths() []*kpath {
 			gemvF32:  []func(int, *float32, int, *float32, int, *float32, int){nil, gemvF32Avx512M1, gemvF32Avx512M2, gemvF32Avx512M3, gemvF32Avx512M4},
 			gemvBF16: []func(int, *float32, int, *uint16, int, *float32, int){nil, gemvBF16Avx512M1, gemvBF16Avx512M2, gemvBF16Avx512M3, gemvBF16Avx512M4},
 			gemvF16:  []func(int, *float32, int, *uint16, int, *float32, int){nil, gemvF16Avx512M1, gemvF16Avx512M2, gemvF16Avx512M3, gemvF16Avx512M4},
-			dot:      dotAvx512, axpy: axpyAvx512,
+			dot:      dotAvx512, axpy: axpyAvx512, add: addAvx512, scale: scaleAvx512, max: maxAvx512,
+			mulScale: mulScaleAvx512, expSum: expSumAvx512, gateMul: gateMulAvx512,
 		}
 		if x.HasAVX512BF16 {
 			b := *p
@@ -51,7 +52,8 @@ func simdPaths() []*kpath {
 			gemvF32:  []func(int, *float32, int, *float32, int, *float32, int){nil, gemvF32Avx2M1, gemvF32Avx2M2},
 			gemvBF16: []func(int, *float32, int, *uint16, int, *float32, int){nil, gemvBF16Avx2M1, gemvBF16Avx2M2},
 			gemvF16:  []func(int, *float32, int, *uint16, int, *float32, int){nil, gemvF16Avx2M1, gemvF16Avx2M2},
-			dot:      dotAvx2, axpy: axpyAvx2,
+			dot:      dotAvx2, axpy: axpyAvx2, add: addAvx2, scale: scaleAvx2, max: maxAvx2,
+			mulScale: mulScaleAvx2, expSum: expSumAvx2, gateMul: gateMulAvx2,
 		})
 	}
 	return ps

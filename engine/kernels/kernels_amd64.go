@@ -458,6 +458,39 @@ func dotAvx512(a *float32, b *float32, n int) float32
 //go:noescape
 func axpyAvx512(y *float32, a float32, x *float32, n int)
 
+// expSumAvx512 sets dst[i] = exp(src[i]·scale - m) for i < n and returns their sum;
+// n must be a multiple of 16. dst may alias src.
+//
+//go:noescape
+func expSumAvx512(dst *float32, src *float32, n int, scale float32, m float32) float32
+
+// gateMulAvx512 sets dst[i] = act(gate[i])·up[i] for i < n, act = SiLU, or GELU (tanh
+// form, written x·σ(2·sqrt(2/π)(x+0.044715x³))) when gelu != 0; n must be a
+// multiple of 16.
+//
+//go:noescape
+func gateMulAvx512(dst *float32, gate *float32, up *float32, n int, gelu int)
+
+// maxAvx512 returns max(x[:n]); n must be a positive multiple of 16.
+//
+//go:noescape
+func maxAvx512(x *float32, n int) float32
+
+// scaleAvx512 computes x[i] *= a for i < n; n must be a multiple of 16.
+//
+//go:noescape
+func scaleAvx512(x *float32, a float32, n int)
+
+// addAvx512 computes y[i] += x[i] for i < n; n must be a multiple of 16.
+//
+//go:noescape
+func addAvx512(y *float32, x *float32, n int)
+
+// mulScaleAvx512 computes dst[i] = x[i]·a·(w[i] + one) for i < n; n must be a multiple of 16.
+//
+//go:noescape
+func mulScaleAvx512(dst *float32, x *float32, w *float32, a float32, one float32, n int)
+
 // dotAvx2 returns Σ_{i<n} a[i]·b[i]; n must be a multiple of 8.
 //
 //go:noescape
@@ -467,6 +500,39 @@ func dotAvx2(a *float32, b *float32, n int) float32
 //
 //go:noescape
 func axpyAvx2(y *float32, a float32, x *float32, n int)
+
+// expSumAvx2 sets dst[i] = exp(src[i]·scale - m) for i < n and returns their sum;
+// n must be a multiple of 8. dst may alias src.
+//
+//go:noescape
+func expSumAvx2(dst *float32, src *float32, n int, scale float32, m float32) float32
+
+// gateMulAvx2 sets dst[i] = act(gate[i])·up[i] for i < n, act = SiLU, or GELU (tanh
+// form, written x·σ(2·sqrt(2/π)(x+0.044715x³))) when gelu != 0; n must be a
+// multiple of 8.
+//
+//go:noescape
+func gateMulAvx2(dst *float32, gate *float32, up *float32, n int, gelu int)
+
+// maxAvx2 returns max(x[:n]); n must be a positive multiple of 8.
+//
+//go:noescape
+func maxAvx2(x *float32, n int) float32
+
+// scaleAvx2 computes x[i] *= a for i < n; n must be a multiple of 8.
+//
+//go:noescape
+func scaleAvx2(x *float32, a float32, n int)
+
+// addAvx2 computes y[i] += x[i] for i < n; n must be a multiple of 8.
+//
+//go:noescape
+func addAvx2(y *float32, x *float32, n int)
+
+// mulScaleAvx2 computes dst[i] = x[i]·a·(w[i] + one) for i < n; n must be a multiple of 8.
+//
+//go:noescape
+func mulScaleAvx2(dst *float32, x *float32, w *float32, a float32, one float32, n int)
 
 // pack32Avx512 packs a panel: for p < k and j < 32,
 //

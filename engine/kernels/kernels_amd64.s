@@ -7576,6 +7576,247 @@ done:
 	VZEROUPPER
 	RET
 
+// func expSumAvx512(dst *float32, src *float32, n int, scale float32, m float32) float32
+TEXT ·expSumAvx512(SB), NOSPLIT, $0-36
+	VBROADCASTSS expTab<>+0(SB), Z16
+	VBROADCASTSS expTab<>+32(SB), Z17
+	VBROADCASTSS expTab<>+64(SB), Z18
+	VBROADCASTSS expTab<>+96(SB), Z19
+	VBROADCASTSS expTab<>+128(SB), Z20
+	VBROADCASTSS expTab<>+160(SB), Z21
+	VBROADCASTSS expTab<>+192(SB), Z22
+	VBROADCASTSS expTab<>+224(SB), Z23
+	VBROADCASTSS expTab<>+256(SB), Z24
+	VBROADCASTSS expTab<>+288(SB), Z25
+	VBROADCASTSS expTab<>+320(SB), Z26
+	VBROADCASTSS expTab<>+352(SB), Z27
+	VBROADCASTSS expTab<>+384(SB), Z28
+	VBROADCASTSS expTab<>+416(SB), Z29
+	VBROADCASTSS expTab<>+448(SB), Z30
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Z5
+	VBROADCASTSS m+28(FP), Z6
+	VXORPS Z7, Z7, Z7
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMOVUPS (SI), Z0
+	VFMSUB213PS Z6, Z5, Z0
+	VCMPPS $5, Z27, Z0, K1
+	VMINPS Z26, Z0, Z0
+	VMAXPS Z27, Z0, Z0
+	VMULPS Z16, Z0, Z1
+	VRNDSCALEPS $0, Z1, Z1
+	VFNMADD231PS Z17, Z1, Z0
+	VFNMADD231PS Z18, Z1, Z0
+	VMOVAPS Z19, Z2
+	VFMADD213PS Z20, Z0, Z2
+	VFMADD213PS Z21, Z0, Z2
+	VFMADD213PS Z22, Z0, Z2
+	VFMADD213PS Z23, Z0, Z2
+	VFMADD213PS Z24, Z0, Z2
+	VMULPS Z0, Z0, Z3
+	VFMADD213PS Z0, Z3, Z2
+	VADDPS Z25, Z2, Z2
+	VSCALEFPS Z1, Z2, Z0
+	VMOVAPS.Z Z0, K1, Z0
+	VMOVUPS Z0, (DI)
+	VADDPS Z0, Z7, Z7
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ loop
+done:
+	VEXTRACTF64X4 $1, Z7, Y0
+	VADDPS Y0, Y7, Y7
+	VEXTRACTF128 $1, Y7, X0
+	VADDPS X0, X7, X7
+	VHADDPS X7, X7, X7
+	VHADDPS X7, X7, X7
+	VZEROUPPER
+	MOVSS X7, ret+32(FP)
+	RET
+
+// func gateMulAvx512(dst *float32, gate *float32, up *float32, n int, gelu int) 
+TEXT ·gateMulAvx512(SB), NOSPLIT, $0-40
+	VBROADCASTSS expTab<>+0(SB), Z16
+	VBROADCASTSS expTab<>+32(SB), Z17
+	VBROADCASTSS expTab<>+64(SB), Z18
+	VBROADCASTSS expTab<>+96(SB), Z19
+	VBROADCASTSS expTab<>+128(SB), Z20
+	VBROADCASTSS expTab<>+160(SB), Z21
+	VBROADCASTSS expTab<>+192(SB), Z22
+	VBROADCASTSS expTab<>+224(SB), Z23
+	VBROADCASTSS expTab<>+256(SB), Z24
+	VBROADCASTSS expTab<>+288(SB), Z25
+	VBROADCASTSS expTab<>+320(SB), Z26
+	VBROADCASTSS expTab<>+352(SB), Z27
+	VBROADCASTSS expTab<>+384(SB), Z28
+	VBROADCASTSS expTab<>+416(SB), Z29
+	VBROADCASTSS expTab<>+448(SB), Z30
+	MOVQ dst+0(FP), DI
+	MOVQ gate+8(FP), SI
+	MOVQ up+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ gelu+32(FP), AX
+	TESTQ CX, CX
+	JZ done
+	TESTQ AX, AX
+	JNZ gelu
+siluloop:
+	VMOVUPS (SI), Z4
+	VMULPS Z30, Z4, Z0
+	VMINPS Z26, Z0, Z0
+	VMAXPS Z27, Z0, Z0
+	VMULPS Z16, Z0, Z1
+	VRNDSCALEPS $0, Z1, Z1
+	VFNMADD231PS Z17, Z1, Z0
+	VFNMADD231PS Z18, Z1, Z0
+	VMOVAPS Z19, Z2
+	VFMADD213PS Z20, Z0, Z2
+	VFMADD213PS Z21, Z0, Z2
+	VFMADD213PS Z22, Z0, Z2
+	VFMADD213PS Z23, Z0, Z2
+	VFMADD213PS Z24, Z0, Z2
+	VMULPS Z0, Z0, Z3
+	VFMADD213PS Z0, Z3, Z2
+	VADDPS Z25, Z2, Z2
+	VSCALEFPS Z1, Z2, Z0
+	VADDPS Z25, Z0, Z0
+	VMULPS (DX), Z4, Z4
+	VDIVPS Z0, Z4, Z4
+	VMOVUPS Z4, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ siluloop
+	JMP done
+gelu:
+geluloop:
+	VMOVUPS (SI), Z4
+	VMULPS Z4, Z4, Z0
+	VMULPS Z29, Z0, Z0
+	VADDPS Z25, Z0, Z0
+	VMULPS Z4, Z0, Z0
+	VMULPS Z28, Z0, Z0
+	VMINPS Z26, Z0, Z0
+	VMAXPS Z27, Z0, Z0
+	VMULPS Z16, Z0, Z1
+	VRNDSCALEPS $0, Z1, Z1
+	VFNMADD231PS Z17, Z1, Z0
+	VFNMADD231PS Z18, Z1, Z0
+	VMOVAPS Z19, Z2
+	VFMADD213PS Z20, Z0, Z2
+	VFMADD213PS Z21, Z0, Z2
+	VFMADD213PS Z22, Z0, Z2
+	VFMADD213PS Z23, Z0, Z2
+	VFMADD213PS Z24, Z0, Z2
+	VMULPS Z0, Z0, Z3
+	VFMADD213PS Z0, Z3, Z2
+	VADDPS Z25, Z2, Z2
+	VSCALEFPS Z1, Z2, Z0
+	VADDPS Z25, Z0, Z0
+	VMULPS (DX), Z4, Z4
+	VDIVPS Z0, Z4, Z4
+	VMOVUPS Z4, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ geluloop
+	JMP done
+done:
+	VZEROUPPER
+	RET
+
+// func maxAvx512(x *float32, n int) float32
+TEXT ·maxAvx512(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VMOVUPS (SI), Z0
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMAXPS (SI), Z0, Z0
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JNZ loop
+done:
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+16(FP)
+	RET
+
+// func scaleAvx512(x *float32, a float32, n int) 
+TEXT ·scaleAvx512(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	VBROADCASTSS a+8(FP), Z1
+	MOVQ n+16(FP), CX
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMULPS (SI), Z1, Z0
+	VMOVUPS Z0, (SI)
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
+
+// func addAvx512(y *float32, x *float32, n int) 
+TEXT ·addAvx512(SB), NOSPLIT, $0-24
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMOVUPS (DI), Z0
+	VADDPS (SI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
+
+// func mulScaleAvx512(dst *float32, x *float32, w *float32, a float32, one float32, n int) 
+TEXT ·mulScaleAvx512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DX
+	VBROADCASTSS a+24(FP), Z1
+	VBROADCASTSS one+28(FP), Z2
+	MOVQ n+32(FP), CX
+	TESTQ CX, CX
+	JZ done
+loop:
+	VADDPS (DX), Z2, Z0
+	VMULPS (SI), Z0, Z0
+	VMULPS Z1, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
+
 // func dotAvx2(a *float32, b *float32, n int) float32
 TEXT ·dotAvx2(SB), NOSPLIT, $0-28
 	MOVQ a+0(FP), SI
@@ -7663,6 +7904,340 @@ loop1:
 done:
 	VZEROUPPER
 	RET
+
+// func expSumAvx2(dst *float32, src *float32, n int, scale float32, m float32) float32
+TEXT ·expSumAvx2(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Y5
+	VBROADCASTSS m+28(FP), Y6
+	VXORPS Y7, Y7, Y7
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMOVUPS (SI), Y0
+	VFMSUB213PS Y6, Y5, Y0
+	VCMPPS $5, expTab<>+352(SB), Y0, Y8
+	VMINPS expTab<>+320(SB), Y0, Y0
+	VMAXPS expTab<>+352(SB), Y0, Y0
+	VMULPS expTab<>+0(SB), Y0, Y1
+	VROUNDPS $0, Y1, Y1
+	VFNMADD231PS expTab<>+32(SB), Y1, Y0
+	VFNMADD231PS expTab<>+64(SB), Y1, Y0
+	VMOVUPS expTab<>+96(SB), Y2
+	VFMADD213PS expTab<>+128(SB), Y0, Y2
+	VFMADD213PS expTab<>+160(SB), Y0, Y2
+	VFMADD213PS expTab<>+192(SB), Y0, Y2
+	VFMADD213PS expTab<>+224(SB), Y0, Y2
+	VFMADD213PS expTab<>+256(SB), Y0, Y2
+	VMULPS Y0, Y0, Y3
+	VFMADD213PS Y0, Y3, Y2
+	VADDPS expTab<>+288(SB), Y2, Y2
+	VCVTPS2DQ Y1, Y1
+	VPSLLD $23, Y1, Y1
+	VPADDD Y1, Y2, Y0
+	VANDPS Y8, Y0, Y0
+	VMOVUPS Y0, (DI)
+	VADDPS Y0, Y7, Y7
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ loop
+done:
+	VEXTRACTF128 $1, Y7, X0
+	VADDPS X0, X7, X7
+	VHADDPS X7, X7, X7
+	VHADDPS X7, X7, X7
+	VZEROUPPER
+	MOVSS X7, ret+32(FP)
+	RET
+
+// func gateMulAvx2(dst *float32, gate *float32, up *float32, n int, gelu int) 
+TEXT ·gateMulAvx2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ gate+8(FP), SI
+	MOVQ up+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ gelu+32(FP), AX
+	TESTQ CX, CX
+	JZ done
+	TESTQ AX, AX
+	JNZ gelu
+siluloop:
+	VMOVUPS (SI), Y4
+	VMULPS expTab<>+448(SB), Y4, Y0
+	VMINPS expTab<>+320(SB), Y0, Y0
+	VMAXPS expTab<>+352(SB), Y0, Y0
+	VMULPS expTab<>+0(SB), Y0, Y1
+	VROUNDPS $0, Y1, Y1
+	VFNMADD231PS expTab<>+32(SB), Y1, Y0
+	VFNMADD231PS expTab<>+64(SB), Y1, Y0
+	VMOVUPS expTab<>+96(SB), Y2
+	VFMADD213PS expTab<>+128(SB), Y0, Y2
+	VFMADD213PS expTab<>+160(SB), Y0, Y2
+	VFMADD213PS expTab<>+192(SB), Y0, Y2
+	VFMADD213PS expTab<>+224(SB), Y0, Y2
+	VFMADD213PS expTab<>+256(SB), Y0, Y2
+	VMULPS Y0, Y0, Y3
+	VFMADD213PS Y0, Y3, Y2
+	VADDPS expTab<>+288(SB), Y2, Y2
+	VCVTPS2DQ Y1, Y1
+	VPSLLD $23, Y1, Y1
+	VPADDD Y1, Y2, Y0
+	VADDPS expTab<>+288(SB), Y0, Y0
+	VMULPS (DX), Y4, Y4
+	VDIVPS Y0, Y4, Y4
+	VMOVUPS Y4, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ siluloop
+	JMP done
+gelu:
+geluloop:
+	VMOVUPS (SI), Y4
+	VMULPS Y4, Y4, Y0
+	VMULPS expTab<>+416(SB), Y0, Y0
+	VADDPS expTab<>+288(SB), Y0, Y0
+	VMULPS Y4, Y0, Y0
+	VMULPS expTab<>+384(SB), Y0, Y0
+	VMINPS expTab<>+320(SB), Y0, Y0
+	VMAXPS expTab<>+352(SB), Y0, Y0
+	VMULPS expTab<>+0(SB), Y0, Y1
+	VROUNDPS $0, Y1, Y1
+	VFNMADD231PS expTab<>+32(SB), Y1, Y0
+	VFNMADD231PS expTab<>+64(SB), Y1, Y0
+	VMOVUPS expTab<>+96(SB), Y2
+	VFMADD213PS expTab<>+128(SB), Y0, Y2
+	VFMADD213PS expTab<>+160(SB), Y0, Y2
+	VFMADD213PS expTab<>+192(SB), Y0, Y2
+	VFMADD213PS expTab<>+224(SB), Y0, Y2
+	VFMADD213PS expTab<>+256(SB), Y0, Y2
+	VMULPS Y0, Y0, Y3
+	VFMADD213PS Y0, Y3, Y2
+	VADDPS expTab<>+288(SB), Y2, Y2
+	VCVTPS2DQ Y1, Y1
+	VPSLLD $23, Y1, Y1
+	VPADDD Y1, Y2, Y0
+	VADDPS expTab<>+288(SB), Y0, Y0
+	VMULPS (DX), Y4, Y4
+	VDIVPS Y0, Y4, Y4
+	VMOVUPS Y4, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ geluloop
+	JMP done
+done:
+	VZEROUPPER
+	RET
+
+// func maxAvx2(x *float32, n int) float32
+TEXT ·maxAvx2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VMOVUPS (SI), Y0
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMAXPS (SI), Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ loop
+done:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+16(FP)
+	RET
+
+// func scaleAvx2(x *float32, a float32, n int) 
+TEXT ·scaleAvx2(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	VBROADCASTSS a+8(FP), Y1
+	MOVQ n+16(FP), CX
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMULPS (SI), Y1, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
+
+// func addAvx2(y *float32, x *float32, n int) 
+TEXT ·addAvx2(SB), NOSPLIT, $0-24
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMOVUPS (DI), Y0
+	VADDPS (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
+
+// func mulScaleAvx2(dst *float32, x *float32, w *float32, a float32, one float32, n int) 
+TEXT ·mulScaleAvx2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DX
+	VBROADCASTSS a+24(FP), Y1
+	VBROADCASTSS one+28(FP), Y2
+	MOVQ n+32(FP), CX
+	TESTQ CX, CX
+	JZ done
+loop:
+	VADDPS (DX), Y2, Y0
+	VMULPS (SI), Y0, Y0
+	VMULPS Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
+DATA expTab<>+0(SB)/4, $0x3fb8aa3b
+DATA expTab<>+4(SB)/4, $0x3fb8aa3b
+DATA expTab<>+8(SB)/4, $0x3fb8aa3b
+DATA expTab<>+12(SB)/4, $0x3fb8aa3b
+DATA expTab<>+16(SB)/4, $0x3fb8aa3b
+DATA expTab<>+20(SB)/4, $0x3fb8aa3b
+DATA expTab<>+24(SB)/4, $0x3fb8aa3b
+DATA expTab<>+28(SB)/4, $0x3fb8aa3b
+DATA expTab<>+32(SB)/4, $0x3f318000
+DATA expTab<>+36(SB)/4, $0x3f318000
+DATA expTab<>+40(SB)/4, $0x3f318000
+DATA expTab<>+44(SB)/4, $0x3f318000
+DATA expTab<>+48(SB)/4, $0x3f318000
+DATA expTab<>+52(SB)/4, $0x3f318000
+DATA expTab<>+56(SB)/4, $0x3f318000
+DATA expTab<>+60(SB)/4, $0x3f318000
+DATA expTab<>+64(SB)/4, $0xb95e8083
+DATA expTab<>+68(SB)/4, $0xb95e8083
+DATA expTab<>+72(SB)/4, $0xb95e8083
+DATA expTab<>+76(SB)/4, $0xb95e8083
+DATA expTab<>+80(SB)/4, $0xb95e8083
+DATA expTab<>+84(SB)/4, $0xb95e8083
+DATA expTab<>+88(SB)/4, $0xb95e8083
+DATA expTab<>+92(SB)/4, $0xb95e8083
+DATA expTab<>+96(SB)/4, $0x39506967
+DATA expTab<>+100(SB)/4, $0x39506967
+DATA expTab<>+104(SB)/4, $0x39506967
+DATA expTab<>+108(SB)/4, $0x39506967
+DATA expTab<>+112(SB)/4, $0x39506967
+DATA expTab<>+116(SB)/4, $0x39506967
+DATA expTab<>+120(SB)/4, $0x39506967
+DATA expTab<>+124(SB)/4, $0x39506967
+DATA expTab<>+128(SB)/4, $0x3ab743ce
+DATA expTab<>+132(SB)/4, $0x3ab743ce
+DATA expTab<>+136(SB)/4, $0x3ab743ce
+DATA expTab<>+140(SB)/4, $0x3ab743ce
+DATA expTab<>+144(SB)/4, $0x3ab743ce
+DATA expTab<>+148(SB)/4, $0x3ab743ce
+DATA expTab<>+152(SB)/4, $0x3ab743ce
+DATA expTab<>+156(SB)/4, $0x3ab743ce
+DATA expTab<>+160(SB)/4, $0x3c088908
+DATA expTab<>+164(SB)/4, $0x3c088908
+DATA expTab<>+168(SB)/4, $0x3c088908
+DATA expTab<>+172(SB)/4, $0x3c088908
+DATA expTab<>+176(SB)/4, $0x3c088908
+DATA expTab<>+180(SB)/4, $0x3c088908
+DATA expTab<>+184(SB)/4, $0x3c088908
+DATA expTab<>+188(SB)/4, $0x3c088908
+DATA expTab<>+192(SB)/4, $0x3d2aa9c1
+DATA expTab<>+196(SB)/4, $0x3d2aa9c1
+DATA expTab<>+200(SB)/4, $0x3d2aa9c1
+DATA expTab<>+204(SB)/4, $0x3d2aa9c1
+DATA expTab<>+208(SB)/4, $0x3d2aa9c1
+DATA expTab<>+212(SB)/4, $0x3d2aa9c1
+DATA expTab<>+216(SB)/4, $0x3d2aa9c1
+DATA expTab<>+220(SB)/4, $0x3d2aa9c1
+DATA expTab<>+224(SB)/4, $0x3e2aaaaa
+DATA expTab<>+228(SB)/4, $0x3e2aaaaa
+DATA expTab<>+232(SB)/4, $0x3e2aaaaa
+DATA expTab<>+236(SB)/4, $0x3e2aaaaa
+DATA expTab<>+240(SB)/4, $0x3e2aaaaa
+DATA expTab<>+244(SB)/4, $0x3e2aaaaa
+DATA expTab<>+248(SB)/4, $0x3e2aaaaa
+DATA expTab<>+252(SB)/4, $0x3e2aaaaa
+DATA expTab<>+256(SB)/4, $0x3f000000
+DATA expTab<>+260(SB)/4, $0x3f000000
+DATA expTab<>+264(SB)/4, $0x3f000000
+DATA expTab<>+268(SB)/4, $0x3f000000
+DATA expTab<>+272(SB)/4, $0x3f000000
+DATA expTab<>+276(SB)/4, $0x3f000000
+DATA expTab<>+280(SB)/4, $0x3f000000
+DATA expTab<>+284(SB)/4, $0x3f000000
+DATA expTab<>+288(SB)/4, $0x3f800000
+DATA expTab<>+292(SB)/4, $0x3f800000
+DATA expTab<>+296(SB)/4, $0x3f800000
+DATA expTab<>+300(SB)/4, $0x3f800000
+DATA expTab<>+304(SB)/4, $0x3f800000
+DATA expTab<>+308(SB)/4, $0x3f800000
+DATA expTab<>+312(SB)/4, $0x3f800000
+DATA expTab<>+316(SB)/4, $0x3f800000
+DATA expTab<>+320(SB)/4, $0x42b0c0a5
+DATA expTab<>+324(SB)/4, $0x42b0c0a5
+DATA expTab<>+328(SB)/4, $0x42b0c0a5
+DATA expTab<>+332(SB)/4, $0x42b0c0a5
+DATA expTab<>+336(SB)/4, $0x42b0c0a5
+DATA expTab<>+340(SB)/4, $0x42b0c0a5
+DATA expTab<>+344(SB)/4, $0x42b0c0a5
+DATA expTab<>+348(SB)/4, $0x42b0c0a5
+DATA expTab<>+352(SB)/4, $0xc2aeac50
+DATA expTab<>+356(SB)/4, $0xc2aeac50
+DATA expTab<>+360(SB)/4, $0xc2aeac50
+DATA expTab<>+364(SB)/4, $0xc2aeac50
+DATA expTab<>+368(SB)/4, $0xc2aeac50
+DATA expTab<>+372(SB)/4, $0xc2aeac50
+DATA expTab<>+376(SB)/4, $0xc2aeac50
+DATA expTab<>+380(SB)/4, $0xc2aeac50
+DATA expTab<>+384(SB)/4, $0xbfcc422a
+DATA expTab<>+388(SB)/4, $0xbfcc422a
+DATA expTab<>+392(SB)/4, $0xbfcc422a
+DATA expTab<>+396(SB)/4, $0xbfcc422a
+DATA expTab<>+400(SB)/4, $0xbfcc422a
+DATA expTab<>+404(SB)/4, $0xbfcc422a
+DATA expTab<>+408(SB)/4, $0xbfcc422a
+DATA expTab<>+412(SB)/4, $0xbfcc422a
+DATA expTab<>+416(SB)/4, $0x3d372713
+DATA expTab<>+420(SB)/4, $0x3d372713
+DATA expTab<>+424(SB)/4, $0x3d372713
+DATA expTab<>+428(SB)/4, $0x3d372713
+DATA expTab<>+432(SB)/4, $0x3d372713
+DATA expTab<>+436(SB)/4, $0x3d372713
+DATA expTab<>+440(SB)/4, $0x3d372713
+DATA expTab<>+444(SB)/4, $0x3d372713
+DATA expTab<>+448(SB)/4, $0xbf800000
+DATA expTab<>+452(SB)/4, $0xbf800000
+DATA expTab<>+456(SB)/4, $0xbf800000
+DATA expTab<>+460(SB)/4, $0xbf800000
+DATA expTab<>+464(SB)/4, $0xbf800000
+DATA expTab<>+468(SB)/4, $0xbf800000
+DATA expTab<>+472(SB)/4, $0xbf800000
+DATA expTab<>+476(SB)/4, $0xbf800000
+GLOBL expTab<>(SB), RODATA|NOPTR, $480
 
 // func pack32Avx512(dst *uint32, src *uint32, idx *int32, k int) 
 TEXT ·pack32Avx512(SB), NOSPLIT, $0-32

@@ -8,7 +8,10 @@ func (g *gen) elementwise() {
 	for _, s := range []isa{avx512, avx2} {
 		g.dot(s)
 		g.axpy(s)
+		g.expKernels(s)
+		g.simple(s)
 	}
+	g.expTable()
 }
 
 func (g *gen) dot(s isa) {
@@ -95,6 +98,85 @@ func (g *gen) axpy(s isa) {
 	g.f("SUBQ $%d, CX", s.lanes)
 	g.f("JNZ loop1")
 	g.label("done")
+	g.f("VZEROUPPER")
+	g.f("RET")
+}
+
+// simple emits max, scale, add and the RMSNorm scaling loop.
+func (g *gen) simple(s isa) {
+	vb := 4 * s.lanes
+	loop := func(body func(), ptrs ...string) {
+		g.f("TESTQ CX, CX")
+		g.f("JZ done")
+		g.label("loop")
+		body()
+		for _, p := range ptrs {
+			g.f("ADDQ $%d, %s", vb, p)
+		}
+		g.f("SUBQ $%d, CX", s.lanes)
+		g.f("JNZ loop")
+		g.label("done")
+	}
+	name := "max" + s.name
+	g.fn(name, fmt.Sprintf("// %s returns max(x[:n]); n must be a positive multiple of %d.", name, s.lanes), "x *float32, n int", "float32")
+	g.f("MOVQ x+0(FP), SI")
+	g.f("MOVQ n+8(FP), CX")
+	g.f("VMOVUPS (SI), %s", s.r(0))
+	loop(func() { g.f("VMAXPS (SI), %s, %s", s.r(0), s.r(0)) }, "SI")
+	if s.lanes == 16 {
+		g.f("VEXTRACTF64X4 $1, Z0, Y1")
+		g.f("VMAXPS Y1, Y0, Y0")
+	}
+	g.f("VEXTRACTF128 $1, Y0, X1")
+	g.f("VMAXPS X1, X0, X0")
+	g.f("VPERMILPS $0x4e, X0, X1")
+	g.f("VMAXPS X1, X0, X0")
+	g.f("VPERMILPS $0xb1, X0, X1")
+	g.f("VMAXPS X1, X0, X0")
+	g.f("VZEROUPPER")
+	g.f("MOVSS X0, ret+16(FP)")
+	g.f("RET")
+
+	name = "scale" + s.name
+	g.fn(name, fmt.Sprintf("// %s computes x[i] *= a for i < n; n must be a multiple of %d.", name, s.lanes), "x *float32, a float32, n int", "")
+	g.f("MOVQ x+0(FP), SI")
+	g.f("VBROADCASTSS a+8(FP), %s", s.r(1))
+	g.f("MOVQ n+16(FP), CX")
+	loop(func() {
+		g.f("VMULPS (SI), %s, %s", s.r(1), s.r(0))
+		g.f("VMOVUPS %s, (SI)", s.r(0))
+	}, "SI")
+	g.f("VZEROUPPER")
+	g.f("RET")
+
+	name = "add" + s.name
+	g.fn(name, fmt.Sprintf("// %s computes y[i] += x[i] for i < n; n must be a multiple of %d.", name, s.lanes), "y *float32, x *float32, n int", "")
+	g.f("MOVQ y+0(FP), DI")
+	g.f("MOVQ x+8(FP), SI")
+	g.f("MOVQ n+16(FP), CX")
+	loop(func() {
+		g.f("VMOVUPS (DI), %s", s.r(0))
+		g.f("VADDPS (SI), %s, %s", s.r(0), s.r(0))
+		g.f("VMOVUPS %s, (DI)", s.r(0))
+	}, "SI", "DI")
+	g.f("VZEROUPPER")
+	g.f("RET")
+
+	name = "mulScale" + s.name
+	g.fn(name, fmt.Sprintf("// %s computes dst[i] = x[i]·a·(w[i] + one) for i < n; n must be a multiple of %d.", name, s.lanes),
+		"dst *float32, x *float32, w *float32, a float32, one float32, n int", "")
+	g.f("MOVQ dst+0(FP), DI")
+	g.f("MOVQ x+8(FP), SI")
+	g.f("MOVQ w+16(FP), DX")
+	g.f("VBROADCASTSS a+24(FP), %s", s.r(1))
+	g.f("VBROADCASTSS one+28(FP), %s", s.r(2))
+	g.f("MOVQ n+32(FP), CX")
+	loop(func() {
+		g.f("VADDPS (DX), %s, %s", s.r(2), s.r(0))
+		g.f("VMULPS (SI), %s, %s", s.r(0), s.r(0))
+		g.f("VMULPS %s, %s, %s", s.r(1), s.r(0), s.r(0))
+		g.f("VMOVUPS %s, (DI)", s.r(0))
+	}, "SI", "DX", "DI")
 	g.f("VZEROUPPER")
 	g.f("RET")
 }
