@@ -51,3 +51,39 @@ func BenchmarkMatMul(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAttention: one layer of prefill (512 queries from position 0) and
+// one decode step at position 511; GFLOP/s counts 4·hd flops per (query,
+// visible key, head).
+func BenchmarkAttention(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, c := range []struct {
+		model          string
+		heads, kvh, hd int
+	}{{"stories15M", 6, 6, 48}, {"smollm135M", 9, 3, 64}} {
+		for _, st := range []struct{ nq, pos0 int }{{512, 0}, {1, 511}} {
+			p := AttnParams{Heads: c.heads, KVHeads: c.kvh, HeadDim: c.hd, Scale: 0.125}
+			L := st.pos0 + st.nq
+			q := randF32(r, st.nq*c.heads*c.hd)
+			k := randF32(r, L*c.kvh*c.hd)
+			v := randF32(r, L*c.kvh*c.hd)
+			out := make([]float32, len(q))
+			flops := 0.0
+			for i := 0; i < st.nq; i++ {
+				flops += 4 * float64(c.hd*c.heads) * float64(st.pos0+i+1)
+			}
+			for _, path := range Paths() {
+				if path == "avx512bf16" {
+					continue
+				}
+				b.Run(fmt.Sprintf("%s/nq%d/%s", c.model, st.nq, path), func(b *testing.B) {
+					defer SetPath(path)()
+					for i := 0; i < b.N; i++ {
+						Attention(out, q, k, v, st.nq, st.pos0, p)
+					}
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}

@@ -15,10 +15,12 @@ type kpath struct {
 	name  string
 	lanes int // float32s per vector; 1 for plain Go
 
-	// GEMM (prefill): broadcast-form micro-kernels, gemm[mr] for mr = 1..mr.
+	// GEMM (prefill): broadcast-form micro-kernels, gemm[mr] for mr = 1..mr,
+	// nr columns (gemmHalf: nr/2 columns).
 	mr, nr   int
-	gemm     []func(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
-	gemmBF16 []func(k int, x *uint32, ldx int, b *uint32, c *float32, ldc int, acc int) // VDPBF16PS; nil: widen
+	gemm     []func(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+	gemmHalf []func(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+	gemmBF16 []func(k int, x *uint32, ldx int, b *uint32, ldb int, c *float32, ldc int, acc int) // VDPBF16PS; nil: widen
 	pack32   func(dst *uint32, src *uint32, idx *int32, k int)
 	packBF16 func(dst *float32, src *uint16, idx *int32, k2 int)
 	packF16  func(dst *float32, src *uint16, idx *int32, k2 int)

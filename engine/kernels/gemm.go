@@ -191,9 +191,9 @@ func (m *Matrix) gemmBlocked(p *kpath, y, x []float32, n int) {
 						}
 						b := &(*buf)[(pn-pr0)*psz]
 						if pairs {
-							p.gemmBF16[mrr](kl/2, (*uint32)(unsafe.Pointer(&xb[i*C+k0])), C/2, b, c, ldc, acc)
+							p.gemmBF16[mrr](kl/2, (*uint32)(unsafe.Pointer(&xb[i*C+k0])), C/2, b, nr, c, ldc, acc)
 						} else {
-							p.gemm[mrr](kl, &x[i*C+k0], C, (*float32)(unsafe.Pointer(b)), c, ldc, acc)
+							p.gemm[mrr](kl, &x[i*C+k0], C, (*float32)(unsafe.Pointer(b)), nr, c, ldc, acc)
 						}
 						if valid < nr {
 							for ii := 0; ii < mrr; ii++ {

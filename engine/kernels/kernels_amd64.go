@@ -4,233 +4,341 @@
 
 package kernels
 
-// gemmF32Avx512M1 computes, for i < 1 and j < 32,
+// gemmF32Avx512N32M1 computes, for i < 1 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*32+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns.
-//
-//go:noescape
-func gemmF32Avx512M1(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
-
-// gemmF32Avx512M2 computes, for i < 2 and j < 32,
-//
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*32+j]
-//
-// (acc is 0 or 1) where b is a packed panel of 32 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32).
 //
 //go:noescape
-func gemmF32Avx512M2(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx512N32M1(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmF32Avx512M3 computes, for i < 3 and j < 32,
+// gemmF32Avx512N32M2 computes, for i < 2 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*32+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32).
 //
 //go:noescape
-func gemmF32Avx512M3(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx512N32M2(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmF32Avx512M4 computes, for i < 4 and j < 32,
+// gemmF32Avx512N32M3 computes, for i < 3 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*32+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32).
 //
 //go:noescape
-func gemmF32Avx512M4(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx512N32M3(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmF32Avx512M5 computes, for i < 5 and j < 32,
+// gemmF32Avx512N32M4 computes, for i < 4 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*32+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32).
 //
 //go:noescape
-func gemmF32Avx512M5(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx512N32M4(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmF32Avx512M6 computes, for i < 6 and j < 32,
+// gemmF32Avx512N32M5 computes, for i < 5 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*32+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32).
 //
 //go:noescape
-func gemmF32Avx512M6(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx512N32M5(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmF32Avx512M7 computes, for i < 7 and j < 32,
+// gemmF32Avx512N32M6 computes, for i < 6 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*32+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32).
 //
 //go:noescape
-func gemmF32Avx512M7(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx512N32M6(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmF32Avx512M8 computes, for i < 8 and j < 32,
+// gemmF32Avx512N32M7 computes, for i < 7 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*32+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32).
 //
 //go:noescape
-func gemmF32Avx512M8(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx512N32M7(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmF32Avx512M9 computes, for i < 9 and j < 32,
+// gemmF32Avx512N32M8 computes, for i < 8 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*32+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32).
 //
 //go:noescape
-func gemmF32Avx512M9(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx512N32M8(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmF32Avx512M10 computes, for i < 10 and j < 32,
+// gemmF32Avx512N32M9 computes, for i < 9 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*32+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32).
 //
 //go:noescape
-func gemmF32Avx512M10(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx512N32M9(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmF32Avx512M11 computes, for i < 11 and j < 32,
+// gemmF32Avx512N32M10 computes, for i < 10 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*32+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32).
 //
 //go:noescape
-func gemmF32Avx512M11(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx512N32M10(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmF32Avx512M12 computes, for i < 12 and j < 32,
+// gemmF32Avx512N32M11 computes, for i < 11 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*32+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32).
 //
 //go:noescape
-func gemmF32Avx512M12(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx512N32M11(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmBF16Avx512M1 computes, for i < 1 and j < 32,
+// gemmF32Avx512N32M12 computes, for i < 12 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*32+j])
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns. x and b hold bf16 pairs;
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32).
+//
+//go:noescape
+func gemmF32Avx512N32M12(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx512N16M1 computes, for i < 1 and j < 16,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
+//
+//go:noescape
+func gemmF32Avx512N16M1(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx512N16M2 computes, for i < 2 and j < 16,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
+//
+//go:noescape
+func gemmF32Avx512N16M2(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx512N16M3 computes, for i < 3 and j < 16,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
+//
+//go:noescape
+func gemmF32Avx512N16M3(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx512N16M4 computes, for i < 4 and j < 16,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
+//
+//go:noescape
+func gemmF32Avx512N16M4(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx512N16M5 computes, for i < 5 and j < 16,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
+//
+//go:noescape
+func gemmF32Avx512N16M5(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx512N16M6 computes, for i < 6 and j < 16,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
+//
+//go:noescape
+func gemmF32Avx512N16M6(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx512N16M7 computes, for i < 7 and j < 16,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
+//
+//go:noescape
+func gemmF32Avx512N16M7(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx512N16M8 computes, for i < 8 and j < 16,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
+//
+//go:noescape
+func gemmF32Avx512N16M8(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx512N16M9 computes, for i < 9 and j < 16,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
+//
+//go:noescape
+func gemmF32Avx512N16M9(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx512N16M10 computes, for i < 10 and j < 16,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
+//
+//go:noescape
+func gemmF32Avx512N16M10(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx512N16M11 computes, for i < 11 and j < 16,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
+//
+//go:noescape
+func gemmF32Avx512N16M11(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx512N16M12 computes, for i < 12 and j < 16,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
+//
+//go:noescape
+func gemmF32Avx512N16M12(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmBF16Avx512N32M1 computes, for i < 1 and j < 32,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*ldb+j])
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32). x and b hold bf16 pairs;
 // dot2 is the two-term product of a pair (VDPBF16PS).
 //
 //go:noescape
-func gemmBF16Avx512M1(k int, x *uint32, ldx int, b *uint32, c *float32, ldc int, acc int)
+func gemmBF16Avx512N32M1(k int, x *uint32, ldx int, b *uint32, ldb int, c *float32, ldc int, acc int)
 
-// gemmBF16Avx512M2 computes, for i < 2 and j < 32,
+// gemmBF16Avx512N32M2 computes, for i < 2 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*32+j])
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*ldb+j])
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns. x and b hold bf16 pairs;
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32). x and b hold bf16 pairs;
 // dot2 is the two-term product of a pair (VDPBF16PS).
 //
 //go:noescape
-func gemmBF16Avx512M2(k int, x *uint32, ldx int, b *uint32, c *float32, ldc int, acc int)
+func gemmBF16Avx512N32M2(k int, x *uint32, ldx int, b *uint32, ldb int, c *float32, ldc int, acc int)
 
-// gemmBF16Avx512M3 computes, for i < 3 and j < 32,
+// gemmBF16Avx512N32M3 computes, for i < 3 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*32+j])
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*ldb+j])
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns. x and b hold bf16 pairs;
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32). x and b hold bf16 pairs;
 // dot2 is the two-term product of a pair (VDPBF16PS).
 //
 //go:noescape
-func gemmBF16Avx512M3(k int, x *uint32, ldx int, b *uint32, c *float32, ldc int, acc int)
+func gemmBF16Avx512N32M3(k int, x *uint32, ldx int, b *uint32, ldb int, c *float32, ldc int, acc int)
 
-// gemmBF16Avx512M4 computes, for i < 4 and j < 32,
+// gemmBF16Avx512N32M4 computes, for i < 4 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*32+j])
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*ldb+j])
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns. x and b hold bf16 pairs;
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32). x and b hold bf16 pairs;
 // dot2 is the two-term product of a pair (VDPBF16PS).
 //
 //go:noescape
-func gemmBF16Avx512M4(k int, x *uint32, ldx int, b *uint32, c *float32, ldc int, acc int)
+func gemmBF16Avx512N32M4(k int, x *uint32, ldx int, b *uint32, ldb int, c *float32, ldc int, acc int)
 
-// gemmBF16Avx512M5 computes, for i < 5 and j < 32,
+// gemmBF16Avx512N32M5 computes, for i < 5 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*32+j])
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*ldb+j])
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns. x and b hold bf16 pairs;
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32). x and b hold bf16 pairs;
 // dot2 is the two-term product of a pair (VDPBF16PS).
 //
 //go:noescape
-func gemmBF16Avx512M5(k int, x *uint32, ldx int, b *uint32, c *float32, ldc int, acc int)
+func gemmBF16Avx512N32M5(k int, x *uint32, ldx int, b *uint32, ldb int, c *float32, ldc int, acc int)
 
-// gemmBF16Avx512M6 computes, for i < 6 and j < 32,
+// gemmBF16Avx512N32M6 computes, for i < 6 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*32+j])
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*ldb+j])
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns. x and b hold bf16 pairs;
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32). x and b hold bf16 pairs;
 // dot2 is the two-term product of a pair (VDPBF16PS).
 //
 //go:noescape
-func gemmBF16Avx512M6(k int, x *uint32, ldx int, b *uint32, c *float32, ldc int, acc int)
+func gemmBF16Avx512N32M6(k int, x *uint32, ldx int, b *uint32, ldb int, c *float32, ldc int, acc int)
 
-// gemmBF16Avx512M7 computes, for i < 7 and j < 32,
+// gemmBF16Avx512N32M7 computes, for i < 7 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*32+j])
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*ldb+j])
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns. x and b hold bf16 pairs;
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32). x and b hold bf16 pairs;
 // dot2 is the two-term product of a pair (VDPBF16PS).
 //
 //go:noescape
-func gemmBF16Avx512M7(k int, x *uint32, ldx int, b *uint32, c *float32, ldc int, acc int)
+func gemmBF16Avx512N32M7(k int, x *uint32, ldx int, b *uint32, ldb int, c *float32, ldc int, acc int)
 
-// gemmBF16Avx512M8 computes, for i < 8 and j < 32,
+// gemmBF16Avx512N32M8 computes, for i < 8 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*32+j])
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*ldb+j])
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns. x and b hold bf16 pairs;
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32). x and b hold bf16 pairs;
 // dot2 is the two-term product of a pair (VDPBF16PS).
 //
 //go:noescape
-func gemmBF16Avx512M8(k int, x *uint32, ldx int, b *uint32, c *float32, ldc int, acc int)
+func gemmBF16Avx512N32M8(k int, x *uint32, ldx int, b *uint32, ldb int, c *float32, ldc int, acc int)
 
-// gemmBF16Avx512M9 computes, for i < 9 and j < 32,
+// gemmBF16Avx512N32M9 computes, for i < 9 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*32+j])
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*ldb+j])
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns. x and b hold bf16 pairs;
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32). x and b hold bf16 pairs;
 // dot2 is the two-term product of a pair (VDPBF16PS).
 //
 //go:noescape
-func gemmBF16Avx512M9(k int, x *uint32, ldx int, b *uint32, c *float32, ldc int, acc int)
+func gemmBF16Avx512N32M9(k int, x *uint32, ldx int, b *uint32, ldb int, c *float32, ldc int, acc int)
 
-// gemmBF16Avx512M10 computes, for i < 10 and j < 32,
+// gemmBF16Avx512N32M10 computes, for i < 10 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*32+j])
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*ldb+j])
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns. x and b hold bf16 pairs;
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32). x and b hold bf16 pairs;
 // dot2 is the two-term product of a pair (VDPBF16PS).
 //
 //go:noescape
-func gemmBF16Avx512M10(k int, x *uint32, ldx int, b *uint32, c *float32, ldc int, acc int)
+func gemmBF16Avx512N32M10(k int, x *uint32, ldx int, b *uint32, ldb int, c *float32, ldc int, acc int)
 
-// gemmBF16Avx512M11 computes, for i < 11 and j < 32,
+// gemmBF16Avx512N32M11 computes, for i < 11 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*32+j])
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*ldb+j])
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns. x and b hold bf16 pairs;
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32). x and b hold bf16 pairs;
 // dot2 is the two-term product of a pair (VDPBF16PS).
 //
 //go:noescape
-func gemmBF16Avx512M11(k int, x *uint32, ldx int, b *uint32, c *float32, ldc int, acc int)
+func gemmBF16Avx512N32M11(k int, x *uint32, ldx int, b *uint32, ldb int, c *float32, ldc int, acc int)
 
-// gemmBF16Avx512M12 computes, for i < 12 and j < 32,
+// gemmBF16Avx512N32M12 computes, for i < 12 and j < 32,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*32+j])
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} dot2(x[i*ldx+p], b[p*ldb+j])
 //
-// (acc is 0 or 1) where b is a packed panel of 32 columns. x and b hold bf16 pairs;
+// (acc is 0 or 1); b is usually a packed panel (ldb = 32). x and b hold bf16 pairs;
 // dot2 is the two-term product of a pair (VDPBF16PS).
 //
 //go:noescape
-func gemmBF16Avx512M12(k int, x *uint32, ldx int, b *uint32, c *float32, ldc int, acc int)
+func gemmBF16Avx512N32M12(k int, x *uint32, ldx int, b *uint32, ldb int, c *float32, ldc int, acc int)
 
 // gemvF32Avx512M1 computes, for i < 1 and j < 4,
 //
@@ -340,59 +448,113 @@ func gemvF16Avx512M3(k int, x *float32, ldx int, w *uint16, ldw int, y *float32,
 //go:noescape
 func gemvF16Avx512M4(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
 
-// gemmF32Avx2M1 computes, for i < 1 and j < 16,
+// gemmF32Avx2N16M1 computes, for i < 1 and j < 16,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*16+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 16 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
 //
 //go:noescape
-func gemmF32Avx2M1(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx2N16M1(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmF32Avx2M2 computes, for i < 2 and j < 16,
+// gemmF32Avx2N16M2 computes, for i < 2 and j < 16,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*16+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 16 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
 //
 //go:noescape
-func gemmF32Avx2M2(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx2N16M2(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmF32Avx2M3 computes, for i < 3 and j < 16,
+// gemmF32Avx2N16M3 computes, for i < 3 and j < 16,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*16+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 16 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
 //
 //go:noescape
-func gemmF32Avx2M3(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx2N16M3(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmF32Avx2M4 computes, for i < 4 and j < 16,
+// gemmF32Avx2N16M4 computes, for i < 4 and j < 16,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*16+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 16 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
 //
 //go:noescape
-func gemmF32Avx2M4(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx2N16M4(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmF32Avx2M5 computes, for i < 5 and j < 16,
+// gemmF32Avx2N16M5 computes, for i < 5 and j < 16,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*16+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 16 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
 //
 //go:noescape
-func gemmF32Avx2M5(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx2N16M5(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
-// gemmF32Avx2M6 computes, for i < 6 and j < 16,
+// gemmF32Avx2N16M6 computes, for i < 6 and j < 16,
 //
-//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*16+j]
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
 //
-// (acc is 0 or 1) where b is a packed panel of 16 columns.
+// (acc is 0 or 1); b is usually a packed panel (ldb = 16).
 //
 //go:noescape
-func gemmF32Avx2M6(k int, x *float32, ldx int, b *float32, c *float32, ldc int, acc int)
+func gemmF32Avx2N16M6(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx2N8M1 computes, for i < 1 and j < 8,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 8).
+//
+//go:noescape
+func gemmF32Avx2N8M1(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx2N8M2 computes, for i < 2 and j < 8,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 8).
+//
+//go:noescape
+func gemmF32Avx2N8M2(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx2N8M3 computes, for i < 3 and j < 8,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 8).
+//
+//go:noescape
+func gemmF32Avx2N8M3(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx2N8M4 computes, for i < 4 and j < 8,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 8).
+//
+//go:noescape
+func gemmF32Avx2N8M4(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx2N8M5 computes, for i < 5 and j < 8,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 8).
+//
+//go:noescape
+func gemmF32Avx2N8M5(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// gemmF32Avx2N8M6 computes, for i < 6 and j < 8,
+//
+//	c[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} x[i*ldx+p]·b[p*ldb+j]
+//
+// (acc is 0 or 1); b is usually a packed panel (ldb = 8).
+//
+//go:noescape
+func gemmF32Avx2N8M6(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
 
 // gemvF32Avx2M1 computes, for i < 1 and j < 4,
 //

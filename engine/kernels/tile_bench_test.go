@@ -18,7 +18,7 @@ func BenchmarkGemmTile(b *testing.B) {
 				w := make([]float32, p.nr*k)
 				c := make([]float32, p.mr*p.nr)
 				for i := 0; i < b.N; i++ {
-					p.gemm[p.mr](k, &x[0], k, &w[0], &c[0], p.nr, 0)
+					p.gemm[p.mr](k, &x[0], k, &w[0], p.nr, &c[0], p.nr, 0)
 				}
 				b.ReportMetric(2*float64(p.mr*p.nr*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})

@@ -122,30 +122,32 @@ func rowAddr(bases []string, ld string, i, off int) string {
 
 // gemmTile emits y[mr, NR] (+)= x[mr, k]·panel where panel is [k][NR] packed.
 // bf16: x and panel hold bf16 pairs (k counts pairs) and VDPBF16PS is used.
-func (g *gen) gemmTile(s isa, mr int, bf16 bool) {
-	const nv = 2 // vectors per tile row
+func (g *gen) gemmTile(s isa, mr, nv int, bf16 bool) {
 	nr := nv * s.lanes
 	vb := s.lanes * 4
 	kind := "F32"
 	elem := "float32"
-	what := "x[i*ldx+p]·b[p*%d+j]"
+	what := "x[i*ldx+p]·b[p*ldb+j]"
 	if bf16 {
 		kind = "BF16"
 		elem = "uint32"
-		what = "dot2(x[i*ldx+p], b[p*%d+j])"
+		what = "dot2(x[i*ldx+p], b[p*ldb+j])"
 	}
-	name := fmt.Sprintf("gemm%s%sM%d", kind, s.name, mr)
-	doc := fmt.Sprintf("// %s computes, for i < %d and j < %d,\n//\n//\tc[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} %s\n//\n// (acc is 0 or 1) where b is a packed panel of %d columns.",
-		name, mr, nr, fmt.Sprintf(what, nr), nr)
+	name := fmt.Sprintf("gemm%s%sN%dM%d", kind, s.name, nr, mr)
+	doc := fmt.Sprintf("// %s computes, for i < %d and j < %d,\n//\n//\tc[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} %s\n//\n// (acc is 0 or 1); b is usually a packed panel (ldb = %d).",
+		name, mr, nr, what, nr)
 	if bf16 {
 		doc += " x and b hold bf16 pairs;\n// dot2 is the two-term product of a pair (VDPBF16PS)."
 	}
-	g.fn(name, doc, fmt.Sprintf("k int, x *%s, ldx int, b *%s, c *float32, ldc int, acc int", elem, elem), "")
+	g.fn(name, doc, fmt.Sprintf("k int, x *%s, ldx int, b *%s, ldb int, c *float32, ldc int, acc int", elem, elem), "")
 	g.f("MOVQ k+0(FP), CX")
 	g.f("MOVQ x+8(FP), SI")
 	g.f("MOVQ ldx+16(FP), DX")
 	g.f("SHLQ $2, DX")
 	g.f("MOVQ b+24(FP), BX")
+	g.f("MOVQ ldb+32(FP), R12")
+	g.f("SHLQ $2, R12")
+	g.f("LEAQ (R12)(R12*2), R13")
 	bases := []string{"SI", "R9", "R10", "R11"}[:(mr+2)/3]
 	if len(bases) > 1 {
 		g.f("LEAQ (DX)(DX*2), R8")
@@ -168,8 +170,13 @@ func (g *gen) gemmTile(s isa, mr int, bf16 bool) {
 	}
 	step := func(u int, tag string) {
 		bset := bregs[(u%(len(bregs)/nv))*nv:]
+		row := []string{"(BX)", "(BX)(R12*1)", "(BX)(R12*2)", "(BX)(R13*1)"}[u]
 		for v := 0; v < nv; v++ {
-			g.f("VMOVUPS %d(BX), %s", u*nv*vb+v*vb, s.r(bset[v]))
+			off := ""
+			if v > 0 {
+				off = fmt.Sprint(v * vb)
+			}
+			g.f("VMOVUPS %s%s, %s", off, row, s.r(bset[v]))
 		}
 		for i := 0; i < mr; i++ {
 			x := xregs[i%len(xregs)]
@@ -190,7 +197,7 @@ func (g *gen) gemmTile(s isa, mr int, bf16 bool) {
 	for u := 0; u < unroll; u++ {
 		step(u, "")
 	}
-	g.f("ADDQ $%d, BX", unroll*nv*vb)
+	g.f("LEAQ (BX)(R12*4), BX")
 	for _, b := range bases {
 		g.f("ADDQ $%d, %s", 4*unroll, b)
 	}
@@ -202,17 +209,17 @@ func (g *gen) gemmTile(s isa, mr int, bf16 bool) {
 	g.f("JZ store")
 	g.label("loop1")
 	step(0, "")
-	g.f("ADDQ $%d, BX", nv*vb)
+	g.f("ADDQ R12, BX")
 	for _, b := range bases {
 		g.f("ADDQ $4, %s", b)
 	}
 	g.f("DECQ CX")
 	g.f("JNZ loop1")
 	g.label("store")
-	g.f("MOVQ c+32(FP), DI")
-	g.f("MOVQ ldc+40(FP), R8")
+	g.f("MOVQ c+40(FP), DI")
+	g.f("MOVQ ldc+48(FP), R8")
 	g.f("SHLQ $2, R8")
-	g.f("MOVQ acc+48(FP), AX")
+	g.f("MOVQ acc+56(FP), AX")
 	g.f("TESTQ AX, AX")
 	g.f("JZ overwrite")
 	for i := 0; i < mr; i++ {
@@ -346,12 +353,14 @@ func main() {
 		if s.lanes == 8 {
 			maxMR = 6
 		}
-		for mr := 1; mr <= maxMR; mr++ {
-			g.gemmTile(s, mr, false)
+		for _, nv := range []int{2, 1} {
+			for mr := 1; mr <= maxMR; mr++ {
+				g.gemmTile(s, mr, nv, false)
+			}
 		}
 		if s.lanes == 16 {
 			for mr := 1; mr <= maxMR; mr++ {
-				g.gemmTile(s, mr, true)
+				g.gemmTile(s, mr, 2, true)
 			}
 		}
 		for _, wt := range []string{"F32", "BF16", "F16"} {
