@@ -120,7 +120,20 @@ func attentionSIMD(kp *kpath, out, q, k, v []float32, nq, pos0 int, p AttnParams
 			bufs.s = grow(bufs.s, (i1-i0)*nkPad)
 			S := bufs.s
 			// Scores S[i-i0, j] = q_i · k_(s0+j).
-			if i1-i0 <= kp.gemvMR && hd%kp.lanes == 0 {
+			if i1-i0 <= 2 && hd%kp.lanes == 0 && hd <= 8*kp.lanes && (kp.lanes == 16 || hd <= 32) && kp.scores != nil {
+				// Decode: q in registers, keys streamed in place.
+				n4 := nk &^ 3
+				for i := i0; i < i1; i++ {
+					qi := q[i*qDim+h*hd : i*qDim+(h+1)*hd]
+					row := S[(i-i0)*nkPad:]
+					if n4 > 0 {
+						kp.scores(&qi[0], &kbase[0], kvDim, n4, hd, &row[0])
+					}
+					for j := n4; j < nk; j++ {
+						row[j] = Dot(qi, kbase[j*kvDim:j*kvDim+hd])
+					}
+				}
+			} else if i1-i0 <= kp.gemvMR && hd%kp.lanes == 0 {
 				qi := q[i0*qDim+h*hd:]
 				mrr := i1 - i0
 				j := 0

@@ -41,6 +41,7 @@ type kpath struct {
 	mulScale func(dst, x, w *float32, a, one float32, n int)
 	expSum   func(dst, src *float32, n int, scale, m float32) float32
 	gateMul  func(dst, gate, up *float32, n int, gelu int)
+	scores   func(q, k *float32, ldk, nk, hd int, s *float32) // hd ≤ 8 vectors (AVX2: 4)
 }
 
 var (

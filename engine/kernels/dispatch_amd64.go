@@ -26,7 +26,7 @@ func simdPaths() []*kpath {
 			gemvBF16: []func(int, *float32, int, *uint16, int, *float32, int){nil, gemvBF16Avx512M1, gemvBF16Avx512M2, gemvBF16Avx512M3, gemvBF16Avx512M4},
 			gemvF16:  []func(int, *float32, int, *uint16, int, *float32, int){nil, gemvF16Avx512M1, gemvF16Avx512M2, gemvF16Avx512M3, gemvF16Avx512M4},
 			dot:      dotAvx512, axpy: axpyAvx512, add: addAvx512, scale: scaleAvx512, max: maxAvx512,
-			mulScale: mulScaleAvx512, expSum: expSumAvx512, gateMul: gateMulAvx512,
+			mulScale: mulScaleAvx512, expSum: expSumAvx512, gateMul: gateMulAvx512, scores: scoresAvx512,
 		}
 		if x.HasAVX512BF16 {
 			b := *p
@@ -48,7 +48,7 @@ func simdPaths() []*kpath {
 			gemvBF16: []func(int, *float32, int, *uint16, int, *float32, int){nil, gemvBF16Avx2M1, gemvBF16Avx2M2},
 			gemvF16:  []func(int, *float32, int, *uint16, int, *float32, int){nil, gemvF16Avx2M1, gemvF16Avx2M2},
 			dot:      dotAvx2, axpy: axpyAvx2, add: addAvx2, scale: scaleAvx2, max: maxAvx2,
-			mulScale: mulScaleAvx2, expSum: expSumAvx2, gateMul: gateMulAvx2,
+			mulScale: mulScaleAvx2, expSum: expSumAvx2, gateMul: gateMulAvx2, scores: scoresAvx2,
 		})
 	}
 	return ps

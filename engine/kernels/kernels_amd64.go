@@ -653,6 +653,12 @@ func addAvx512(y *float32, x *float32, n int)
 //go:noescape
 func mulScaleAvx512(dst *float32, x *float32, w *float32, a float32, one float32, n int)
 
+// scoresAvx512 sets s[j] = Σ_{d<hd} q[d]·k[j*ldk+d] for j < nk; nk must be a
+// multiple of 4 and hd a multiple of 16, at most 128.
+//
+//go:noescape
+func scoresAvx512(q *float32, k *float32, ldk int, nk int, hd int, s *float32)
+
 // dotAvx2 returns Σ_{i<n} a[i]·b[i]; n must be a multiple of 8.
 //
 //go:noescape
@@ -695,6 +701,12 @@ func addAvx2(y *float32, x *float32, n int)
 //
 //go:noescape
 func mulScaleAvx2(dst *float32, x *float32, w *float32, a float32, one float32, n int)
+
+// scoresAvx2 sets s[j] = Σ_{d<hd} q[d]·k[j*ldk+d] for j < nk; nk must be a
+// multiple of 4 and hd a multiple of 8, at most 32.
+//
+//go:noescape
+func scoresAvx2(q *float32, k *float32, ldk int, nk int, hd int, s *float32)
 
 // pack32Avx512 packs a panel: for p < k and j < 32,
 //

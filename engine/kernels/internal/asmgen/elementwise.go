@@ -10,6 +10,7 @@ func (g *gen) elementwise() {
 		g.axpy(s)
 		g.expKernels(s)
 		g.simple(s)
+		g.scores(s)
 	}
 	g.expTable()
 }
@@ -177,6 +178,73 @@ func (g *gen) simple(s isa) {
 		g.f("VMULPS %s, %s, %s", s.r(1), s.r(0), s.r(0))
 		g.f("VMOVUPS %s, (DI)", s.r(0))
 	}, "SI", "DX", "DI")
+	g.f("VZEROUPPER")
+	g.f("RET")
+}
+
+// scores emits s[j] = Σ_{d<hd} q[d]·k[j*ldk+d] for j < nk (nk a multiple of
+// 4, hd a multiple of the vector width, at most 8 vectors): the decode-step
+// attention scores, q held in registers, 4 keys per iteration.
+func (g *gen) scores(s isa) {
+	name := "scores" + s.name
+	maxV := 8
+	if s.lanes == 8 {
+		maxV = 4
+	}
+	g.fn(name, fmt.Sprintf("// %s sets s[j] = Σ_{d<hd} q[d]·k[j*ldk+d] for j < nk; nk must be a\n// multiple of 4 and hd a multiple of %d, at most %d.", name, s.lanes, maxV*s.lanes),
+		"q *float32, k *float32, ldk int, nk int, hd int, s *float32", "")
+	g.f("MOVQ q+0(FP), SI")
+	g.f("MOVQ k+8(FP), BX")
+	g.f("MOVQ ldk+16(FP), R8")
+	g.f("SHLQ $2, R8")
+	g.f("MOVQ nk+24(FP), CX")
+	g.f("MOVQ hd+32(FP), DX")
+	g.f("MOVQ s+40(FP), DI")
+	g.f("LEAQ (R8)(R8*2), R10")
+	// q into registers: vectors 8..8+maxV-1 (AVX2: 8..11).
+	qreg := func(v int) string { return s.r(8 + v) }
+	for v := 0; v < maxV; v++ {
+		g.f("CMPQ DX, $%d", v*s.lanes)
+		g.f("JLE qdone")
+		g.f("VMOVUPS %d(SI), %s", 4*s.lanes*v, qreg(v))
+	}
+	g.label("qdone")
+	g.f("TESTQ CX, CX")
+	g.f("JZ done")
+	g.label("loop")
+	for a := 0; a < 4; a++ {
+		g.f("VXORPS %s, %s, %s", s.r(a), s.r(a), s.r(a))
+	}
+	rows := []string{"(BX)", "(BX)(R8*1)", "(BX)(R8*2)", "(BX)(R10*1)"}
+	for v := 0; v < maxV; v++ {
+		g.f("CMPQ DX, $%d", v*s.lanes)
+		g.f("JLE reduce")
+		off := ""
+		if v > 0 {
+			off = fmt.Sprint(4 * s.lanes * v)
+		}
+		for a := 0; a < 4; a++ {
+			g.f("VFMADD231PS %s%s, %s, %s", off, rows[a], qreg(v), s.r(a))
+		}
+	}
+	g.label("reduce")
+	for a := 0; a < 4; a++ {
+		if s.lanes == 16 {
+			g.f("VEXTRACTF64X4 $1, Z%d, Y4", a)
+			g.f("VADDPS Y4, Y%d, Y%d", a, a)
+		}
+		g.f("VEXTRACTF128 $1, Y%d, X4", a)
+		g.f("VADDPS X4, X%d, X%d", a, a)
+	}
+	g.f("VHADDPS X1, X0, X0")
+	g.f("VHADDPS X3, X2, X2")
+	g.f("VHADDPS X2, X0, X0")
+	g.f("VMOVUPS X0, (DI)")
+	g.f("ADDQ $16, DI")
+	g.f("LEAQ (BX)(R8*4), BX")
+	g.f("SUBQ $4, CX")
+	g.f("JNZ loop")
+	g.label("done")
 	g.f("VZEROUPPER")
 	g.f("RET")
 }
