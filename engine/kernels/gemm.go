@@ -149,7 +149,9 @@ func (m *Matrix) gemmBlocked(p *kpath, y, x []float32, n int) {
 
 	var xb []uint16 // x as bf16 for VDPBF16PS
 	if pairs {
-		xb = make([]uint16, n*C)
+		xbuf := getPackBuf((n*C + 1) / 2)
+		defer packPool.Put(xbuf)
+		xb = unsafe.Slice((*uint16)(unsafe.Pointer(&(*xbuf)[0])), n*C)
 		toBF16(p, xb, x[:n*C])
 	}
 
