@@ -22,13 +22,18 @@ type Options struct {
 	// DType converts weight matrices at load (F32, BF16, F16, Q8_0);
 	// Invalid keeps the checkpoint's dtype.
 	DType tensor.DType
-	// MaxSeq caps the context length (0: the config's).
+	// MaxSeq sets the context length (0: the config's). It may exceed the
+	// trained context (rotary models extrapolate, with degrading quality);
+	// models with learned positions cannot go past their table.
 	MaxSeq int
 }
 
 // New binds a family's weights from src and prepares the model.
 func New(cfg Config, src Source, opts Options) (*Model, error) {
-	if opts.MaxSeq > 0 && opts.MaxSeq < cfg.MaxSeq {
+	if opts.MaxSeq > 0 {
+		if cfg.PosEmbed && opts.MaxSeq > cfg.MaxSeq {
+			return nil, fmt.Errorf("context length %d exceeds the %d learned positions of this model", opts.MaxSeq, cfg.MaxSeq)
+		}
 		cfg.MaxSeq = opts.MaxSeq
 	}
 	if err := cfg.Validate(); err != nil {

@@ -168,28 +168,29 @@ func (b *Batcher) loop() {
 			}
 		}
 		if !open {
-			for _, j := range append(queue, active...) {
-				j.err = ErrClosed
-				j.res.Reason = StopCanceled
+			for _, j := range active {
+				b.finish(j, StopCanceled, ErrClosed)
+			}
+			for _, j := range queue {
+				b.mu.Lock()
+				b.waiting--
+				b.mu.Unlock()
+				j.err, j.res.Reason = ErrClosed, StopCanceled
 				j.done <- j.res
 			}
-			b.setLoad(0, 0)
 			return
 		}
 		// Admit waiting requests.
 		for len(active) < b.o.MaxSeqs && len(queue) > 0 {
 			active = append(active, queue[0])
 			queue = queue[1:]
+			b.mu.Lock()
+			b.waiting--
+			b.active++
+			b.mu.Unlock()
 		}
-		b.setLoad(len(queue), len(active))
 		active = b.step(active, len(queue))
 	}
-}
-
-func (b *Batcher) setLoad(w, a int) {
-	b.mu.Lock()
-	b.waiting, b.active = w, a
-	b.mu.Unlock()
 }
 
 // step runs one forward call over the active jobs and returns those still running.
@@ -277,6 +278,9 @@ func (b *Batcher) step(active []*job, waiting int) []*job {
 }
 
 func (b *Batcher) finish(j *job, reason string, err error) {
+	b.mu.Lock()
+	b.active--
+	b.mu.Unlock()
 	j.res.Reason = reason
 	j.err = err
 	j.done <- j.res

@@ -53,7 +53,7 @@ func (m *Model) StopIDs() []int {
 // LoadOptions adjust loading.
 type LoadOptions struct {
 	DType    tensor.DType // convert weights (Invalid: keep the checkpoint's dtype)
-	MaxSeq   int          // cap the context length (0: the model's)
+	MaxSeq   int          // context length (0: the model's; larger extrapolates, see arch.Options)
 	Progress func(stage string, done, total int64)
 }
 
