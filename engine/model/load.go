@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/limbic-dev/limbic/engine/arch"
 	"github.com/limbic-dev/limbic/engine/format/hfdir"
@@ -37,6 +38,11 @@ type Model struct {
 	closers []func() error
 	src     arch.Source // the checkpoint's tensors under Hugging Face names
 	names   []string    // their names, in checkpoint order
+	files   []string    // weight files (nil: Path)
+
+	hashOnce sync.Once
+	hash     string
+	hashErr  error
 }
 
 // StopIDs returns the ids that end generation: the tokenizer's
@@ -180,5 +186,5 @@ func loadHF(dir string, o LoadOptions) (*Model, error) {
 	if err != nil {
 		return fail(err)
 	}
-	return &Model{Model: am, Tok: tok, Path: dir, Format: FormatHF, closers: []func() error{d.Close}, src: d, names: d.Names()}, nil
+	return &Model{Model: am, Tok: tok, Path: dir, Format: FormatHF, closers: []func() error{d.Close}, src: d, names: d.Names(), files: d.WeightFiles()}, nil
 }
