@@ -57,6 +57,9 @@ embedded default model, stories15M, fetched on first use.`,
 		newCaptureCmd(),
 		newConvertCmd(),
 		newBenchCmd(),
+		newReadCmd(),
+		newExportCmd(),
+		newImportCmd(),
 	)
 	return root
 }

@@ -9,7 +9,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/limbic-dev/limbic/engine/format/internal/atomicfile"
+	"github.com/limbic-dev/limbic/internal/atomicfile"
 	"github.com/limbic-dev/limbic/engine/tensor"
 )
 

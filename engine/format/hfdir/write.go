@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/limbic-dev/limbic/engine/format/internal/atomicfile"
+	"github.com/limbic-dev/limbic/internal/atomicfile"
 	"github.com/limbic-dev/limbic/engine/format/safetensors"
 	"github.com/limbic-dev/limbic/engine/tensor"
 )
