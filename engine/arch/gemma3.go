@@ -27,7 +27,7 @@ import (
 // its q/k norm and local/global rope bases are tested in isolation.
 func init() {
 	Register(&Family{Name: "gemma3", ModelTypes: []string{"gemma3", "gemma3_text"}, FromHF: gemma3FromHF, Bind: bindGemma3, ToHF: gemma3ToHF,
-		GGUF: &GGUFSpec{Arch: "gemma3", Names: gemmaGGUFNames, NormShift: true, HeadDimKeys: true, FromGGUF: gemma3FromGGUF, ToGGUF: gemma3ToGGUF}})
+		GGUF: &GGUFSpec{Arch: "gemma3", Names: gemmaGGUFNames, NormShift: true, HeadDimKeys: true, TrimVocab: true, FromGGUF: gemma3FromGGUF, ToGGUF: gemma3ToGGUF}})
 }
 
 // gemma3Defaults are Gemma3TextConfig's defaults.

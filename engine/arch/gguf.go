@@ -51,6 +51,10 @@ type GGUFSpec struct {
 	// DupOutput: output.weight is written even when tied (llama.cpp's GPT-2
 	// converter does).
 	DupOutput bool
+	// TrimVocab: embedding rows beyond the tokenizer's vocabulary are
+	// dropped (llama.cpp's Gemma 3 converter does; other families pad the
+	// vocabulary with [PAD] tokens instead).
+	TrimVocab bool
 	// HeadDimKeys: attention.key_length and value_length are always written
 	// (else only when head_dim differs from d_model/heads).
 	HeadDimKeys bool

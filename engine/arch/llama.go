@@ -13,7 +13,7 @@ import "fmt"
 // rope_freqs tensor. Mistral GGUFs use this architecture too.
 func init() {
 	Register(&Family{Name: "llama", ModelTypes: []string{"llama"}, FromHF: llamaFromHF, Bind: bindLlama, ToHF: llamaToHF,
-		GGUF: &GGUFSpec{Arch: "llama", Names: decoderGGUFNames, PermuteQK: true, FromGGUF: llamaFromGGUF}})
+		GGUF: &GGUFSpec{Arch: "llama", Names: decoderGGUFNames, PermuteQK: true, FromGGUF: llamaFromGGUF, ToGGUF: llamaToGGUF}})
 }
 
 func llamaFromHF(m map[string]any) (Config, error) {
@@ -64,4 +64,9 @@ func llamaFromGGUF(r *GGUFReader) (Config, error) {
 		c.Arch = "mistral"
 	}
 	return c, r.err
+}
+
+// llamaToGGUF writes the keys llama.cpp's Llama converter adds.
+func llamaToGGUF(c *Config) ([]KV, error) {
+	return []KV{{"llama.vocab_size", uint32(c.Vocab)}, {"llama.rope.dimension_count", uint32(c.rotaryDim())}}, nil
 }

@@ -48,11 +48,12 @@ func mistralToHF(c *Config) map[string]any {
 }
 
 func mistralToGGUF(c *Config) ([]KV, error) {
+	kv, _ := llamaToGGUF(c)
 	if c.SlidingWindow == 0 || c.Sliding == nil {
-		return nil, nil
+		return kv, nil
 	}
 	if !allSliding(c.Sliding) {
 		return nil, fmt.Errorf("gguf: a sliding window on only some layers cannot be written for llama")
 	}
-	return []KV{{"llama.attention.sliding_window", uint32(c.SlidingWindow)}}, nil
+	return append(kv, KV{"llama.attention.sliding_window", uint32(c.SlidingWindow)}), nil
 }
