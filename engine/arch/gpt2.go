@@ -201,7 +201,7 @@ func (b *binder) rows(t *tensor.Tensor, lo, hi int) *tensor.Tensor {
 
 // positions reads a learned position table [≥ n, d] as float32 [n·d].
 func (b *binder) positions(name string, n, d int) []float32 {
-	t := b.read(name)
+	t := b.read(name, []int{n, d})
 	if t == nil {
 		return nil
 	}

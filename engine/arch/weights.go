@@ -77,12 +77,25 @@ type binder struct {
 	canon func(string) string // source name → canonical name (nil: the same)
 }
 
-// read fetches a tensor and records it as bound.
-func (b *binder) read(name string) *tensor.Tensor {
+// generator is a Source that makes tensors of the shape the binder asks
+// for (RandomTensors).
+type generator interface {
+	generate(name string, shape []int) *tensor.Tensor
+}
+
+// read fetches a tensor (of the given shape from a generator) and records
+// it as bound.
+func (b *binder) read(name string, shape []int) *tensor.Tensor {
 	if b.err != nil {
 		return nil
 	}
-	t, err := b.src.Tensor(name)
+	var t *tensor.Tensor
+	var err error
+	if g, ok := b.src.(generator); ok {
+		t = g.generate(name, shape)
+	} else {
+		t, err = b.src.Tensor(name)
+	}
 	if err != nil {
 		b.err = err
 		return nil
@@ -96,7 +109,7 @@ func (b *binder) read(name string) *tensor.Tensor {
 }
 
 func (b *binder) tensor(name string, shape ...int) *tensor.Tensor {
-	t := b.read(name)
+	t := b.read(name, shape)
 	if t == nil {
 		return nil
 	}
@@ -119,14 +132,6 @@ func (b *binder) vec(name string, n int) []float32 {
 		return nil
 	}
 	return v
-}
-
-// optVec reads a 1-D tensor when present.
-func (b *binder) optVec(name string, n int) []float32 {
-	if b.err != nil || !b.src.Has(name) {
-		return nil
-	}
-	return b.vec(name, n)
 }
 
 // mat reads a 2-D weight matrix [rows, cols].

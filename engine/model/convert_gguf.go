@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -313,10 +314,6 @@ func GGUFVocabOf(tok *tokenizer.Tokenizer, arch string) (*tokenizer.GGUFVocab, e
 	v.BOSTokenID, v.EOSTokenID, v.UnknownID = ref(tok.BOS()), ref(tok.EOS()), ref(tok.Unknown())
 	addBOS := tok.DefaultAddBOS()
 	v.AddBOSToken = &addBOS
-	merges, err := tokenizerMerges(tok)
-	if err != nil {
-		return nil, err
-	}
 
 	var candidates []tokenizer.GGUFVocab
 	switch tok.Kind() {
@@ -331,6 +328,10 @@ func GGUFVocabOf(tok *tokenizer.Tokenizer, arch string) (*tokenizer.GGUFVocab, e
 		if !hasScores {
 			// llama.cpp merges the pair whose token scores highest: rank
 			// order when each merge's result scores minus its rank.
+			merges, err := tokenizerMerges(tok)
+			if err != nil {
+				return nil, err
+			}
 			for i := range v.Scores {
 				v.Scores[i] = -1e9
 			}
@@ -340,12 +341,21 @@ func GGUFVocabOf(tok *tokenizer.Tokenizer, arch string) (*tokenizer.GGUFVocab, e
 				}
 			}
 		}
+		// The dummy-prefix space: llama.cpp's default, or off (Gemma's
+		// converters write add_space_prefix false).
 		no := false
-		candidates = append(candidates, v)
-		v.AddSpacePrfx = &no
-		candidates = append(candidates, v)
+		noPrefix := v
+		noPrefix.AddSpacePrfx = &no
+		candidates = append(candidates, v, noPrefix)
+		if strings.HasPrefix(arch, "gemma") {
+			candidates[0], candidates[1] = noPrefix, v
+		}
 	case tokenizer.ByteLevel:
 		v.Model = "gpt2"
+		merges, err := tokenizerMerges(tok)
+		if err != nil {
+			return nil, err
+		}
 		for _, m := range merges {
 			v.Merges = append(v.Merges, m[0]+" "+m[1])
 		}
@@ -395,16 +405,17 @@ func tokenizerMerges(tok *tokenizer.Tokenizer) ([][2]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var tj struct {
-		Model struct {
-			Merges []json.RawMessage `json:"merges"`
-		} `json:"model"`
+	// Decode only model.merges, the last field MarshalHFJSON writes.
+	i := bytes.LastIndex(b, []byte(`"merges":`))
+	if i < 0 {
+		return nil, fmt.Errorf("tokenizer.json without merges")
 	}
-	if err := json.Unmarshal(b, &tj); err != nil {
-		return nil, err
+	var merges []json.RawMessage
+	if err := json.NewDecoder(bytes.NewReader(b[i+len(`"merges":`):])).Decode(&merges); err != nil {
+		return nil, fmt.Errorf("tokenizer.json merges: %w", err)
 	}
-	out := make([][2]string, 0, len(tj.Model.Merges))
-	for _, raw := range tj.Model.Merges {
+	out := make([][2]string, 0, len(merges))
+	for _, raw := range merges {
 		var pair []string
 		if err := json.Unmarshal(raw, &pair); err == nil && len(pair) == 2 {
 			out = append(out, [2]string{pair[0], pair[1]})

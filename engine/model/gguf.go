@@ -28,7 +28,7 @@ func loadGGUF(path string, o LoadOptions) (*Model, error) {
 	}
 	fam, err := arch.LookupGGUF(name)
 	if err != nil {
-		return fail(fmt.Errorf("gguf: %w", err))
+		return fail(err)
 	}
 	src, err := newGGUFSource(f, fam.GGUF)
 	if err != nil {
