@@ -37,6 +37,9 @@ func TestGGUFVocabOfRealTokenizers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if tok.ChatTemplate() == "" {
+				tok.SetChatTemplate("{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}")
+			}
 			v, err := GGUFVocabOf(tok, tc.arch)
 			if err != nil {
 				t.Fatal(err)
@@ -68,8 +71,8 @@ func TestGGUFVocabOfRealTokenizers(t *testing.T) {
 					t.Errorf("%q: %v, from GGUF %v", s, a, b)
 				}
 			}
-			if back.ChatTemplate() != tok.ChatTemplate() || back.BOS() != tok.BOS() || back.EOS() != tok.EOS() {
-				t.Errorf("chat template, BOS or EOS differ")
+			if back.ChatTemplate() != tok.ChatTemplate() || back.BOS() != tok.BOS() || back.EOS() != tok.EOS() || back.DefaultAddBOS() != tok.DefaultAddBOS() {
+				t.Errorf("chat template, BOS, EOS or add_bos differ")
 			}
 		})
 	}
