@@ -56,9 +56,22 @@ var (
 // with a warning on stderr).
 const EnvPath = "LIMBIC_KERNELS"
 
+// Approximate paths trade accuracy for speed and are used only when asked
+// for: avx512bf16 rounds activations to bf16 before VDPBF16PS (as torch's
+// bf16 matmuls and llama.cpp do), which moves the logits of bf16 checkpoints
+// by up to ~0.5 against a float64 forward; the default is the fastest exact
+// path (bf16 weights widened in registers).
+var approximate = map[string]bool{"avx512bf16": true}
+
 func init() {
 	paths = append(simdPaths(), goPath)
 	best := paths[0]
+	for _, p := range paths {
+		if !approximate[p.name] {
+			best = p
+			break
+		}
+	}
 	if env := os.Getenv(EnvPath); env != "" {
 		if p := findPath(env); p != nil {
 			best = p

@@ -23,7 +23,9 @@
 //	go          plain Go (also the only path with the purego build tag or
 //	            on other architectures)
 //
-// The best path is chosen at init from golang.org/x/sys/cpu; the environment
+// The default is the fastest exact path (avx512bf16 is approximate and used
+// only when asked for, see bf16 accuracy below). It is chosen at init from
+// golang.org/x/sys/cpu; the environment
 // variable LIMBIC_KERNELS (EnvPath) forces one, and SetPath switches at run
 // time (tests and benchmarks loop over Paths()). A path is a kpath value of
 // function pointers (dispatch.go); a nil entry means "use plain Go", so a
@@ -51,7 +53,10 @@
 // bf16 weight and the float32 activation, summed in float32. The avx512bf16
 // GEMM rounds x to bf16 once per call (relative error ≤ 2⁻⁹ per element, so
 // each product carries ≤ ~2⁻⁸) and sums pairs with VDPBF16PS in float32, like
-// llama.cpp's bf16 path: about twice the GEMM throughput.
+// llama.cpp's bf16 path: about twice the GEMM throughput. On the random
+// synthetic checkpoints (testdata/reference/synthetic) that moves logits by
+// up to 0.5 against the float64 reference (exact paths: < 1e-4), so it is
+// opt-in: LIMBIC_KERNELS=avx512bf16.
 //
 // # Pool
 //

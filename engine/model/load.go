@@ -30,14 +30,15 @@ const (
 // Model is a loaded model: the engine, its tokenizer and where it came from.
 type Model struct {
 	*arch.Model
+	// Tok is the tokenizer, with the chat template; nil for a checkpoint
+	// without one (feed token ids; Tokenizer says why).
 	Tok    *tokenizer.Tokenizer
 	Name   string // what the user asked for ("stories15m", a path)
 	Path   string // the resolved file or directory
 	Format string // FormatLlama2C, FormatHF or FormatGGUF
 
 	closers []func() error
-	src     arch.Source // the checkpoint's tensors under Hugging Face names
-	names   []string    // their names, in checkpoint order
+	src     arch.Source // the checkpoint's tensors (Hugging Face names)
 	files   []string    // weight files (nil: Path)
 
 	hashOnce sync.Once
@@ -45,10 +46,22 @@ type Model struct {
 	hashErr  error
 }
 
+// Tokenizer returns the model's tokenizer, or an error saying the
+// checkpoint has none (token ids can still be fed to the engine).
+func (m *Model) Tokenizer() (*tokenizer.Tokenizer, error) {
+	if m.Tok == nil {
+		return nil, fmt.Errorf("model %s has no tokenizer (no tokenizer.json or GGUF vocabulary): it takes token ids only", m.Path)
+	}
+	return m.Tok, nil
+}
+
 // StopIDs returns the ids that end generation: the tokenizer's
 // end-of-generation ids, and for llama2.c models also BOS, which separates
-// stories in their training data.
+// stories in their training data. Without a tokenizer there are none.
 func (m *Model) StopIDs() []int {
+	if m.Tok == nil {
+		return nil
+	}
 	ids := append([]int(nil), m.Tok.EOG()...)
 	if m.Format == FormatLlama2C && m.Tok.BOS() >= 0 {
 		ids = append(ids, m.Tok.BOS())
@@ -129,10 +142,8 @@ func loadLlama2C(path, tokPath string, o LoadOptions) (*Model, error) {
 	}
 	cfg := Llama2CConfig(h)
 	src := arch.MapSource{}
-	var names []string
 	for _, t := range ts {
 		src[t.Name] = t
-		names = append(names, t.Name)
 	}
 	am, err := arch.New(cfg, src, arch.Options{DType: o.DType, MaxSeq: o.MaxSeq})
 	if err != nil {
@@ -144,7 +155,7 @@ func loadLlama2C(path, tokPath string, o LoadOptions) (*Model, error) {
 		r.Close()
 		return nil, err
 	}
-	return &Model{Model: am, Tok: tok, Path: path, Format: FormatLlama2C, closers: []func() error{r.Close}, src: src, names: names}, nil
+	return &Model{Model: am, Tok: tok, Path: path, Format: FormatLlama2C, closers: []func() error{r.Close}, src: src}, nil
 }
 
 // Llama2CConfig is the engine config of a llama2.c checkpoint: Llama with
@@ -178,13 +189,13 @@ func loadHF(dir string, o LoadOptions) (*Model, error) {
 	if err != nil {
 		return fail(err)
 	}
-	p, ok := d.File("tokenizer.json")
-	if !ok {
-		return fail(fmt.Errorf("no tokenizer.json"))
+	// A checkpoint without tokenizer.json loads without a tokenizer (the
+	// synthetic references take token ids).
+	var tok *tokenizer.Tokenizer
+	if p, ok := d.File("tokenizer.json"); ok {
+		if tok, err = tokenizer.LoadHF(p); err != nil {
+			return fail(err)
+		}
 	}
-	tok, err := tokenizer.LoadHF(p)
-	if err != nil {
-		return fail(err)
-	}
-	return &Model{Model: am, Tok: tok, Path: dir, Format: FormatHF, closers: []func() error{d.Close}, src: d, names: d.Names(), files: d.WeightFiles()}, nil
+	return &Model{Model: am, Tok: tok, Path: dir, Format: FormatHF, closers: []func() error{d.Close}, src: d, files: d.WeightFiles()}, nil
 }
