@@ -57,6 +57,9 @@ type Result struct {
 	// Delivered is true when the receiver answered 2xx: only then is the
 	// alert acknowledged (store.MarkDelivered).
 	Delivered bool
+	// Abandoned is true when ctx ended first (shutdown): the alert stays
+	// pending in the store, to be resent.
+	Abandoned bool
 	Attempts  int
 	Status    int // last HTTP status; 0 when no response came
 	Err       error
@@ -112,7 +115,11 @@ func (n *Notifier) Send(ctx context.Context, d Delivery) Result {
 			res.Delivered = true
 			break
 		}
-		if !retryable(status, err) || ctx.Err() != nil || attempt > d.Retries {
+		if ctx.Err() != nil {
+			res.Err, res.Abandoned = fmt.Errorf("%w (stopped: %w)", err, ctx.Err()), true
+			break
+		}
+		if !retryable(status, err) || attempt > d.Retries {
 			break
 		}
 		wait := n.backoff(attempt)
@@ -127,7 +134,7 @@ func (n *Notifier) Send(ctx context.Context, d Delivery) Result {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			res.Err = fmt.Errorf("%w (stopped: %w)", err, ctx.Err())
+			res.Err, res.Abandoned = fmt.Errorf("%w (stopped: %w)", err, ctx.Err()), true
 			res.Elapsed = time.Since(start)
 			return res
 		case <-t.C:

@@ -79,13 +79,13 @@ func TestNotifierRetries(t *testing.T) {
 		{"retries exhausted", 10, 500, 0, 3, false, 4, 500},
 		{"no retries", 1, 502, 0, 0, false, 1, 502},
 		{"4xx is final", 5, 400, 0, 3, false, 1, 400},
-		{"timeouts are retried", 2, 500, 500 * time.Millisecond, 3, true, 3, 204},
+		{"timeouts are retried", 2, 500, 2 * time.Second, 3, true, 3, 204},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := &receiver{failures: tc.failures, fail: tc.fail, delay: tc.delay}
 			srv := httptest.NewServer(rc)
 			defer srv.Close()
-			d := Delivery{URL: srv.URL, Key: IdempotencyKey(42), Body: []byte(`{"id":42}`), Retries: tc.retries, Timeout: 100 * time.Millisecond}
+			d := Delivery{URL: srv.URL, Key: IdempotencyKey(42), Body: []byte(`{"id":42}`), Retries: tc.retries, Timeout: 250 * time.Millisecond}
 			res := fastNotifier().Send(context.Background(), d)
 			if res.Delivered != tc.wantDelivered || res.Attempts != tc.wantAttempts || res.Status != tc.wantStatus {
 				t.Errorf("Send = delivered %v, %d attempts, status %d (err %v); want %v, %d, %d",
@@ -130,7 +130,7 @@ func TestNotifierStopsOnShutdown(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Wait did not return after the context was cancelled")
 	}
-	if got.Delivered || got.Attempts != 1 || !strings.Contains(got.Err.Error(), "context canceled") {
+	if got.Delivered || !got.Abandoned || got.Attempts != 1 || !strings.Contains(got.Err.Error(), "context canceled") {
 		t.Errorf("after shutdown: %+v", got)
 	}
 }
@@ -140,9 +140,9 @@ func TestNotifierMaxElapsed(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	n := fastNotifier()
-	n.InitialBackoff, n.MaxBackoff, n.MaxElapsed = 20*time.Millisecond, time.Second, 50*time.Millisecond
+	n.InitialBackoff, n.MaxBackoff, n.MaxElapsed = 200*time.Millisecond, 10*time.Second, 500*time.Millisecond
 	res := n.Send(context.Background(), Delivery{URL: srv.URL, Body: []byte(`{}`), Retries: 10})
-	// backoffs 20ms, 40ms: the second would end past 50ms
+	// backoffs 200ms, 400ms: the second would end past 500ms
 	if res.Delivered || res.Attempts != 2 || !strings.Contains(res.Err.Error(), "giving up") {
 		t.Errorf("Send = %+v, want 2 attempts and a give-up error", res)
 	}
