@@ -84,36 +84,13 @@ func Hooks(hs *hook.Set, specs []Spec, pack *vecpack.Pack, o Options) (*hook.Set
 			}
 			continue
 		}
-		if pack == nil {
-			return nil, nil, fmt.Errorf("steer %s: no vector pack (give --vectors)", s)
-		}
-		if pack.D() != o.Dim {
-			return nil, nil, fmt.Errorf("steer %s: the vector pack has width %d, the model %d", s, pack.D(), o.Dim)
-		}
-		def := pack.Meta.BestLayer
-		if def < 0 {
-			def = pack.Meta.Layers[len(pack.Meta.Layers)*2/3]
-		}
-		ls, err := Layers(s.Layers, o.NLayers, def)
+		vecs, err := Vectors(s, pack, o)
 		if err != nil {
-			return nil, nil, fmt.Errorf("steer %s: %w", s, err)
+			return nil, nil, err
 		}
-		for _, l := range ls {
-			unit, err := pack.Unit(l, s.Emotion, o.Kind)
-			if err != nil {
-				return nil, nil, fmt.Errorf("steer %s: %w", s, err)
-			}
-			norm, err := pack.MeanResidNorm(l)
-			if err != nil {
-				return nil, nil, fmt.Errorf("steer %s: %w", s, err)
-			}
-			scale := float32(s.Strength * norm)
-			vec := make([]float32, len(unit))
-			for i, x := range unit {
-				vec[i] = scale * x
-			}
-			hs.Add(hook.Block(l, hook.ResidPost), hook.AddVector(vec, s.Span.Spans(o.PromptLen)))
-			added = append(added, Added{Spec: s.String(), Layer: l, Norm: math.Abs(float64(scale))})
+		for _, lv := range vecs {
+			hs.Add(hook.Block(lv.Layer, hook.ResidPost), hook.AddVector(lv.Vec, s.Span.Spans(o.PromptLen)))
+			added = append(added, Added{Spec: s.String(), Layer: lv.Layer, Norm: lv.Norm})
 		}
 	}
 	return hs, added, nil
@@ -143,4 +120,48 @@ func splitSpecs(s string) []string {
 		}
 	}
 	return out
+}
+
+// LayerVector is the vector a spec adds at one layer.
+type LayerVector struct {
+	Layer int
+	Vec   []float32
+	Norm  float64 // ‖Vec‖ = |strength| × mean residual norm
+}
+
+// Vectors resolves an emotion spec against a pack: for each of its layers,
+// strength × mean‖h_L‖ × v̂_L.
+func Vectors(s Spec, pack *vecpack.Pack, o Options) ([]LayerVector, error) {
+	if pack == nil {
+		return nil, fmt.Errorf("steer %s: no vector pack (give --vectors)", s)
+	}
+	if pack.D() != o.Dim {
+		return nil, fmt.Errorf("steer %s: the vector pack has width %d, the model %d", s, pack.D(), o.Dim)
+	}
+	def := pack.Meta.BestLayer
+	if def < 0 {
+		def = pack.Meta.Layers[len(pack.Meta.Layers)*2/3]
+	}
+	ls, err := Layers(s.Layers, o.NLayers, def)
+	if err != nil {
+		return nil, fmt.Errorf("steer %s: %w", s, err)
+	}
+	var out []LayerVector
+	for _, l := range ls {
+		unit, err := pack.Unit(l, s.Emotion, o.Kind)
+		if err != nil {
+			return nil, fmt.Errorf("steer %s: %w", s, err)
+		}
+		norm, err := pack.MeanResidNorm(l)
+		if err != nil {
+			return nil, fmt.Errorf("steer %s: %w", s, err)
+		}
+		scale := float32(s.Strength * norm)
+		vec := make([]float32, len(unit))
+		for i, x := range unit {
+			vec[i] = scale * x
+		}
+		out = append(out, LayerVector{Layer: l, Vec: vec, Norm: math.Abs(float64(scale))})
+	}
+	return out, nil
 }

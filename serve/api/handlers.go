@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/engine/tokenizer/chat"
+	"github.com/limbic-dev/limbic/serve/store"
 )
 
 // params validates the sampling parameters shared by both endpoints.
@@ -119,6 +121,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
+	p.request, _ = json.Marshal(req)
 	s.generate(w, r, p, req.Stream, req.StreamOptions, true)
 }
 
@@ -160,6 +163,7 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
+	p.request, _ = json.Marshal(req)
 	s.generate(w, r, p, req.Stream, req.StreamOptions, false)
 }
 
@@ -178,6 +182,34 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, s
 	}
 	created := time.Now().Unix()
 	ctx := r.Context()
+	if s.store != nil {
+		c := store.Conversation{ID: ss.id, Model: s.m.Name, Request: p.request, Stride: s.cfg.TraceStride, PromptTokens: len(p.prompt)}
+		if ss.reader != nil {
+			c.Emotions, c.Layer, c.Metric = ss.reader.Emotions, ss.reader.Layer, string(ss.stat)
+		}
+		if err := s.store.CreateConversation(ctx, c); err != nil {
+			if s.metrics != nil {
+				s.metrics.ObserveStoreError("create_conversation")
+			}
+			writeErr(w, &apiError{http.StatusConflict, "invalid_request_error", err.Error()})
+			return
+		}
+	}
+	// Trace points are buffered and written in batches; alerts are written
+	// (durably) before they are streamed or returned.
+	var trace []store.Point
+	flushTrace := func() {
+		if s.store != nil && len(trace) > 0 {
+			if err := s.store.AppendTrace(context.Background(), trace); err != nil {
+				s.log.Error("storing a trace", "conversation", ss.id, "err", err)
+				if s.metrics != nil {
+					s.metrics.ObserveStoreError("append_trace")
+				}
+			}
+		}
+		trace = trace[:0]
+	}
+	var alerts []Alert
 	ss.run(ctx, hs)
 
 	var flusher http.Flusher
@@ -236,6 +268,17 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, s
 			res, genErr = ev.result, ev.err
 			break
 		}
+		trace = append(trace, ev.trace...)
+		if len(trace) >= 64 {
+			flushTrace()
+		}
+		stored := s.storeAlerts(context.Background(), ss, ev.alerts)
+		alerts = append(alerts, stored...)
+		if stream && len(stored) > 0 {
+			if !send(chunk(nil, "", nil, &ResponseExtension{Alerts: stored}, nil)) {
+				ss.stop.Store(true)
+			}
+		}
 		if ev.stop || stoppedByString {
 			continue
 		}
@@ -269,6 +312,30 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, s
 			}
 		}
 	}
+	// The sequence is over: resolve what is still firing, then record the outcome.
+	if ss.eval != nil {
+		last := len(p.prompt) - 1 + len(res.IDs)
+		end := s.storeAlerts(context.Background(), ss, ss.eval.Finish(last))
+		alerts = append(alerts, end...)
+		if stream && len(end) > 0 {
+			send(chunk(nil, "", nil, &ResponseExtension{Alerts: end}, nil))
+		}
+	}
+	flushTrace()
+	stoppedBy, _ := ss.stoppedBy.Load().(string)
+	finish := finishReason(res, stoppedByString, stoppedBy != "")
+	if s.store != nil {
+		f := store.Finish{FinishReason: finish, PromptTokens: len(p.prompt), GeneratedTokens: len(res.IDs)}
+		switch {
+		case genErr != nil && ctx.Err() != nil:
+			f.Status, f.FinishReason = store.StatusDone, "canceled"
+		case genErr != nil:
+			f.Status, f.FinishReason = store.StatusError, genErr.Error()
+		}
+		if err := s.store.FinishConversation(context.Background(), ss.id, f); err != nil {
+			s.log.Error("finishing a conversation", "conversation", ss.id, "err", err)
+		}
+	}
 	if genErr != nil && ctx.Err() != nil {
 		return // client gone
 	}
@@ -280,9 +347,8 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, s
 		writeErr(w, genErr)
 		return
 	}
-	finish := finishReason(res, stoppedByString)
 	usage := Usage{PromptTokens: len(p.prompt), CompletionTokens: len(res.IDs), TotalTokens: len(p.prompt) + len(res.IDs)}
-	ext := &ResponseExtension{ConversationID: ss.id, Summary: ss.summary(), Steer: ss.steers}
+	ext := &ResponseExtension{ConversationID: ss.id, Summary: ss.summary(), Steer: ss.steers, StoppedBy: stoppedBy}
 	if ss.reader != nil {
 		ext.Layer, ext.Stat = ss.layer(), string(ss.stat)
 	} else if s.pack == nil {
@@ -302,6 +368,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, s
 		return
 	}
 	ext.Tokens = tokens
+	ext.Alerts = alerts
 	if isChat {
 		writeJSON(w, http.StatusOK, ChatResponse{ID: id, Object: obj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint,
 			Choices: []ChatChoice{{Message: ResponseMsg{Role: "assistant", Content: text.String()}, FinishReason: finish}}, Usage: usage, Limbic: ext})

@@ -10,12 +10,19 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/engine/tokenizer/chat"
+	"github.com/limbic-dev/limbic/science/readout"
+	"github.com/limbic-dev/limbic/science/steer"
 	"github.com/limbic-dev/limbic/science/vecpack"
+	"github.com/limbic-dev/limbic/serve/metrics"
+	"github.com/limbic-dev/limbic/serve/monitor"
+	"github.com/limbic-dev/limbic/serve/store"
 )
 
 // Config configures a Server.
@@ -30,6 +37,14 @@ type Config struct {
 	MaxSeqs     int    // sequences decoded together (default 16)
 	Log         *slog.Logger
 	Fingerprint string
+
+	// Monitoring. Rules are evaluated on every sequence when there is a pack.
+	Rules       []monitor.Rule
+	Store       *store.Store     // conversations, traces and alerts (nil: none)
+	Metrics     *metrics.Metrics // Prometheus metrics (nil: none)
+	TraceStride int              // store every n-th position's readout (default 1; needs Store)
+	NoTelemetry bool             // no readout, no rules: plain serving (for comparison)
+	Dashboard   http.Handler     // served at / (nil: none)
 }
 
 // Server serves the API. Create it with New and stop it with Close.
@@ -44,6 +59,25 @@ type Server struct {
 	mux      *http.ServeMux
 	log      *slog.Logger
 	created  int64
+
+	emotions   []string // the pack's emotions
+	rules      *monitor.RuleSet
+	ruleLayers []int
+	regulate   []regulateVecs
+	store      *store.Store
+	metrics    *metrics.Metrics
+	notifier   *monitor.Notifier
+	bg         context.Context // background work (webhooks, retention)
+	stopBG     context.CancelFunc
+
+	readersMu sync.Mutex
+	readers   map[int]*readout.Reader
+}
+
+// regulateVecs are a regulate rule's counter-steer vectors per layer.
+type regulateVecs struct {
+	rule string
+	vecs []steer.LayerVector
 }
 
 // New builds a server for cfg.Model.
@@ -78,13 +112,102 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("serve: chat template: %w", err)
 	}
 	s.tmpl, s.tmplOpts, s.plain = t, o, m.Tok.ChatTemplate() == ""
-	s.batcher = model.NewBatcher(m.Model, model.BatcherOptions{MaxSeqs: cfg.MaxSeqs})
+	if cfg.TraceStride <= 0 {
+		s.cfg.TraceStride = 1
+	}
+	s.store, s.metrics, s.readers = cfg.Store, cfg.Metrics, map[int]*readout.Reader{}
+	s.bg, s.stopBG = context.WithCancel(context.Background())
+	if s.pack != nil {
+		s.emotions = s.pack.Meta.Emotions
+		if !cfg.NoTelemetry && len(cfg.Rules) > 0 {
+			if err := s.setupRules(cfg.Rules); err != nil {
+				return nil, err
+			}
+		}
+	}
+	s.notifier = monitor.NewNotifier()
+	bo := model.BatcherOptions{MaxSeqs: cfg.MaxSeqs}
+	if s.metrics != nil {
+		bo.OnStep = func(st model.StepStats) {
+			s.metrics.ObserveStep(st.DecodeRows, st.Duration)
+			s.metrics.ObservePrefill(st.PrefillRows)
+			s.metrics.SetQueue(st.Waiting, st.Seqs)
+		}
+	}
+	s.batcher = model.NewBatcher(m.Model, bo)
 	s.routes()
+	if s.store != nil {
+		if n, err := s.store.MarkInterrupted(context.Background()); err == nil && n > 0 {
+			s.log.Info("conversations left running by an earlier process marked interrupted", "n", n)
+		}
+		go s.resendPending()
+	}
 	return s, nil
 }
 
-// Close stops the batcher; requests in flight fail.
-func (s *Server) Close() { s.batcher.Close() }
+// setupRules builds the rule set against the pack: emotions and layers must
+// exist; regulate steers are resolved to vectors.
+func (s *Server) setupRules(rules []monitor.Rule) error {
+	if err := monitor.Validate(rules, s.emotions); err != nil {
+		return fmt.Errorf("serve: rules: %w", err)
+	}
+	rs, err := monitor.NewRuleSet(rules, s.defaultLayer())
+	if err != nil {
+		return fmt.Errorf("serve: rules: %w", err)
+	}
+	for _, k := range rs.Keys() {
+		if _, err := s.pack.LayerIndex(k.Layer); err != nil {
+			return fmt.Errorf("serve: rules read %s: %w", k, err)
+		}
+		if k.Stat == monitor.Stat(readout.ZScore) {
+			if r, err := s.reader(k.Layer); err != nil || !r.HasBaseline() {
+				return fmt.Errorf("serve: rules read %s: the vector pack has no neutral baseline for z-scores at layer %d", k, k.Layer)
+			}
+		}
+		if !slices.Contains(s.ruleLayers, k.Layer) {
+			s.ruleLayers = append(s.ruleLayers, k.Layer)
+		}
+	}
+	for _, r := range rs.Rules() {
+		if r.Action.Type != monitor.Regulate {
+			continue
+		}
+		spec, err := r.Action.SteerSpec()
+		if err != nil {
+			return fmt.Errorf("serve: rule %s: %w", r.Name, err)
+		}
+		vecs, err := steer.Vectors(spec, s.pack, steer.Options{Kind: vecpack.Denoised, NLayers: s.m.Layers, Dim: s.m.Dim})
+		if err != nil {
+			return fmt.Errorf("serve: rule %s: %w", r.Name, err)
+		}
+		s.regulate = append(s.regulate, regulateVecs{rule: r.Name, vecs: vecs})
+	}
+	s.rules = rs
+	return nil
+}
+
+// reader returns the shared reader of a layer (all emotions).
+func (s *Server) reader(layer int) (*readout.Reader, error) {
+	s.readersMu.Lock()
+	defer s.readersMu.Unlock()
+	if r := s.readers[layer]; r != nil {
+		return r, nil
+	}
+	r, err := readout.NewReader(s.pack, layer, nil, vecpack.Denoised)
+	if err != nil {
+		return nil, err
+	}
+	s.readers[layer] = r
+	return r, nil
+}
+
+// Close stops the batcher (requests in flight fail) and waits for webhook
+// deliveries to give up; the store is the caller's to close.
+func (s *Server) Close() {
+	s.batcher.Close()
+	s.stopBG()
+	s.notifier.Wait()
+}
 
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.mux }
@@ -94,9 +217,26 @@ func (s *Server) routes() {
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.Handle("GET /v1/models", s.auth(http.HandlerFunc(s.handleModels)))
-	mux.Handle("POST /v1/chat/completions", s.auth(http.HandlerFunc(s.handleChat)))
-	mux.Handle("POST /v1/completions", s.auth(http.HandlerFunc(s.handleCompletion)))
+	handle := func(pattern, endpoint string, h http.HandlerFunc) {
+		var hh http.Handler = h
+		if s.metrics != nil {
+			hh = s.metrics.Instrument(endpoint, hh)
+		}
+		mux.Handle(pattern, s.auth(hh))
+	}
+	handle("GET /v1/models", "models", s.handleModels)
+	handle("POST /v1/chat/completions", "chat", s.handleChat)
+	handle("POST /v1/completions", "completions", s.handleCompletion)
+	handle("GET /v1/limbic/alerts", "alerts", s.handleAlerts)
+	handle("GET /v1/limbic/conversations", "conversations", s.handleConversations)
+	handle("GET /v1/limbic/conversations/{id}", "conversation", s.handleConversation)
+	handle("GET /v1/limbic/rules", "rules", s.handleRules)
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", s.auth(s.metrics.Handler()))
+	}
+	if s.cfg.Dashboard != nil {
+		mux.Handle("GET /", s.auth(s.cfg.Dashboard))
+	}
 	s.mux = mux
 }
 
