@@ -60,6 +60,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newReadCmd(),
 		newExportCmd(),
 		newImportCmd(),
+		newServeCmd(),
 	)
 	return root
 }
