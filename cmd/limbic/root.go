@@ -61,6 +61,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newExportCmd(),
 		newImportCmd(),
 		newServeCmd(),
+		newSynthCmd(),
 	)
 	return root
 }
