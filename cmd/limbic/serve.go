@@ -177,4 +177,3 @@ LIMBIC_API_KEY) requires "Authorization: Bearer KEY" on every route but
 
 // dashboardHandler is the dashboard (none yet).
 func dashboardHandler() http.Handler { return nil }
-

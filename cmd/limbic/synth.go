@@ -29,7 +29,7 @@ order, a placeholder vocabulary), so that the same file can be benchmarked
 by limbic (limbic bench --model FILE) and by llama.cpp (llama-bench -m FILE).
 Weights: matrices N(0, 1/fan_in), embeddings N(0, 1), norms 1 + N(0, 0.01).`,
 		Example: `  limbic synth --arch llama --hidden 576 --layers 30 --heads 9 --kv-heads 3 --ffn 1536 --vocab 50257 --untied --dtype f32 --format gguf --out smol.gguf`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return fmt.Errorf("--out is required")
