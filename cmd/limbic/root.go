@@ -62,6 +62,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newImportCmd(),
 		newServeCmd(),
 		newSynthCmd(),
+		newExperimentCmd(),
 	)
 	return root
 }
