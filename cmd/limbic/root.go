@@ -63,6 +63,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newServeCmd(),
 		newSynthCmd(),
 		newExperimentCmd(),
+		newPullCmd(),
 	)
 	return root
 }

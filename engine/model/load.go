@@ -91,6 +91,7 @@ func (m *Model) Close() error {
 // Load resolves ref and loads the model:
 //
 //	""/"stories15m"         the embedded default model (fetched on first use)
+//	ORG/NAME[@REV]          a Hugging Face repository fetched with hub.Pull
 //	DIR with config.json    a Hugging Face model directory
 //	FILE.gguf               a GGUF file
 //	FILE.bin, or a DIR with model.bin   a llama2.c checkpoint (tokenizer.bin beside it)
@@ -106,7 +107,18 @@ func Load(ctx context.Context, ref string, o LoadOptions) (*Model, error) {
 	}
 	st, err := os.Stat(ref)
 	if err != nil {
-		return nil, fmt.Errorf("model %q: not the embedded model %q, and %w", name, Default, err)
+		// ORG/NAME[@REV]: a Hugging Face repository pulled before.
+		if _, perr := hub.ParseRepo(ref); perr == nil && !strings.HasPrefix(ref, ".") && !filepath.IsAbs(ref) {
+			dir, lerr := hub.Lookup(ref, "")
+			if lerr != nil {
+				return nil, fmt.Errorf("model %q: no such file, and not pulled from the Hugging Face hub yet (run `limbic pull %s`): %w", ref, ref, lerr)
+			}
+			ref = dir
+			st, err = os.Stat(ref)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("model %q: not the embedded model %q, and %w", name, Default, err)
+		}
 	}
 	var m *Model
 	switch {
