@@ -183,6 +183,7 @@ func (b *Batcher) loop() {
 		// Admit waiting requests.
 		for len(active) < b.o.MaxSeqs && len(queue) > 0 {
 			active = append(active, queue[0])
+			queue[0] = nil // let finished jobs be collected
 			queue = queue[1:]
 			b.mu.Lock()
 			b.waiting--
@@ -229,6 +230,7 @@ func (b *Batcher) step(active []*job, waiting int) []*job {
 		batch = append(batch, s)
 		in = append(in, j)
 	}
+	clear(active[len(live):]) // drop references to canceled jobs
 	active = live
 	if len(batch) == 0 {
 		return active

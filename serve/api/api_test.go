@@ -28,7 +28,7 @@ var (
 	modelErr  error
 )
 
-func loadModel(t *testing.T) *model.Model {
+func loadModel(t testing.TB) *model.Model {
 	t.Helper()
 	testref.Stories15M(t)
 	onceModel.Do(func() { testModel, modelErr = model.Load(context.Background(), model.Default, model.LoadOptions{}) })
@@ -68,7 +68,7 @@ func testPack(d, layers int) *vecpack.Pack {
 	return p
 }
 
-func newTestServer(t *testing.T, withPack bool, mod func(*Config)) (*httptest.Server, *Server) {
+func newTestServer(t testing.TB, withPack bool, mod func(*Config)) (*httptest.Server, *Server) {
 	t.Helper()
 	m := loadModel(t)
 	cfg := Config{Model: m, MaxTokens: 64}

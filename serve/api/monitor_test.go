@@ -16,7 +16,7 @@ import (
 	"github.com/limbic-dev/limbic/serve/store"
 )
 
-func rules(t *testing.T, y string) []monitor.Rule {
+func rules(t testing.TB, y string) []monitor.Rule {
 	t.Helper()
 	r, err := monitor.ParseRules([]byte(y), "yaml")
 	if err != nil {
@@ -25,7 +25,7 @@ func rules(t *testing.T, y string) []monitor.Rule {
 	return r
 }
 
-func openStore(t *testing.T) *store.Store {
+func openStore(t testing.TB) *store.Store {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "limbic.db"), store.Options{})
 	if err != nil {
