@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/limbic-dev/limbic/serve/api"
+	"github.com/limbic-dev/limbic/serve/dashboard"
 	"github.com/limbic-dev/limbic/serve/metrics"
 	"github.com/limbic-dev/limbic/serve/monitor"
 	"github.com/limbic-dev/limbic/serve/store"
@@ -49,7 +50,7 @@ high, afraid high — those whose emotions the pack has), and a database
 beside the pack. Without a pack it serves plain completions and says so in
 /v1/models. It binds 127.0.0.1 unless --addr says otherwise; --api-key (or
 LIMBIC_API_KEY) requires "Authorization: Bearer KEY" on every route but
-/health.`,
+/health and the dashboard's static files (the page asks for the key).`,
 		Example: `  limbic serve
   limbic serve --model ./Qwen2.5-1.5B-Instruct --vectors qwen.safetensors --rules rules.yaml --addr 127.0.0.1:9000`,
 		Args: cobra.NoArgs,
@@ -175,5 +176,5 @@ LIMBIC_API_KEY) requires "Authorization: Bearer KEY" on every route but
 	return c
 }
 
-// dashboardHandler is the dashboard (none yet).
-func dashboardHandler() http.Handler { return nil }
+// dashboardHandler is the web dashboard served at /.
+func dashboardHandler() http.Handler { return dashboard.Handler() }

@@ -30,7 +30,7 @@ type Config struct {
 	Model       *model.Model
 	Pack        *vecpack.Pack // nil: plain completions without readout or steering
 	PackPath    string
-	APIKey      string // when set, every route but /health needs "Authorization: Bearer KEY"
+	APIKey      string // when set, every route but /health and the dashboard's files needs "Authorization: Bearer KEY"
 	MaxBody     int64  // request body limit in bytes (default 1 MiB)
 	MaxTokens   int    // most tokens a request may generate (default 1024)
 	DefaultMax  int    // max_tokens when the request gives none (default 256)
@@ -235,7 +235,9 @@ func (s *Server) routes() {
 		mux.Handle("GET /metrics", s.auth(s.metrics.Handler()))
 	}
 	if s.cfg.Dashboard != nil {
-		mux.Handle("GET /", s.auth(s.cfg.Dashboard))
+		// The dashboard's static files hold no data and go without the API
+		// key: the page asks for the key and sends it on every API call.
+		mux.Handle("GET /", s.cfg.Dashboard)
 	}
 	s.mux = mux
 }
