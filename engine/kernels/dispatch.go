@@ -31,6 +31,10 @@ type kpath struct {
 	gemvF32  []func(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int)
 	gemvBF16 []func(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
 	gemvF16  []func(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
+	// One x row against many 4-row tiles (decode with a single sequence).
+	gemvRowsF32  func(k int, x *float32, w *float32, ldw int, y *float32, tiles int)
+	gemvRowsBF16 func(k int, x *float32, w *uint16, ldw int, y *float32, tiles int)
+	gemvRowsF16  func(k int, x *float32, w *uint16, ldw int, y *float32, tiles int)
 
 	// Vector loops over n, a multiple of lanes; the Go wrappers do tails.
 	dot      func(a, b *float32, n int) float32

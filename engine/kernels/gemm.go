@@ -26,6 +26,13 @@ func (m *Matrix) gemv(p *kpath, y, x []float32, n int) {
 		if m.DType == tensor.Q8_0 {
 			tmp = make([]float32, C)
 		}
+		// One x row: full tiles in one call over the rows (the decode case).
+		if n == 1 && m.DType != tensor.Q8_0 {
+			full := min(hi, R/4) - lo
+			if done := m.gemvRows(p, y, x, lo, full); done > 0 {
+				lo += done
+			}
+		}
 		for t := lo; t < hi; t++ {
 			r0 := 4 * t
 			if m.DType == tensor.Q8_0 || r0+4 > R {
@@ -48,6 +55,42 @@ func (m *Matrix) gemv(p *kpath, y, x []float32, n int) {
 			m.gemvTile(p, y, x, n, r0)
 		}
 	})
+}
+
+// gemvRows does tiles [t0, t0+tiles) for one row of x with the path's
+// multi-tile kernel, plus the Go tail of rows longer than a vector multiple;
+// it returns the tiles done (0 when the path has no such kernel).
+func (m *Matrix) gemvRows(p *kpath, y, x []float32, t0, tiles int) int {
+	if tiles <= 0 {
+		return 0
+	}
+	C := m.Cols
+	kmain := C &^ (p.lanes - 1)
+	if kmain == 0 {
+		return 0
+	}
+	r0 := 4 * t0
+	switch {
+	case m.DType == tensor.F32 && p.gemvRowsF32 != nil:
+		p.gemvRowsF32(kmain, &x[0], &m.f32[r0*C], C, &y[r0], tiles)
+	case m.DType == tensor.BF16 && p.gemvRowsBF16 != nil:
+		p.gemvRowsBF16(kmain, &x[0], &m.u16[r0*C], C, &y[r0], tiles)
+	case m.DType == tensor.F16 && p.gemvRowsF16 != nil:
+		p.gemvRowsF16(kmain, &x[0], &m.u16[r0*C], C, &y[r0], tiles)
+	default:
+		return 0
+	}
+	if kmain < C {
+		xi := x[kmain:C]
+		for r := r0; r < r0+4*tiles; r++ {
+			var s float32
+			for k, v := range xi {
+				s += v * m.at(r, kmain+k)
+			}
+			y[r] += s
+		}
+	}
+	return tiles
 }
 
 // gemvTile does rows r0..r0+3 of W for all n rows of x.

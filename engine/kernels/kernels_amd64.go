@@ -376,6 +376,15 @@ func gemvF32Avx512M3(k int, x *float32, ldx int, w *float32, ldw int, y *float32
 //go:noescape
 func gemvF32Avx512M4(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int)
 
+// gemvRowsF32Avx512 computes, for t < tiles and j < 4,
+//
+//	y[4*t+j] = Σ_{p<k} x[p]·w[(4*t+j)*ldw+p]
+//
+// k must be a positive multiple of 16; tiles ≥ 1.
+//
+//go:noescape
+func gemvRowsF32Avx512(k int, x *float32, w *float32, ldw int, y *float32, tiles int)
+
 // gemvBF16Avx512M1 computes, for i < 1 and j < 4,
 //
 //	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from BF16)
@@ -412,6 +421,15 @@ func gemvBF16Avx512M3(k int, x *float32, ldx int, w *uint16, ldw int, y *float32
 //go:noescape
 func gemvBF16Avx512M4(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
 
+// gemvRowsBF16Avx512 computes, for t < tiles and j < 4,
+//
+//	y[4*t+j] = Σ_{p<k} x[p]·w[(4*t+j)*ldw+p] (w widened from BF16)
+//
+// k must be a positive multiple of 16; tiles ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16Avx512(k int, x *float32, w *uint16, ldw int, y *float32, tiles int)
+
 // gemvF16Avx512M1 computes, for i < 1 and j < 4,
 //
 //	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from F16)
@@ -447,6 +465,15 @@ func gemvF16Avx512M3(k int, x *float32, ldx int, w *uint16, ldw int, y *float32,
 //
 //go:noescape
 func gemvF16Avx512M4(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
+
+// gemvRowsF16Avx512 computes, for t < tiles and j < 4,
+//
+//	y[4*t+j] = Σ_{p<k} x[p]·w[(4*t+j)*ldw+p] (w widened from F16)
+//
+// k must be a positive multiple of 16; tiles ≥ 1.
+//
+//go:noescape
+func gemvRowsF16Avx512(k int, x *float32, w *uint16, ldw int, y *float32, tiles int)
 
 // gemmF32Avx2N16M1 computes, for i < 1 and j < 16,
 //
@@ -574,6 +601,15 @@ func gemvF32Avx2M1(k int, x *float32, ldx int, w *float32, ldw int, y *float32, 
 //go:noescape
 func gemvF32Avx2M2(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int)
 
+// gemvRowsF32Avx2 computes, for t < tiles and j < 4,
+//
+//	y[4*t+j] = Σ_{p<k} x[p]·w[(4*t+j)*ldw+p]
+//
+// k must be a positive multiple of 8; tiles ≥ 1.
+//
+//go:noescape
+func gemvRowsF32Avx2(k int, x *float32, w *float32, ldw int, y *float32, tiles int)
+
 // gemvBF16Avx2M1 computes, for i < 1 and j < 4,
 //
 //	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from BF16)
@@ -592,6 +628,15 @@ func gemvBF16Avx2M1(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, 
 //go:noescape
 func gemvBF16Avx2M2(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
 
+// gemvRowsBF16Avx2 computes, for t < tiles and j < 4,
+//
+//	y[4*t+j] = Σ_{p<k} x[p]·w[(4*t+j)*ldw+p] (w widened from BF16)
+//
+// k must be a positive multiple of 8; tiles ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16Avx2(k int, x *float32, w *uint16, ldw int, y *float32, tiles int)
+
 // gemvF16Avx2M1 computes, for i < 1 and j < 4,
 //
 //	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from F16)
@@ -609,6 +654,15 @@ func gemvF16Avx2M1(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, l
 //
 //go:noescape
 func gemvF16Avx2M2(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
+
+// gemvRowsF16Avx2 computes, for t < tiles and j < 4,
+//
+//	y[4*t+j] = Σ_{p<k} x[p]·w[(4*t+j)*ldw+p] (w widened from F16)
+//
+// k must be a positive multiple of 8; tiles ≥ 1.
+//
+//go:noescape
+func gemvRowsF16Avx2(k int, x *float32, w *uint16, ldw int, y *float32, tiles int)
 
 // dotAvx512 returns Σ_{i<n} a[i]·b[i]; n must be a multiple of 16.
 //

@@ -346,6 +346,98 @@ func (g *gen) gemvTile(s isa, mr int, wt string) {
 	g.f("RET")
 }
 
+// gemvRows emits the decode kernel for one row of x: for every tile t <
+// tiles, y[4t+j] = Σ_{p<k} x[p]·w[(4t+j)*ldw+p], j < 4. It loops over the
+// tiles itself (no call per tile) and prefetches the next tile's rows, which
+// keeps the weight streaming from memory at full speed.
+func (g *gen) gemvRows(s isa, wt string) {
+	elem := map[string]string{"F32": "float32", "BF16": "uint16", "F16": "uint16"}[wt]
+	esz := map[string]int{"F32": 4, "BF16": 2, "F16": 2}[wt]
+	name := fmt.Sprintf("gemvRows%s%s", wt, s.name)
+	conv := ""
+	if wt != "F32" {
+		conv = fmt.Sprintf(" (w widened from %s)", wt)
+	}
+	doc := fmt.Sprintf("// %s computes, for t < tiles and j < 4,\n//\n//\ty[4*t+j] = Σ_{p<k} x[p]·w[(4*t+j)*ldw+p]%s\n//\n// k must be a positive multiple of %d; tiles ≥ 1.", name, conv, s.lanes)
+	g.fn(name, doc, fmt.Sprintf("k int, x *float32, w *%s, ldw int, y *float32, tiles int", elem), "")
+	g.f("MOVQ k+0(FP), R12")
+	g.f("MOVQ x+8(FP), R13")
+	g.f("MOVQ w+16(FP), DX") // tile base
+	g.f("MOVQ ldw+24(FP), R8")
+	g.f("SHLQ $%d, R8", map[int]int{4: 2, 2: 1}[esz])
+	g.f("MOVQ y+32(FP), DI")
+	g.f("MOVQ tiles+40(FP), AX")
+	g.f("LEAQ (R8*4), R11") // tile stride in bytes
+	g.label("tile")
+	g.f("MOVQ DX, BX")
+	g.f("LEAQ (BX)(R8*2), R10")
+	g.f("ADDQ R8, R10") // row 3
+	g.f("LEAQ (BX)(R11*1), R9") // next tile, row 0 (prefetch)
+	g.f("MOVQ R13, SI")
+	g.f("MOVQ R12, CX")
+	for a := 0; a < 4; a++ {
+		g.f("VXORPS %s, %s, %s", s.r(a), s.r(a), s.r(a))
+	}
+	wregs := []int{4, 5, 6, 7}
+	xr := 8
+	if s.lanes == 16 {
+		wregs = []int{24, 25, 26, 27}
+		xr = 28
+	}
+	wAddr := []string{"(BX)", "(BX)(R8*1)", "(BX)(R8*2)", "(R10)"}
+	g.label("loop")
+	g.f("PREFETCHT0 (R9)")
+	g.f("PREFETCHT0 (R9)(R8*1)")
+	g.f("PREFETCHT0 (R9)(R8*2)")
+	g.f("PREFETCHT0 (R10)(R11*1)")
+	for j := 0; j < 4; j++ {
+		w := s.r(wregs[j])
+		switch wt {
+		case "F32":
+			g.f("VMOVUPS %s, %s", wAddr[j], w)
+		case "BF16":
+			g.f("VPMOVZXWD %s, %s", wAddr[j], w)
+			g.f("VPSLLD $16, %s, %s", w, w)
+		case "F16":
+			g.f("VCVTPH2PS %s, %s", wAddr[j], w)
+		}
+	}
+	g.f("VMOVUPS (SI), %s", s.r(xr))
+	for j := 0; j < 4; j++ {
+		g.f("VFMADD231PS %s, %s, %s", s.r(wregs[j]), s.r(xr), s.r(j))
+	}
+	g.f("ADDQ $%d, SI", 4*s.lanes)
+	g.f("ADDQ $%d, BX", esz*s.lanes)
+	g.f("ADDQ $%d, R10", esz*s.lanes)
+	g.f("ADDQ $%d, R9", esz*s.lanes)
+	g.f("SUBQ $%d, CX", s.lanes)
+	g.f("JNZ loop")
+	t := 15
+	if s.lanes == 16 {
+		t = 24
+	}
+	for a := 0; a < 4; a++ {
+		if s.lanes == 16 {
+			g.f("VEXTRACTF64X4 $1, Z%d, Y%d", a, t)
+			g.f("VADDPS Y%d, Y%d, Y%d", t, a, a)
+			g.f("VEXTRACTF32X4 $1, Y%d, X%d", a, t)
+		} else {
+			g.f("VEXTRACTF128 $1, Y%d, X%d", a, t)
+		}
+		g.f("VADDPS X%d, X%d, X%d", t, a, a)
+	}
+	g.f("VHADDPS X1, X0, X0")
+	g.f("VHADDPS X3, X2, X2")
+	g.f("VHADDPS X2, X0, X0")
+	g.f("VMOVUPS X0, (DI)")
+	g.f("ADDQ $16, DI")
+	g.f("ADDQ R11, DX")
+	g.f("DECQ AX")
+	g.f("JNZ tile")
+	g.f("VZEROUPPER")
+	g.f("RET")
+}
+
 func main() {
 	g := &gen{}
 	for _, s := range []isa{avx512, avx2} {
@@ -371,6 +463,7 @@ func main() {
 			for mr := 1; mr <= maxV; mr++ {
 				g.gemvTile(s, mr, wt)
 			}
+			g.gemvRows(s, wt)
 		}
 	}
 	g.elementwise()
