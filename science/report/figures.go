@@ -277,7 +277,9 @@ func (c cellPaths) draw(s *svg) {
 func cosineHeatmap(a *validate.Analysis, infos map[string]validate.EmotionInfo) template.HTML {
 	return matrix(a.Emotions, infos, func(i, j int) float64 { return a.Cosine[i][j] }, diverging,
 		func(i, j int) string { return fmt.Sprintf("%.2f", a.Cosine[i][j]) },
-		func(i, j int) string { return fmt.Sprintf("%s · %s: %.3f", a.Emotions[i], a.Emotions[j], a.Cosine[i][j]) })
+		func(i, j int) string {
+			return fmt.Sprintf("%s · %s: %.3f", a.Emotions[i], a.Emotions[j], a.Cosine[i][j])
+		})
 }
 
 func confusionHeatmap(a *validate.Analysis, infos map[string]validate.EmotionInfo) template.HTML {

@@ -19,7 +19,9 @@ import (
 type fakeLens struct{}
 
 func (fakeLens) Unembed(v []float32) []float32 { return slices.Clone(v) }
-func (fakeLens) TokenText(id int) string      { return []string{"joy", "tears", "<b>", "calm", " rage"}[id%5] }
+func (fakeLens) TokenText(id int) string {
+	return []string{"joy", "tears", "<b>", "calm", " rage"}[id%5]
+}
 
 // synthResult validates a synthetic pack: emotions planted along a valence
 // axis plus their own directions, noisier at the first and last layers.
