@@ -1,0 +1,32 @@
+# limbic: the two commands a fresh machine needs are `make demo` (the main
+# job on the embedded default model) and `make test` (every test).
+
+GO      ?= go
+FUZZTIME ?= 10s
+
+.PHONY: demo test test-setup check fuzz build
+
+build:
+	$(GO) build -o limbic ./cmd/limbic
+
+# The main job on the embedded default model (fetched on first use).
+demo: build
+	./limbic generate -p "Once upon a time, Lily felt" -n 96 --seed 1
+
+# Everything the tests need that is not Go code: npm test packages and the
+# embedded model.
+test-setup:
+	./scripts/test-setup.sh
+
+# Every test: formatting, vet, unit and reference tests, short fuzz runs.
+test: test-setup check
+	$(GO) test -count=1 ./...
+	$(MAKE) fuzz
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Each fuzz target for a short while (FUZZTIME).
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/limbic-dev/limbic/engine/model"
+)
+
+func newBenchCmd() *cobra.Command {
+	var (
+		o       model.BenchOptions
+		threads int
+	)
+	c := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure prefill and decode speed (like llama-bench)",
+		Long: `Bench measures the engine on the --model as llama-bench does: pp64 and pp512
+process 64 and 512 random tokens in one batch from an empty cache (logits for
+the last token only), tg128 generates 128 tokens one at a time. Each test runs
+once to warm up, then --repeats times; it reports tokens/s (min, median, max),
+GFLOP/s and the weight bytes read per second at the median.`,
+		Example: `  limbic bench
+  limbic bench --model smol.gguf --dtype bf16 --threads 2 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if threads > 0 {
+				runtime.GOMAXPROCS(threads)
+			}
+			m, err := loadModel(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			if !g.quiet && !g.jsonOut {
+				o.Progress = func(test string, rep, reps int) {
+					fmt.Fprintf(os.Stderr, "\r%s: %d/%d", test, rep, reps)
+					if rep == reps {
+						fmt.Fprintln(os.Stderr)
+					}
+				}
+			}
+			r, err := model.Bench(cmd.Context(), m.Model, o)
+			if err != nil {
+				return err
+			}
+			r.Model = m.Name
+			if g.jsonOut {
+				return printJSON(r)
+			}
+			fmt.Printf("model %s, dtype %s, %d threads, weights %.1f MB, rss %.1f MB\n",
+				r.Model, r.DType, r.Threads, float64(r.WeightBytes)/1e6, float64(r.RSSBytes)/1e6)
+			w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(w, "test\ttok/s min\tmedian\tmax\tGFLOP/s\tGB/s\t")
+			for _, x := range r.Results {
+				fmt.Fprintf(w, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t\n", x.Test, x.TokensPerSec.Min, x.TokensPerSec.Median, x.TokensPerSec.Max, x.GFLOPS, x.GBytesPerSec)
+			}
+			return w.Flush()
+		},
+	}
+	f := c.Flags()
+	f.IntSliceVar(&o.Prefill, "prefill", []int{64, 512}, "prompt lengths to test")
+	f.IntSliceVar(&o.Decode, "decode", []int{128}, "generation lengths to test")
+	f.IntVarP(&o.Repeats, "repeats", "r", 5, "timed repetitions per test")
+	f.IntVarP(&threads, "threads", "t", 0, "worker threads (default: all cores)")
+	f.Uint64Var(&o.Seed, "seed", 0, "seed of the random tokens")
+	addJSON(c)
+	return c
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/engine/tensor"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// globals are the flags every command shares.
+type globals struct {
+	model   string
+	dtype   string
+	quiet   bool
+	jsonOut bool
+}
+
+var g globals
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "limbic",
+		Short: "Find, read, steer and monitor the emotion vectors of language models",
+		Long: `limbic runs open-weight language models in its own engine, whose residual
+stream can be read and written at every layer (hook points named as in
+TransformerLens: blocks.L.hook_resid_post, ...). With no --model it uses the
+embedded default model, stories15M, fetched on first use.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.model, "model", "m", model.Default, "model: stories15m, a Hugging Face directory, a .gguf file or a llama2.c .bin")
+	pf.StringVar(&g.dtype, "dtype", "", "convert weights on load: f32, bf16, f16 or q8_0 (default: as stored)")
+	pf.BoolVarP(&g.quiet, "quiet", "q", false, "no progress output on stderr")
+	root.AddCommand(
+		newFetchCmd(),
+		newTokenizeCmd(),
+		newGenerateCmd(),
+		newCaptureCmd(),
+		newConvertCmd(),
+		newBenchCmd(),
+	)
+	return root
+}
+
+// addJSON adds the shared --json flag to a command.
+func addJSON(c *cobra.Command) {
+	c.Flags().BoolVar(&g.jsonOut, "json", false, "print machine-readable JSON on stdout")
+}
+
+func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot()
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "limbic: interrupted")
+			return 130
+		}
+		fmt.Fprintln(os.Stderr, "limbic:", err)
+		return 1
+	}
+	return 0
+}
+
+// loadModel loads the --model with the shared flags, showing fetch progress.
+func loadModel(ctx context.Context) (*model.Model, error) {
+	o := model.LoadOptions{Progress: progressFunc()}
+	if g.dtype != "" {
+		dt, err := tensor.ParseDType(g.dtype)
+		if err != nil {
+			return nil, fmt.Errorf("--dtype: %w", err)
+		}
+		o.DType = dt
+	}
+	return model.Load(ctx, g.model, o)
+}
+
+// progressFunc returns a progress callback that draws one bar per stage on
+// stderr, or nil with --quiet.
+func progressFunc() func(stage string, done, total int64) {
+	if g.quiet {
+		return nil
+	}
+	var bar *progressbar.ProgressBar
+	var cur string
+	return func(stage string, done, total int64) {
+		if stage != cur || bar == nil {
+			if bar != nil {
+				bar.Finish()
+				fmt.Fprintln(os.Stderr)
+			}
+			cur = stage
+			bar = newBar(total, stage)
+		}
+		bar.Set64(done)
+		if total > 0 && done >= total {
+			bar.Finish()
+			fmt.Fprintln(os.Stderr)
+			bar = nil
+			cur = ""
+		}
+	}
+}
+
+// newBar returns a progress bar on stderr with a rate and ETA.
+func newBar(total int64, desc string) *progressbar.ProgressBar {
+	opts := []progressbar.Option{
+		progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100 * time.Millisecond),
+		progressbar.OptionSetWidth(30),
+	}
+	if !term.IsTerminal(int(os.Stderr.Fd())) {
+		opts = append(opts, progressbar.OptionThrottle(2*time.Second))
+	}
+	if g.quiet {
+		opts = append(opts, progressbar.OptionSetWriter(io.Discard))
+	}
+	return progressbar.NewOptions64(total, opts...)
+}
+
+// printJSON writes v as indented JSON on stdout.
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,135 @@
+package arch
+
+import (
+	"fmt"
+	"math"
+)
+
+// NormKind selects the normalisation layer.
+type NormKind uint8
+
+// Normalisations.
+const (
+	RMSNorm        NormKind = iota // x/rms(x)·w
+	RMSNormPlusOne                 // x/rms(x)·(1+w) (Gemma)
+	LayerNorm                      // (x-mean)/std·w + b (GPT-2)
+)
+
+// Activation selects the MLP nonlinearity.
+type Activation uint8
+
+// Activations.
+const (
+	SiLU     Activation = iota // x·σ(x)
+	GELUTanh                   // tanh approximation of GELU
+)
+
+// RopeScaling describes a rotary-frequency rescaling.
+type RopeScaling struct {
+	Type                          string  // "llama3" or "linear"
+	Factor                        float64 // frequency divisor
+	LowFreqFactor, HighFreqFactor float64 // llama3
+	OriginalMaxPos                int     // llama3: original_max_position_embeddings
+}
+
+// Config describes a decoder-only transformer in architecture-neutral terms.
+// Families fill it from their checkpoint configs.
+type Config struct {
+	Arch    string // family name ("llama", ...)
+	Vocab   int
+	Dim     int // d_model
+	Layers  int
+	Heads   int
+	KVHeads int
+	HeadDim int
+	FFN     int // MLP hidden size
+	MaxSeq  int // context length the engine allows
+
+	Norm    NormKind
+	NormEps float64
+	Act     Activation
+	Gated   bool // gated MLP: down(act(gate(x))·up(x)); else down(act(up(x)))
+
+	RopeTheta       float64      // rotary base (0: no rotary embeddings)
+	RopeLocalTheta  float64      // base for sliding-window layers when it differs (Gemma 3)
+	RopeInterleaved bool         // rotate pairs (0,1),(2,3)… (llama2.c and GGUF llama layout); else halves (Hugging Face)
+	RopeScaling     *RopeScaling // nil: none; applies to global layers
+	RotaryDim       int          // dimensions rotated per head (0: HeadDim)
+	PosEmbed        bool         // learned absolute position embeddings (GPT-2)
+
+	EmbedScale   float64 // multiply token embeddings (Gemma: sqrt(Dim)); 0: none
+	QueryScale   float64 // multiply q·k; 0: 1/sqrt(HeadDim)
+	AttnSoftcap  float64 // 0: none
+	FinalSoftcap float64 // 0: none
+
+	SlidingWindow int    // window of sliding layers (0: none)
+	Sliding       []bool // per layer: uses the sliding window
+
+	QKNorm       bool // per-head RMSNorm of q and k (Qwen3, Gemma 3)
+	SandwichNorm bool // norms after attention and MLP outputs too (Gemma 2/3)
+	Tied         bool // output projection shares the token embedding
+}
+
+// Validate checks the config for consistency.
+func (c *Config) Validate() error {
+	switch {
+	case c.Vocab <= 0 || c.Dim <= 0 || c.Layers <= 0 || c.Heads <= 0 || c.FFN <= 0:
+		return fmt.Errorf("config: vocab %d, dim %d, layers %d, heads %d and ffn %d must all be positive", c.Vocab, c.Dim, c.Layers, c.Heads, c.FFN)
+	case c.KVHeads <= 0 || c.Heads%c.KVHeads != 0:
+		return fmt.Errorf("config: %d heads are not a multiple of %d kv heads", c.Heads, c.KVHeads)
+	case c.HeadDim <= 0:
+		return fmt.Errorf("config: head_dim %d must be positive", c.HeadDim)
+	case c.MaxSeq <= 0:
+		return fmt.Errorf("config: context length %d must be positive", c.MaxSeq)
+	case c.RotaryDim%2 != 0 || c.RotaryDim > c.HeadDim:
+		return fmt.Errorf("config: rotary dim %d must be even and at most head_dim %d", c.RotaryDim, c.HeadDim)
+	case c.Sliding != nil && len(c.Sliding) != c.Layers:
+		return fmt.Errorf("config: %d sliding-window flags for %d layers", len(c.Sliding), c.Layers)
+	}
+	return nil
+}
+
+// QDim returns Heads·HeadDim, the width of the attention queries.
+func (c *Config) QDim() int { return c.Heads * c.HeadDim }
+
+// KVDim returns KVHeads·HeadDim, the width of keys and values.
+func (c *Config) KVDim() int { return c.KVHeads * c.HeadDim }
+
+// invFreq returns the rotary inverse frequencies for base theta, rescaled
+// when scaling is set.
+func (c *Config) invFreq(theta float64, scaling *RopeScaling) []float64 {
+	rot := c.RotaryDim
+	if rot == 0 {
+		rot = c.HeadDim
+	}
+	inv := make([]float64, rot/2)
+	for i := range inv {
+		inv[i] = 1 / math.Pow(theta, float64(2*i)/float64(rot))
+	}
+	if scaling == nil {
+		return inv
+	}
+	switch scaling.Type {
+	case "linear":
+		for i := range inv {
+			inv[i] /= scaling.Factor
+		}
+	case "llama3":
+		// Long wavelengths are divided by the factor, short ones kept, the
+		// band between interpolated smoothly (Llama 3.1 rope scaling).
+		lowWave := float64(scaling.OriginalMaxPos) / scaling.LowFreqFactor
+		highWave := float64(scaling.OriginalMaxPos) / scaling.HighFreqFactor
+		for i, f := range inv {
+			wave := 2 * math.Pi / f
+			switch {
+			case wave < highWave:
+			case wave > lowWave:
+				inv[i] = f / scaling.Factor
+			default:
+				smooth := (float64(scaling.OriginalMaxPos)/wave - scaling.LowFreqFactor) / (scaling.HighFreqFactor - scaling.LowFreqFactor)
+				inv[i] = (1-smooth)*f/scaling.Factor + smooth*f
+			}
+		}
+	}
+	return inv
+}

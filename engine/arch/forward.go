@@ -1,0 +1,281 @@
+package arch
+
+import (
+	"github.com/limbic-dev/limbic/engine/hook"
+	"github.com/limbic-dev/limbic/engine/kernels"
+)
+
+// Logits selects which logits a sequence wants from a forward call.
+type Logits uint8
+
+// Logits requests.
+const (
+	NoLogits   Logits = iota // residuals only (extraction)
+	LastLogits               // the last new position (generation)
+	AllLogits                // every new position
+)
+
+// Seq is one sequence's part of a batched forward call.
+type Seq struct {
+	Cache  *Cache    // positions already processed; the new tokens follow them
+	Tokens []int     // new tokens
+	Hooks  *hook.Set // hooks for this sequence; nil for none
+	Logits Logits
+	// Out receives the logits: [1, Vocab] for LastLogits, [len(Tokens), Vocab]
+	// for AllLogits. Forward reuses its capacity.
+	Out []float32
+}
+
+// batch is the per-call bookkeeping: where each sequence's rows start, and
+// the position of each row.
+type batch struct {
+	seqs  []*Seq
+	off   []int // first row of each sequence
+	pos   []int // absolute position of every row
+	rows  int
+	hooks bool // any sequence has hooks
+}
+
+// run calls the hooks at point p for every sequence, on its rows of x.
+func (b *batch) run(p hook.Point, x []float32, dim int) {
+	if !b.hooks {
+		return
+	}
+	for i, s := range b.seqs {
+		if !s.Hooks.Has(p) {
+			continue
+		}
+		n := len(s.Tokens)
+		s.Hooks.Run(&hook.Act{Point: p, Seq: i, Pos: s.Cache.n, Rows: n, Dim: dim,
+			Data: x[b.off[i]*dim : (b.off[i]+n)*dim]})
+	}
+}
+
+// Forward runs the new tokens of every sequence through the model, appends
+// their keys and values to the caches, calls the hooks, and fills each Seq's
+// Out with the logits it asked for.
+func (m *Model) Forward(seqs []*Seq) error {
+	if err := m.checkTokens(seqs); err != nil {
+		return err
+	}
+	b := &batch{seqs: seqs, off: make([]int, len(seqs))}
+	for i, s := range seqs {
+		b.off[i] = b.rows
+		b.rows += len(s.Tokens)
+		b.hooks = b.hooks || !s.Hooks.Empty()
+		s.Cache.reserve(s.Cache.n + len(s.Tokens))
+		for j := range s.Tokens {
+			b.pos = append(b.pos, s.Cache.n+j)
+		}
+	}
+	if b.rows == 0 {
+		return nil
+	}
+	n, d := b.rows, m.Dim
+	sc := getScratch(m, n)
+	defer putScratch(sc)
+	x := sc.x
+
+	// Token embeddings (scaled for Gemma), plus learned positions (GPT-2).
+	r := 0
+	for _, s := range seqs {
+		for _, t := range s.Tokens {
+			m.W.Embed.Row(t, x[r*d:(r+1)*d])
+			r++
+		}
+	}
+	if m.EmbedScale != 0 {
+		kernels.Scale(x[:n*d], float32(m.EmbedScale))
+	}
+	if m.W.PosEmbed != nil {
+		for r, p := range b.pos {
+			kernels.Add(x[r*d:(r+1)*d], m.W.PosEmbed[p*d:(p+1)*d])
+		}
+	}
+	b.run(hook.EmbedPoint, x, d)
+
+	for l := range m.W.Blocks {
+		m.block(l, b, sc)
+	}
+
+	return m.logits(b, sc)
+}
+
+// block runs transformer block l on the residual stream sc.x.
+func (m *Model) block(l int, b *batch, sc *scratch) {
+	w := &m.W.Blocks[l]
+	n, d := b.rows, m.Dim
+	qd, kvd, hd := m.QDim(), m.KVDim(), m.HeadDim
+	x, xn := sc.x, sc.xn
+	b.run(hook.Block(l, hook.ResidPre), x, d)
+
+	// Attention: norm, project to q, k, v, rotate, cache k and v, attend, project out.
+	m.norm(xn, x, w.AttnNorm, n, d)
+	linear(sc.q, xn, n, &w.Q)
+	linear(sc.k, xn, n, &w.K)
+	linear(sc.v, xn, n, &w.V)
+	params, rope := m.attnParams(l)
+	kernels.ParallelFor(n, 8, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			q, k := sc.q[r*qd:(r+1)*qd], sc.k[r*kvd:(r+1)*kvd]
+			if w.QNorm.W != nil {
+				for h := 0; h < m.Heads; h++ {
+					m.normRow(q[h*hd:(h+1)*hd], q[h*hd:(h+1)*hd], w.QNorm)
+				}
+				for h := 0; h < m.KVHeads; h++ {
+					m.normRow(k[h*hd:(h+1)*hd], k[h*hd:(h+1)*hd], w.KNorm)
+				}
+			}
+			if rope != nil {
+				rope.Apply(q, m.Heads, b.pos[r])
+				rope.Apply(k, m.KVHeads, b.pos[r])
+			}
+		}
+	})
+	for i, s := range b.seqs {
+		c, t, p0 := s.Cache, len(s.Tokens), s.Cache.n
+		copy(c.k[l][p0*kvd:(p0+t)*kvd], sc.k[b.off[i]*kvd:(b.off[i]+t)*kvd])
+		copy(c.v[l][p0*kvd:(p0+t)*kvd], sc.v[b.off[i]*kvd:(b.off[i]+t)*kvd])
+		kernels.Attention(sc.att[b.off[i]*qd:], sc.q[b.off[i]*qd:], c.k[l], c.v[l], t, p0, params)
+	}
+	linear(sc.o, sc.att, n, &w.O)
+	if w.PostAttnNorm.W != nil {
+		m.norm(sc.o, sc.o, w.PostAttnNorm, n, d)
+	}
+	b.run(hook.Block(l, hook.AttnOut), sc.o, d)
+	kernels.Add(x[:n*d], sc.o[:n*d])
+	b.run(hook.Block(l, hook.ResidMid), x, d)
+
+	// MLP: norm, (gated) up projection, nonlinearity, down projection.
+	m.norm(xn, x, w.MLPNorm, n, d)
+	f := m.FFN
+	if w.Gate.W != nil {
+		linear(sc.gate, xn, n, &w.Gate)
+		linear(sc.up, xn, n, &w.Up)
+		kernels.ParallelFor(n, 4, func(lo, hi int) {
+			kernels.SwiGLU(sc.up[lo*f:hi*f], sc.gate[lo*f:hi*f], sc.up[lo*f:hi*f], m.Act == GELUTanh)
+		})
+	} else {
+		linear(sc.up, xn, n, &w.Up)
+		act := kernels.SiLU
+		if m.Act == GELUTanh {
+			act = kernels.GELUTanh
+		}
+		kernels.ParallelFor(n*f, 4096, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				sc.up[i] = act(sc.up[i])
+			}
+		})
+	}
+	linear(sc.o, sc.up, n, &w.Down)
+	if w.PostMLPNorm.W != nil {
+		m.norm(sc.o, sc.o, w.PostMLPNorm, n, d)
+	}
+	b.run(hook.Block(l, hook.MLPOut), sc.o, d)
+	kernels.Add(x[:n*d], sc.o[:n*d])
+	b.run(hook.Block(l, hook.ResidPost), x, d)
+}
+
+// logits applies the final norm and the unembedding to the rows that need
+// them, and commits the new positions to the caches.
+func (m *Model) logits(b *batch, sc *scratch) error {
+	d, v := m.Dim, m.Vocab
+	// Rows that go through the final norm: all rows of sequences that want
+	// every logit or have a hook on it, else only the last row.
+	var rows []int
+	for i, s := range b.seqs {
+		t := len(s.Tokens)
+		switch {
+		case s.Logits == AllLogits || s.Hooks.Has(hook.LnFinalPoint):
+			for j := 0; j < t; j++ {
+				rows = append(rows, b.off[i]+j)
+			}
+		case s.Logits == LastLogits:
+			rows = append(rows, b.off[i]+t-1)
+		}
+	}
+	for _, r := range rows {
+		m.normRow(sc.xn[r*d:(r+1)*d], sc.x[r*d:(r+1)*d], m.W.FinalNorm)
+	}
+	b.run(hook.LnFinalPoint, sc.xn, d)
+
+	// Gather the rows whose logits are wanted and unembed them together.
+	var want []int
+	for i, s := range b.seqs {
+		t := len(s.Tokens)
+		switch s.Logits {
+		case AllLogits:
+			for j := 0; j < t; j++ {
+				want = append(want, b.off[i]+j)
+			}
+		case LastLogits:
+			want = append(want, b.off[i]+t-1)
+		}
+	}
+	if len(want) > 0 {
+		in := make([]float32, len(want)*d)
+		for i, r := range want {
+			copy(in[i*d:(i+1)*d], sc.xn[r*d:(r+1)*d])
+		}
+		out := make([]float32, len(want)*v)
+		m.W.Output.MatMul(out, in, len(want))
+		if m.FinalSoftcap != 0 {
+			kernels.Softcap(out, float32(m.FinalSoftcap))
+		}
+		k := 0
+		for _, s := range b.seqs {
+			var rows int
+			switch s.Logits {
+			case AllLogits:
+				rows = len(s.Tokens)
+			case LastLogits:
+				rows = 1
+			default:
+				s.Out = s.Out[:0]
+				continue
+			}
+			s.Out = append(s.Out[:0], out[k*v:(k+rows)*v]...)
+			k += rows
+		}
+	} else {
+		for _, s := range b.seqs {
+			s.Out = s.Out[:0]
+		}
+	}
+	for _, s := range b.seqs {
+		s.Cache.n += len(s.Tokens)
+	}
+	return nil
+}
+
+// linear computes y[n, out] = x[n, in]·Wᵀ + bias.
+func linear(y, x []float32, n int, l *Linear) {
+	l.W.MatMul(y, x, n)
+	if l.B != nil {
+		o := l.W.Rows
+		for r := 0; r < n; r++ {
+			kernels.Add(y[r*o:(r+1)*o], l.B)
+		}
+	}
+}
+
+// norm normalises n rows of width d from src into dst (which may alias src).
+func (m *Model) norm(dst, src []float32, w Norm, n, d int) {
+	kernels.ParallelFor(n, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			m.normRow(dst[r*d:(r+1)*d], src[r*d:(r+1)*d], w)
+		}
+	})
+}
+
+func (m *Model) normRow(dst, src []float32, w Norm) {
+	eps := float32(m.NormEps)
+	switch m.Norm {
+	case LayerNorm:
+		kernels.LayerNorm(dst, src, w.W, w.B, eps)
+	case RMSNormPlusOne:
+		kernels.RMSNorm(dst, src, w.W, eps, true)
+	default:
+		kernels.RMSNorm(dst, src, w.W, eps, false)
+	}
+}

@@ -1,0 +1,151 @@
+package arch
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/limbic-dev/limbic/engine/kernels"
+	"github.com/limbic-dev/limbic/engine/tensor"
+)
+
+// Model is a transformer ready to run: its config, weights and rotary tables.
+// It is safe for concurrent use by forward calls with distinct caches.
+type Model struct {
+	Config
+	W *Weights
+
+	ropeGlobal, ropeLocal *kernels.Rope // nil when the model has no rotary embeddings
+}
+
+// Options adjust how a model is built.
+type Options struct {
+	// DType converts weight matrices at load (F32, BF16, F16, Q8_0);
+	// Invalid keeps the checkpoint's dtype.
+	DType tensor.DType
+	// MaxSeq caps the context length (0: the config's).
+	MaxSeq int
+}
+
+// New binds a family's weights from src and prepares the model.
+func New(cfg Config, src Source, opts Options) (*Model, error) {
+	if opts.MaxSeq > 0 && opts.MaxSeq < cfg.MaxSeq {
+		cfg.MaxSeq = opts.MaxSeq
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	fam, err := Lookup(cfg.Arch)
+	if err != nil {
+		return nil, err
+	}
+	b := &binder{src: src, dt: opts.DType}
+	w := fam.Bind(&cfg, b)
+	if b.err != nil {
+		return nil, b.err
+	}
+	m := &Model{Config: cfg, W: w}
+	if cfg.RopeTheta > 0 {
+		m.ropeGlobal = kernels.NewRope(cfg.HeadDim, cfg.invFreq(cfg.RopeTheta, cfg.RopeScaling), cfg.RopeInterleaved, cfg.MaxSeq, 1)
+		m.ropeLocal = m.ropeGlobal
+		if cfg.RopeLocalTheta > 0 {
+			m.ropeLocal = kernels.NewRope(cfg.HeadDim, cfg.invFreq(cfg.RopeLocalTheta, nil), cfg.RopeInterleaved, cfg.MaxSeq, 1)
+		}
+	}
+	return m, nil
+}
+
+// WeightBytes returns the bytes held by weight matrices (a tied output counted once).
+func (m *Model) WeightBytes() int {
+	n := m.W.Embed.Bytes()
+	if m.W.Output != m.W.Embed {
+		n += m.W.Output.Bytes()
+	}
+	for i := range m.W.Blocks {
+		b := &m.W.Blocks[i]
+		for _, l := range []*Linear{&b.Q, &b.K, &b.V, &b.O, &b.Gate, &b.Up, &b.Down} {
+			if l.W != nil {
+				n += l.W.Bytes()
+			}
+		}
+	}
+	return n
+}
+
+// Cache is one sequence's key/value cache: for every layer, the keys and
+// values of positions [0, Len()).
+type Cache struct {
+	n    int
+	cap  int
+	kv   int // KVDim
+	max  int // MaxSeq
+	k, v [][]float32
+}
+
+// NewCache returns an empty cache for this model. Memory grows as positions are added.
+func (m *Model) NewCache() *Cache {
+	return &Cache{kv: m.KVDim(), max: m.MaxSeq, k: make([][]float32, m.Layers), v: make([][]float32, m.Layers)}
+}
+
+// Len returns the number of cached positions.
+func (c *Cache) Len() int { return c.n }
+
+// Truncate drops positions from n on, so that the next tokens go at position n.
+func (c *Cache) Truncate(n int) {
+	if n < c.n && n >= 0 {
+		c.n = n
+	}
+}
+
+// Bytes returns the memory held by the cache.
+func (c *Cache) Bytes() int { return 2 * 4 * c.cap * c.kv * len(c.k) }
+
+func (c *Cache) reserve(n int) {
+	if n <= c.cap {
+		return
+	}
+	nc := max(n, 2*c.cap, 16)
+	nc = min(nc, c.max)
+	for l := range c.k {
+		k := make([]float32, nc*c.kv)
+		v := make([]float32, nc*c.kv)
+		copy(k, c.k[l][:c.n*c.kv])
+		copy(v, c.v[l][:c.n*c.kv])
+		c.k[l], c.v[l] = k, v
+	}
+	c.cap = nc
+}
+
+func (m *Model) attnParams(layer int) (kernels.AttnParams, *kernels.Rope) {
+	scale := m.QueryScale
+	if scale == 0 {
+		scale = 1 / math.Sqrt(float64(m.HeadDim))
+	}
+	p := kernels.AttnParams{Heads: m.Heads, KVHeads: m.KVHeads, HeadDim: m.HeadDim,
+		Scale: float32(scale), Softcap: float32(m.AttnSoftcap)}
+	rope := m.ropeGlobal
+	if m.Sliding != nil && m.Sliding[layer] {
+		p.Window = m.SlidingWindow
+		rope = m.ropeLocal
+	}
+	return p, rope
+}
+
+func (m *Model) checkTokens(seqs []*Seq) error {
+	for i, s := range seqs {
+		if s.Cache == nil {
+			return fmt.Errorf("sequence %d: no cache", i)
+		}
+		if s.Cache.kv != m.KVDim() || len(s.Cache.k) != m.Layers {
+			return fmt.Errorf("sequence %d: cache belongs to another model", i)
+		}
+		if n := s.Cache.n + len(s.Tokens); n > m.MaxSeq {
+			return fmt.Errorf("sequence %d: %d tokens (%d cached + %d new) exceed the context length of %d", i, n, s.Cache.n, len(s.Tokens), m.MaxSeq)
+		}
+		for j, t := range s.Tokens {
+			if t < 0 || t >= m.Vocab {
+				return fmt.Errorf("sequence %d: token %d at index %d is outside the vocabulary [0, %d)", i, t, j, m.Vocab)
+			}
+		}
+	}
+	return nil
+}

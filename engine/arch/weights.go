@@ -1,0 +1,177 @@
+package arch
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/limbic-dev/limbic/engine/kernels"
+	"github.com/limbic-dev/limbic/engine/tensor"
+)
+
+// Source gives access to a checkpoint's tensors by name.
+type Source interface {
+	Tensor(name string) (*tensor.Tensor, error)
+	Has(name string) bool
+}
+
+// MapSource is a Source over a map.
+type MapSource map[string]*tensor.Tensor
+
+// Tensor returns the named tensor or an error naming it.
+func (m MapSource) Tensor(name string) (*tensor.Tensor, error) {
+	if t, ok := m[name]; ok {
+		return t, nil
+	}
+	return nil, fmt.Errorf("tensor %q not found", name)
+}
+
+// Has reports whether the tensor exists.
+func (m MapSource) Has(name string) bool { _, ok := m[name]; return ok }
+
+// Linear is a weight matrix [out, in] with an optional bias [out].
+type Linear struct {
+	W *kernels.Matrix
+	B []float32
+}
+
+// Norm is a normalisation layer's weight and optional bias; a zero Norm is absent.
+type Norm struct {
+	W, B []float32
+}
+
+// Block holds one transformer block's weights.
+type Block struct {
+	AttnNorm     Norm   // before attention: input_layernorm / ln_1
+	Q, K, V, O   Linear // attention projections
+	QNorm, KNorm Norm   // per-head norms of q and k [HeadDim] (Qwen3, Gemma 3)
+	PostAttnNorm Norm   // on the attention output before the residual add (Gemma 2/3)
+	MLPNorm      Norm   // before the MLP: post_attention_layernorm (Llama), pre_feedforward_layernorm (Gemma), ln_2 (GPT-2)
+	Gate, Up     Linear // Gate.W is nil for a non-gated MLP
+	Down         Linear // MLP output projection
+	PostMLPNorm  Norm   // on the MLP output before the residual add (Gemma 2/3)
+}
+
+// Weights holds every tensor of a model.
+type Weights struct {
+	Embed     *kernels.Matrix // [Vocab, Dim]
+	PosEmbed  []float32       // [MaxSeq, Dim] learned positions (GPT-2), or nil
+	Blocks    []Block
+	FinalNorm Norm
+	Output    *kernels.Matrix // [Vocab, Dim]; equals Embed when tied
+}
+
+// binder reads tensors from a Source, checking shapes, and collects the first error.
+type binder struct {
+	src Source
+	err error
+	dt  tensor.DType // convert matrices to this dtype (Invalid: keep)
+}
+
+func (b *binder) tensor(name string, shape ...int) *tensor.Tensor {
+	if b.err != nil {
+		return nil
+	}
+	t, err := b.src.Tensor(name)
+	if err != nil {
+		b.err = err
+		return nil
+	}
+	if !slices.Equal(t.Shape, shape) {
+		b.err = fmt.Errorf("tensor %q: shape %v, want %v", name, t.Shape, shape)
+		return nil
+	}
+	return t
+}
+
+// vec reads a 1-D tensor as float32.
+func (b *binder) vec(name string, n int) []float32 {
+	t := b.tensor(name, n)
+	if t == nil {
+		return nil
+	}
+	v, err := t.F32()
+	if err != nil {
+		b.err = err
+		return nil
+	}
+	return v
+}
+
+// optVec reads a 1-D tensor when present.
+func (b *binder) optVec(name string, n int) []float32 {
+	if b.err != nil || !b.src.Has(name) {
+		return nil
+	}
+	return b.vec(name, n)
+}
+
+// mat reads a 2-D weight matrix [rows, cols].
+func (b *binder) mat(name string, rows, cols int) *kernels.Matrix {
+	t := b.tensor(name, rows, cols)
+	if t == nil {
+		return nil
+	}
+	t, err := convert(t, b.dt)
+	if err != nil {
+		b.err = err
+		return nil
+	}
+	m, err := kernels.NewMatrix(t)
+	if err != nil {
+		b.err = err
+		return nil
+	}
+	return m
+}
+
+func (b *binder) linear(name string, rows, cols int, bias bool) Linear {
+	l := Linear{W: b.mat(name+".weight", rows, cols)}
+	if bias {
+		l.B = b.vec(name+".bias", rows)
+	}
+	return l
+}
+
+func (b *binder) norm(name string, n int, bias bool) Norm {
+	nm := Norm{W: b.vec(name+".weight", n)}
+	if bias {
+		nm.B = b.vec(name+".bias", n)
+	}
+	return nm
+}
+
+// convert changes a weight tensor's dtype when asked (F32 ↔ BF16/F16).
+func convert(t *tensor.Tensor, to tensor.DType) (*tensor.Tensor, error) {
+	if to == tensor.Invalid || t.DType == to {
+		return t, nil
+	}
+	v, err := t.F32()
+	if err != nil {
+		return nil, err
+	}
+	out := &tensor.Tensor{Name: t.Name, DType: to, Shape: t.Shape}
+	switch to {
+	case tensor.F32:
+		out = tensor.FromF32(t.Name, t.Shape, v)
+	case tensor.BF16:
+		out.Data = make([]byte, 2*len(v))
+		for i, x := range v {
+			h := tensor.F32ToBF16(x)
+			out.Data[2*i], out.Data[2*i+1] = byte(h), byte(h>>8)
+		}
+	case tensor.F16:
+		out.Data = make([]byte, 2*len(v))
+		for i, x := range v {
+			h := tensor.F32ToF16(x)
+			out.Data[2*i], out.Data[2*i+1] = byte(h), byte(h>>8)
+		}
+	case tensor.Q8_0:
+		if n := t.Shape[len(t.Shape)-1]; n%tensor.Q8BlockSize != 0 {
+			return nil, fmt.Errorf("tensor %q: rows of %d values cannot be quantised to Q8_0 (blocks of %d)", t.Name, n, tensor.Q8BlockSize)
+		}
+		out.Data = tensor.QuantQ8_0(v)
+	default:
+		return nil, fmt.Errorf("tensor %q: cannot convert weights to %v", t.Name, to)
+	}
+	return out, nil
+}

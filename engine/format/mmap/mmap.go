@@ -1,0 +1,70 @@
+package mmap
+
+import (
+	"fmt"
+	"os"
+	"sync"
+)
+
+// Region is a read-only view of a whole file.
+type Region struct {
+	// Data holds the file's bytes. It is empty for an empty file.
+	Data []byte
+
+	mu     sync.Mutex
+	mapped []byte // the mapping to release, nil when not mapped
+	closed bool
+}
+
+// Open maps the file at path read-only.
+func Open(path string) (*Region, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("mmap %s: not a regular file", path)
+	}
+	size := fi.Size()
+	if size < 0 || int64(int(size)) != size {
+		return nil, fmt.Errorf("mmap %s: file size %d does not fit in memory", path, size)
+	}
+	if size == 0 {
+		return &Region{Data: []byte{}}, nil
+	}
+	return openFile(f, path, int(size))
+}
+
+// Close releases the region. Data must not be used afterwards. Close is safe
+// to call more than once.
+func (r *Region) Close() error {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	m := r.mapped
+	r.mapped = nil
+	r.Data = nil
+	if m != nil {
+		return unmap(m)
+	}
+	return nil
+}
+
+// Mapped reports whether the region is a memory mapping (as opposed to a copy
+// read into memory).
+func (r *Region) Mapped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mapped != nil
+}

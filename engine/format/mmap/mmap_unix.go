@@ -1,0 +1,19 @@
+//go:build unix
+
+package mmap
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+)
+
+func openFile(f *os.File, path string, size int) (*Region, error) {
+	b, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("mmap %s: %w", path, err)
+	}
+	return &Region{Data: b, mapped: b}, nil
+}
+
+func unmap(b []byte) error { return syscall.Munmap(b) }

