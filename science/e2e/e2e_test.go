@@ -1,0 +1,121 @@
+//go:build e2e
+
+// Package e2e runs the whole pipeline on the embedded model (stories15M):
+// go test -tags e2e -run TestPipeline -timeout 60m ./science/e2e
+// with LIMBIC_E2E_DIR to keep the outputs and E2E_* variables to size it.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/science/catalog"
+	"github.com/limbic-dev/limbic/science/extract"
+	"github.com/limbic-dev/limbic/science/report"
+	"github.com/limbic-dev/limbic/science/stories"
+	"github.com/limbic-dev/limbic/science/validate"
+	"github.com/limbic-dev/limbic/science/vecpack"
+)
+
+func envInt(k string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return v
+	}
+	return def
+}
+
+func TestPipeline(t *testing.T) {
+	ctx := context.Background()
+	dir := os.Getenv("LIMBIC_E2E_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	os.MkdirAll(dir, 0o755)
+	m, err := model.Load(ctx, "", model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	emotions := catalog.CoreNames()
+	topics := catalog.ChildTopics()[:envInt("E2E_TOPICS", 32)]
+	perTopic := envInt("E2E_PER_TOPIC", 1)
+	maxTok := envInt("E2E_MAX_TOKENS", 150)
+	offset := envInt("E2E_OFFSET", 50)
+	gen := engineGen{m}
+
+	t0 := time.Now()
+	st, err := stories.OpenStore(filepath.Join(dir, "stories.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := stories.Generate(ctx, stories.Config{Spec: stories.Spec{Kind: stories.Emotional, Emotions: emotions, Topics: topics,
+		PerTopic: perTopic, Seed: 1}, Style: stories.StyleBase, Batch: envInt("E2E_BATCH", 16), MaxTokens: maxTok}, gen, st, nil)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tGen := time.Since(t0)
+	t.Logf("stories: %+v in %v", sum, tGen)
+
+	t0 = time.Now()
+	nt, _ := stories.OpenStore(filepath.Join(dir, "neutral.jsonl"))
+	nsum, err := stories.Generate(ctx, stories.Config{Spec: stories.Spec{Kind: stories.Neutral, Topics: catalog.ChildNeutralTopics(),
+		PerTopic: envInt("E2E_NEUTRAL_PER_TOPIC", 2), Seed: 2}, Style: stories.StyleBase, Batch: 16, MaxTokens: maxTok}, gen, nt, nil)
+	nt.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("neutral: %+v in %v", nsum, time.Since(t0))
+
+	t0 = time.Now()
+	cfg := extract.DefaultConfig()
+	cfg.Window.Offset = offset
+	cfg.Window.Short = extract.ShortPolicy(os.Getenv("E2E_SHORT"))
+	cfg.Batch = envInt("E2E_EXTRACT_BATCH", 1)
+	in := extract.Input{Model: vecpack.ModelInfo{ID: "stories15M"}, Emotions: emotions,
+		Stories: []string{filepath.Join(dir, "stories.jsonl")}, Neutral: []string{filepath.Join(dir, "neutral.jsonl")}}
+	res, err := extract.Run(ctx, engineRunner{m}, in, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("extract: %+v in %v", res.Stats, time.Since(t0))
+	for _, li := range res.Pack.Meta.LayerInfo {
+		t.Logf("layer %d: norm %.2f, PCs %d (%.2f)", li.Layer, li.MeanResidNorm, li.PCsRemoved, li.VarianceExplained)
+	}
+	for _, kind := range []vecpack.Kind{vecpack.Denoised, vecpack.Raw} {
+		v, err := validate.Run(res.Pack, res.HeldOut, validate.Options{Kind: kind})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range v.Layers {
+			t.Logf("%s layer %d: top1 %.3f top5 %.3f (uncentred %.3f) pc1 sign %.2f spearman %v ari %.3f", kind, l.Layer, l.All.Top1, l.All.Top5,
+				l.All.Top1Uncentered, deref(l.All.PC1SignAgreement), fmtp(l.All.PC1ValenceSpearman), l.All.KMeans.ARI)
+		}
+		t.Logf("%s: best layer %d, core %+v", kind, v.BestLayer, *v.Core)
+		if kind == vecpack.Denoised {
+			report.WriteFiles(dir, report.Input{Result: v, Params: map[string]string{"topics": fmt.Sprint(len(topics)), "offset": fmt.Sprint(offset)}})
+			b, _ := json.Marshal(v.Layers[v.BestLayer].All.PCA)
+			t.Logf("pca %s", b)
+		}
+	}
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return -1
+	}
+	return *p
+}
+func fmtp(p *float64) string {
+	if p == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", *p)
+}
