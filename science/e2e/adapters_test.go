@@ -48,7 +48,10 @@ func (g engineGen) Generate(ctx context.Context, reqs []stories.Request) ([]stri
 }
 
 // engineRunner adapts the engine to extract.Runner.
-type engineRunner struct{ m *model.Model }
+type engineRunner struct {
+	m       *model.Model
+	maxText int // read at most this many text tokens (0 = all)
+}
 
 func (r engineRunner) DModel() int    { return r.m.Dim }
 func (r engineRunner) NumLayers() int { return r.m.Layers }
@@ -62,6 +65,9 @@ func (r engineRunner) Residuals(ctx context.Context, texts []extract.Text, layer
 		starts[i] = len(r.m.Tok.Encode(t.Prefix, true))
 		if t.Prefix == "" {
 			starts[i] = 1 // after BOS
+		}
+		if r.maxText > 0 && len(ids) > starts[i]+r.maxText {
+			ids = ids[:starts[i]+r.maxText]
 		}
 		if len(ids) > r.m.MaxSeq {
 			ids = ids[:r.m.MaxSeq]

@@ -81,7 +81,7 @@ func TestPipeline(t *testing.T) {
 	cfg.Batch = envInt("E2E_EXTRACT_BATCH", 1)
 	in := extract.Input{Model: vecpack.ModelInfo{ID: "stories15M"}, Emotions: emotions,
 		Stories: []string{filepath.Join(dir, "stories.jsonl")}, Neutral: []string{filepath.Join(dir, "neutral.jsonl")}}
-	res, err := extract.Run(ctx, engineRunner{m}, in, cfg, nil)
+	res, err := extract.Run(ctx, engineRunner{m, envInt("E2E_MAX_TEXT", 0)}, in, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

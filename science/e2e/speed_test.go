@@ -23,7 +23,7 @@ func TestSpeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := engineRunner{m}
+	r := engineRunner{m: m}
 	for _, bs := range []int{1, 4, 16} {
 		texts := make([]extract.Text, bs)
 		for i := range texts {
