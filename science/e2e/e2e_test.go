@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,7 +57,7 @@ func TestPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum, err := stories.Generate(ctx, stories.Config{Spec: stories.Spec{Kind: stories.Emotional, Emotions: emotions, Topics: topics,
-		PerTopic: perTopic, Seed: 1}, Style: stories.StyleBase, Batch: envInt("E2E_BATCH", 16), MaxTokens: maxTok}, gen, st, nil)
+		PerTopic: perTopic, Seed: 1}, Style: stories.StyleBase, Batch: envInt("E2E_BATCH", 16), MaxTokens: maxTok, Openings: openings()}, gen, st, nil)
 	st.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +80,10 @@ func TestPipeline(t *testing.T) {
 	cfg.Window.Offset = offset
 	cfg.Window.Short = extract.ShortPolicy(os.Getenv("E2E_SHORT"))
 	cfg.Batch = envInt("E2E_EXTRACT_BATCH", 1)
+	cfg.Checkpoint = filepath.Join(dir, fmt.Sprintf("extract-%d-%s-%d.ckpt", offset, cfg.Window.Short, envInt("E2E_MAX_TEXT", 0)))
+	if f, err := strconv.ParseFloat(os.Getenv("E2E_FRACTION"), 64); err == nil {
+		cfg.Denoise.Fraction = f
+	}
 	in := extract.Input{Model: vecpack.ModelInfo{ID: "stories15M"}, Emotions: emotions,
 		Stories: []string{filepath.Join(dir, "stories.jsonl")}, Neutral: []string{filepath.Join(dir, "neutral.jsonl")}}
 	res, err := extract.Run(ctx, engineRunner{m, envInt("E2E_MAX_TEXT", 0)}, in, cfg, nil)
@@ -118,4 +123,17 @@ func fmtp(p *float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f", *p)
+}
+
+// openings picks story-opening templates by E2E_OPENINGS: "" (the defaults)
+// or "because" (each opening ends in "... felt very sad because").
+func openings() []string {
+	if os.Getenv("E2E_OPENINGS") != "because" {
+		return nil
+	}
+	var out []string
+	for _, o := range stories.EmotionalOpenings() {
+		out = append(out, strings.TrimSuffix(o, ".")+" because")
+	}
+	return out
 }

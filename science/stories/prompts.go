@@ -137,10 +137,24 @@ var neutralOpenings = []string{
 // emotionPhrase fixes the few paper words that do not read after "felt".
 var emotionPhrase = map[string]string{"hope": "full of hope"}
 
+// EmotionalOpenings returns the default story-opening templates for base
+// models. Placeholders: {kind} (girl or boy), {name}, {topic}, {emotion},
+// {very} ("very " unless the emotion has several words) and {so} (likewise
+// "so ").
+func EmotionalOpenings() []string { return append([]string(nil), emotionalOpenings...) }
+
+// NeutralOpenings returns the default neutral-narration templates ({kind},
+// {name}, {topic}).
+func NeutralOpenings() []string { return append([]string(nil), neutralOpenings...) }
+
 // BaseOpening returns the story opening a base model continues: a character
 // (name and gender chosen by seed), the topic, and a sentence giving the
-// character's emotion. The template is also chosen by seed.
-func BaseOpening(emotion, topic string, seed uint64) string {
+// character's emotion. The template is also chosen by seed, from templates
+// (nil: EmotionalOpenings).
+func BaseOpening(templates []string, emotion, topic string, seed uint64) string {
+	if len(templates) == 0 {
+		templates = emotionalOpenings
+	}
 	phrase, ok := emotionPhrase[emotion]
 	if !ok {
 		phrase = emotion
@@ -149,14 +163,18 @@ func BaseOpening(emotion, topic string, seed uint64) string {
 	if strings.ContainsAny(phrase, " ") { // "at ease", "worn out", "full of hope"
 		very, so = "", ""
 	}
-	t := emotionalOpenings[pick(seed, 0, len(emotionalOpenings))]
+	t := templates[pick(seed, 0, len(templates))]
 	return fill(t, topic, seed, "{emotion}", phrase, "{very}", very, "{so}", so)
 }
 
 // BaseNeutralOpening returns a plain narration opening for neutral texts with
-// base models: a character and an everyday activity, no feelings.
-func BaseNeutralOpening(topic string, seed uint64) string {
-	t := neutralOpenings[pick(seed, 0, len(neutralOpenings))]
+// base models: a character and an everyday activity, no feelings. Templates
+// nil means NeutralOpenings.
+func BaseNeutralOpening(templates []string, topic string, seed uint64) string {
+	if len(templates) == 0 {
+		templates = neutralOpenings
+	}
+	t := templates[pick(seed, 0, len(templates))]
 	return fill(t, topic, seed)
 }
 
