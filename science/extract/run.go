@@ -96,6 +96,9 @@ var ErrNoStories = errors.New("extract: the story files hold no stories")
 // saves its state every CheckpointEvery and when ctx is cancelled, and a later
 // Run with the same model, emotions, layers and window resumes from it
 // (texts are recognised by ID, so story files may have grown meanwhile).
+// The denoising settings are not part of that identity: a run over a
+// complete checkpoint reads no text and just rebuilds the vectors, which
+// makes sweeping Denoise.Fraction cheap.
 func Run(ctx context.Context, r Runner, in Input, cfg Config, progress Progress) (*Result, error) {
 	d, nLayers := r.DModel(), r.NumLayers()
 	if in.Model.DModel == 0 {
