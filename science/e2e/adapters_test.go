@@ -8,6 +8,7 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/arch"
 	"github.com/limbic-dev/limbic/engine/hook"
+	"github.com/limbic-dev/limbic/engine/kernels"
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/science/extract"
 	"github.com/limbic-dev/limbic/science/stories"
@@ -95,3 +96,17 @@ func (r engineRunner) Residuals(ctx context.Context, texts []extract.Text, layer
 	}
 	return nil
 }
+
+// engineLens adapts the engine to validate.Unembedder: final norm, then the
+// unembedding (RMSNorm models; a sketch).
+type engineLens struct{ m *model.Model }
+
+func (l engineLens) Unembed(v []float32) []float32 {
+	xn := make([]float32, len(v))
+	kernels.RMSNorm(xn, v, l.m.W.FinalNorm.W, float32(l.m.NormEps), l.m.Norm == arch.RMSNormPlusOne)
+	out := make([]float32, l.m.Vocab)
+	l.m.W.Output.MatMul(out, xn, 1)
+	return out
+}
+
+func (l engineLens) TokenText(id int) string { return l.m.Tok.Token(id) }

@@ -406,7 +406,7 @@ func TestBaseOpening(t *testing.T) {
 		if o != BaseOpening(nil, "sad", "{name} lost a favorite teddy bear at the beach", seed) {
 			t.Fatal("not deterministic")
 		}
-		if !strings.Contains(o, "sad.") || strings.Contains(o, "{") || !strings.Contains(o, " lost a favorite teddy bear at the beach.") {
+		if !strings.HasSuffix(o, " sad because") || strings.Contains(o, "{") || !strings.Contains(o, " lost a favorite teddy bear at the beach.") {
 			t.Errorf("opening %q", o)
 		}
 		seen[o[:20]] = true
@@ -421,7 +421,7 @@ func TestBaseOpening(t *testing.T) {
 	}
 	tests := []struct{ emotion, topic, want string }{
 		{"at ease", "A tenant receives an eviction notice.", "One day, a tenant receives an eviction notice."},
-		{"hope", "I found a key", "full of hope."},
+		{"hope", "I found a key", "full of hope because"},
 		{"worn out", "NASA calls", "NASA calls."},
 	}
 	for _, tt := range tests {
