@@ -1,5 +1,3 @@
-//go:build vecpack_io
-
 package vecpack
 
 import (
