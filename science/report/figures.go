@@ -155,11 +155,16 @@ func pcaMap(a *validate.Analysis, infos map[string]validate.EmotionInfo) templat
 	if n > 40 {
 		fs = 8.5
 	}
+	var placed []box
 	for i, name := range a.Emotions {
 		info := infos[name]
 		px, py := x(a.PCA.PC1[i]), y(a.PCA.PC2[i])
 		s.circle(px, py, 4, colorOf(info.ClusterRank), fmt.Sprintf("%s (%s): PC1 %.3f, PC2 %.3f", name, clusterName(info), a.PCA.PC1[i], a.PCA.PC2[i]))
-		s.text(px+6, py+3.5, name, "start", fs, "#222", 0)
+		lx, ly := placeLabel(&placed, px, py, name, fs)
+		if ly != py+fs*0.35 || lx != px+6 { // moved: a thin leader line back to the point
+			s.line(px, py, lx, ly-fs*0.35, "#bbb", 0.6, false)
+		}
+		s.text(lx, ly, name, "start", fs, "#222", 0)
 	}
 	return s.html()
 }
@@ -313,4 +318,38 @@ func colorBar(color func(float64) string, lo, hi float64, label string) template
 	s.text(210, 28, fmt.Sprintf("%g", hi), "end", 10, "#333", 0)
 	s.text(110, 28, label, "middle", 10, "#333", 0)
 	return s.html()
+}
+
+// box is a placed label's extent.
+type box struct{ x0, y0, x1, y1 float64 }
+
+func (a box) overlaps(b box) bool { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1 }
+
+// placeLabel finds a spot for a label right of its point that does not
+// overlap labels placed before it: the natural spot, else the nearest free one
+// a line above or below (up to four lines away), else the natural spot.
+func placeLabel(placed *[]box, px, py float64, text string, fs float64) (float64, float64) {
+	w := float64(len([]rune(text))) * fs * 0.56
+	try := func(dy float64) (box, bool) {
+		b := box{px + 6, py + dy - fs*0.65, px + 6 + w, py + dy + fs*0.35}
+		for _, o := range *placed {
+			if b.overlaps(o) {
+				return b, false
+			}
+		}
+		return b, true
+	}
+	for k := 0; k <= 8; k++ {
+		dy := float64((k+1)/2) * fs * 1.05
+		if k%2 == 1 {
+			dy = -dy
+		}
+		if b, ok := try(dy + fs*0.35); ok {
+			*placed = append(*placed, b)
+			return px + 6, py + dy + fs*0.35
+		}
+	}
+	b, _ := try(fs * 0.35)
+	*placed = append(*placed, b)
+	return px + 6, py + fs*0.35
 }

@@ -98,6 +98,7 @@ type view struct {
 	ConfusionBar template.HTML
 	Params       [][2]string
 	Best         validate.LayerResult
+	CoreIsAll    bool // the run is the core set: one set of figures
 }
 
 // Write renders the HTML page.
@@ -127,7 +128,10 @@ func Write(w io.Writer, in Input) error {
 	if v.Best.Core != nil {
 		add(fmt.Sprintf("Core set (%d emotions)", len(v.Best.Core.Emotions)), v.Best.Core)
 	}
-	if r.Core != nil && r.Core == r.All {
+	// Pointer equality does not survive a JSON round trip; a missing core
+	// analysis at the best layer with a core summary means the same thing.
+	v.CoreIsAll = r.Core != nil && (r.Core == r.All || v.Best.Core == nil)
+	if v.CoreIsAll {
 		add(fmt.Sprintf("Core set (%d emotions, the whole run)", len(v.Best.All.Emotions)), v.Best.All)
 	} else {
 		add(fmt.Sprintf("All emotions of the run (%d)", len(v.Best.All.Emotions)), v.Best.All)
@@ -181,6 +185,11 @@ func writeAtomic(path string, data []byte) error {
 	}
 	tmp := f.Name()
 	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil { // CreateTemp makes 0600; reports are for sharing
 		f.Close()
 		os.Remove(tmp)
 		return err
