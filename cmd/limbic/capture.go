@@ -51,7 +51,11 @@ blocks.-1.hook_resid_mid, hook_embed, ln_final.hook_normalized, or * for all.`,
 					return err
 				}
 			} else {
-				toks = m.Tok.Encode(text, !noBOS)
+				tok, err := m.Tokenizer()
+				if err != nil {
+					return fmt.Errorf("%w; give --ids", err)
+				}
+				toks = tok.Encode(text, !noBOS)
 			}
 			if len(hooks) == 0 {
 				hooks = []string{"blocks.*.hook_resid_post"}

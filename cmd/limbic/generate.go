@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/engine/model"
 )
 
@@ -18,6 +19,7 @@ func newGenerateCmd() *cobra.Command {
 		s      model.Sampling
 		seed   int64
 		noBOS  bool
+		vf     vectorFlags
 	)
 	c := &cobra.Command{
 		Use:   "generate -p TEXT [-n N]",
@@ -28,7 +30,8 @@ sampled at the temperature, optionally restricted by --top-k and --top-p.
 The same --seed gives the same output. --json prints one object with
 prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 		Example: `  limbic generate -p "Once upon a time" -n 64
-  limbic generate -p "Tom was angry." --temp 0 --json`,
+  limbic generate -p "Tom was angry." --temp 0 --json
+  limbic generate -p "Once upon a time" --steer happy=0.3:generated`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if n < 1 {
@@ -43,12 +46,25 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 				return err
 			}
 			defer m.Close()
+			if _, err := m.Tokenizer(); err != nil {
+				return err
+			}
 			ids := m.Tok.Encode(prompt, !noBOS)
 			if len(ids) == 0 {
 				return fmt.Errorf("empty prompt: give -p TEXT (or drop --no-bos)")
 			}
 			if len(ids) >= m.MaxSeq {
 				return fmt.Errorf("prompt of %d tokens does not fit the context length of %d", len(ids), m.MaxSeq)
+			}
+			var hs *hook.Set
+			if len(vf.steer)+len(vf.steerVectors) > 0 {
+				pack, _, err := vf.loadPack(m, len(vf.steer) > 0)
+				if err != nil {
+					return err
+				}
+				if hs, _, err = vf.hooks(m, pack, len(ids)); err != nil {
+					return err
+				}
 			}
 			dec := m.Tok.NewDecoder()
 			dec.Skip(ids)
@@ -57,7 +73,7 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 				fmt.Print(prompt)
 			}
 			start := time.Now()
-			res, err := model.Generate(cmd.Context(), m.Model, []model.Request{{Prompt: ids, Max: n, Sampling: s, Stop: m.StopIDs()}},
+			res, err := model.Generate(cmd.Context(), m.Model, []model.Request{{Prompt: ids, Max: n, Sampling: s, Stop: m.StopIDs(), Hooks: hs}},
 				func(t model.Token) bool {
 					if t.Stop {
 						return true
@@ -100,6 +116,7 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 	f.IntVar(&s.TopK, "top-k", 0, "sample from the K most likely tokens (0 = off)")
 	f.Int64Var(&seed, "seed", 0, "random seed")
 	f.BoolVar(&noBOS, "no-bos", false, "do not prepend the BOS token")
+	vf.add(c, true)
 	addJSON(c)
 	return c
 }

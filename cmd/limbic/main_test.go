@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/limbic-dev/limbic/engine/format/safetensors"
+	"github.com/limbic-dev/limbic/engine/hub"
 	"github.com/limbic-dev/limbic/internal/testref"
 )
 
@@ -26,6 +28,21 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	// The commands run in a home of their own that shares the fetched
+	// embedded model, so tests write nothing into the user's cache.
+	emb, err := hub.EnsureEmbedded(context.Background(), hub.EmbeddedOptions{})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "embedded model: %v\n", err)
+		os.Exit(1)
+	}
+	home := filepath.Join(dir, "home")
+	if err := os.MkdirAll(filepath.Join(home, "models"), 0o755); err != nil {
+		panic(err)
+	}
+	if err := os.Symlink(emb, filepath.Join(home, "models", "stories15m")); err != nil {
+		panic(err)
+	}
+	os.Setenv("LIMBIC_HOME", home)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -26,6 +26,7 @@ var version = "dev"
 type globals struct {
 	model   string
 	dtype   string
+	ctx     int
 	quiet   bool
 	jsonOut bool
 }
@@ -47,6 +48,7 @@ embedded default model, stories15M, fetched on first use.`,
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.model, "model", "m", model.Default, "model: stories15m, a Hugging Face directory, a .gguf file or a llama2.c .bin")
 	pf.StringVar(&g.dtype, "dtype", "", "convert weights on load: f32, bf16, f16 or q8_0 (default: as stored)")
+	pf.IntVar(&g.ctx, "ctx", 0, "context length (default: the model's; larger extrapolates rotary positions)")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "no progress output on stderr")
 	root.AddCommand(
 		newFetchCmd(),
@@ -55,6 +57,13 @@ embedded default model, stories15M, fetched on first use.`,
 		newCaptureCmd(),
 		newConvertCmd(),
 		newBenchCmd(),
+		newReadCmd(),
+		newExportCmd(),
+		newImportCmd(),
+		newServeCmd(),
+		newSynthCmd(),
+		newExperimentCmd(),
+		newPullCmd(),
 	)
 	return root
 }
@@ -82,7 +91,7 @@ func run(args []string) int {
 
 // loadModel loads the --model with the shared flags, showing fetch progress.
 func loadModel(ctx context.Context) (*model.Model, error) {
-	o := model.LoadOptions{Progress: progressFunc()}
+	o := model.LoadOptions{Progress: progressFunc(), MaxSeq: g.ctx}
 	if g.dtype != "" {
 		dt, err := tensor.ParseDType(g.dtype)
 		if err != nil {

@@ -25,6 +25,9 @@ line with its text.`,
 				return err
 			}
 			defer m.Close()
+			if _, err := m.Tokenizer(); err != nil {
+				return err
+			}
 			ids := m.Tok.Encode(args[0], !noBOS)
 			switch {
 			case g.jsonOut:

@@ -3,6 +3,7 @@ package arch
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // NormKind selects the normalisation layer.
@@ -26,10 +27,13 @@ const (
 
 // RopeScaling describes a rotary-frequency rescaling.
 type RopeScaling struct {
-	Type                          string  // "llama3" or "linear"
+	Type                          string  // "linear", "llama3" or "factors"
 	Factor                        float64 // frequency divisor
 	LowFreqFactor, HighFreqFactor float64 // llama3
 	OriginalMaxPos                int     // llama3: original_max_position_embeddings
+	// Factors divide each inverse frequency ("factors": llama.cpp's
+	// rope_freqs tensor, its form of llama3 scaling in GGUF files).
+	Factors []float64
 }
 
 // Config describes a decoder-only transformer in architecture-neutral terms.
@@ -65,9 +69,18 @@ type Config struct {
 	SlidingWindow int    // window of sliding layers (0: none)
 	Sliding       []bool // per layer: uses the sliding window
 
+	QKVBias bool // biases on the q, k and v projections (Qwen2, GPT-2)
+	OutBias bool // bias on the attention output projection (GPT-2)
+	MLPBias bool // biases on the MLP projections (GPT-2)
+
 	QKNorm       bool // per-head RMSNorm of q and k (Qwen3, Gemma 3)
 	SandwichNorm bool // norms after attention and MLP outputs too (Gemma 2/3)
 	Tied         bool // output projection shares the token embedding
+
+	// Conv1DTransposed: GPT-2's Conv1D weights are stored as linear
+	// weights [out, in] (GGUF) rather than [in, out] (Hugging Face). Like
+	// RopeInterleaved, it describes the stored layout, not the model.
+	Conv1DTransposed bool
 }
 
 // Validate checks the config for consistency.
@@ -85,8 +98,31 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: rotary dim %d must be even and at most head_dim %d", c.RotaryDim, c.HeadDim)
 	case c.Sliding != nil && len(c.Sliding) != c.Layers:
 		return fmt.Errorf("config: %d sliding-window flags for %d layers", len(c.Sliding), c.Layers)
+	case c.Sliding != nil && c.SlidingWindow <= 0 && slices.Contains(c.Sliding, true):
+		return fmt.Errorf("config: sliding-window layers without a window size")
+	case c.RopeScaling != nil && c.RopeScaling.Type == "factors" && len(c.RopeScaling.Factors) != c.rotaryDim()/2:
+		return fmt.Errorf("config: %d rope frequency factors for %d frequencies", len(c.RopeScaling.Factors), c.rotaryDim()/2)
+	case c.RopeScaling != nil && c.RopeScaling.Type != "factors" && c.RopeScaling.Factor <= 0:
+		return fmt.Errorf("config: rope scaling factor %g must be positive", c.RopeScaling.Factor)
 	}
 	return nil
+}
+
+func (c *Config) rotaryDim() int {
+	if c.RotaryDim == 0 {
+		return c.HeadDim
+	}
+	return c.RotaryDim
+}
+
+// InvFreq returns the rotary inverse frequencies of the global (full
+// attention) layers, or with local set those of the sliding-window layers,
+// after any rope scaling.
+func (c *Config) InvFreq(local bool) []float64 {
+	if local && c.RopeLocalTheta > 0 {
+		return c.invFreq(c.RopeLocalTheta, nil)
+	}
+	return c.invFreq(c.RopeTheta, c.RopeScaling)
 }
 
 // QDim returns Heads·HeadDim, the width of the attention queries.
@@ -98,10 +134,7 @@ func (c *Config) KVDim() int { return c.KVHeads * c.HeadDim }
 // invFreq returns the rotary inverse frequencies for base theta, rescaled
 // when scaling is set.
 func (c *Config) invFreq(theta float64, scaling *RopeScaling) []float64 {
-	rot := c.RotaryDim
-	if rot == 0 {
-		rot = c.HeadDim
-	}
+	rot := c.rotaryDim()
 	inv := make([]float64, rot/2)
 	for i := range inv {
 		inv[i] = 1 / math.Pow(theta, float64(2*i)/float64(rot))
@@ -110,6 +143,10 @@ func (c *Config) invFreq(theta float64, scaling *RopeScaling) []float64 {
 		return inv
 	}
 	switch scaling.Type {
+	case "factors":
+		for i := range inv {
+			inv[i] /= scaling.Factors[i]
+		}
 	case "linear":
 		for i := range inv {
 			inv[i] /= scaling.Factor

@@ -19,6 +19,8 @@ type Family struct {
 	// ToHF writes a config.json for a checkpoint in the Hugging Face layout
 	// (rotary halves).
 	ToHF func(cfg *Config) map[string]any
+	// GGUF is how llama.cpp stores the family (nil: no GGUF support).
+	GGUF *GGUFSpec
 }
 
 var families = map[string]*Family{}

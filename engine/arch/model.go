@@ -13,6 +13,12 @@ import (
 type Model struct {
 	Config
 	W *Weights
+	// Bound lists the checkpoint tensors the weights were read from, in
+	// binding order.
+	Bound []BoundTensor
+	// ContextLength is the checkpoint's context length (MaxSeq before
+	// Options.MaxSeq capped it).
+	ContextLength int
 
 	ropeGlobal, ropeLocal *kernels.Rope // nil when the model has no rotary embeddings
 }
@@ -22,13 +28,19 @@ type Options struct {
 	// DType converts weight matrices at load (F32, BF16, F16, Q8_0);
 	// Invalid keeps the checkpoint's dtype.
 	DType tensor.DType
-	// MaxSeq caps the context length (0: the config's).
+	// MaxSeq sets the context length (0: the config's). It may exceed the
+	// trained context (rotary models extrapolate, with degrading quality);
+	// models with learned positions cannot go past their table.
 	MaxSeq int
 }
 
 // New binds a family's weights from src and prepares the model.
 func New(cfg Config, src Source, opts Options) (*Model, error) {
-	if opts.MaxSeq > 0 && opts.MaxSeq < cfg.MaxSeq {
+	ctxLen := cfg.MaxSeq
+	if opts.MaxSeq > 0 {
+		if cfg.PosEmbed && opts.MaxSeq > cfg.MaxSeq {
+			return nil, fmt.Errorf("context length %d exceeds the %d learned positions of this model", opts.MaxSeq, cfg.MaxSeq)
+		}
 		cfg.MaxSeq = opts.MaxSeq
 	}
 	if err := cfg.Validate(); err != nil {
@@ -43,12 +55,12 @@ func New(cfg Config, src Source, opts Options) (*Model, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	m := &Model{Config: cfg, W: w}
+	m := &Model{Config: cfg, W: w, Bound: b.bound, ContextLength: ctxLen}
 	if cfg.RopeTheta > 0 {
-		m.ropeGlobal = kernels.NewRope(cfg.HeadDim, cfg.invFreq(cfg.RopeTheta, cfg.RopeScaling), cfg.RopeInterleaved, cfg.MaxSeq, 1)
+		m.ropeGlobal = kernels.NewRope(cfg.HeadDim, cfg.InvFreq(false), cfg.RopeInterleaved, cfg.MaxSeq, 1)
 		m.ropeLocal = m.ropeGlobal
 		if cfg.RopeLocalTheta > 0 {
-			m.ropeLocal = kernels.NewRope(cfg.HeadDim, cfg.invFreq(cfg.RopeLocalTheta, nil), cfg.RopeInterleaved, cfg.MaxSeq, 1)
+			m.ropeLocal = kernels.NewRope(cfg.HeadDim, cfg.InvFreq(true), cfg.RopeInterleaved, cfg.MaxSeq, 1)
 		}
 	}
 	return m, nil

@@ -60,20 +60,57 @@ type Weights struct {
 	Output    *kernels.Matrix // [Vocab, Dim]; equals Embed when tied
 }
 
-// binder reads tensors from a Source, checking shapes, and collects the first error.
-type binder struct {
-	src Source
-	err error
-	dt  tensor.DType // convert matrices to this dtype (Invalid: keep)
+// BoundTensor is a checkpoint tensor a model was built from: its name in
+// the source and its canonical Hugging Face name (the one a family's own
+// checkpoints use; they differ for Gemma 3 inside a multimodal checkpoint
+// and for GPT-2 without the "transformer." prefix).
+type BoundTensor struct {
+	Source, HF string
 }
 
-func (b *binder) tensor(name string, shape ...int) *tensor.Tensor {
+// binder reads tensors from a Source, checking shapes, and collects the first error.
+type binder struct {
+	src   Source
+	err   error
+	dt    tensor.DType // convert matrices to this dtype (Invalid: keep)
+	bound []BoundTensor
+	canon func(string) string // source name → canonical name (nil: the same)
+}
+
+// generator is a Source that makes tensors of the shape the binder asks
+// for (RandomTensors).
+type generator interface {
+	generate(name string, shape []int) *tensor.Tensor
+}
+
+// read fetches a tensor (of the given shape from a generator) and records
+// it as bound.
+func (b *binder) read(name string, shape []int) *tensor.Tensor {
 	if b.err != nil {
 		return nil
 	}
-	t, err := b.src.Tensor(name)
+	var t *tensor.Tensor
+	var err error
+	if g, ok := b.src.(generator); ok {
+		t = g.generate(name, shape)
+	} else {
+		t, err = b.src.Tensor(name)
+	}
 	if err != nil {
 		b.err = err
+		return nil
+	}
+	hf := name
+	if b.canon != nil {
+		hf = b.canon(name)
+	}
+	b.bound = append(b.bound, BoundTensor{Source: name, HF: hf})
+	return t
+}
+
+func (b *binder) tensor(name string, shape ...int) *tensor.Tensor {
+	t := b.read(name, shape)
+	if t == nil {
 		return nil
 	}
 	if !slices.Equal(t.Shape, shape) {
@@ -97,21 +134,17 @@ func (b *binder) vec(name string, n int) []float32 {
 	return v
 }
 
-// optVec reads a 1-D tensor when present.
-func (b *binder) optVec(name string, n int) []float32 {
-	if b.err != nil || !b.src.Has(name) {
-		return nil
-	}
-	return b.vec(name, n)
-}
-
 // mat reads a 2-D weight matrix [rows, cols].
 func (b *binder) mat(name string, rows, cols int) *kernels.Matrix {
-	t := b.tensor(name, rows, cols)
-	if t == nil {
+	return b.matrix(b.tensor(name, rows, cols))
+}
+
+// matrix wraps a 2-D tensor as a weight matrix, converted to the requested dtype.
+func (b *binder) matrix(t *tensor.Tensor) *kernels.Matrix {
+	if t == nil || b.err != nil {
 		return nil
 	}
-	t, err := convert(t, b.dt)
+	t, err := Convert(t, b.dt)
 	if err != nil {
 		b.err = err
 		return nil
@@ -140,8 +173,10 @@ func (b *binder) norm(name string, n int, bias bool) Norm {
 	return nm
 }
 
-// convert changes a weight tensor's dtype when asked (F32 ↔ BF16/F16).
-func convert(t *tensor.Tensor, to tensor.DType) (*tensor.Tensor, error) {
+// Convert returns a tensor's values in another dtype (F32, BF16, F16 or
+// Q8_0, the last only for rows of a multiple of 32 values); to Invalid or
+// the tensor's own dtype returns t.
+func Convert(t *tensor.Tensor, to tensor.DType) (*tensor.Tensor, error) {
 	if to == tensor.Invalid || t.DType == to {
 		return t, nil
 	}

@@ -108,13 +108,38 @@ func (m *Matrix) Row(i int, dst []float32) {
 }
 
 // MatMul computes y[n, Rows] = x[n, Cols] · mᵀ, overwriting y.
+//
+// On a SIMD path, n ≤ gemvMaxN streams the weight once through dot-form
+// tiles (decode), larger n runs a packed, cache-blocked GEMM (prefill); both
+// are spread over the worker pool. BF16 and F16 weights are read as stored:
+// the GEMV widens them in registers, the GEMM widens one L2-sized block at a
+// time while packing it. On the avx512bf16 path the bf16 GEMM instead rounds
+// x to bf16 once per call and uses VDPBF16PS (about 3 significant digits
+// in each product, as llama.cpp does; see BF16Activations).
 func (m *Matrix) MatMul(y, x []float32, n int) {
 	if len(x) < n*m.Cols || len(y) < n*m.Rows {
 		panic(fmt.Sprintf("kernels: MatMul: x has %d values, y %d; want %d×%d and %d×%d", len(x), len(y), n, m.Cols, n, m.Rows))
 	}
-	if n == 0 || m.Rows == 0 {
+	if n <= 0 || m.Rows == 0 {
 		return
 	}
+	if m.Cols == 0 {
+		clear(y[:n*m.Rows])
+		return
+	}
+	p := cur.Load()
+	switch {
+	case p.gemm == nil:
+		m.matmulGo(y, x, n)
+	case n <= gemvMaxN || m.DType == tensor.Q8_0 && n <= 2*gemvMaxN:
+		m.gemv(p, y, x, n)
+	default:
+		m.gemmBlocked(p, y, x, n)
+	}
+}
+
+// matmulGo is the plain Go MatMul, the reference of every other path.
+func (m *Matrix) matmulGo(y, x []float32, n int) {
 	// Split the output rows (weight rows) across workers; each worker
 	// streams its weight rows once and applies them to all n inputs.
 	grain := 1 + 4096/(m.Cols+1)
@@ -138,7 +163,7 @@ func (m *Matrix) matmulRange(y, x []float32, n, lo, hi int) {
 			w = tmp
 		}
 		for i := 0; i < n; i++ {
-			y[i*m.Rows+r] = Dot(x[i*cols:(i+1)*cols], w)
+			y[i*m.Rows+r] = dotGo(x[i*cols:(i+1)*cols], w)
 		}
 	}
 }

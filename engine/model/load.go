@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/limbic-dev/limbic/engine/arch"
 	"github.com/limbic-dev/limbic/engine/format/hfdir"
@@ -29,20 +30,38 @@ const (
 // Model is a loaded model: the engine, its tokenizer and where it came from.
 type Model struct {
 	*arch.Model
+	// Tok is the tokenizer, with the chat template; nil for a checkpoint
+	// without one (feed token ids; Tokenizer says why).
 	Tok    *tokenizer.Tokenizer
 	Name   string // what the user asked for ("stories15m", a path)
 	Path   string // the resolved file or directory
 	Format string // FormatLlama2C, FormatHF or FormatGGUF
 
 	closers []func() error
-	src     arch.Source // the checkpoint's tensors under Hugging Face names
-	names   []string    // their names, in checkpoint order
+	src     arch.Source // the checkpoint's tensors (Hugging Face names)
+	files   []string    // weight files (nil: Path)
+
+	hashOnce sync.Once
+	hash     string
+	hashErr  error
+}
+
+// Tokenizer returns the model's tokenizer, or an error saying the
+// checkpoint has none (token ids can still be fed to the engine).
+func (m *Model) Tokenizer() (*tokenizer.Tokenizer, error) {
+	if m.Tok == nil {
+		return nil, fmt.Errorf("model %s has no tokenizer (no tokenizer.json or GGUF vocabulary): it takes token ids only", m.Path)
+	}
+	return m.Tok, nil
 }
 
 // StopIDs returns the ids that end generation: the tokenizer's
 // end-of-generation ids, and for llama2.c models also BOS, which separates
-// stories in their training data.
+// stories in their training data. Without a tokenizer there are none.
 func (m *Model) StopIDs() []int {
+	if m.Tok == nil {
+		return nil
+	}
 	ids := append([]int(nil), m.Tok.EOG()...)
 	if m.Format == FormatLlama2C && m.Tok.BOS() >= 0 {
 		ids = append(ids, m.Tok.BOS())
@@ -53,7 +72,7 @@ func (m *Model) StopIDs() []int {
 // LoadOptions adjust loading.
 type LoadOptions struct {
 	DType    tensor.DType // convert weights (Invalid: keep the checkpoint's dtype)
-	MaxSeq   int          // cap the context length (0: the model's)
+	MaxSeq   int          // context length (0: the model's; larger extrapolates, see arch.Options)
 	Progress func(stage string, done, total int64)
 }
 
@@ -72,6 +91,7 @@ func (m *Model) Close() error {
 // Load resolves ref and loads the model:
 //
 //	""/"stories15m"         the embedded default model (fetched on first use)
+//	ORG/NAME[@REV]          a Hugging Face repository fetched with hub.Pull
 //	DIR with config.json    a Hugging Face model directory
 //	FILE.gguf               a GGUF file
 //	FILE.bin, or a DIR with model.bin   a llama2.c checkpoint (tokenizer.bin beside it)
@@ -87,7 +107,18 @@ func Load(ctx context.Context, ref string, o LoadOptions) (*Model, error) {
 	}
 	st, err := os.Stat(ref)
 	if err != nil {
-		return nil, fmt.Errorf("model %q: not the embedded model %q, and %w", name, Default, err)
+		// ORG/NAME[@REV]: a Hugging Face repository pulled before.
+		if _, perr := hub.ParseRepo(ref); perr == nil && !strings.HasPrefix(ref, ".") && !filepath.IsAbs(ref) {
+			dir, lerr := hub.Lookup(ref, "")
+			if lerr != nil {
+				return nil, fmt.Errorf("model %q: no such file, and not pulled from the Hugging Face hub yet (run `limbic pull %s`): %w", ref, ref, lerr)
+			}
+			ref = dir
+			st, err = os.Stat(ref)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("model %q: not the embedded model %q, and %w", name, Default, err)
+		}
 	}
 	var m *Model
 	switch {
@@ -123,10 +154,8 @@ func loadLlama2C(path, tokPath string, o LoadOptions) (*Model, error) {
 	}
 	cfg := Llama2CConfig(h)
 	src := arch.MapSource{}
-	var names []string
 	for _, t := range ts {
 		src[t.Name] = t
-		names = append(names, t.Name)
 	}
 	am, err := arch.New(cfg, src, arch.Options{DType: o.DType, MaxSeq: o.MaxSeq})
 	if err != nil {
@@ -138,7 +167,7 @@ func loadLlama2C(path, tokPath string, o LoadOptions) (*Model, error) {
 		r.Close()
 		return nil, err
 	}
-	return &Model{Model: am, Tok: tok, Path: path, Format: FormatLlama2C, closers: []func() error{r.Close}, src: src, names: names}, nil
+	return &Model{Model: am, Tok: tok, Path: path, Format: FormatLlama2C, closers: []func() error{r.Close}, src: src}, nil
 }
 
 // Llama2CConfig is the engine config of a llama2.c checkpoint: Llama with
@@ -172,13 +201,13 @@ func loadHF(dir string, o LoadOptions) (*Model, error) {
 	if err != nil {
 		return fail(err)
 	}
-	p, ok := d.File("tokenizer.json")
-	if !ok {
-		return fail(fmt.Errorf("no tokenizer.json"))
+	// A checkpoint without tokenizer.json loads without a tokenizer (the
+	// synthetic references take token ids).
+	var tok *tokenizer.Tokenizer
+	if p, ok := d.File("tokenizer.json"); ok {
+		if tok, err = tokenizer.LoadHF(p); err != nil {
+			return fail(err)
+		}
 	}
-	tok, err := tokenizer.LoadHF(p)
-	if err != nil {
-		return fail(err)
-	}
-	return &Model{Model: am, Tok: tok, Path: dir, Format: FormatHF, closers: []func() error{d.Close}, src: d, names: d.Names()}, nil
+	return &Model{Model: am, Tok: tok, Path: dir, Format: FormatHF, closers: []func() error{d.Close}, src: d, files: d.WeightFiles()}, nil
 }

@@ -396,3 +396,19 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("out-of-range token: error %v", err)
 	}
 }
+
+func TestWeightsHash(t *testing.T) {
+	m := models(t)["llama2c"]
+	h, err := m.WeightsHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The embedded model's published digest (hub checks it on fetch).
+	if want := "sha256:cd590644d963867a2b6e5a1107f51fad663c41d79c149fbecbbb1f95fa81f49a"; h != want {
+		t.Errorf("hash %s, want %s", h, want)
+	}
+	hh, err := models(t)["hf"].WeightsHash()
+	if err != nil || hh == h || len(hh) != len(h) {
+		t.Errorf("hf hash %s, %v", hh, err)
+	}
+}

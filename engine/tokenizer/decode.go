@@ -61,7 +61,11 @@ func (d *Decoder) Next(id int) string {
 		return ""
 	}
 	if k, ok := t.addedOf[id]; ok {
-		d.pending = append(d.pending, t.added[k].content...)
+		content := t.added[k].content
+		if t.kind == SentencePiece && !t.added[k].special {
+			content = strings.ReplaceAll(content, "▁", " ") // as HF's decoder does (Gemma's "▁▁" tokens)
+		}
+		d.pending = append(d.pending, content...)
 		d.strip = t.kind == SentencePiece && t.prefixAfterAdded()
 		return d.emit()
 	}

@@ -50,7 +50,7 @@ type hfFile struct {
 	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
 	PostProcessor json.RawMessage `json:"post_processor"`
 	Decoder       json.RawMessage `json:"decoder"`
-	Model         json.RawMessage `json:"model"`
+	Model         *hfModel        `json:"model"`
 }
 
 type hfAddedToken struct {
@@ -64,16 +64,16 @@ type hfAddedToken struct {
 }
 
 type hfModel struct {
-	Type                    string          `json:"type"`
-	Vocab                   json.RawMessage `json:"vocab"`
-	Merges                  json.RawMessage `json:"merges"`
-	UnkToken                *string         `json:"unk_token"`
-	ByteFallback            bool            `json:"byte_fallback"`
-	FuseUnk                 bool            `json:"fuse_unk"`
-	IgnoreMerges            bool            `json:"ignore_merges"`
-	ContinuingSubwordPrefix *string         `json:"continuing_subword_prefix"`
-	EndOfWordSuffix         *string         `json:"end_of_word_suffix"`
-	Dropout                 *float64        `json:"dropout"`
+	Type                    string      `json:"type"`
+	Vocab                   hfVocabMap  `json:"vocab"`
+	Merges                  hfMergeList `json:"merges"`
+	UnkToken                *string     `json:"unk_token"`
+	ByteFallback            bool        `json:"byte_fallback"`
+	FuseUnk                 bool        `json:"fuse_unk"`
+	IgnoreMerges            bool        `json:"ignore_merges"`
+	ContinuingSubwordPrefix *string     `json:"continuing_subword_prefix"`
+	EndOfWordSuffix         *string     `json:"end_of_word_suffix"`
+	Dropout                 *float64    `json:"dropout"`
 }
 
 // hfPattern is a Split/Replace pattern: {"String": ...} or {"Regex": ...}.
@@ -117,7 +117,6 @@ type hfTemplatePiece struct {
 // back unchanged.
 type hfSource struct {
 	normalizer, preTokenizer, postProcessor, decoder json.RawMessage
-	model                                            hfModel
 	modelVocab                                       []bool // id is in model.vocab
 }
 
@@ -133,18 +132,15 @@ func ParseHFWithConfig(data, cfg []byte) (*Tokenizer, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
-	if isNull(f.Model) {
+	if f.Model == nil {
 		return nil, errors.New("tokenizer.json: no model")
 	}
-	var m hfModel
-	if err := json.Unmarshal(f.Model, &m); err != nil {
-		return nil, fmt.Errorf("tokenizer.json: model: %w", err)
-	}
+	m := *f.Model
 	switch m.Type {
 	case "BPE":
 	case "":
 		// older files omit the type; BPE is recognised by its merges
-		if isNull(m.Merges) {
+		if !m.Merges.present {
 			return nil, errors.New("tokenizer.json: model has no type and no merges")
 		}
 	default:
@@ -159,7 +155,7 @@ func ParseHFWithConfig(data, cfg []byte) (*Tokenizer, error) {
 	t := &Tokenizer{mode: byRank, unk: -1, bos: -1, eos: -1, pad: -1,
 		byteFallback: m.ByteFallback, fuseUnk: m.FuseUnk, ignoreMerges: m.IgnoreMerges}
 	t.hfSource = &hfSource{normalizer: f.Normalizer, preTokenizer: f.PreTokenizer,
-		postProcessor: f.PostProcessor, decoder: f.Decoder, model: m}
+		postProcessor: f.PostProcessor, decoder: f.Decoder}
 
 	if err := t.hfVocab(&m, f.AddedTokens); err != nil {
 		return nil, err
@@ -188,7 +184,7 @@ func ParseHFWithConfig(data, cfg []byte) (*Tokenizer, error) {
 	if t.kind == SentencePiece && !t.escapeSpaces {
 		return nil, errors.New("tokenizer.json: unsupported pipeline: neither byte-level nor SentencePiece-style ('▁' for spaces)")
 	}
-	if err := t.hfMerges(m.Merges); err != nil {
+	if err := t.hfMerges(m.Merges.pairs); err != nil {
 		return nil, err
 	}
 	if m.UnkToken != nil {
@@ -260,12 +256,12 @@ const maxVocab = 1 << 24
 
 // hfVocab reads model.vocab and added_tokens.
 func (t *Tokenizer) hfVocab(m *hfModel, added []hfAddedToken) error {
-	if isNull(m.Vocab) {
-		return errors.New("tokenizer.json: model has no vocab")
+	if m.Vocab.list {
+		return errors.New("tokenizer.json: model.vocab: want an object of token -> id, not a list")
 	}
-	var vocab map[string]int
-	if err := json.Unmarshal(m.Vocab, &vocab); err != nil {
-		return fmt.Errorf("tokenizer.json: model.vocab: want an object of token -> id: %w", err)
+	vocab := m.Vocab.m
+	if vocab == nil {
+		return errors.New("tokenizer.json: model has no vocab")
 	}
 	if len(vocab) == 0 {
 		return errors.New("tokenizer.json: model.vocab is empty")
@@ -338,36 +334,94 @@ func (t *Tokenizer) hfVocab(m *hfModel, added []hfAddedToken) error {
 	return nil
 }
 
-// hfMerges reads model.merges: "a b" strings or ["a", "b"] pairs, in rank
-// order.
-func (t *Tokenizer) hfMerges(raw json.RawMessage) error {
-	t.merges = map[uint64]mergeInfo{}
-	if isNull(raw) {
+// hfVocabMap is model.vocab. A list (Unigram's form) is recorded, not
+// decoded, so that the model type can be reported instead.
+type hfVocabMap struct {
+	m    map[string]int
+	list bool
+}
+
+func (v *hfVocabMap) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	switch {
+	case len(data) > 0 && data[0] == '[':
+		v.list = true
+		return nil
+	case string(data) == "null":
 		return nil
 	}
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return fmt.Errorf("tokenizer.json: model.merges: want a list: %w", err)
+	v.m = map[string]int{}
+	return json.NewDecoder(bytes.NewReader(data)).Decode(&v.m)
+}
+
+// hfMergeList is model.merges: "a b" strings (older files) or ["a", "b"]
+// pairs, in rank order.
+type hfMergeList struct {
+	pairs   [][2]string
+	present bool
+}
+
+func (ml *hfMergeList) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	if string(data) == "null" {
+		return nil
 	}
-	t.merges = make(map[uint64]mergeInfo, len(list))
-	for i, r := range list {
-		var a, b string
-		var s string
-		var pair []string
-		if err := json.Unmarshal(r, &s); err == nil {
-			var ok bool
-			a, b, ok = strings.Cut(s, " ")
+	ml.present = true
+	dec := func(v any) error { return json.NewDecoder(bytes.NewReader(data)).Decode(v) }
+	// the first element says which form (a mixed list takes the slow path)
+	first := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("[")), " \t\r\n")
+	var strs []string
+	if len(first) > 0 && first[0] == '"' && dec(&strs) == nil {
+		ml.pairs = make([][2]string, len(strs))
+		for i, s := range strs {
+			a, b, ok := strings.Cut(s, " ")
 			if !ok || strings.Contains(b, " ") {
-				return fmt.Errorf("tokenizer.json: merge %d %q is not two tokens separated by a space", i, s)
+				return fmt.Errorf("merge %d %q is not two tokens separated by a space", i, s)
 			}
-		} else if err := json.Unmarshal(r, &pair); err == nil && len(pair) == 2 {
-			a, b = pair[0], pair[1]
-		} else {
-			return fmt.Errorf("tokenizer.json: merge %d is neither \"a b\" nor [\"a\", \"b\"]: %.40s", i, r)
+			ml.pairs[i] = [2]string{a, b}
 		}
+		return nil
+	}
+	var lists [][]string
+	if len(first) == 0 || first[0] != '[' || dec(&lists) != nil {
+		// mixed forms: one at a time
+		var items []json.RawMessage
+		if err := dec(&items); err != nil {
+			return fmt.Errorf("want a list: %w", err)
+		}
+		lists = make([][]string, len(items))
+		for i, it := range items {
+			var s string
+			if json.Unmarshal(it, &s) == nil {
+				lists[i] = strings.Split(s, " ")
+				if len(lists[i]) != 2 {
+					return fmt.Errorf("merge %d %q is not two tokens separated by a space", i, s)
+				}
+			} else if err := json.Unmarshal(it, &lists[i]); err != nil {
+				return fmt.Errorf("merge %d is neither \"a b\" nor [\"a\", \"b\"]: %.40s", i, it)
+			}
+		}
+	}
+	ml.pairs = make([][2]string, len(lists))
+	for i, l := range lists {
+		if len(l) != 2 {
+			return fmt.Errorf("merge %d has %d parts, want 2", i, len(l))
+		}
+		ml.pairs[i] = [2]string{l[0], l[1]}
+	}
+	return nil
+}
+
+// hfMerges builds the merge table.
+func (t *Tokenizer) hfMerges(pairs [][2]string) error {
+	t.merges = make(map[uint64]mergeInfo, len(pairs))
+	var buf []byte
+	for i, p := range pairs {
+		a, b := p[0], p[1]
 		l, ok1 := t.vocab[a]
 		r2, ok2 := t.vocab[b]
-		res, ok3 := t.vocab[a+b]
+		buf = append(append(buf[:0], a...), b...)
+		res, ok3 := t.vocab[string(buf)]
 		switch {
 		case !ok1:
 			return fmt.Errorf("tokenizer.json: merge %d (%q %q) references unknown token %q", i, a, b, a)

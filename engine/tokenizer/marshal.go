@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"unicode/utf8"
 )
 
 // MarshalHFJSON writes a Hugging Face tokenizer.json that LoadHF (and HF
@@ -103,12 +104,40 @@ func (t *Tokenizer) MarshalHFConfig() ([]byte, error) {
 	return json.MarshalIndent(c, "", "  ")
 }
 
+// jsonString quotes s as a JSON string (UTF-8 kept as is; invalid bytes
+// become U+FFFD, as encoding/json does).
 func jsonString(s string) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	return string(bytes.TrimRight(b.Bytes(), "\n"))
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c < 0x20 || c == 0x7f:
+				b = append(b, fmt.Sprintf("\\u%04x", c)...)
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, "\\ufffd"...)
+		} else {
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return string(append(b, '"'))
 }
 
 // inModelVocab reports whether id belongs in model.vocab (not only in
@@ -185,10 +214,7 @@ func (t *Tokenizer) hfPipeline() (normalizer, pre, post, dec json.RawMessage, er
 	if s := t.hfSource; s != nil {
 		return s.normalizer, s.preTokenizer, s.postProcessor, s.decoder, nil
 	}
-	js := func(v any) json.RawMessage {
-		b, _ := json.Marshal(v)
-		return b
-	}
+	js := marshalNoEscape
 	type obj = map[string]any
 	var steps []any
 	if t.normalizerName != "" {
@@ -276,6 +302,15 @@ func (t *Tokenizer) templateJSON() json.RawMessage {
 	if t.addEOS && t.eos >= 0 {
 		pair = append(pair, tok(t.eos, 1))
 	}
-	b, _ := json.Marshal(obj{"type": "TemplateProcessing", "single": single, "pair": pair, "special_tokens": special})
-	return b
+	return marshalNoEscape(obj{"type": "TemplateProcessing", "single": single, "pair": pair, "special_tokens": special})
+}
+
+// marshalNoEscape is json.Marshal without HTML escaping ("<s>", not
+// "\u003cs\u003e").
+func marshalNoEscape(v any) json.RawMessage {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimRight(b.Bytes(), "\n")
 }

@@ -1,14 +1,16 @@
 package tokenizer
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/limbic-dev/limbic/internal/testref"
 )
 
-// marshalRoundTrip writes tk as tokenizer.json + tokenizer_config.json and
-// reads them back.
+// marshalRoundTrip writes tk as tokenizer.json + tokenizer_config.json in a
+// temporary directory and reads them back with LoadHF.
 func marshalRoundTrip(t testing.TB, tk *Tokenizer) *Tokenizer {
 	t.Helper()
 	js, err := tk.MarshalHFJSON()
@@ -19,7 +21,14 @@ func marshalRoundTrip(t testing.TB, tk *Tokenizer) *Tokenizer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := ParseHFWithConfig(js, cfg)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadHF(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
 		t.Fatalf("reading MarshalHFJSON back: %v", err)
 	}

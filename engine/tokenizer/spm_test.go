@@ -146,3 +146,31 @@ func TestSentencePieceRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Gemma 3's tokenizer.json: SentencePiece BPE without a dummy prefix
+// (Replace " " -> "▁" only), 262k pieces, runs of '▁' as added tokens.
+// No reference ids ship; check the vocabulary, the specials and the round
+// trip.
+func TestGemma3HF(t *testing.T) {
+	tk := hfFamily(t, "gemma3")
+	if tk.VocabSize() != 262145 || tk.Kind() != SentencePiece || tk.BOS() != 2 || tk.EOS() != 106 || !tk.DefaultAddBOS() {
+		t.Fatalf("vocab %d kind %v bos %d eos %d addBOS %v", tk.VocabSize(), tk.Kind(), tk.BOS(), tk.EOS(), tk.DefaultAddBOS())
+	}
+	if !slices.Equal(tk.EOG(), []int{1, 106}) { // <eos>, <end_of_turn>; not the plain added token "</s>"
+		t.Errorf("EOG %v", tk.EOG())
+	}
+	if got := tk.Encode("<start_of_turn>user\nHi<end_of_turn>", true); !slices.Equal(got[:3], []int{2, 105, 2364}) || got[len(got)-1] != 106 {
+		t.Errorf("turn: %s", pieces(tk, got))
+	}
+	if got := tk.Encode("Hello", false); tk.Token(got[0]) != "Hello" {
+		t.Errorf("no dummy prefix expected: %s", pieces(tk, got))
+	}
+	for _, s := range append(refTexts(t), randomTexts(12, 300)...) {
+		if strings.Contains(s, "▁") {
+			continue
+		}
+		if got := tk.Decode(tk.Encode(s, true)); got != s {
+			t.Errorf("Decode(Encode(%q)) = %q", s, got)
+		}
+	}
+}

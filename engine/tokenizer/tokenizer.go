@@ -393,12 +393,9 @@ func (t *Tokenizer) buildEOG() {
 		set[t.eos] = true
 	}
 	for _, name := range eogNames {
-		id, ok := t.vocab[name]
-		if !ok || id == t.bos {
-			continue
-		}
-		_, isAdded := t.addedOf[id]
-		if ty := t.types[id]; isAdded || ty == TypeControl || ty == TypeUserDefined {
+		// by name only among special (control) tokens: Gemma's vocabulary
+		// has "</s>" as a plain added token
+		if id, ok := t.vocab[name]; ok && id != t.bos && t.types[id] == TypeControl {
 			set[id] = true
 		}
 	}

@@ -9,8 +9,8 @@ import (
 	"math"
 	"slices"
 
-	"github.com/limbic-dev/limbic/engine/format/internal/atomicfile"
 	"github.com/limbic-dev/limbic/engine/tensor"
+	"github.com/limbic-dev/limbic/internal/atomicfile"
 )
 
 // MaxNameLen is the longest tensor name the writer accepts: llama.cpp keeps

@@ -11,9 +11,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/limbic-dev/limbic/engine/format/internal/atomicfile"
 	"github.com/limbic-dev/limbic/engine/format/safetensors"
 	"github.com/limbic-dev/limbic/engine/tensor"
+	"github.com/limbic-dev/limbic/internal/atomicfile"
 )
 
 // Option configures Write.

@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/limbic-dev/limbic/engine/format/internal/atomicfile"
 	"github.com/limbic-dev/limbic/engine/tensor"
+	"github.com/limbic-dev/limbic/internal/atomicfile"
 )
 
 // Write writes tensors (in the given order) and meta to a safetensors file at

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/limbic-dev/limbic/internal/testref"
+	"github.com/limbic-dev/limbic/science/ctrlvec"
+	"github.com/limbic-dev/limbic/science/vecpack"
+)
+
+// writeTestPack writes a random vector pack for the embedded model (d 288,
+// 6 layers) with a neutral baseline, and returns its path.
+func writeTestPack(t *testing.T) string {
+	t.Helper()
+	testref.Stories15M(t)
+	names := []string{"happy", "sad", "scared", "calm"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	layers := []int{0, 1, 2, 3, 4, 5}
+	p := &vecpack.Pack{Meta: vecpack.NewMeta(vecpack.ModelInfo{ID: "stories15m", DModel: 288, NLayers: 6,
+		Hash: "sha256:cd590644d963867a2b6e5a1107f51fad663c41d79c149fbecbbb1f95fa81f49a"}, names, layers)}
+	p.Meta.Counts = []int{1, 1, 1, 1}
+	p.Meta.BestLayer = 4
+	for _, l := range layers {
+		p.Meta.LayerInfo = append(p.Meta.LayerInfo, vecpack.LayerInfo{Layer: l, MeanResidNorm: 6 + float64(l)})
+		v := make([]float32, len(names)*288)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		mean, std := make([]float32, 4), []float32{1, 1, 1, 1}
+		p.Layers = append(p.Layers, vecpack.Layer{Raw: v, Denoised: v, Center: make([]float32, 288),
+			NeutralMeanRaw: mean, NeutralStdRaw: std, NeutralMeanDenoised: mean, NeutralStdDenoised: std})
+	}
+	path := filepath.Join(t.TempDir(), "pack.safetensors")
+	if err := vecpack.Write(path, p); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestReadJSON(t *testing.T) {
+	pack := writeTestPack(t)
+	out := limbic(t, "read", "--vectors", pack, "--format", "json", "--smooth", "3", "Lily was sad because her cat was lost.")
+	var tr struct {
+		Layer    int         `json:"layer"`
+		Metric   string      `json:"metric"`
+		Smooth   int         `json:"smooth"`
+		Emotions []string    `json:"emotions"`
+		Values   [][]float32 `json:"values"`
+		Tokens   []struct {
+			Text string                     `json:"text"`
+			Top  []struct{ Emotion string } `json:"top"`
+		} `json:"tokens"`
+	}
+	if err := json.Unmarshal([]byte(out), &tr); err != nil {
+		t.Fatal(err)
+	}
+	if tr.Layer != 4 || tr.Metric != "z" || tr.Smooth != 3 || len(tr.Emotions) != 4 || len(tr.Values) != 4 || len(tr.Tokens) < 10 || len(tr.Tokens[3].Top) != 3 {
+		t.Errorf("trace: layer %d metric %s smooth %d emotions %v tokens %d", tr.Layer, tr.Metric, tr.Smooth, tr.Emotions, len(tr.Tokens))
+	}
+	ansi := limbic(t, "read", "--vectors", pack, "--emotions", "calm", "Lily was sad.")
+	if !strings.Contains(ansi, "\x1b[48;2;") && !strings.Contains(ansi, ";48;2;") {
+		t.Errorf("no ANSI colours in %q", ansi)
+	}
+	html := filepath.Join(t.TempDir(), "r.html")
+	limbic(t, "read", "--vectors", pack, "--format", "html", "--out", html, "-q", "Lily was sad.")
+	b, err := os.ReadFile(html)
+	if err != nil || !strings.Contains(string(b), "<!DOCTYPE html>") {
+		t.Errorf("html: %v", err)
+	}
+}
+
+func TestExportImportRoundTrip(t *testing.T) {
+	pack := writeTestPack(t)
+	dir := t.TempDir()
+	cv := filepath.Join(dir, "calm.gguf")
+	limbic(t, "export", "--vectors", pack, "--format", "llama-cpp", "calm", "0.25", "--layers", "2-4", "--out", cv)
+	got, err := ctrlvec.Read(cv, 6, 288)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := vecpack.Read(pack)
+	for _, l := range []int{2, 3, 4} {
+		u, _ := p.Unit(l, "calm", vecpack.Denoised)
+		norm, _ := p.MeanResidNorm(l)
+		for i := range u {
+			if want := u[i] * float32(0.25*norm); got.Directions[l][i] != want {
+				t.Fatalf("layer %d [%d] = %v, want %v", l, i, got.Directions[l][i], want)
+			}
+		}
+	}
+	// Import keeps it by name; steering with it equals steering with the spec.
+	imp := limbic(t, "import", cv, "--as", "calmtest", "--json")
+	var info struct {
+		Path   string                `json:"path"`
+		Layers []struct{ Layer int } `json:"layers"`
+	}
+	if err := json.Unmarshal([]byte(imp), &info); err != nil || len(info.Layers) != 3 {
+		t.Fatalf("import: %s %v", imp, err)
+	}
+	defer os.Remove(info.Path)
+	back, err := ctrlvec.Read(info.Path, 6, 288)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l, d := range got.Directions {
+		for i := range d {
+			if back.Directions[l][i] != d[i] {
+				t.Fatalf("imported copy differs at layer %d", l)
+			}
+		}
+	}
+	a := limbic(t, "generate", "-p", "Once upon a time", "-n", "12", "--temp", "0", "--json", "--vectors", pack, "--steer", "calm=0.25@2-4")
+	b := limbic(t, "generate", "-p", "Once upon a time", "-n", "12", "--temp", "0", "--json", "--steer-vector", "calmtest")
+	c := limbic(t, "generate", "-p", "Once upon a time", "-n", "12", "--temp", "0", "--json")
+	if a != b {
+		t.Errorf("--steer and the exported control vector differ:\n%s\n%s", a, b)
+	}
+	if a == c {
+		t.Log("steering at 0.25 did not change the greedy text (possible, but unusual)")
+	}
+}
+
+func TestVectorErrors(t *testing.T) {
+	pack := writeTestPack(t)
+	for _, args := range [][]string{
+		{"read", "--vectors", pack, "--emotions", "zen", "x"},
+		{"read", "--vectors", pack, "--layer", "9", "x"},
+		{"export", "--vectors", pack, "calm", "0.1", "--layers", "0"},
+		{"export", "--vectors", pack, "bliss", "0.1"},
+		{"generate", "-p", "x", "--vectors", pack, "--steer", "calm=abc"},
+		{"read", "--vectors", filepath.Join(t.TempDir(), "none.safetensors"), "x"},
+	} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err == nil || !strings.HasPrefix(string(out), "limbic: ") {
+			t.Errorf("limbic %v: %v %q", args, err, out)
+		}
+	}
+	// A pack for another model (different hash) is refused unless --any-model.
+	p, _ := vecpack.Read(pack)
+	p.Meta.Model.Hash = "sha256:" + strings.Repeat("0", 64)
+	other := filepath.Join(t.TempDir(), "other.safetensors")
+	vecpack.Write(other, p)
+	out, err := exec.Command(bin, "read", "--vectors", other, "x").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "made for model") {
+		t.Errorf("foreign pack: %v %q", err, out)
+	}
+	limbic(t, "read", "--vectors", other, "--any-model", "--format", "json", "x")
+	// A control vector of the wrong width.
+	bad := filepath.Join(t.TempDir(), "bad.gguf")
+	ctrlvec.Write(bad, &ctrlvec.Vector{Directions: map[int][]float32{1: make([]float32, 100)}})
+	out, err = exec.Command(bin, "import", bad).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "width") {
+		t.Errorf("wrong width: %v %q", err, out)
+	}
+}

@@ -1,0 +1,123 @@
+package kernels
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+)
+
+// A kpath is one implementation of the kernels: "go" (plain Go, every
+// function nil) or a SIMD path registered by dispatch_amd64.go. Kernels read
+// the current path once per call and fall back to plain Go for anything the
+// path leaves nil.
+type kpath struct {
+	name  string
+	lanes int // float32s per vector; 1 for plain Go
+
+	// GEMM (prefill): broadcast-form micro-kernels, gemm[mr] for mr = 1..mr,
+	// nr columns (gemmHalf: nr/2 columns).
+	mr, nr   int
+	gemm     []func(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+	gemmHalf []func(k int, x *float32, ldx int, b *float32, ldb int, c *float32, ldc int, acc int)
+	gemmBF16 []func(k int, x *uint32, ldx int, b *uint32, ldb int, c *float32, ldc int, acc int) // VDPBF16PS; nil: widen
+	pack32   func(dst *uint32, src *uint32, idx *int32, k int)
+	packBF16 func(dst *float32, src *uint16, idx *int32, k2 int)
+	packF16  func(dst *float32, src *uint16, idx *int32, k2 int)
+	cvtBF16  func(dst *uint16, src *float32, n int)
+
+	// GEMV (decode): dot-form tiles of gemvMR×4, gemvX[mr] for mr = 1..gemvMR.
+	gemvMR   int
+	gemvF32  []func(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int)
+	gemvBF16 []func(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
+	gemvF16  []func(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
+	// One x row against many 4-row tiles (decode with a single sequence).
+	gemvRowsF32  func(k int, x *float32, w *float32, ldw int, y *float32, tiles int)
+	gemvRowsBF16 func(k int, x *float32, w *uint16, ldw int, y *float32, tiles int)
+	gemvRowsF16  func(k int, x *float32, w *uint16, ldw int, y *float32, tiles int)
+
+	// Vector loops over n, a multiple of lanes; the Go wrappers do tails.
+	dot      func(a, b *float32, n int) float32
+	axpy     func(y *float32, a float32, x *float32, n int)
+	add      func(y, x *float32, n int)
+	scale    func(x *float32, a float32, n int)
+	max      func(x *float32, n int) float32
+	mulScale func(dst, x, w *float32, a, one float32, n int)
+	expSum   func(dst, src *float32, n int, scale, m float32) float32
+	gateMul  func(dst, gate, up *float32, n int, gelu int)
+	scores   func(q, k *float32, ldk, nk, hd int, s *float32) // hd ≤ 8 vectors (AVX2: 4)
+}
+
+var (
+	goPath = &kpath{name: "go", lanes: 1}
+	// paths lists the paths this CPU can run, best first; "go" is last.
+	paths []*kpath
+	cur   atomic.Pointer[kpath]
+)
+
+// EnvPath is the environment variable read at init to force a kernel path
+// (one of Paths(); unknown or unsupported names fall back to the best path
+// with a warning on stderr).
+const EnvPath = "LIMBIC_KERNELS"
+
+// Approximate paths trade accuracy for speed and are used only when asked
+// for: avx512bf16 rounds activations to bf16 before VDPBF16PS (as torch's
+// bf16 matmuls and llama.cpp do), which moves the logits of bf16 checkpoints
+// by up to ~0.5 against a float64 forward; the default is the fastest exact
+// path (bf16 weights widened in registers).
+var approximate = map[string]bool{"avx512bf16": true}
+
+func init() {
+	paths = append(simdPaths(), goPath)
+	best := paths[0]
+	for _, p := range paths {
+		if !approximate[p.name] {
+			best = p
+			break
+		}
+	}
+	if env := os.Getenv(EnvPath); env != "" {
+		if p := findPath(env); p != nil {
+			best = p
+		} else {
+			fmt.Fprintf(os.Stderr, "limbic/kernels: %s=%q is not available here (have %s); using %s\n",
+				EnvPath, env, strings.Join(Paths(), ", "), best.name)
+		}
+	}
+	cur.Store(best)
+}
+
+func findPath(name string) *kpath {
+	for _, p := range paths {
+		if p.name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Paths returns the names of the kernel paths this CPU can run, best first;
+// the last is always "go" (plain Go, the reference).
+func Paths() []string {
+	var s []string
+	for _, p := range paths {
+		s = append(s, p.name)
+	}
+	return s
+}
+
+// Path returns the name of the kernel path in use.
+func Path() string { return cur.Load().name }
+
+// SetPath switches every kernel to the named path (one of Paths()) and
+// returns a function that restores the previous one. It panics on a name
+// that this CPU cannot run. Kernels already running finish on the path they
+// started with; it is meant for tests, benchmarks and start-up.
+func SetPath(name string) (restore func()) {
+	p := findPath(name)
+	if p == nil {
+		panic(fmt.Sprintf("kernels: SetPath(%q): not available here (have %s)", name, strings.Join(Paths(), ", ")))
+	}
+	old := cur.Swap(p)
+	return func() { cur.Store(old) }
+}

@@ -1,0 +1,330 @@
+package kernels
+
+import (
+	"sync"
+	"unsafe"
+
+	"github.com/limbic-dev/limbic/engine/tensor"
+)
+
+// Tuning of the SIMD MatMul (see BenchmarkMatMul).
+const (
+	gemvMaxN = 6   // n up to this uses the dot-form GEMV tiles
+	kcMax    = 512 // K block (elements): an x tile mr×kc stays in L1
+	mcMax    = 256 // weight rows per packed block: mc×kc floats stay in L2
+)
+
+// gemv computes y = x·Wᵀ for small n with dot-form tiles: every group of 4
+// weight rows is loaded once and applied to all n rows of x, so the weight
+// streams from memory exactly once. Q8_0 runs row by row in Go with a SIMD dot.
+func (m *Matrix) gemv(p *kpath, y, x []float32, n int) {
+	R, C := m.Rows, m.Cols
+	tiles := (R + 3) / 4
+	grain := 1 + 16384/(4*C*n+1)
+	ParallelFor(tiles, grain, func(lo, hi int) {
+		var tmp []float32
+		if m.DType == tensor.Q8_0 {
+			tmp = make([]float32, C)
+		}
+		// One x row: full tiles in one call over the rows (the decode case).
+		if n == 1 && m.DType != tensor.Q8_0 {
+			full := min(hi, R/4) - lo
+			if done := m.gemvRows(p, y, x, lo, full); done > 0 {
+				lo += done
+			}
+		}
+		for t := lo; t < hi; t++ {
+			r0 := 4 * t
+			if m.DType == tensor.Q8_0 || r0+4 > R {
+				if tmp == nil {
+					tmp = make([]float32, C)
+				}
+				for r := r0; r < R && r < r0+4; r++ {
+					w := tmp
+					if m.DType == tensor.F32 {
+						w = m.f32[r*C : (r+1)*C]
+					} else {
+						m.Row(r, tmp)
+					}
+					for i := 0; i < n; i++ {
+						y[i*R+r] = Dot(x[i*C:(i+1)*C], w)
+					}
+				}
+				continue
+			}
+			m.gemvTile(p, y, x, n, r0)
+		}
+	})
+}
+
+// gemvRows does tiles [t0, t0+tiles) for one row of x with the path's
+// multi-tile kernel, plus the Go tail of rows longer than a vector multiple;
+// it returns the tiles done (0 when the path has no such kernel).
+func (m *Matrix) gemvRows(p *kpath, y, x []float32, t0, tiles int) int {
+	if tiles <= 0 {
+		return 0
+	}
+	C := m.Cols
+	kmain := C &^ (p.lanes - 1)
+	if kmain == 0 {
+		return 0
+	}
+	r0 := 4 * t0
+	switch {
+	case m.DType == tensor.F32 && p.gemvRowsF32 != nil:
+		p.gemvRowsF32(kmain, &x[0], &m.f32[r0*C], C, &y[r0], tiles)
+	case m.DType == tensor.BF16 && p.gemvRowsBF16 != nil:
+		p.gemvRowsBF16(kmain, &x[0], &m.u16[r0*C], C, &y[r0], tiles)
+	case m.DType == tensor.F16 && p.gemvRowsF16 != nil:
+		p.gemvRowsF16(kmain, &x[0], &m.u16[r0*C], C, &y[r0], tiles)
+	default:
+		return 0
+	}
+	if kmain < C {
+		xi := x[kmain:C]
+		for r := r0; r < r0+4*tiles; r++ {
+			var s float32
+			for k, v := range xi {
+				s += v * m.at(r, kmain+k)
+			}
+			y[r] += s
+		}
+	}
+	return tiles
+}
+
+// gemvTile does rows r0..r0+3 of W for all n rows of x.
+func (m *Matrix) gemvTile(p *kpath, y, x []float32, n, r0 int) {
+	R, C := m.Rows, m.Cols
+	kmain := C &^ (p.lanes - 1)
+	for i0 := 0; i0 < n; i0 += p.gemvMR {
+		mr := min(p.gemvMR, n-i0)
+		if kmain > 0 {
+			switch m.DType {
+			case tensor.F32:
+				p.gemvF32[mr](kmain, &x[i0*C], C, &m.f32[r0*C], C, &y[i0*R+r0], R)
+			case tensor.BF16:
+				p.gemvBF16[mr](kmain, &x[i0*C], C, &m.u16[r0*C], C, &y[i0*R+r0], R)
+			case tensor.F16:
+				p.gemvF16[mr](kmain, &x[i0*C], C, &m.u16[r0*C], C, &y[i0*R+r0], R)
+			}
+		} else {
+			for i := i0; i < i0+mr; i++ {
+				clear(y[i*R+r0 : i*R+r0+4])
+			}
+		}
+		if kmain == C {
+			continue
+		}
+		for i := i0; i < i0+mr; i++ {
+			xi := x[i*C+kmain : (i+1)*C]
+			for j := 0; j < 4; j++ {
+				r := r0 + j
+				var s float32
+				for k, v := range xi {
+					s += v * m.at(r, kmain+k)
+				}
+				y[i*R+r] += s
+			}
+		}
+	}
+}
+
+// at returns W[r][k] as float32 (F32, BF16, F16 only).
+func (m *Matrix) at(r, k int) float32 {
+	switch m.DType {
+	case tensor.F32:
+		return m.f32[r*m.Cols+k]
+	case tensor.BF16:
+		return tensor.BF16ToF32(m.u16[r*m.Cols+k])
+	case tensor.F16:
+		return tensor.F16ToF32(m.u16[r*m.Cols+k])
+	}
+	panic("kernels: at: unsupported dtype")
+}
+
+// packPool recycles packing buffers (float32 or bf16-pair units).
+var packPool sync.Pool
+
+func getPackBuf(n int) *[]uint32 {
+	if b, ok := packPool.Get().(*[]uint32); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]uint32, n)
+	return &b
+}
+
+// gemmBlocked computes y = x·Wᵀ with the broadcast-form micro-kernels. The
+// output is cut into items of (≤ mcMax weight rows) × (a block of x rows);
+// each item packs its weight rows, one K block at a time, into panels
+// [kc][nr] (widening bf16/f16/q8 to float32, or keeping bf16 pairs for
+// VDPBF16PS) and runs mr×nr tiles over its x rows.
+func (m *Matrix) gemmBlocked(p *kpath, y, x []float32, n int) {
+	R, C := m.Rows, m.Cols
+	mr, nr := p.mr, p.nr
+	pairs := m.DType == tensor.BF16 && p.gemmBF16 != nil && C%2 == 0
+
+	// K blocks of equal size, even (pairs stay whole).
+	kblocks := (C + kcMax - 1) / kcMax
+	kc := ((C+kblocks-1)/kblocks + 1) &^ 1
+	if pairs {
+		kblocks = (C + 2*kcMax - 1) / (2 * kcMax)
+		kc = ((C+kblocks-1)/kblocks + 1) &^ 1
+	}
+	// Weight-row blocks of whole panels.
+	panels := (R + nr - 1) / nr
+	rblocks := (panels*nr + mcMax - 1) / mcMax
+	bp := (panels + rblocks - 1) / rblocks // panels per block
+	rblocks = (panels + bp - 1) / bp
+	// x-row blocks: enough items for the workers to balance, but each item
+	// packs its weights, so not too many.
+	w := Workers()
+	nblocks := 1
+	if rblocks < 3*w {
+		nblocks = (3*w + rblocks - 1) / rblocks
+	}
+	if maxB := (n + 4*mr - 1) / (4 * mr); nblocks > maxB {
+		nblocks = max(1, maxB)
+	}
+	nb := ((n+nblocks-1)/nblocks + mr - 1) / mr * mr
+	nblocks = (n + nb - 1) / nb
+
+	var xb []uint16 // x as bf16 for VDPBF16PS
+	if pairs {
+		xbuf := getPackBuf((n*C + 1) / 2)
+		defer packPool.Put(xbuf)
+		xb = unsafe.Slice((*uint16)(unsafe.Pointer(&(*xbuf)[0])), n*C)
+		toBF16(p, xb, x[:n*C])
+	}
+
+	ParallelFor(rblocks*nblocks, 1, func(lo, hi int) {
+		buf := getPackBuf(bp * nr * kc)
+		defer packPool.Put(buf)
+		var tile [12 * 32]float32
+		for it := lo; it < hi; it++ {
+			rb, ib := it%rblocks, it/rblocks
+			pr0 := rb * bp
+			pr1 := min(panels, pr0+bp)
+			i0, i1 := ib*nb, min(n, (ib+1)*nb)
+			for k0 := 0; k0 < C; k0 += kc {
+				kl := min(kc, C-k0)
+				acc := 0
+				if k0 > 0 {
+					acc = 1
+				}
+				psz := nr * kl
+				if pairs {
+					psz = nr * kl / 2
+				}
+				for pn := pr0; pn < pr1; pn++ {
+					m.packPanel(p, (*buf)[(pn-pr0)*psz:(pn-pr0+1)*psz], pn*nr, min(nr, R-pn*nr), k0, kl, pairs)
+				}
+				for i := i0; i < i1; i += mr {
+					mrr := min(mr, i1-i)
+					for pn := pr0; pn < pr1; pn++ {
+						r := pn * nr
+						valid := min(nr, R-r)
+						c, ldc := &y[i*R+r], R
+						if valid < nr {
+							c, ldc = &tile[0], nr
+							if acc != 0 {
+								for ii := 0; ii < mrr; ii++ {
+									copy(tile[ii*nr:ii*nr+valid], y[(i+ii)*R+r:])
+								}
+							}
+						}
+						b := &(*buf)[(pn-pr0)*psz]
+						if pairs {
+							p.gemmBF16[mrr](kl/2, (*uint32)(unsafe.Pointer(&xb[i*C+k0])), C/2, b, nr, c, ldc, acc)
+						} else {
+							p.gemm[mrr](kl, &x[i*C+k0], C, (*float32)(unsafe.Pointer(b)), nr, c, ldc, acc)
+						}
+						if valid < nr {
+							for ii := 0; ii < mrr; ii++ {
+								copy(y[(i+ii)*R+r:(i+ii)*R+r+valid], tile[ii*nr:])
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// packPanel packs rows r..r+valid-1, columns k0..k0+kl-1 of W into dst as
+// [kl][nr] float32 (or [kl/2][nr] bf16 pairs when pairs). Rows past valid
+// repeat row r (their outputs are discarded).
+func (m *Matrix) packPanel(p *kpath, dst []uint32, r, valid, k0, kl int, pairs bool) {
+	nr, C := p.nr, m.Cols
+	var idx [32]int32
+	esz := 4
+	if m.DType == tensor.BF16 || m.DType == tensor.F16 {
+		esz = 2
+	}
+	for j := 0; j < nr; j++ {
+		idx[j] = int32(min(j, valid-1) * C * esz)
+	}
+	switch {
+	case m.DType == tensor.F32 && p.pack32 != nil:
+		p.pack32(&dst[0], (*uint32)(unsafe.Pointer(&m.f32[r*C+k0])), &idx[0], kl)
+		return
+	case pairs:
+		p.pack32(&dst[0], (*uint32)(unsafe.Pointer(&m.u16[r*C+k0])), &idx[0], kl/2)
+		return
+	case m.DType == tensor.BF16 && p.packBF16 != nil, m.DType == tensor.F16 && p.packF16 != nil:
+		f := p.packBF16
+		if m.DType == tensor.F16 {
+			f = p.packF16
+		}
+		k2 := kl / 2
+		d := unsafe.Slice((*float32)(unsafe.Pointer(&dst[0])), nr*kl)
+		if k2 > 0 {
+			f(&d[0], &m.u16[r*C+k0], &idx[0], k2)
+		}
+		if kl%2 == 1 {
+			k := k0 + kl - 1
+			for j := 0; j < nr; j++ {
+				d[(kl-1)*nr+j] = m.at(r+min(j, valid-1), k)
+			}
+		}
+		return
+	}
+	// Generic: convert each row segment, scatter into the panel.
+	d := unsafe.Slice((*float32)(unsafe.Pointer(&dst[0])), nr*kl)
+	row := make([]float32, C)
+	for j := 0; j < nr; j++ {
+		if j < valid {
+			m.Row(r+j, row)
+		}
+		for k := 0; k < kl; k++ {
+			d[k*nr+j] = row[k0+k]
+		}
+	}
+}
+
+// toBF16 rounds src to bf16 (nearest even) into dst.
+func toBF16(p *kpath, dst []uint16, src []float32) {
+	i := 0
+	if p.cvtBF16 != nil {
+		i = len(src) &^ 31
+		ParallelFor(i/32, 1+4096/32, func(lo, hi int) {
+			if hi > lo {
+				p.cvtBF16(&dst[lo*32], &src[lo*32], (hi-lo)*32)
+			}
+		})
+	}
+	for ; i < len(src); i++ {
+		dst[i] = f32ToBF16(src[i])
+	}
+}
+
+// f32ToBF16 rounds to nearest even; NaN stays NaN.
+func f32ToBF16(f float32) uint16 {
+	b := *(*uint32)(unsafe.Pointer(&f))
+	if b&0x7fffffff > 0x7f800000 {
+		return uint16(b>>16) | 0x40
+	}
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
+}

@@ -1,0 +1,487 @@
+// Command asmgen writes the amd64 assembly of package kernels
+// (kernels_amd64.s) and its Go declarations (kernels_amd64.go).
+//
+// Run it with `go generate ./engine/kernels` (or `go run ./internal/asmgen`
+// from engine/kernels). It is a small text generator rather than avo because
+// neither avo (v0.5.0) nor the Go assembler knows the AVX512_BF16
+// instructions (VDPBF16PS, VCVTNE2PS2BF16): those are emitted as raw EVEX
+// bytes by evex() below. Everything else is ordinary Go assembler syntax, and
+// `go vet` (asmdecl) checks every frame against the generated declarations.
+//
+// Kernels (each comment in kernels_amd64.go gives the plain-Go meaning):
+//   - gemm tiles, broadcast form (BLIS micro-kernel): an mr×NR block of
+//     y += x·Wᵀ from mr rows of x (strided, broadcast one element at a time)
+//     and a packed W panel [k][NR] (vector loads). NR = 32 (AVX-512, two zmm)
+//     or 16 (AVX2, two ymm); one function per mr.
+//   - the same tile with VDPBF16PS over bf16 pairs (AVX512_BF16).
+//   - gemv tiles, dot form: mr ≤ 4 rows of x against 4 rows of W read
+//     straight from the (unpacked, possibly bf16/f16) weight, reduced
+//     horizontally at the end; the decode path.
+//   - dot, axpy and a few elementwise loops.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"os"
+	"strings"
+)
+
+type gen struct {
+	s    bytes.Buffer // assembly
+	decl bytes.Buffer // Go declarations
+}
+
+func (g *gen) f(format string, args ...any) {
+	fmt.Fprintf(&g.s, "\t"+format+"\n", args...)
+}
+
+func (g *gen) label(l string) { fmt.Fprintf(&g.s, "%s:\n", l) }
+
+// fn starts a function. params is the Go parameter list ("a *float32, n int");
+// every parameter must be 8 bytes except float32 ones (4 bytes, padded as Go does).
+func (g *gen) fn(name, doc, params, result string) {
+	size := 0
+	for _, p := range strings.Split(params, ",") {
+		p = strings.TrimSpace(p)
+		if f := strings.Fields(p); f[len(f)-1] == "float32" {
+			size = (size + 3) &^ 3
+			size += 4
+		} else {
+			size = (size + 7) &^ 7
+			size += 8
+		}
+	}
+	if result != "" {
+		if strings.HasSuffix(result, "float32") {
+			size = (size + 7) &^ 7 // results start at a pointer-aligned offset
+			size += 4
+		}
+	}
+	fmt.Fprintf(&g.decl, "\n%s\n//\n//go:noescape\nfunc %s(%s) %s\n", doc, name, params, result)
+	fmt.Fprintf(&g.s, "\n// func %s(%s) %s\nTEXT ·%s(SB), NOSPLIT, $0-%d\n", name, params, result, name, size)
+}
+
+// evex encodes a register-register 512-bit EVEX instruction with Intel operand
+// order (dst, src1, src2): pp 1=66 2=F3 3=F2, map 2=0F38.
+func evex(pp, mm, op byte, dst, src1, src2 int) string {
+	inv := func(v int) byte { return byte(^v & 1) }
+	p0 := inv(dst>>3)<<7 | inv(src2>>4)<<6 | inv(src2>>3)<<5 | inv(dst>>4)<<4 | mm
+	p1 := byte(^src1&0xf)<<3 | 4 | pp
+	p2 := byte(0x40) | inv(src1>>4)<<3
+	m := byte(0xc0) | byte(dst&7)<<3 | byte(src2&7)
+	b := []byte{0x62, p0, p1, p2, op, m}
+	var parts []string
+	for _, x := range b {
+		parts = append(parts, fmt.Sprintf("BYTE $0x%02x", x))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// vdpbf16ps: dst += pairwise dot of bf16 pairs in src1 and src2 (zmm only).
+func (g *gen) vdpbf16ps(dst, src1, src2 int) {
+	g.f("%s // VDPBF16PS Z%d, Z%d, Z%d", evex(2, 2, 0x52, dst, src1, src2), src2, src1, dst)
+}
+
+// vcvtne2ps2bf16: dst[0:16] = bf16(src2), dst[16:32] = bf16(src1), round to nearest even.
+func (g *gen) vcvtne2ps2bf16(dst, src1, src2 int) {
+	g.f("%s // VCVTNE2PS2BF16 Z%d, Z%d, Z%d", evex(3, 2, 0x72, dst, src1, src2), src2, src1, dst)
+}
+
+type isa struct {
+	name  string // function name suffix
+	reg   string // "Z" or "Y"
+	lanes int
+}
+
+var (
+	avx512 = isa{"Avx512", "Z", 16}
+	avx2   = isa{"Avx2", "Y", 8}
+)
+
+func (s isa) r(i int) string { return fmt.Sprintf("%s%d", s.reg, i) }
+
+// rowAddr returns the address of row i of a strided operand whose bases are
+// bases[j] = base + 3j rows and whose row stride (bytes) is in ld.
+func rowAddr(bases []string, ld string, i, off int) string {
+	b := bases[i/3]
+	o := ""
+	if off != 0 {
+		o = fmt.Sprint(off)
+	}
+	switch i % 3 {
+	case 0:
+		return fmt.Sprintf("%s(%s)", o, b)
+	case 1:
+		return fmt.Sprintf("%s(%s)(%s*1)", o, b, ld)
+	default:
+		return fmt.Sprintf("%s(%s)(%s*2)", o, b, ld)
+	}
+}
+
+// gemmTile emits y[mr, NR] (+)= x[mr, k]·panel where panel is [k][NR] packed.
+// bf16: x and panel hold bf16 pairs (k counts pairs) and VDPBF16PS is used.
+func (g *gen) gemmTile(s isa, mr, nv int, bf16 bool) {
+	nr := nv * s.lanes
+	vb := s.lanes * 4
+	kind := "F32"
+	elem := "float32"
+	what := "x[i*ldx+p]·b[p*ldb+j]"
+	if bf16 {
+		kind = "BF16"
+		elem = "uint32"
+		what = "dot2(x[i*ldx+p], b[p*ldb+j])"
+	}
+	name := fmt.Sprintf("gemm%s%sN%dM%d", kind, s.name, nr, mr)
+	doc := fmt.Sprintf("// %s computes, for i < %d and j < %d,\n//\n//\tc[i*ldc+j] = acc·c[i*ldc+j] + Σ_{p<k} %s\n//\n// (acc is 0 or 1); b is usually a packed panel (ldb = %d).",
+		name, mr, nr, what, nr)
+	if bf16 {
+		doc += " x and b hold bf16 pairs;\n// dot2 is the two-term product of a pair (VDPBF16PS)."
+	}
+	g.fn(name, doc, fmt.Sprintf("k int, x *%s, ldx int, b *%s, ldb int, c *float32, ldc int, acc int", elem, elem), "")
+	g.f("MOVQ k+0(FP), CX")
+	g.f("MOVQ x+8(FP), SI")
+	g.f("MOVQ ldx+16(FP), DX")
+	g.f("SHLQ $2, DX")
+	g.f("MOVQ b+24(FP), BX")
+	g.f("MOVQ ldb+32(FP), R12")
+	g.f("SHLQ $2, R12")
+	g.f("LEAQ (R12)(R12*2), R13")
+	bases := []string{"SI", "R9", "R10", "R11"}[:(mr+2)/3]
+	if len(bases) > 1 {
+		g.f("LEAQ (DX)(DX*2), R8")
+		for j := 1; j < len(bases); j++ {
+			g.f("LEAQ (%s)(R8*1), %s", bases[j-1], bases[j])
+		}
+	}
+	nacc := mr * nv
+	for a := 0; a < nacc; a++ {
+		g.f("VXORPS %s, %s, %s", s.r(a), s.r(a), s.r(a))
+	}
+	// registers: acc 0..nacc-1, panel vectors, broadcasts.
+	var bregs, xregs []int
+	if s.lanes == 16 {
+		bregs = []int{24, 25, 26, 27}
+		xregs = []int{28, 29, 30, 31}
+	} else {
+		bregs = []int{12, 13}
+		xregs = []int{14, 15}
+	}
+	step := func(u int, tag string) {
+		bset := bregs[(u%(len(bregs)/nv))*nv:]
+		row := []string{"(BX)", "(BX)(R12*1)", "(BX)(R12*2)", "(BX)(R13*1)"}[u]
+		for v := 0; v < nv; v++ {
+			off := ""
+			if v > 0 {
+				off = fmt.Sprint(v * vb)
+			}
+			g.f("VMOVUPS %s%s, %s", off, row, s.r(bset[v]))
+		}
+		for i := 0; i < mr; i++ {
+			x := xregs[i%len(xregs)]
+			g.f("VBROADCASTSS %s, %s", rowAddr(bases, "DX", i, 4*u), s.r(x))
+			for v := 0; v < nv; v++ {
+				if bf16 {
+					g.vdpbf16ps(i*nv+v, bset[v], x)
+				} else {
+					g.f("VFMADD231PS %s, %s, %s", s.r(x), s.r(bset[v]), s.r(i*nv+v))
+				}
+			}
+		}
+	}
+	const unroll = 4
+	g.f("CMPQ CX, $%d", unroll)
+	g.f("JL tail")
+	g.label("loop4")
+	for u := 0; u < unroll; u++ {
+		step(u, "")
+	}
+	g.f("LEAQ (BX)(R12*4), BX")
+	for _, b := range bases {
+		g.f("ADDQ $%d, %s", 4*unroll, b)
+	}
+	g.f("SUBQ $%d, CX", unroll)
+	g.f("CMPQ CX, $%d", unroll)
+	g.f("JGE loop4")
+	g.label("tail")
+	g.f("TESTQ CX, CX")
+	g.f("JZ store")
+	g.label("loop1")
+	step(0, "")
+	g.f("ADDQ R12, BX")
+	for _, b := range bases {
+		g.f("ADDQ $4, %s", b)
+	}
+	g.f("DECQ CX")
+	g.f("JNZ loop1")
+	g.label("store")
+	g.f("MOVQ c+40(FP), DI")
+	g.f("MOVQ ldc+48(FP), R8")
+	g.f("SHLQ $2, R8")
+	g.f("MOVQ acc+56(FP), AX")
+	g.f("TESTQ AX, AX")
+	g.f("JZ overwrite")
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			g.f("VADDPS %d(DI), %s, %s", v*vb, s.r(i*nv+v), s.r(i*nv+v))
+			g.f("VMOVUPS %s, %d(DI)", s.r(i*nv+v), v*vb)
+		}
+		if i+1 < mr {
+			g.f("ADDQ R8, DI")
+		}
+	}
+	g.f("VZEROUPPER")
+	g.f("RET")
+	g.label("overwrite")
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			g.f("VMOVUPS %s, %d(DI)", s.r(i*nv+v), v*vb)
+		}
+		if i+1 < mr {
+			g.f("ADDQ R8, DI")
+		}
+	}
+	g.f("VZEROUPPER")
+	g.f("RET")
+}
+
+// gemvTile emits the dot-form tile: y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p]
+// for i < mr, j < 4, with w in F32, BF16 or F16; k must be a multiple of the
+// vector width.
+func (g *gen) gemvTile(s isa, mr int, wt string) {
+	const nr = 4
+	elem := map[string]string{"F32": "float32", "BF16": "uint16", "F16": "uint16"}[wt]
+	esz := map[string]int{"F32": 4, "BF16": 2, "F16": 2}[wt]
+	name := fmt.Sprintf("gemv%s%sM%d", wt, s.name, mr)
+	conv := ""
+	if wt != "F32" {
+		conv = fmt.Sprintf(" (w widened from %s)", wt)
+	}
+	doc := fmt.Sprintf("// %s computes, for i < %d and j < 4,\n//\n//\ty[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p]%s\n//\n// k must be a positive multiple of %d.", name, mr, conv, s.lanes)
+	g.fn(name, doc, fmt.Sprintf("k int, x *float32, ldx int, w *%s, ldw int, y *float32, ldy int", elem), "")
+	g.f("MOVQ k+0(FP), CX")
+	g.f("MOVQ x+8(FP), SI")
+	g.f("MOVQ ldx+16(FP), DX")
+	g.f("SHLQ $2, DX")
+	g.f("MOVQ w+24(FP), BX")
+	g.f("MOVQ ldw+32(FP), R8")
+	g.f("SHLQ $%d, R8", map[int]int{4: 2, 2: 1}[esz])
+	g.f("LEAQ (BX)(R8*2), R10")
+	g.f("ADDQ R8, R10") // row 3 of w
+	if mr > 3 {
+		g.f("LEAQ (SI)(DX*2), R9")
+		g.f("ADDQ DX, R9") // row 3 of x
+	}
+	nacc := mr * nr
+	for a := 0; a < nacc; a++ {
+		g.f("VXORPS %s, %s, %s", s.r(a), s.r(a), s.r(a))
+	}
+	wregs := []int{nacc, nacc + 1, nacc + 2, nacc + 3}
+	xr := nacc + 4
+	if s.lanes == 16 {
+		wregs = []int{24, 25, 26, 27}
+		xr = 28
+	}
+	wAddr := []string{"(BX)", "(BX)(R8*1)", "(BX)(R8*2)", "(R10)"}
+	xAddr := []string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(R9)"}
+	g.label("loop")
+	for j := 0; j < nr; j++ {
+		w := s.r(wregs[j])
+		switch wt {
+		case "F32":
+			g.f("VMOVUPS %s, %s", wAddr[j], w)
+		case "BF16":
+			g.f("VPMOVZXWD %s, %s", wAddr[j], w)
+			g.f("VPSLLD $16, %s, %s", w, w)
+		case "F16":
+			g.f("VCVTPH2PS %s, %s", wAddr[j], w)
+		}
+	}
+	for i := 0; i < mr; i++ {
+		g.f("VMOVUPS %s, %s", xAddr[i], s.r(xr))
+		for j := 0; j < nr; j++ {
+			g.f("VFMADD231PS %s, %s, %s", s.r(wregs[j]), s.r(xr), s.r(i*nr+j))
+		}
+	}
+	g.f("ADDQ $%d, SI", 4*s.lanes)
+	if mr > 3 {
+		g.f("ADDQ $%d, R9", 4*s.lanes)
+	}
+	g.f("ADDQ $%d, BX", esz*s.lanes)
+	g.f("ADDQ $%d, R10", esz*s.lanes)
+	g.f("SUBQ $%d, CX", s.lanes)
+	g.f("JNZ loop")
+	// Reduce: each accumulator to 4 lanes, then hadd 4 of them to one xmm.
+	g.f("MOVQ y+40(FP), DI")
+	g.f("MOVQ ldy+48(FP), R8")
+	g.f("SHLQ $2, R8")
+	t := 15 // scratch
+	if s.lanes == 16 {
+		t = 24 // EVEX-only register: use the EVEX forms below
+	}
+	for i := 0; i < mr; i++ {
+		for j := 0; j < nr; j++ {
+			a := i*nr + j
+			tmp := t
+			if s.lanes == 16 {
+				g.f("VEXTRACTF64X4 $1, Z%d, Y%d", a, tmp)
+				g.f("VADDPS Y%d, Y%d, Y%d", tmp, a, a)
+				g.f("VEXTRACTF32X4 $1, Y%d, X%d", a, tmp)
+			} else {
+				g.f("VEXTRACTF128 $1, Y%d, X%d", a, tmp)
+			}
+			g.f("VADDPS X%d, X%d, X%d", tmp, a, a)
+		}
+		b := i * nr
+		g.f("VHADDPS X%d, X%d, X%d", b+1, b, b)
+		g.f("VHADDPS X%d, X%d, X%d", b+3, b+2, b+2)
+		g.f("VHADDPS X%d, X%d, X%d", b+2, b, b)
+		g.f("VMOVUPS X%d, (DI)", b)
+		if i+1 < mr {
+			g.f("ADDQ R8, DI")
+		}
+	}
+	g.f("VZEROUPPER")
+	g.f("RET")
+}
+
+// gemvRows emits the decode kernel for one row of x: for every tile t <
+// tiles, y[4t+j] = Σ_{p<k} x[p]·w[(4t+j)*ldw+p], j < 4. It loops over the
+// tiles itself (no call per tile) and prefetches the next tile's rows, which
+// keeps the weight streaming from memory at full speed.
+func (g *gen) gemvRows(s isa, wt string) {
+	elem := map[string]string{"F32": "float32", "BF16": "uint16", "F16": "uint16"}[wt]
+	esz := map[string]int{"F32": 4, "BF16": 2, "F16": 2}[wt]
+	name := fmt.Sprintf("gemvRows%s%s", wt, s.name)
+	conv := ""
+	if wt != "F32" {
+		conv = fmt.Sprintf(" (w widened from %s)", wt)
+	}
+	doc := fmt.Sprintf("// %s computes, for t < tiles and j < 4,\n//\n//\ty[4*t+j] = Σ_{p<k} x[p]·w[(4*t+j)*ldw+p]%s\n//\n// k must be a positive multiple of %d; tiles ≥ 1.", name, conv, s.lanes)
+	g.fn(name, doc, fmt.Sprintf("k int, x *float32, w *%s, ldw int, y *float32, tiles int", elem), "")
+	g.f("MOVQ k+0(FP), R12")
+	g.f("MOVQ x+8(FP), R13")
+	g.f("MOVQ w+16(FP), DX") // tile base
+	g.f("MOVQ ldw+24(FP), R8")
+	g.f("SHLQ $%d, R8", map[int]int{4: 2, 2: 1}[esz])
+	g.f("MOVQ y+32(FP), DI")
+	g.f("MOVQ tiles+40(FP), AX")
+	g.f("LEAQ (R8*4), R11") // tile stride in bytes
+	g.label("tile")
+	g.f("MOVQ DX, BX")
+	g.f("LEAQ (BX)(R8*2), R10")
+	g.f("ADDQ R8, R10") // row 3
+	g.f("LEAQ (BX)(R11*1), R9") // next tile, row 0 (prefetch)
+	g.f("MOVQ R13, SI")
+	g.f("MOVQ R12, CX")
+	for a := 0; a < 4; a++ {
+		g.f("VXORPS %s, %s, %s", s.r(a), s.r(a), s.r(a))
+	}
+	wregs := []int{4, 5, 6, 7}
+	xr := 8
+	if s.lanes == 16 {
+		wregs = []int{24, 25, 26, 27}
+		xr = 28
+	}
+	wAddr := []string{"(BX)", "(BX)(R8*1)", "(BX)(R8*2)", "(R10)"}
+	g.label("loop")
+	g.f("PREFETCHT0 (R9)")
+	g.f("PREFETCHT0 (R9)(R8*1)")
+	g.f("PREFETCHT0 (R9)(R8*2)")
+	g.f("PREFETCHT0 (R10)(R11*1)")
+	for j := 0; j < 4; j++ {
+		w := s.r(wregs[j])
+		switch wt {
+		case "F32":
+			g.f("VMOVUPS %s, %s", wAddr[j], w)
+		case "BF16":
+			g.f("VPMOVZXWD %s, %s", wAddr[j], w)
+			g.f("VPSLLD $16, %s, %s", w, w)
+		case "F16":
+			g.f("VCVTPH2PS %s, %s", wAddr[j], w)
+		}
+	}
+	g.f("VMOVUPS (SI), %s", s.r(xr))
+	for j := 0; j < 4; j++ {
+		g.f("VFMADD231PS %s, %s, %s", s.r(wregs[j]), s.r(xr), s.r(j))
+	}
+	g.f("ADDQ $%d, SI", 4*s.lanes)
+	g.f("ADDQ $%d, BX", esz*s.lanes)
+	g.f("ADDQ $%d, R10", esz*s.lanes)
+	g.f("ADDQ $%d, R9", esz*s.lanes)
+	g.f("SUBQ $%d, CX", s.lanes)
+	g.f("JNZ loop")
+	t := 15
+	if s.lanes == 16 {
+		t = 24
+	}
+	for a := 0; a < 4; a++ {
+		if s.lanes == 16 {
+			g.f("VEXTRACTF64X4 $1, Z%d, Y%d", a, t)
+			g.f("VADDPS Y%d, Y%d, Y%d", t, a, a)
+			g.f("VEXTRACTF32X4 $1, Y%d, X%d", a, t)
+		} else {
+			g.f("VEXTRACTF128 $1, Y%d, X%d", a, t)
+		}
+		g.f("VADDPS X%d, X%d, X%d", t, a, a)
+	}
+	g.f("VHADDPS X1, X0, X0")
+	g.f("VHADDPS X3, X2, X2")
+	g.f("VHADDPS X2, X0, X0")
+	g.f("VMOVUPS X0, (DI)")
+	g.f("ADDQ $16, DI")
+	g.f("ADDQ R11, DX")
+	g.f("DECQ AX")
+	g.f("JNZ tile")
+	g.f("VZEROUPPER")
+	g.f("RET")
+}
+
+func main() {
+	g := &gen{}
+	for _, s := range []isa{avx512, avx2} {
+		maxMR := 12
+		if s.lanes == 8 {
+			maxMR = 6
+		}
+		for _, nv := range []int{2, 1} {
+			for mr := 1; mr <= maxMR; mr++ {
+				g.gemmTile(s, mr, nv, false)
+			}
+		}
+		if s.lanes == 16 {
+			for mr := 1; mr <= maxMR; mr++ {
+				g.gemmTile(s, mr, 2, true)
+			}
+		}
+		for _, wt := range []string{"F32", "BF16", "F16"} {
+			maxV := 4
+			if s.lanes == 8 {
+				maxV = 2
+			}
+			for mr := 1; mr <= maxV; mr++ {
+				g.gemvTile(s, mr, wt)
+			}
+			g.gemvRows(s, wt)
+		}
+	}
+	g.elementwise()
+	g.packers()
+
+	asm := "// Code generated by internal/asmgen. DO NOT EDIT.\n\n//go:build amd64 && !purego\n\n#include \"textflag.h\"\n" + g.s.String()
+	src := "// Code generated by internal/asmgen. DO NOT EDIT.\n\n//go:build amd64 && !purego\n\npackage kernels\n" + g.decl.String()
+	out, err := format.Source([]byte(src))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, src)
+		panic(err)
+	}
+	must(os.WriteFile("kernels_amd64.s", []byte(asm), 0o644))
+	must(os.WriteFile("kernels_amd64.go", out, 0o644))
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}

@@ -1,0 +1,151 @@
+package experiment
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/limbic-dev/limbic/engine/arch"
+	"github.com/limbic-dev/limbic/engine/hook"
+	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/engine/tokenizer/chat"
+	"github.com/limbic-dev/limbic/science/readout"
+	"github.com/limbic-dev/limbic/science/vecpack"
+)
+
+// Env is what every experiment needs: the model, its vectors and where to
+// read and steer.
+type Env struct {
+	Model *model.Model
+	Pack  *vecpack.Pack
+	Kind  vecpack.Kind
+	Layer int // readout layer (-1: the pack's best layer)
+}
+
+// chatModel reports whether prompts go through the model's chat template.
+func (e *Env) chatModel() bool { return e.Model.Tok != nil && e.Model.Tok.ChatTemplate() != "" }
+
+// encodeUser returns the ids of a user message ready for the answer: with a
+// chat template, the rendered conversation with the generation prompt (and
+// answerPrefix appended, e.g. "He feels"); without one, the raw text.
+func (e *Env) encodeUser(user, answerPrefix, raw string) ([]int, error) {
+	tok := e.Model.Tok
+	if !e.chatModel() {
+		return tok.Encode(raw, tok.DefaultAddBOS()), nil
+	}
+	ids, err := chat.Encode(tok, []chat.Message{{Role: "user", Content: user}}, true)
+	if err != nil {
+		return nil, err
+	}
+	if answerPrefix != "" {
+		ids = append(ids, tok.Encode(answerPrefix, false)...)
+	}
+	return ids, nil
+}
+
+// continuation returns the tokens that text adds after prompt, or an error
+// when tokenizing them together changes the prompt's tokens.
+func (e *Env) continuation(promptText, word string) ([]int, error) {
+	tok := e.Model.Tok
+	a := tok.Encode(promptText, false)
+	b := tok.Encode(promptText+" "+word, false)
+	if len(b) <= len(a) || !slices.Equal(a, b[:len(a)]) {
+		return nil, fmt.Errorf("experiment: %q does not tokenize as a continuation of %q", word, promptText)
+	}
+	return b[len(a):], nil
+}
+
+// logProbs runs prompt with hooks, then scores each continuation (teacher
+// forcing): Σ log p(cont_i | prompt, cont_<i). The hooks apply to the
+// prompt's positions only if their spans say so.
+func logProbs(m *arch.Model, prompt []int, conts [][]int, hs *hook.Set) ([]float64, error) {
+	c := m.NewCache()
+	seq := &arch.Seq{Cache: c, Tokens: prompt, Hooks: hs, Logits: arch.LastLogits}
+	if err := m.Forward([]*arch.Seq{seq}); err != nil {
+		return nil, err
+	}
+	first := slices.Clone(seq.Out)
+	n := c.Len()
+	out := make([]float64, len(conts))
+	for i, ct := range conts {
+		lp := logSoftmaxAt(first, ct[0])
+		if len(ct) > 1 {
+			s := &arch.Seq{Cache: c, Tokens: ct[:len(ct)-1], Hooks: hs, Logits: arch.AllLogits}
+			if err := m.Forward([]*arch.Seq{s}); err != nil {
+				return nil, err
+			}
+			for j := 1; j < len(ct); j++ {
+				lp += logSoftmaxAt(s.Out[(j-1)*m.Vocab:j*m.Vocab], ct[j])
+			}
+			c.Truncate(n)
+		}
+		out[i] = lp
+	}
+	return out, nil
+}
+
+func logSoftmaxAt(logits []float32, id int) float64 {
+	mx := float64(slices.Max(logits))
+	var s float64
+	for _, v := range logits {
+		s += math.Exp(float64(v) - mx)
+	}
+	return float64(logits[id]) - mx - math.Log(s)
+}
+
+// lastReadout runs ids and returns the readout at the last position.
+func lastReadout(m *arch.Model, ids []int, r *readout.Reader) (readout.Scores, error) {
+	scores, err := readout.Scan(m, ids, r, nil)
+	if err != nil {
+		return readout.Scores{}, err
+	}
+	return scores[len(scores)-1], nil
+}
+
+// Spearman returns the rank correlation of x and y (average ranks for ties).
+func Spearman(x, y []float64) float64 {
+	rx, ry := ranks(x), ranks(y)
+	return pearson(rx, ry)
+}
+
+func ranks(v []float64) []float64 {
+	idx := make([]int, len(v))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return v[idx[a]] < v[idx[b]] })
+	r := make([]float64, len(v))
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && v[idx[j+1]] == v[idx[i]] {
+			j++
+		}
+		avg := float64(i+j)/2 + 1
+		for k := i; k <= j; k++ {
+			r[idx[k]] = avg
+		}
+		i = j + 1
+	}
+	return r
+}
+
+func pearson(a, b []float64) float64 {
+	n := float64(len(a))
+	var ma, mb float64
+	for i := range a {
+		ma += a[i]
+		mb += b[i]
+	}
+	ma, mb = ma/n, mb/n
+	var sab, saa, sbb float64
+	for i := range a {
+		sab += (a[i] - ma) * (b[i] - mb)
+		saa += (a[i] - ma) * (a[i] - ma)
+		sbb += (b[i] - mb) * (b[i] - mb)
+	}
+	if saa == 0 || sbb == 0 {
+		return 0
+	}
+	return sab / math.Sqrt(saa*sbb)
+}

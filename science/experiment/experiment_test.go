@@ -1,0 +1,120 @@
+package experiment
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/internal/testref"
+	"github.com/limbic-dev/limbic/science/vecpack"
+)
+
+func TestSpearman(t *testing.T) {
+	tests := []struct {
+		x, y []float64
+		want float64
+	}{
+		{[]float64{1, 2, 3, 4}, []float64{10, 20, 25, 100}, 1},
+		{[]float64{1, 2, 3, 4}, []float64{4, 3, 2, 1}, -1},
+		{[]float64{1, 2, 3}, []float64{1, 1, 1}, 0},
+		{[]float64{1, 2, 3, 4, 5}, []float64{2, 1, 4, 3, 5}, 0.8},
+	}
+	for _, tt := range tests {
+		if got := Spearman(tt.x, tt.y); math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("Spearman(%v, %v) = %v, want %v", tt.x, tt.y, got, tt.want)
+		}
+	}
+}
+
+// unembedPack builds a pack whose vector for each emotion, at every layer,
+// is the (tied) embedding row of the word's first token: adding it late in
+// the model raises that word's logit, so Feel must find every word rising
+// when added and falling when subtracted.
+func unembedPack(t *testing.T, m *model.Model, emos []string) *vecpack.Pack {
+	t.Helper()
+	ls := make([]int, m.Layers)
+	for i := range ls {
+		ls[i] = i
+	}
+	p := &vecpack.Pack{Meta: vecpack.NewMeta(vecpack.ModelInfo{ID: "t", DModel: m.Dim, NLayers: m.Layers}, emos, ls)}
+	p.Meta.Counts = make([]int, len(emos))
+	p.Meta.BestLayer = m.Layers - 1
+	rows := make([]float32, len(emos)*m.Dim)
+	env := &Env{Model: m}
+	for i, e := range emos {
+		ids, err := env.continuation("He felt", e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.W.Output.Row(ids[0], rows[i*m.Dim:(i+1)*m.Dim])
+	}
+	for range ls {
+		p.Meta.LayerInfo = append(p.Meta.LayerInfo, vecpack.LayerInfo{MeanResidNorm: 10})
+		p.Layers = append(p.Layers, vecpack.Layer{Raw: rows, Denoised: rows, Center: make([]float32, m.Dim)})
+	}
+	for i := range p.Meta.LayerInfo {
+		p.Meta.LayerInfo[i].Layer = i
+	}
+	return p
+}
+
+func loadModel(t *testing.T) *model.Model {
+	testref.Stories15M(t)
+	m, err := model.Load(context.Background(), model.Default, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func TestFeelFindsPlantedDirections(t *testing.T) {
+	m := loadModel(t)
+	emos := []string{"happy", "sad", "angry", "scared"}
+	env := &Env{Model: m, Pack: unembedPack(t, m, emos), Layer: -1}
+	res, err := Feel(context.Background(), env, FeelOptions{Strength: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RaiseRate != 1 || res.LowerRate != 1 {
+		t.Errorf("raise %.2f lower %.2f (not raised %v, not lowered %v); matrix %v", res.RaiseRate, res.LowerRate, res.NotRaised, res.NotLowered, res.Plus)
+	}
+	for i, r := range res.DiagonalRank {
+		if r != 0 {
+			t.Errorf("%s: own word ranks %d among the risers", emos[i], r)
+		}
+	}
+	if len(res.Layers) != 1 || res.Layers[0] != m.Layers-1 || len(res.Prompts) != 2 {
+		t.Errorf("layers %v prompts %v", res.Layers, res.Prompts)
+	}
+}
+
+func TestDoseAndImplicitRun(t *testing.T) {
+	m := loadModel(t)
+	emos := []string{"happy", "sad", "scared", "lonely", "bored", "proud", "frustrated"}
+	p := unembedPack(t, m, emos)
+	env := &Env{Model: m, Pack: p, Layer: 3}
+	d, err := Dose(context.Background(), env, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Templates) != len(BaseDoseTemplates()) || d.Layer != 3 || d.Metric != "proj" {
+		t.Fatalf("dose: %d templates, layer %d, metric %s", len(d.Templates), d.Layer, d.Metric)
+	}
+	for _, c := range d.Templates {
+		if len(c.Readout) != len(c.X) || math.IsNaN(c.Spearman) {
+			t.Errorf("%s: %d readouts for %d values, ρ %v", c.Name, len(c.Readout), len(c.X), c.Spearman)
+		}
+	}
+	im, err := Implicit(context.Background(), env, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Items) != 7 || len(im.Items[0].Top) != 3 || im.Top3 < im.Top1 {
+		t.Errorf("implicit: %d items, top1 %v top3 %v", len(im.Items), im.Top1, im.Top3)
+	}
+	if _, err := Dose(context.Background(), env, []DoseTemplate{{Name: "bad", Emotion: "happy", Text: "no x", Values: []string{"1"}, X: []float64{1}}}); err == nil {
+		t.Error("template without {X} accepted")
+	}
+}

@@ -1,0 +1,18 @@
+// Package api is limbic's HTTP server: an OpenAI-compatible API
+// (/v1/chat/completions, /v1/completions, /v1/models) whose responses carry
+// per-token emotion readouts under the key "limbic", with per-request
+// steering, alert rules evaluated as tokens stream, a store of conversations
+// and alerts, Prometheus metrics and the dashboard.
+//
+// Readout convention: each generated token carries the readout of the
+// position it was sampled from, i.e. the model's state just before it wrote
+// the token; the first generated token therefore carries the readout at the
+// last prompt position (the paper's "Assistant colon").
+//
+// The extension object in a request:
+//
+//	"limbic": {
+//	  "steer":   ["calm=0.1@8:generated", {"emotion": "desperate", "strength": -0.05}],
+//	  "readout": {"emotions": ["calm", "desperate"], "layer": 8, "top_k": 5, "every": 1, "stat": "z"}
+//	}
+package api

@@ -1,0 +1,386 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/engine/tokenizer/chat"
+	"github.com/limbic-dev/limbic/serve/store"
+)
+
+// params validates the sampling parameters shared by both endpoints.
+func (s *Server) params(maxTokens *int, temp, topP *float64, topK *int, seed *int64, n *int, stop Stop, ext *Extension) (genParams, error) {
+	p := genParams{max: s.cfg.DefaultMax, ext: ext, stops: stop}
+	if maxTokens != nil {
+		if *maxTokens < 1 || *maxTokens > s.cfg.MaxTokens {
+			return p, badRequest("max_tokens %d: must be between 1 and %d", *maxTokens, s.cfg.MaxTokens)
+		}
+		p.max = *maxTokens
+	}
+	p.sampling.Temp = 1 // OpenAI's default
+	if temp != nil {
+		if *temp < 0 || *temp > 2 || math.IsNaN(*temp) {
+			return p, badRequest("temperature %v: must be between 0 and 2", *temp)
+		}
+		p.sampling.Temp = *temp
+	}
+	if topP != nil {
+		if *topP <= 0 || *topP > 1 {
+			return p, badRequest("top_p %v: must be in (0, 1]", *topP)
+		}
+		p.sampling.TopP = *topP
+	}
+	if topK != nil {
+		if *topK < 0 {
+			return p, badRequest("top_k %d: must be ≥ 0", *topK)
+		}
+		p.sampling.TopK = *topK
+	}
+	if seed != nil {
+		p.sampling.Seed = uint64(*seed)
+	} else {
+		p.sampling.Seed = uint64(time.Now().UnixNano())
+	}
+	if n != nil && *n != 1 {
+		return p, badRequest("n %d: only n = 1 is supported", *n)
+	}
+	if len(stop) > 4 {
+		return p, badRequest("stop: at most 4 sequences")
+	}
+	for _, st := range stop {
+		if st == "" {
+			return p, badRequest("stop: empty stop sequence")
+		}
+	}
+	return p, nil
+}
+
+func (s *Server) checkPrompt(p *genParams) error {
+	if len(p.prompt) == 0 {
+		return badRequest("empty prompt")
+	}
+	if len(p.prompt)+1 > s.m.MaxSeq {
+		return &apiError{http.StatusBadRequest, "context_length_exceeded",
+			fmt.Sprintf("prompt of %d tokens does not fit the context length of %d", len(p.prompt), s.m.MaxSeq)}
+	}
+	p.max = min(p.max, s.m.MaxSeq-len(p.prompt))
+	return nil
+}
+
+func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+	var req ChatRequest
+	if err := s.decode(w, r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if len(req.Messages) == 0 {
+		writeErr(w, badRequest("messages: at least one message is required"))
+		return
+	}
+	msgs := make([]chat.Message, len(req.Messages))
+	for i, m := range req.Messages {
+		switch m.Role {
+		case "system", "user", "assistant", "developer":
+		default:
+			writeErr(w, badRequest("messages[%d].role %q: want system, user or assistant", i, m.Role))
+			return
+		}
+		role := m.Role
+		if role == "developer" {
+			role = "system"
+		}
+		msgs[i] = chat.Message{Role: role, Content: string(m.Content)}
+	}
+	mt := req.MaxTokens
+	if req.MaxCompletionTokens != nil {
+		mt = req.MaxCompletionTokens
+	}
+	p, err := s.params(mt, req.Temperature, req.TopP, req.TopK, req.Seed, req.N, req.Stop, req.Limbic)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	o := s.tmplOpts
+	o.AddGenerationPrompt = true
+	text, err := s.tmpl.Render(msgs, o)
+	if err != nil {
+		writeErr(w, badRequest("chat template: %v", err))
+		return
+	}
+	p.prompt = s.m.Tok.Encode(text, false)
+	if s.m.Tok.DefaultAddBOS() && (len(p.prompt) == 0 || p.prompt[0] != s.m.Tok.BOS()) {
+		p.prompt = append([]int{s.m.Tok.BOS()}, p.prompt...)
+	}
+	if err := s.checkPrompt(&p); err != nil {
+		writeErr(w, err)
+		return
+	}
+	p.request, _ = json.Marshal(req)
+	s.generate(w, r, p, req.Stream, req.StreamOptions, true)
+}
+
+func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
+	var req CompletionRequest
+	if err := s.decode(w, r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	p, err := s.params(req.MaxTokens, req.Temperature, req.TopP, req.TopK, req.Seed, req.N, req.Stop, req.Limbic)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	// prompt: a string, an array of one string, or an array of token ids.
+	var str string
+	var strs []string
+	var ids []int
+	switch {
+	case json.Unmarshal(req.Prompt, &str) == nil:
+	case json.Unmarshal(req.Prompt, &strs) == nil && len(strs) == 1:
+		str = strs[0]
+	case json.Unmarshal(req.Prompt, &ids) == nil && len(ids) > 0:
+		for i, id := range ids {
+			if id < 0 || id >= s.m.Vocab {
+				writeErr(w, badRequest("prompt[%d]: token %d outside the vocabulary [0, %d)", i, id, s.m.Vocab))
+				return
+			}
+		}
+		p.prompt = ids
+	default:
+		writeErr(w, badRequest("prompt: want a string, an array of one string, or an array of token ids"))
+		return
+	}
+	if p.prompt == nil {
+		p.prompt = s.m.Tok.Encode(str, s.m.Tok.DefaultAddBOS())
+	}
+	if err := s.checkPrompt(&p); err != nil {
+		writeErr(w, err)
+		return
+	}
+	p.request, _ = json.Marshal(req)
+	s.generate(w, r, p, req.Stream, req.StreamOptions, false)
+}
+
+// generate runs a session and writes the response, streamed or not.
+func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, stream bool, so *StreamOptions, isChat bool) {
+	ss, hs, err := s.newSession(p)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	id := newID("chatcmpl-")
+	obj, chunkObj := "chat.completion", "chat.completion.chunk"
+	if !isChat {
+		id = newID("cmpl-")
+		obj, chunkObj = "text_completion", "text_completion"
+	}
+	created := time.Now().Unix()
+	ctx := r.Context()
+	if s.store != nil {
+		c := store.Conversation{ID: ss.id, Model: s.m.Name, Request: p.request, Stride: s.cfg.TraceStride, PromptTokens: len(p.prompt)}
+		if ss.reader != nil {
+			c.Emotions, c.Layer, c.Metric = ss.reader.Emotions, ss.reader.Layer, string(ss.stat)
+		}
+		if err := s.store.CreateConversation(ctx, c); err != nil {
+			if s.metrics != nil {
+				s.metrics.ObserveStoreError("create_conversation")
+			}
+			writeErr(w, &apiError{http.StatusConflict, "invalid_request_error", err.Error()})
+			return
+		}
+	}
+	// Trace points are buffered and written in batches; alerts are written
+	// (durably) before they are streamed or returned.
+	var trace []store.Point
+	flushTrace := func() {
+		if s.store != nil && len(trace) > 0 {
+			if err := s.store.AppendTrace(context.Background(), trace); err != nil {
+				s.log.Error("storing a trace", "conversation", ss.id, "err", err)
+				if s.metrics != nil {
+					s.metrics.ObserveStoreError("append_trace")
+				}
+			}
+		}
+		trace = trace[:0]
+	}
+	var alerts []Alert
+	ss.run(ctx, hs)
+
+	var flusher http.Flusher
+	if stream {
+		var ok bool
+		if flusher, ok = w.(http.Flusher); !ok {
+			writeError(w, http.StatusInternalServerError, "server_error", "streaming unsupported by the connection")
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("Connection", "keep-alive")
+		w.Header().Set("X-Accel-Buffering", "no")
+		w.WriteHeader(http.StatusOK)
+	}
+	send := func(v any) bool {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return false
+		}
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+			return false
+		}
+		flusher.Flush()
+		return true
+	}
+	chunk := func(content *string, role string, finish *string, ext *ResponseExtension, usage *Usage) any {
+		if isChat {
+			return ChatChunk{ID: id, Object: chunkObj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint,
+				Choices: []ChunkChoice{{Delta: ChunkDelta{Role: role, Content: content}, FinishReason: finish}}, Usage: usage, Limbic: ext}
+		}
+		text := ""
+		if content != nil {
+			text = *content
+		}
+		return CompletionResponse{ID: id, Object: chunkObj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint,
+			Choices: []CompletionChoice{{Text: text, FinishReason: finish}}, Usage: usage, Limbic: ext}
+	}
+	if stream && isChat {
+		empty := ""
+		if !send(chunk(&empty, "assistant", nil, &ResponseExtension{ConversationID: ss.id, Steer: ss.steers, Layer: ss.layer(), Stat: string(ss.stat)}, nil)) {
+			ss.stop.Store(true)
+		}
+	}
+
+	dec := s.m.Tok.NewDecoder()
+	dec.Skip(p.prompt)
+	sm := &stopMatcher{stops: p.stops}
+	var text strings.Builder
+	var tokens []TokenReadout
+	stoppedByString := false
+	var res model.Result
+	var genErr error
+	for ev := range ss.events {
+		if ev.done {
+			res, genErr = ev.result, ev.err
+			break
+		}
+		trace = append(trace, ev.trace...)
+		if len(trace) >= 64 {
+			flushTrace()
+		}
+		stored := s.storeAlerts(context.Background(), ss, ev.alerts)
+		alerts = append(alerts, stored...)
+		if stream && len(stored) > 0 {
+			if !send(chunk(nil, "", nil, &ResponseExtension{Alerts: stored}, nil)) {
+				ss.stop.Store(true)
+			}
+		}
+		if ev.stop || stoppedByString {
+			continue
+		}
+		piece, hit := sm.push(dec.Next(ev.id))
+		if hit {
+			stoppedByString = true
+			ss.stop.Store(true)
+		}
+		text.WriteString(piece)
+		if ev.readout != nil {
+			ev.readout.Text = piece
+			tokens = append(tokens, *ev.readout)
+		}
+		if stream && (piece != "" || ev.readout != nil) {
+			var ext *ResponseExtension
+			if ev.readout != nil {
+				ext = &ResponseExtension{Tokens: []TokenReadout{*ev.readout}}
+			}
+			if !send(chunk(&piece, "", nil, ext, nil)) {
+				ss.stop.Store(true) // the client is gone
+			}
+		}
+	}
+	if !stoppedByString {
+		rest, _ := sm.push(dec.Flush())
+		rest += sm.flush()
+		if rest != "" {
+			text.WriteString(rest)
+			if stream {
+				send(chunk(&rest, "", nil, nil, nil))
+			}
+		}
+	}
+	// The sequence is over: resolve what is still firing, then record the outcome.
+	if ss.eval != nil {
+		last := len(p.prompt) - 1 + len(res.IDs)
+		end := s.storeAlerts(context.Background(), ss, ss.eval.Finish(last))
+		alerts = append(alerts, end...)
+		if stream && len(end) > 0 {
+			send(chunk(nil, "", nil, &ResponseExtension{Alerts: end}, nil))
+		}
+	}
+	flushTrace()
+	stoppedBy, _ := ss.stoppedBy.Load().(string)
+	finish := finishReason(res, stoppedByString, stoppedBy != "")
+	if s.store != nil {
+		f := store.Finish{FinishReason: finish, PromptTokens: len(p.prompt), GeneratedTokens: len(res.IDs)}
+		switch {
+		case genErr != nil && ctx.Err() != nil:
+			f.Status, f.FinishReason = store.StatusDone, "canceled"
+		case genErr != nil:
+			f.Status, f.FinishReason = store.StatusError, genErr.Error()
+		}
+		if err := s.store.FinishConversation(context.Background(), ss.id, f); err != nil {
+			s.log.Error("finishing a conversation", "conversation", ss.id, "err", err)
+		}
+	}
+	if genErr != nil && ctx.Err() != nil {
+		return // client gone
+	}
+	if genErr != nil {
+		if stream {
+			send(ErrorBody{Error: ErrorDetail{Message: genErr.Error(), Type: "server_error"}})
+			return
+		}
+		writeErr(w, genErr)
+		return
+	}
+	usage := Usage{PromptTokens: len(p.prompt), CompletionTokens: len(res.IDs), TotalTokens: len(p.prompt) + len(res.IDs)}
+	ext := &ResponseExtension{ConversationID: ss.id, Summary: ss.summary(), Steer: ss.steers, StoppedBy: stoppedBy}
+	if ss.reader != nil {
+		ext.Layer, ext.Stat = ss.layer(), string(ss.stat)
+	} else if s.pack == nil {
+		ext.Note = "no vector pack loaded: no emotion readout"
+	}
+	if stream {
+		send(chunk(nil, "", &finish, ext, nil))
+		if so != nil && so.IncludeUsage {
+			if isChat {
+				send(ChatChunk{ID: id, Object: chunkObj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint, Choices: []ChunkChoice{}, Usage: &usage})
+			} else {
+				send(CompletionResponse{ID: id, Object: chunkObj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint, Choices: []CompletionChoice{}, Usage: &usage})
+			}
+		}
+		fmt.Fprint(w, "data: [DONE]\n\n")
+		flusher.Flush()
+		return
+	}
+	ext.Tokens = tokens
+	ext.Alerts = alerts
+	if isChat {
+		writeJSON(w, http.StatusOK, ChatResponse{ID: id, Object: obj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint,
+			Choices: []ChatChoice{{Message: ResponseMsg{Role: "assistant", Content: text.String()}, FinishReason: finish}}, Usage: usage, Limbic: ext})
+		return
+	}
+	writeJSON(w, http.StatusOK, CompletionResponse{ID: id, Object: obj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint,
+		Choices: []CompletionChoice{{Text: text.String(), FinishReason: &finish}}, Usage: &usage, Limbic: ext})
+}
+
+func (ss *session) layer() int {
+	if ss.reader == nil {
+		return 0
+	}
+	return ss.reader.Layer
+}
