@@ -4,7 +4,7 @@
 //
 //	go test -tags e2e -run TestPipeline -v -timeout 60m ./science/e2e
 //
-// LIMBIC_E2E_DIR keeps the outputs (stories, report); E2E_TOPICS,
+// TestTiny wires every step in seconds (plumbing only). LIMBIC_E2E_DIR keeps the outputs (stories, report); E2E_TOPICS,
 // E2E_PER_TOPIC, E2E_MAX_TOKENS, E2E_OFFSET, E2E_SHORT, E2E_BATCH,
 // E2E_EXTRACT_BATCH and E2E_NEUTRAL_PER_TOPIC size it. The engine adapters in
 // adapters_test.go are a sketch of the glue (base models only, no chat
