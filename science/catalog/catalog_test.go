@@ -222,3 +222,19 @@ func FuzzParseList(f *testing.F) {
 		}
 	})
 }
+
+func TestLoadTopics(t *testing.T) {
+	for arg, want := range map[string]int{"paper": 100, "children": len(ChildTopics()), "children-neutral": len(ChildNeutralTopics())} {
+		if got, err := LoadTopics(arg); err != nil || len(got) != want {
+			t.Errorf("LoadTopics(%q): %d, %v", arg, len(got), err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "t.txt")
+	os.WriteFile(path, []byte("a picnic in the rain\n# c\nthe big race\n"), 0o644)
+	if got, err := LoadTopics(path); err != nil || !reflect.DeepEqual(got, []string{"a picnic in the rain", "the big race"}) {
+		t.Errorf("file: %q, %v", got, err)
+	}
+	if _, err := LoadTopics("nosuch"); err == nil {
+		t.Error("unknown set accepted")
+	}
+}

@@ -107,6 +107,24 @@ func LoadEmotions(arg string, allowCustom bool) ([]string, error) {
 	return l, CheckEmotions(l)
 }
 
+// LoadTopics resolves a topic argument: "paper" (the paper's 100 topics),
+// "children" (limbic's children's-story situations), "children-neutral"
+// (plain activities for neutral narration) or the path of a list file.
+func LoadTopics(arg string) ([]string, error) {
+	switch strings.ToLower(strings.TrimSpace(arg)) {
+	case "paper", "100":
+		return Topics(), nil
+	case "children", "child", "kids":
+		return ChildTopics(), nil
+	case "children-neutral", "neutral":
+		return ChildNeutralTopics(), nil
+	}
+	if _, err := os.Stat(arg); err != nil {
+		return nil, fmt.Errorf("topics %q: neither a set (paper, children, children-neutral) nor a readable file: %w", arg, err)
+	}
+	return LoadList(arg)
+}
+
 // NormalizeEmotion lower-cases a name, trims it, turns underscores into
 // spaces and collapses runs of space ("Worn_Out" → "worn out").
 func NormalizeEmotion(s string) string {

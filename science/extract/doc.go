@@ -38,8 +38,10 @@
 //
 // Memory: the emotion sums take n_emotions × n_layers × d × 8 bytes; the
 // neutral moments d × d × 8 bytes per layer (d=288: 0.6 MiB; d=4096: 128 MiB
-// per layer, so for large models restrict the neutral layers with
-// Config.NeutralLayers); held-out story means n_heldout × n_layers × d × 4.
+// per layer, twice over while running, since a batch's neutral moments are
+// kept apart until the batch completes; for large models restrict the neutral
+// layers with Config.NeutralLayers: no float32 or low-rank variant exists
+// yet); held-out story means n_heldout × n_layers × d × 4.
 //
 // Accumulators are order-independent (up to float64 rounding) and mergeable:
 // two halves merged equal the whole, which is what makes checkpoints and

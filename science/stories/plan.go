@@ -67,6 +67,9 @@ type Config struct {
 	TopP           float64
 	HeldOut        float64 // fraction of emotional stories held out (default DefaultHeldOut; negative = none)
 	MinChars       int     // texts shorter than this are dropped and retried by a later run (default 40)
+	// Openings are StyleBase templates (nil: EmotionalOpenings or
+	// NeutralOpenings by Kind); see BaseOpening for the placeholders.
+	Openings []string
 }
 
 func (c *Config) defaults() {
@@ -206,10 +209,10 @@ func makeGroups(cfg Config, todo []Task) []group {
 			Temperature: cfg.Temperature, TopP: cfg.TopP}}
 		switch {
 		case cfg.Style == StyleBase && cfg.Kind == Emotional:
-			g.prefix = BaseOpening(ts[0].Emotion, ts[0].Topic, ts[0].Seed)
+			g.prefix = BaseOpening(cfg.Openings, ts[0].Emotion, ts[0].Topic, ts[0].Seed)
 			g.req.Prompt = g.prefix
 		case cfg.Style == StyleBase:
-			g.prefix = BaseNeutralOpening(ts[0].Topic, ts[0].Seed)
+			g.prefix = BaseNeutralOpening(cfg.Openings, ts[0].Topic, ts[0].Seed)
 			g.req.Prompt = g.prefix
 		case cfg.Kind == Emotional:
 			g.req.Messages = EmotionalStoriesPrompt(ts[0].Emotion, ts[0].Topic, len(ts))

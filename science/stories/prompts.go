@@ -120,11 +120,17 @@ var (
 	boyNames  = []string{"Tim", "Ben", "Tom", "Max", "Sam", "Jack", "Leo", "Joe"}
 )
 
+// emotionalOpenings end in "because": the base model goes on to say why the
+// character feels so, which keeps its first tokens about the emotion. On
+// stories15M (16 core emotions, 32 topics × 2 stories of 40 tokens, offset 0,
+// layer 3) this beat the same openings ending in "." on every measure:
+// held-out top-1 37% vs 36% denoised and 29% vs 24% raw, PC1 sign agreement
+// 94% vs 88%, k-means ARI 0.31 vs 0.17.
 var emotionalOpenings = []string{
-	"Once upon a time, there was a little {kind} named {name}. One day, {topic}. {name} felt {very}{emotion}.",
-	"There once was a {kind} called {name} who lived in a small house with a big garden. One day, {topic}. {name} was {so}{emotion}.",
-	"{name} was a little {kind} who loved to play outside. One day, {topic}. {name} felt {emotion}.",
-	"Once upon a time, in a little town, there lived a {kind} named {name}. One morning, {topic}. {name} felt {very}{emotion}.",
+	"Once upon a time, there was a little {kind} named {name}. One day, {topic}. {name} felt {very}{emotion} because",
+	"There once was a {kind} called {name} who lived in a small house with a big garden. One day, {topic}. {name} was {so}{emotion} because",
+	"{name} was a little {kind} who loved to play outside. One day, {topic}. {name} felt {emotion} because",
+	"Once upon a time, in a little town, there lived a {kind} named {name}. One morning, {topic}. {name} felt {very}{emotion} because",
 }
 
 var neutralOpenings = []string{
@@ -137,10 +143,24 @@ var neutralOpenings = []string{
 // emotionPhrase fixes the few paper words that do not read after "felt".
 var emotionPhrase = map[string]string{"hope": "full of hope"}
 
+// EmotionalOpenings returns the default story-opening templates for base
+// models. Placeholders: {kind} (girl or boy), {name}, {topic}, {emotion},
+// {very} ("very " unless the emotion has several words) and {so} (likewise
+// "so ").
+func EmotionalOpenings() []string { return append([]string(nil), emotionalOpenings...) }
+
+// NeutralOpenings returns the default neutral-narration templates ({kind},
+// {name}, {topic}).
+func NeutralOpenings() []string { return append([]string(nil), neutralOpenings...) }
+
 // BaseOpening returns the story opening a base model continues: a character
 // (name and gender chosen by seed), the topic, and a sentence giving the
-// character's emotion. The template is also chosen by seed.
-func BaseOpening(emotion, topic string, seed uint64) string {
+// character's emotion, left open ("... Lily felt very sad because"). The template is also chosen by seed, from templates
+// (nil: EmotionalOpenings).
+func BaseOpening(templates []string, emotion, topic string, seed uint64) string {
+	if len(templates) == 0 {
+		templates = emotionalOpenings
+	}
 	phrase, ok := emotionPhrase[emotion]
 	if !ok {
 		phrase = emotion
@@ -149,14 +169,18 @@ func BaseOpening(emotion, topic string, seed uint64) string {
 	if strings.ContainsAny(phrase, " ") { // "at ease", "worn out", "full of hope"
 		very, so = "", ""
 	}
-	t := emotionalOpenings[pick(seed, 0, len(emotionalOpenings))]
+	t := templates[pick(seed, 0, len(templates))]
 	return fill(t, topic, seed, "{emotion}", phrase, "{very}", very, "{so}", so)
 }
 
 // BaseNeutralOpening returns a plain narration opening for neutral texts with
-// base models: a character and an everyday activity, no feelings.
-func BaseNeutralOpening(topic string, seed uint64) string {
-	t := neutralOpenings[pick(seed, 0, len(neutralOpenings))]
+// base models: a character and an everyday activity, no feelings. Templates
+// nil means NeutralOpenings.
+func BaseNeutralOpening(templates []string, topic string, seed uint64) string {
+	if len(templates) == 0 {
+		templates = neutralOpenings
+	}
+	t := templates[pick(seed, 0, len(templates))]
 	return fill(t, topic, seed)
 }
 

@@ -402,11 +402,11 @@ func TestBaseOpening(t *testing.T) {
 	seen := map[string]bool{}
 	names := map[string]bool{}
 	for seed := uint64(0); seed < 200; seed++ {
-		o := BaseOpening("sad", "{name} lost a favorite teddy bear at the beach", seed)
-		if o != BaseOpening("sad", "{name} lost a favorite teddy bear at the beach", seed) {
+		o := BaseOpening(nil, "sad", "{name} lost a favorite teddy bear at the beach", seed)
+		if o != BaseOpening(nil, "sad", "{name} lost a favorite teddy bear at the beach", seed) {
 			t.Fatal("not deterministic")
 		}
-		if !strings.Contains(o, "sad.") || strings.Contains(o, "{") || !strings.Contains(o, " lost a favorite teddy bear at the beach.") {
+		if !strings.HasSuffix(o, " sad because") || strings.Contains(o, "{") || !strings.Contains(o, " lost a favorite teddy bear at the beach.") {
 			t.Errorf("opening %q", o)
 		}
 		seen[o[:20]] = true
@@ -421,16 +421,19 @@ func TestBaseOpening(t *testing.T) {
 	}
 	tests := []struct{ emotion, topic, want string }{
 		{"at ease", "A tenant receives an eviction notice.", "One day, a tenant receives an eviction notice."},
-		{"hope", "I found a key", "full of hope."},
+		{"hope", "I found a key", "full of hope because"},
 		{"worn out", "NASA calls", "NASA calls."},
 	}
 	for _, tt := range tests {
-		if o := BaseOpening(tt.emotion, tt.topic, 1); !strings.Contains(o, tt.want) || strings.Contains(o, "very at") {
+		if o := BaseOpening(nil, tt.emotion, tt.topic, 1); !strings.Contains(o, tt.want) || strings.Contains(o, "very at") {
 			t.Errorf("BaseOpening(%q, %q) = %q, want it to contain %q", tt.emotion, tt.topic, o, tt.want)
 		}
 	}
-	if o := BaseNeutralOpening("{name} fed the fish in the tank", 3); strings.Contains(o, "{") || !strings.Contains(o, "fed the fish") {
+	if o := BaseNeutralOpening(nil, "{name} fed the fish in the tank", 3); strings.Contains(o, "{") || !strings.Contains(o, "fed the fish") {
 		t.Errorf("neutral opening %q", o)
+	}
+	if o := BaseOpening([]string{"{name} the {kind} was {so}{emotion} because"}, "worn out", "x", 5); !strings.HasSuffix(o, " was worn out because") {
+		t.Errorf("custom template: %q", o)
 	}
 }
 

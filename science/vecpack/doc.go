@@ -31,5 +31,6 @@
 // held-out stories used by validation (tensors means.L [n_stories, d] and
 // labels I32 [n_stories]).
 //
-// File reading and writing use engine/format/safetensors (file io.go).
+// File reading and writing use engine/format/safetensors (io.go): Write,
+// Read, WriteHeldOut, ReadHeldOut.
 package vecpack

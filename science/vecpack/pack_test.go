@@ -2,6 +2,8 @@ package vecpack
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -147,5 +149,28 @@ func TestHeldOut(t *testing.T) {
 	}
 	if err := h.Merge(NewHeldOut(m, []string{"a"}, []int{0, 3})); err == nil {
 		t.Error("incompatible merge accepted")
+	}
+}
+
+func TestHashFiles(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "b.safetensors")
+	os.WriteFile(a, []byte("hello"), 0o644)
+	os.WriteFile(b, []byte("world"), 0o644)
+	got, err := HashFiles(a)
+	// sha256("hello")
+	if want := "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"; err != nil || got != want {
+		t.Errorf("one file: %q, %v; want %q", got, err, want)
+	}
+	ab, _ := HashFiles(a, b)
+	ba, _ := HashFiles(b, a)
+	if ab != ba || ab == got || !strings.HasPrefix(ab, "sha256:") {
+		t.Errorf("sharded hashes %q, %q", ab, ba)
+	}
+	if _, err := HashFiles(); err == nil {
+		t.Error("no files accepted")
+	}
+	if _, err := HashFiles(filepath.Join(dir, "missing")); err == nil {
+		t.Error("missing file accepted")
 	}
 }

@@ -1,0 +1,355 @@
+package report
+
+import (
+	"fmt"
+	"html/template"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/limbic-dev/limbic/science/catalog"
+	"github.com/limbic-dev/limbic/science/validate"
+)
+
+// clusterColors follow the paper's valence order.
+var clusterColors = []string{
+	"#f2b01e", // Exuberant Joy
+	"#6cc24a", // Peaceful Contentment
+	"#2ca58d", // Compassionate Gratitude
+	"#b07aa1", // Competitive Pride
+	"#ff9da7", // Playful Amusement
+	"#9c755f", // Depleted Disengagement
+	"#76b7b2", // Vigilant Suspicion
+	"#e15759", // Hostile Anger
+	"#4e79a7", // Fear and Overwhelm
+	"#59448c", // Despair and Shame
+}
+
+const noClusterColor = "#999999"
+
+func colorOf(rank int) string {
+	if rank < 0 || rank >= len(clusterColors) {
+		return noClusterColor
+	}
+	return clusterColors[rank]
+}
+
+type legendItem struct {
+	Name, Color string
+	Valence     string
+}
+
+func legend() []legendItem {
+	var out []legendItem
+	for _, c := range catalog.Clusters() {
+		v := "+"
+		if c.Valence < 0 {
+			v = "−"
+		}
+		out = append(out, legendItem{Name: c.Name, Color: colorOf(c.Rank), Valence: v})
+	}
+	return append(out, legendItem{Name: "not in the paper's list", Color: noClusterColor})
+}
+
+// accuracyCurve plots top-1 and top-5 per layer for all emotions and, when
+// present, the core set, with the chance levels.
+func accuracyCurve(r *validate.Result) template.HTML {
+	const W, H, ml, mr, mt, mb = 560.0, 300.0, 50.0, 150.0, 20.0, 40.0
+	s := newSVG(W, H)
+	pw, ph := W-ml-mr, H-mt-mb
+	n := len(r.Layers)
+	x := func(i int) float64 {
+		if n == 1 {
+			return ml + pw/2
+		}
+		return ml + pw*float64(i)/float64(n-1)
+	}
+	y := func(v float64) float64 { return mt + ph*(1-v) }
+	for _, t := range []float64{0, 0.2, 0.4, 0.6, 0.8, 1} {
+		s.line(ml, y(t), ml+pw, y(t), "#e5e5e5", 1, false)
+		s.text(ml-6, y(t)+4, fmt.Sprintf("%.0f%%", t*100), "end", 10, "#555", 0)
+	}
+	for i, l := range r.Layers {
+		s.text(x(i), H-mb+16, fmt.Sprint(l.Layer), "middle", 10, "#555", 0)
+		if l.Layer == r.BestLayer {
+			s.line(x(i), mt, x(i), mt+ph, "#bbb", 1, true)
+		}
+	}
+	s.text(ml+pw/2, H-6, "layer (blocks.L.hook_resid_post)", "middle", 11, "#333", 0)
+	type series struct {
+		name  string
+		color string
+		dash  bool
+		get   func(l validate.LayerResult) (float64, bool)
+	}
+	ser := []series{
+		{"top-1, all", "#d62728", false, func(l validate.LayerResult) (float64, bool) { return l.All.Top1, true }},
+		{"top-5, all", "#d62728", true, func(l validate.LayerResult) (float64, bool) { return l.All.Top5, true }},
+	}
+	if len(r.Layers) > 0 && r.Layers[0].Core != nil {
+		ser = append(ser,
+			series{"top-1, core", "#1f77b4", false, func(l validate.LayerResult) (float64, bool) { return l.Core.Top1, l.Core != nil }},
+			series{"top-5, core", "#1f77b4", true, func(l validate.LayerResult) (float64, bool) { return l.Core.Top5, l.Core != nil }})
+	}
+	for k, se := range ser {
+		var xs, ys []float64
+		for i, l := range r.Layers {
+			if v, ok := se.get(l); ok {
+				xs, ys = append(xs, x(i)), append(ys, y(v))
+			}
+		}
+		s.polyline(xs, ys, se.color, 2, se.dash)
+		for i := range xs {
+			s.circle(xs[i], ys[i], 2.5, se.color, "")
+		}
+		ly := mt + 14 + float64(k)*16
+		s.line(W-mr+12, ly-4, W-mr+36, ly-4, se.color, 2, se.dash)
+		s.text(W-mr+40, ly, se.name, "start", 11, "#333", 0)
+	}
+	if r.All != nil {
+		s.line(ml, y(r.All.Chance), ml+pw, y(r.All.Chance), "#888", 1, true)
+		ly := mt + 14 + float64(len(ser))*16
+		s.line(W-mr+12, ly-4, W-mr+36, ly-4, "#888", 1, true)
+		s.text(W-mr+40, ly, fmt.Sprintf("chance %.1f%%", 100*r.All.Chance), "start", 11, "#333", 0)
+	}
+	return s.html()
+}
+
+// pcaMap draws PC1 against PC2 with labelled points coloured by cluster.
+func pcaMap(a *validate.Analysis, infos map[string]validate.EmotionInfo) template.HTML {
+	n := len(a.Emotions)
+	W, H := 640.0, 520.0
+	if n > 40 {
+		W, H = 1000, 800
+	}
+	const m = 40.0
+	s := newSVG(W, H)
+	if len(a.PCA.PC1) == 0 {
+		s.text(W/2, H/2, "PCA not available", "middle", 12, "#555", 0)
+		return s.html()
+	}
+	lo1, hi1 := minMax(a.PCA.PC1)
+	lo2, hi2 := minMax(a.PCA.PC2)
+	pad1, pad2 := (hi1-lo1)*0.08+1e-9, (hi2-lo2)*0.08+1e-9
+	lo1, hi1, lo2, hi2 = lo1-pad1, hi1+pad1, lo2-pad2, hi2+pad2
+	x := func(v float64) float64 { return m + (W-2*m)*(v-lo1)/(hi1-lo1) }
+	y := func(v float64) float64 { return H - m - (H-2*m)*(v-lo2)/(hi2-lo2) }
+	s.rect(m, m, W-2*m, H-2*m, "#fcfcfc", "")
+	if lo1 < 0 && hi1 > 0 {
+		s.line(x(0), m, x(0), H-m, "#ccc", 1, true)
+	}
+	if lo2 < 0 && hi2 > 0 {
+		s.line(m, y(0), W-m, y(0), "#ccc", 1, true)
+	}
+	ex := a.PCA.Explained
+	e1, e2 := 0.0, 0.0
+	if len(ex) > 0 {
+		e1 = ex[0]
+	}
+	if len(ex) > 1 {
+		e2 = ex[1]
+	}
+	s.text(W/2, H-10, fmt.Sprintf("PC1 (%.0f%% of variance) →", 100*e1), "middle", 12, "#333", 0)
+	s.text(14, H/2, fmt.Sprintf("PC2 (%.0f%%) →", 100*e2), "middle", 12, "#333", -90)
+	fs := 11.0
+	if n > 40 {
+		fs = 8.5
+	}
+	var placed []box
+	for i, name := range a.Emotions {
+		info := infos[name]
+		px, py := x(a.PCA.PC1[i]), y(a.PCA.PC2[i])
+		s.circle(px, py, 4, colorOf(info.ClusterRank), fmt.Sprintf("%s (%s): PC1 %.3f, PC2 %.3f", name, clusterName(info), a.PCA.PC1[i], a.PCA.PC2[i]))
+		lx, ly := placeLabel(&placed, px, py, name, fs)
+		if ly != py+fs*0.35 || lx != px+6 { // moved: a thin leader line back to the point
+			s.line(px, py, lx, ly-fs*0.35, "#bbb", 0.6, false)
+		}
+		s.text(lx, ly, name, "start", fs, "#222", 0)
+	}
+	return s.html()
+}
+
+func clusterName(info validate.EmotionInfo) string {
+	if info.Cluster == "" {
+		return "no paper cluster"
+	}
+	return info.Cluster
+}
+
+func minMax(x []float64) (float64, float64) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range x {
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	return lo, hi
+}
+
+// clusterOrder returns the emotion positions sorted by paper cluster rank
+// (emotions without a cluster last), keeping the run's order within a cluster.
+func clusterOrder(names []string, infos map[string]validate.EmotionInfo) []int {
+	idx := make([]int, len(names))
+	for i := range idx {
+		idx[i] = i
+	}
+	key := func(i int) int {
+		r := infos[names[i]].ClusterRank
+		if r < 0 {
+			return 1 << 20
+		}
+		return r
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return key(idx[a]) < key(idx[b]) })
+	return idx
+}
+
+// matrix draws a square heatmap with emotion labels; values are shown in
+// cells when there is room.
+func matrix(names []string, infos map[string]validate.EmotionInfo, val func(i, j int) float64, color func(v float64) string,
+	cellText, title func(i, j int) string) template.HTML {
+	order := clusterOrder(names, infos)
+	n := len(names)
+	cell := math.Max(4, math.Min(34, 760/float64(max(n, 1))))
+	showLabels := cell >= 7
+	label := 0.0
+	if showLabels {
+		label = 110
+	}
+	W := label + cell*float64(n) + 20
+	H := label + cell*float64(n) + 30
+	s := newSVG(W, H)
+	fs := math.Min(11, cell*0.8)
+	// Large matrices: one path per (quantised) colour instead of one titled
+	// rect per cell, which keeps a 171×171 heatmap under a megabyte.
+	compact := n > 40
+	paths := cellPaths{}
+	for a, i := range order {
+		yy := label + cell*float64(a)
+		if showLabels {
+			s.rect(label-8, yy+1, 5, cell-2, colorOf(infos[names[i]].ClusterRank), "")
+			s.text(label-10, yy+cell/2+fs/3, names[i], "end", fs, "#222", 0)
+			xx := label + cell*float64(a)
+			s.rect(xx+1, label-8, cell-2, 5, colorOf(infos[names[i]].ClusterRank), "")
+			s.text(xx+cell/2+fs/3, label-10, names[i], "start", fs, "#222", -90)
+		}
+		for b, j := range order {
+			v := val(i, j)
+			xx := label + cell*float64(b)
+			if compact {
+				paths.add(color(quantize(v)), xx, yy, cell)
+				continue
+			}
+			s.rect(xx, yy, cell, cell, color(v), title(i, j))
+			if cell >= 26 {
+				if t := cellText(i, j); t != "" && t != "0" {
+					fg := "#222"
+					if math.Abs(v) > 0.6 {
+						fg = "#fff"
+					}
+					s.text(xx+cell/2, yy+cell/2+3.5, t, "middle", 9, fg, 0)
+				}
+			}
+		}
+	}
+	paths.draw(s)
+	return s.html()
+}
+
+func quantize(v float64) float64 { return math.Round(v*20) / 20 }
+
+// cellPaths collects square cells by fill colour.
+type cellPaths map[string]*strings.Builder
+
+func (c cellPaths) add(fill string, x, y, size float64) {
+	b := c[fill]
+	if b == nil {
+		b = &strings.Builder{}
+		c[fill] = b
+	}
+	fmt.Fprintf(b, "M%.1f %.1fh%.1fv%.1fh-%.1fz", x, y, size, size, size)
+}
+
+func (c cellPaths) draw(s *svg) {
+	fills := make([]string, 0, len(c))
+	for f := range c {
+		fills = append(fills, f)
+	}
+	sort.Strings(fills)
+	for _, f := range fills {
+		fmt.Fprintf(&s.b, `<path fill="%s" d="%s"/>`, f, c[f].String())
+	}
+}
+
+func cosineHeatmap(a *validate.Analysis, infos map[string]validate.EmotionInfo) template.HTML {
+	return matrix(a.Emotions, infos, func(i, j int) float64 { return a.Cosine[i][j] }, diverging,
+		func(i, j int) string { return fmt.Sprintf("%.2f", a.Cosine[i][j]) },
+		func(i, j int) string {
+			return fmt.Sprintf("%s · %s: %.3f", a.Emotions[i], a.Emotions[j], a.Cosine[i][j])
+		})
+}
+
+func confusionHeatmap(a *validate.Analysis, infos map[string]validate.EmotionInfo) template.HTML {
+	rowTotal := make([]int, len(a.Confusion))
+	for i, row := range a.Confusion {
+		for _, c := range row {
+			rowTotal[i] += c
+		}
+	}
+	frac := func(i, j int) float64 {
+		if rowTotal[i] == 0 {
+			return 0
+		}
+		return float64(a.Confusion[i][j]) / float64(rowTotal[i])
+	}
+	return matrix(a.Emotions, infos, frac, sequential,
+		func(i, j int) string { return fmt.Sprint(a.Confusion[i][j]) },
+		func(i, j int) string {
+			return fmt.Sprintf("true %s, predicted %s: %d of %d", a.Emotions[i], a.Emotions[j], a.Confusion[i][j], rowTotal[i])
+		})
+}
+
+// colorBar draws a small legend bar for a colour map over [lo, hi].
+func colorBar(color func(float64) string, lo, hi float64, label string) template.HTML {
+	s := newSVG(260, 34)
+	for i := 0; i < 50; i++ {
+		v := lo + (hi-lo)*float64(i)/49
+		s.rect(10+float64(i)*4, 4, 4, 12, color(v), "")
+	}
+	s.text(10, 28, fmt.Sprintf("%g", lo), "start", 10, "#333", 0)
+	s.text(210, 28, fmt.Sprintf("%g", hi), "end", 10, "#333", 0)
+	s.text(110, 28, label, "middle", 10, "#333", 0)
+	return s.html()
+}
+
+// box is a placed label's extent.
+type box struct{ x0, y0, x1, y1 float64 }
+
+func (a box) overlaps(b box) bool { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1 }
+
+// placeLabel finds a spot for a label right of its point that does not
+// overlap labels placed before it: the natural spot, else the nearest free one
+// a line above or below (up to four lines away), else the natural spot.
+func placeLabel(placed *[]box, px, py float64, text string, fs float64) (float64, float64) {
+	w := float64(len([]rune(text))) * fs * 0.56
+	try := func(dy float64) (box, bool) {
+		b := box{px + 6, py + dy - fs*0.65, px + 6 + w, py + dy + fs*0.35}
+		for _, o := range *placed {
+			if b.overlaps(o) {
+				return b, false
+			}
+		}
+		return b, true
+	}
+	for k := 0; k <= 8; k++ {
+		dy := float64((k+1)/2) * fs * 1.05
+		if k%2 == 1 {
+			dy = -dy
+		}
+		if b, ok := try(dy + fs*0.35); ok {
+			*placed = append(*placed, b)
+			return px + 6, py + dy + fs*0.35
+		}
+	}
+	b, _ := try(fs * 0.35)
+	*placed = append(*placed, b)
+	return px + 6, py + fs*0.35
+}
