@@ -51,6 +51,7 @@ embedded default model, stories15M, fetched on first use.`,
 	pf.IntVar(&g.ctx, "ctx", 0, "context length (default: the model's; larger extrapolates rotary positions)")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "no progress output on stderr")
 	root.AddCommand(
+		newRunCmd(),
 		newFetchCmd(),
 		newTokenizeCmd(),
 		newGenerateCmd(),

@@ -132,6 +132,16 @@ func Generate(ctx context.Context, m *arch.Model, reqs []Request, onToken func(T
 // PrefillChunk rows per forward call, leaving the last position's logits in
 // seqs[i].Out. seqs[i] carries the cache and hooks.
 func Prefill(ctx context.Context, m *arch.Model, seqs []*arch.Seq, reqs []Request) error {
+	return prefill(ctx, m, seqs, reqs, arch.LastLogits)
+}
+
+// PrefillOnly is Prefill without logits (hooks still see every position):
+// the extraction path.
+func PrefillOnly(ctx context.Context, m *arch.Model, seqs []*arch.Seq, reqs []Request) error {
+	return prefill(ctx, m, seqs, reqs, arch.NoLogits)
+}
+
+func prefill(ctx context.Context, m *arch.Model, seqs []*arch.Seq, reqs []Request, last arch.Logits) error {
 	done := make([]int, len(reqs)) // prompt tokens prefilled per request
 	for {
 		var batch []*arch.Seq
@@ -146,7 +156,7 @@ func Prefill(ctx context.Context, m *arch.Model, seqs []*arch.Seq, reqs []Reques
 			s.Tokens = r.Prompt[done[i] : done[i]+take]
 			s.Logits = arch.NoLogits
 			if take == left {
-				s.Logits = arch.LastLogits
+				s.Logits = last
 			}
 			done[i] += take
 			budget -= take

@@ -18,6 +18,12 @@ type DoseTemplate struct {
 	Values       []string  `json:"values"`         // what replaces {X}
 	X            []float64 `json:"x"`              // the numbers they stand for
 	Chat         bool      `json:"chat,omitempty"` // a chat-model template (read at the answer's start)
+	// Names fill {NAME}; the readout is averaged over them, which evens out
+	// what one character's name does to a small model. Empty: no {NAME}.
+	Names []string `json:"names,omitempty"`
+	// Graded marks a template whose values are graded words (tiny … giant)
+	// standing for a scale, rather than numbers.
+	Graded bool `json:"graded,omitempty"`
 }
 
 var words = []string{"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"}
@@ -30,19 +36,27 @@ func seq(n int) []float64 {
 	return x
 }
 
+// storyNames are the characters a base-model template is averaged over.
+var storyNames = []string{"Lily", "Tom", "Mia", "Ben", "Sue", "Max", "Anna", "Sam"}
+
 // BaseDoseTemplates are children's-story analogues of the paper's dose
 // templates, for base models such as stories15M: numbers as words, the
-// readout taken where the story is about to name a feeling.
+// readout taken where the story is about to name a feeling, averaged over
+// eight character names. The last three are graded (a scale of words
+// rather than a number), which a small model tracks better than numbers.
 func BaseDoseTemplates() []DoseTemplate {
+	sizes := []string{"tiny", "small", "big", "very big", "huge", "giant"}
+	six := seq(6)
 	return []DoseTemplate{
-		{Name: "lost-dog-days", Emotion: "sad", ExpectedSign: +1, Text: "Lily's dog ran away and was lost for {X} days. Lily felt", Values: words, X: seq(10)},
-		{Name: "thunder-miles", Emotion: "scared", ExpectedSign: -1, Text: "The storm was {X} miles away from Tom's house. Tom felt", Values: words, X: seq(10)},
-		{Name: "birthday-presents", Emotion: "happy", ExpectedSign: +1, Text: "For her birthday, Mia got {X} presents. Mia felt", Values: words, X: seq(10)},
-		{Name: "waiting-hours", Emotion: "bored", ExpectedSign: +1, Text: "Ben had to sit and wait for {X} hours with nothing to do. Ben felt", Values: words, X: seq(10)},
-		{Name: "broken-toys", Emotion: "sad", ExpectedSign: +1, Text: "Tim's brother broke {X} of Tim's toys. Tim felt", Values: words, X: seq(10)},
-		{Name: "party-friends", Emotion: "lonely", ExpectedSign: -1, Text: "{X} friends came to play with Sue. Sue felt", Values: []string{"One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"}, X: seq(10)},
-		{Name: "falls-off-bike", Emotion: "frustrated", ExpectedSign: +1, Text: "Sam tried to ride his bike and fell down {X} times. Sam felt", Values: words, X: seq(10)},
-		{Name: "race-place", Emotion: "proud", ExpectedSign: -1, Text: "In the big race, Anna came in place number {X}. Anna felt", Values: words, X: seq(10)},
+		{Name: "lost-dog-days", Emotion: "sad", ExpectedSign: +1, Text: "{NAME}'s puppy was lost for {X} days. {NAME} felt", Values: words, X: seq(10), Names: storyNames},
+		{Name: "storm-miles", Emotion: "scared", ExpectedSign: -1, Text: "The storm was {X} miles away. {NAME} felt", Values: words, X: seq(10), Names: storyNames},
+		{Name: "birthday-presents", Emotion: "happy", ExpectedSign: +1, Text: "{NAME} got {X} presents. {NAME} felt", Values: words, X: seq(10), Names: storyNames},
+		{Name: "friends", Emotion: "lonely", ExpectedSign: -1, Text: "{NAME} had {X} friends. {NAME} felt", Values: words, X: seq(10), Names: storyNames},
+		{Name: "rainy-days", Emotion: "bored", ExpectedSign: +1, Text: "It rained for {X} days. {NAME} felt", Values: words, X: seq(10), Names: storyNames},
+		{Name: "bike-falls", Emotion: "frustrated", ExpectedSign: +1, Text: "{NAME} fell off the bike {X} times. {NAME} felt", Values: words, X: seq(10), Names: storyNames},
+		{Name: "dog-size", Emotion: "scared", ExpectedSign: +1, Graded: true, Text: "A {X} dog barked at {NAME}. {NAME} felt", Values: sizes, X: six, Names: storyNames},
+		{Name: "upset", Emotion: "sad", ExpectedSign: +1, Graded: true, Text: "{NAME} lost a toy and was {X} upset. {NAME} felt", Values: []string{"a little", "a bit", "quite", "very", "very very", "very very very"}, X: six, Names: storyNames},
+		{Name: "thunder", Emotion: "scared", ExpectedSign: +1, Graded: true, Text: "The thunder was {X}. {NAME} felt", Values: []string{"very quiet", "quiet", "a little loud", "loud", "very loud", "so loud"}, X: six, Names: storyNames},
 	}
 }
 
@@ -88,6 +102,8 @@ type DoseResult struct {
 	Metric    string      `json:"metric"`
 	Templates []DoseCurve `json:"templates"`
 	Monotone  int         `json:"monotone"` // templates with |ρ| ≥ 0.8 in the expected direction
+	// NumericMonotone counts only the numeric (not graded) templates.
+	NumericMonotone int `json:"numeric_monotone"`
 }
 
 // Dose runs the templates (nil: the base or chat set by model kind) and
@@ -122,29 +138,40 @@ func Dose(ctx context.Context, e *Env, templates []DoseTemplate) (*DoseResult, e
 			return nil, fmt.Errorf("experiment dose: template %s: %d values for %d numbers, or no {X}", t.Name, len(t.Values), len(t.X))
 		}
 		c := DoseCurve{DoseTemplate: t}
+		names := t.Names
+		if len(names) == 0 {
+			names = []string{""}
+		}
 		for _, v := range t.Values {
-			if err := ctx.Err(); err != nil {
-				return nil, err
+			sum := 0.0
+			for _, name := range names {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				text := strings.ReplaceAll(strings.ReplaceAll(t.Text, "{X}", v), "{NAME}", name)
+				ids, err := e.encodeUser(text, "", text)
+				if err != nil {
+					return nil, err
+				}
+				sc, err := lastReadout(e.Model.Model, ids, r)
+				if err != nil {
+					return nil, err
+				}
+				val := sc.Proj[idx]
+				if metric == readout.ZScore {
+					val = sc.Z[idx]
+				}
+				sum += float64(val)
 			}
-			text := strings.ReplaceAll(t.Text, "{X}", v)
-			ids, err := e.encodeUser(text, "", text)
-			if err != nil {
-				return nil, err
-			}
-			sc, err := lastReadout(e.Model.Model, ids, r)
-			if err != nil {
-				return nil, err
-			}
-			val := sc.Proj[idx]
-			if metric == readout.ZScore {
-				val = sc.Z[idx]
-			}
-			c.Readout = append(c.Readout, float64(val))
+			c.Readout = append(c.Readout, sum/float64(len(names)))
 		}
 		c.Spearman = Spearman(t.X, c.Readout)
 		c.Monotone = c.Spearman*float64(t.ExpectedSign) >= 0.8
 		if c.Monotone {
 			res.Monotone++
+			if !t.Graded {
+				res.NumericMonotone++
+			}
 		}
 		res.Templates = append(res.Templates, c)
 	}

@@ -23,6 +23,34 @@ type Input struct {
 	// Params are the run's parameters (command, model path, generator,
 	// seeds, story counts, timings...), shown in a table and saved in the JSON.
 	Params map[string]string
+	// Sections are further results (the sanity experiments), shown after the
+	// validation and saved under "experiments" in the JSON by ID.
+	Sections []Section
+}
+
+// Section is a further result on the page: a note, a table (cells may be
+// coloured by a value in [-1, 1]) and its JSON.
+type Section struct {
+	ID    string // key in report.json's "experiments"
+	Title string
+	Note  string
+	Head  []string
+	Rows  [][]Cell
+	JSON  any
+}
+
+// Cell is a table cell; Tone in [-1, 1] colours it (0: no colour).
+type Cell struct {
+	Text string
+	Tone float64
+}
+
+// Style returns the cell's inline background style.
+func (c Cell) Style() template.CSS {
+	if c.Tone == 0 {
+		return ""
+	}
+	return template.CSS("background:" + diverging(max(-1, min(1, c.Tone))))
 }
 
 // Doc is the JSON document saved as report.json: the validation result with
@@ -30,8 +58,9 @@ type Input struct {
 // ("core", "best_layer", "layers", ...).
 type Doc struct {
 	*validate.Result
-	Title     string            `json:"title"`
-	RunParams map[string]string `json:"run_params,omitempty"`
+	Title       string            `json:"title"`
+	RunParams   map[string]string `json:"run_params,omitempty"`
+	Experiments map[string]any    `json:"experiments,omitempty"`
 }
 
 // JSON returns the report's numbers as indented JSON.
@@ -39,7 +68,16 @@ func JSON(in Input) ([]byte, error) {
 	if in.Result == nil {
 		return nil, errors.New("report: no validation result")
 	}
-	return json.MarshalIndent(Doc{Result: in.Result, Title: title(in), RunParams: in.Params}, "", "  ")
+	doc := Doc{Result: in.Result, Title: title(in), RunParams: in.Params}
+	for _, sec := range in.Sections {
+		if sec.ID != "" && sec.JSON != nil {
+			if doc.Experiments == nil {
+				doc.Experiments = map[string]any{}
+			}
+			doc.Experiments[sec.ID] = sec.JSON
+		}
+	}
+	return json.MarshalIndent(doc, "", "  ")
 }
 
 func title(in Input) string {
@@ -99,6 +137,7 @@ type view struct {
 	Params       [][2]string
 	Best         validate.LayerResult
 	CoreIsAll    bool // the run is the core set: one set of figures
+	Extra        []Section
 }
 
 // Write renders the HTML page.
@@ -107,7 +146,7 @@ func Write(w io.Writer, in Input) error {
 	if r == nil || len(r.Layers) == 0 {
 		return errors.New("report: no validation result")
 	}
-	v := view{Title: title(in), R: r, Accuracy: accuracyCurve(r), Legend: legend(),
+	v := view{Title: title(in), R: r, Accuracy: accuracyCurve(r), Legend: legend(), Extra: in.Sections,
 		CosineBar: colorBar(diverging, -1, 1, "cosine"), ConfusionBar: colorBar(sequential, 0, 1, "share of the row")}
 	infos := map[string]validate.EmotionInfo{}
 	for _, e := range r.Emotions {

@@ -1,0 +1,340 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/internal/atomicfile"
+	"github.com/limbic-dev/limbic/science/catalog"
+	"github.com/limbic-dev/limbic/science/experiment"
+	"github.com/limbic-dev/limbic/science/extract"
+	"github.com/limbic-dev/limbic/science/report"
+	"github.com/limbic-dev/limbic/science/stories"
+	"github.com/limbic-dev/limbic/science/validate"
+	"github.com/limbic-dev/limbic/science/vecpack"
+)
+
+// Files of a run directory.
+const (
+	StoriesFile = "stories.jsonl"
+	NeutralFile = "neutral.jsonl"
+	PackFile    = "vectors.safetensors"
+	HeldOutFile = "heldout.safetensors"
+	CkptFile    = "extract.ckpt"
+	ExpDir      = "experiments"
+)
+
+// Config is a whole run's settings. Zero values take the defaults for the
+// model's kind (base or chat).
+type Config struct {
+	Dir             string
+	Emotions        []string // default: the 16 core emotions
+	Topics          []string // default: children's topics (base), the paper's 100 (chat)
+	NeutralTopics   []string // default: children's neutral topics (base), the paper's topics (chat)
+	PerTopic        int      // stories per (emotion, topic); default 4 (base), 1 (chat)
+	NeutralPerTopic int      // default 2
+	MaxTokens       int      // tokens per story; default 40 (base), 400 (chat)
+	Batch           int      // stories decoded together (default 32)
+	Seed            uint64
+	Generator       stories.Generator // default: the model itself
+	Extract         *extract.Config   // default: extract.BaseStoryConfig (base), DefaultConfig (chat)
+	Experiments     bool              // run feel, dose and implicit after validating
+	// Progress reports each step: stage names "stories", "neutral",
+	// "extract", "experiments".
+	Progress func(stage string, done, total int)
+	Log      func(format string, args ...any)
+}
+
+// Result is what a run produced.
+type Result struct {
+	Dir        string
+	Validation *validate.Result
+	Feel       *experiment.FeelResult
+	Dose       *experiment.DoseResult
+	Implicit   *experiment.ImplicitResult
+	ReportHTML string
+	ReportJSON string
+	Pack       string
+	Timings    map[string]time.Duration
+	Stories    stories.Summary
+	Neutral    stories.Summary
+	Extract    extract.Stats
+}
+
+// IsChat reports whether the model has a chat template (the paper's prompts
+// through the template), rather than being a base model (story openings).
+func IsChat(m *model.Model) bool { return m.Tok != nil && m.Tok.ChatTemplate() != "" }
+
+// Defaults fills zero fields for model m.
+func (c *Config) Defaults(m *model.Model) {
+	chatModel := IsChat(m)
+	if len(c.Emotions) == 0 {
+		c.Emotions = catalog.CoreNames()
+	}
+	if len(c.Topics) == 0 {
+		c.Topics = catalog.ChildTopics()
+		if chatModel {
+			c.Topics = catalog.Topics()
+		}
+	}
+	if len(c.NeutralTopics) == 0 {
+		c.NeutralTopics = catalog.ChildNeutralTopics()
+		if chatModel {
+			c.NeutralTopics = catalog.Topics()
+		}
+	}
+	if c.PerTopic <= 0 {
+		c.PerTopic = 4
+		if chatModel {
+			c.PerTopic = 1
+		}
+	}
+	if c.NeutralPerTopic <= 0 {
+		c.NeutralPerTopic = 2
+	}
+	if c.MaxTokens <= 0 {
+		c.MaxTokens = 40
+		if chatModel {
+			c.MaxTokens = 400
+		}
+	}
+	if c.Batch <= 0 {
+		c.Batch = 32
+	}
+	if c.Generator == nil {
+		c.Generator = Generator{M: m}
+	}
+	if c.Extract == nil {
+		e := extract.BaseStoryConfig()
+		if chatModel {
+			e = extract.DefaultConfig()
+		}
+		c.Extract = &e
+	}
+	if c.Log == nil {
+		c.Log = func(string, ...any) {}
+	}
+}
+
+func (c *Config) progress(stage string) func(done, total int) {
+	if c.Progress == nil {
+		return nil
+	}
+	return func(done, total int) { c.Progress(stage, done, total) }
+}
+
+// Run runs every step on m into cfg.Dir. Every step resumes from what an
+// interrupted run left.
+func Run(ctx context.Context, m *model.Model, cfg Config) (*Result, error) {
+	if _, err := m.Tokenizer(); err != nil {
+		return nil, err
+	}
+	cfg.Defaults(m)
+	res := &Result{Dir: cfg.Dir, Timings: map[string]time.Duration{}}
+	step := func(name string, f func() error) error {
+		t0 := time.Now()
+		err := f()
+		res.Timings[name] = time.Since(t0)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	}
+	var err error
+	if err := step("stories", func() error { res.Stories, res.Neutral, err = Stories(ctx, m, cfg); return err }); err != nil {
+		return nil, err
+	}
+	var ex *extract.Result
+	if err := step("extract", func() error { ex, err = Extract(ctx, m, cfg); return err }); err != nil {
+		return nil, err
+	}
+	res.Extract, res.Pack = ex.Stats, filepath.Join(cfg.Dir, PackFile)
+	if err := step("validate", func() error { res.Validation, err = Validate(m, cfg.Dir); return err }); err != nil {
+		return nil, err
+	}
+	if cfg.Experiments {
+		if err := step("experiments", func() error {
+			res.Feel, res.Dose, res.Implicit, err = Experiments(ctx, m, cfg.Dir)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	params := RunParams(cfg, res.Stories, res.Neutral)
+	for k, d := range res.Timings {
+		params["time: "+k] = d.Round(time.Millisecond).String()
+	}
+	res.ReportHTML, res.ReportJSON, err = Report(cfg.Dir, res.Validation, params)
+	return res, err
+}
+
+// RunParams are the run's settings as the report shows them.
+func RunParams(cfg Config, st, neu stories.Summary) map[string]string {
+	return map[string]string{"generator": cfg.Generator.Name(), "stories": fmt.Sprint(st.Planned),
+		"neutral texts": fmt.Sprint(neu.Planned), "per topic": fmt.Sprint(cfg.PerTopic), "topics": fmt.Sprint(len(cfg.Topics)),
+		"emotions": fmt.Sprint(len(cfg.Emotions)), "max tokens per story": fmt.Sprint(cfg.MaxTokens), "seed": fmt.Sprint(cfg.Seed)}
+}
+
+// Stories writes (or completes) the run's emotional stories and neutral
+// texts.
+func Stories(ctx context.Context, m *model.Model, cfg Config) (emo, neu stories.Summary, err error) {
+	cfg.Defaults(m)
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return emo, neu, err
+	}
+	style := stories.StyleBase
+	if IsChat(m) {
+		style = stories.StyleChat
+	}
+	gen := func(file string, spec stories.Spec, stage string) (stories.Summary, error) {
+		st, err := stories.OpenStore(filepath.Join(cfg.Dir, file))
+		if err != nil {
+			return stories.Summary{}, err
+		}
+		defer st.Close()
+		return stories.Generate(ctx, stories.Config{Spec: spec, Style: style, Batch: cfg.Batch, MaxTokens: cfg.MaxTokens}, cfg.Generator, st, cfg.progress(stage))
+	}
+	if emo, err = gen(StoriesFile, stories.Spec{Kind: stories.Emotional, Emotions: cfg.Emotions, Topics: cfg.Topics, PerTopic: cfg.PerTopic, Seed: cfg.Seed}, "stories"); err != nil {
+		return emo, neu, err
+	}
+	cfg.Log("stories: %d planned, %d written now, %d already there, %d dropped", emo.Planned, emo.Written, emo.Skipped, emo.Dropped)
+	neu, err = gen(NeutralFile, stories.Spec{Kind: stories.Neutral, Topics: cfg.NeutralTopics, PerTopic: cfg.NeutralPerTopic, Seed: cfg.Seed + 1}, "neutral")
+	return emo, neu, err
+}
+
+// Extract reads the run's stories through m and writes the vector pack and
+// the held-out set.
+func Extract(ctx context.Context, m *model.Model, cfg Config) (*extract.Result, error) {
+	cfg.Defaults(m)
+	hash, err := m.WeightsHash()
+	if err != nil {
+		return nil, err
+	}
+	info := vecpack.ModelInfo{ID: m.Name, Hash: hash, DModel: m.Dim, NLayers: m.Layers}
+	ec := *cfg.Extract
+	ec.Checkpoint = filepath.Join(cfg.Dir, CkptFile)
+	ec.Params = map[string]string{"generator": cfg.Generator.Name(), "seed": strconv.FormatUint(cfg.Seed, 10),
+		"per_topic": strconv.Itoa(cfg.PerTopic), "max_tokens": strconv.Itoa(cfg.MaxTokens), "topics": strconv.Itoa(len(cfg.Topics))}
+	in := extract.Input{Model: info, Emotions: cfg.Emotions, Stories: []string{filepath.Join(cfg.Dir, StoriesFile)}}
+	if _, err := os.Stat(filepath.Join(cfg.Dir, NeutralFile)); err == nil {
+		in.Neutral = []string{filepath.Join(cfg.Dir, NeutralFile)}
+	}
+	ex, err := extract.Run(ctx, Runner{M: m}, in, ec, cfg.progress("extract"))
+	if err != nil {
+		return nil, err
+	}
+	if err := vecpack.Write(filepath.Join(cfg.Dir, PackFile), ex.Pack); err != nil {
+		return nil, err
+	}
+	if err := vecpack.WriteHeldOut(filepath.Join(cfg.Dir, HeldOutFile), ex.HeldOut); err != nil {
+		return nil, err
+	}
+	return ex, nil
+}
+
+// Validate validates the run's pack on its held-out set, records the best
+// layer in the pack and returns the result.
+func Validate(m *model.Model, dir string) (*validate.Result, error) {
+	packPath := filepath.Join(dir, PackFile)
+	p, err := vecpack.Read(packPath)
+	if err != nil {
+		return nil, err
+	}
+	h, err := vecpack.ReadHeldOut(filepath.Join(dir, HeldOutFile))
+	if err != nil {
+		return nil, err
+	}
+	var lens validate.Unembedder
+	if m != nil {
+		if err := p.CheckModel(vecpack.ModelInfo{ID: m.Name, DModel: m.Dim, NLayers: m.Layers}); err != nil {
+			return nil, err
+		}
+		lens = Lens{M: m}
+	}
+	r, err := validate.Run(p, h, validate.Options{Unembedder: lens})
+	if err != nil {
+		return nil, err
+	}
+	if p.Meta.BestLayer != r.BestLayer {
+		p.Meta.BestLayer = r.BestLayer
+		if err := vecpack.Write(packPath, p); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Experiments runs feel, dose and implicit with the run's pack and writes
+// their JSON under experiments/.
+func Experiments(ctx context.Context, m *model.Model, dir string) (*experiment.FeelResult, *experiment.DoseResult, *experiment.ImplicitResult, error) {
+	p, err := vecpack.Read(filepath.Join(dir, PackFile))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	env := &experiment.Env{Model: m, Pack: p, Layer: -1}
+	feel, err := experiment.Feel(ctx, env, experiment.FeelOptions{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dose, err := experiment.Dose(ctx, env, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	imp, err := experiment.Implicit(ctx, env, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for name, v := range map[string]any{"feel": feel, "dose": dose, "implicit": imp} {
+		if err := writeJSON(filepath.Join(dir, ExpDir, name+".json"), v); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return feel, dose, imp, nil
+}
+
+// Report writes report.html and report.json in dir from a validation result
+// and whatever experiment results dir/experiments holds.
+func Report(dir string, v *validate.Result, params map[string]string) (htmlPath, jsonPath string, err error) {
+	var feel *experiment.FeelResult
+	var dose *experiment.DoseResult
+	var imp *experiment.ImplicitResult
+	load := func(name string, dst any) error {
+		b, err := os.ReadFile(filepath.Join(dir, ExpDir, name+".json"))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, dst); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(dir, ExpDir, name+".json"), err)
+		}
+		return nil
+	}
+	for name, dst := range map[string]any{"feel": &feel, "dose": &dose, "implicit": &imp} {
+		if err := load(name, dst); err != nil {
+			return "", "", err
+		}
+	}
+	return report.WriteFiles(dir, report.Input{Result: v, Params: params, Sections: Sections(feel, dose, imp)})
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, 0o644, func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err })
+}
