@@ -157,6 +157,8 @@ func TestErrors(t *testing.T) {
 		{"capture", "--ids", "1,2", "--hook", "blocks.99.hook_resid_post", "--out", "/tmp/x.safetensors"},
 		{"--model", "/nonexistent/model.bin", "tokenize", "x"},
 		{"convert", "--to", "onnx", "--out", "/tmp/x"},
+		{"run", "--emotions", "happy,blissfull", "--dir", "/tmp/limbic-test-never"},
+		{"stories", "--denoise", "2", "--dir", "/tmp/limbic-test-never"},
 	} {
 		cmd := exec.Command(bin, args...)
 		out, err := cmd.CombinedOutput()

@@ -52,6 +52,10 @@ embedded default model, stories15M, fetched on first use.`,
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "no progress output on stderr")
 	root.AddCommand(
 		newRunCmd(),
+		newStoriesCmd(),
+		newExtractCmd(),
+		newValidateCmd(),
+		newReportCmd(),
 		newFetchCmd(),
 		newTokenizeCmd(),
 		newGenerateCmd(),
