@@ -11,7 +11,7 @@ build:
 
 # The main job on the embedded default model (fetched on first use).
 demo: build
-	./limbic generate -p "Once upon a time, Lily felt" -n 96 --seed 1
+	./limbic run
 
 # Everything the tests need that is not Go code: npm test packages and the
 # embedded model.

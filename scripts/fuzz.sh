@@ -7,6 +7,6 @@ for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
     echo "fuzz: $pkg $f ($t)"
-    go test "$pkg" -run '^$' -fuzz "^$f\$" -fuzztime "$t" >/tmp/limbic-fuzz.log 2>&1 || { cat /tmp/limbic-fuzz.log; exit 1; }
+    go test "$pkg" -run '^$' -fuzz "^$f\$" -fuzztime "$t" -fuzzminimizetime 50x >/tmp/limbic-fuzz.log 2>&1 || { cat /tmp/limbic-fuzz.log; exit 1; }
   done
 done

@@ -111,9 +111,7 @@ func (m *Model) block(l int, b *batch, sc *scratch) {
 
 	// Attention: norm, project to q, k, v, rotate, cache k and v, attend, project out.
 	m.norm(xn, x, w.AttnNorm, n, d)
-	linear(sc.q, xn, n, &w.Q)
-	linear(sc.k, xn, n, &w.K)
-	linear(sc.v, xn, n, &w.V)
+	linears([][]float32{sc.q, sc.k, sc.v}, xn, n, &w.Q, &w.K, &w.V)
 	params, rope := m.attnParams(l)
 	kernels.ParallelFor(n, 8, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -150,8 +148,7 @@ func (m *Model) block(l int, b *batch, sc *scratch) {
 	m.norm(xn, x, w.MLPNorm, n, d)
 	f := m.FFN
 	if w.Gate.W != nil {
-		linear(sc.gate, xn, n, &w.Gate)
-		linear(sc.up, xn, n, &w.Up)
+		linears([][]float32{sc.gate, sc.up}, xn, n, &w.Gate, &w.Up)
 		kernels.ParallelFor(n, 4, func(lo, hi int) {
 			kernels.SwiGLU(sc.up[lo*f:hi*f], sc.gate[lo*f:hi*f], sc.up[lo*f:hi*f], m.Act == GELUTanh)
 		})
@@ -213,11 +210,12 @@ func (m *Model) logits(b *batch, sc *scratch) error {
 		}
 	}
 	if len(want) > 0 {
-		in := make([]float32, len(want)*d)
+		sc.lin = grow(sc.lin, len(want)*d)
+		sc.lout = grow(sc.lout, len(want)*v)
+		in, out := sc.lin, sc.lout
 		for i, r := range want {
 			copy(in[i*d:(i+1)*d], sc.xn[r*d:(r+1)*d])
 		}
-		out := make([]float32, len(want)*v)
 		m.W.Output.MatMul(out, in, len(want))
 		if m.FinalSoftcap != 0 {
 			kernels.Softcap(out, float32(m.FinalSoftcap))
@@ -246,6 +244,24 @@ func (m *Model) logits(b *batch, sc *scratch) error {
 		s.Cache.n += len(s.Tokens)
 	}
 	return nil
+}
+
+// linears computes several projections of the same input in one parallel
+// loop (kernels.MatMulMulti), each with its bias.
+func linears(ys [][]float32, x []float32, n int, ls ...*Linear) {
+	ms := make([]*kernels.Matrix, len(ls))
+	for i, l := range ls {
+		ms[i] = l.W
+	}
+	kernels.MatMulMulti(ys, x, n, ms...)
+	for i, l := range ls {
+		if l.B != nil {
+			o := l.W.Rows
+			for r := 0; r < n; r++ {
+				kernels.Add(ys[i][r*o:(r+1)*o], l.B)
+			}
+		}
+	}
 }
 
 // linear computes y[n, out] = x[n, in]·Wᵀ + bias.

@@ -7,6 +7,7 @@ type scratch struct {
 	rows                   int
 	x, xn, q, k, v, att, o []float32
 	gate, up               []float32
+	lin, lout              []float32 // unembedding input and output
 }
 
 var scratchPool sync.Pool
@@ -15,12 +16,6 @@ func getScratch(m *Model, n int) *scratch {
 	s, _ := scratchPool.Get().(*scratch)
 	if s == nil {
 		s = &scratch{}
-	}
-	grow := func(buf []float32, size int) []float32 {
-		if cap(buf) < size {
-			return make([]float32, size)
-		}
-		return buf[:size]
 	}
 	d, f := m.Dim, m.FFN
 	s.rows = n
@@ -37,3 +32,11 @@ func getScratch(m *Model, n int) *scratch {
 }
 
 func putScratch(s *scratch) { scratchPool.Put(s) }
+
+// grow returns buf resized to size, reallocating when it is too small.
+func grow(buf []float32, size int) []float32 {
+	if cap(buf) < size {
+		return make([]float32, size)
+	}
+	return buf[:size]
+}

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"sync"
 	"unsafe"
 
@@ -18,41 +19,84 @@ const (
 // weight rows is loaded once and applied to all n rows of x, so the weight
 // streams from memory exactly once. Q8_0 runs row by row in Go with a SIMD dot.
 func (m *Matrix) gemv(p *kpath, y, x []float32, n int) {
+	tiles := (m.Rows + 3) / 4
+	ParallelFor(tiles, m.gemvGrain(n), func(lo, hi int) { m.gemvTiles(p, y, x, n, lo, hi) })
+}
+
+// gemvGrain is the fewest 4-row tiles worth a chunk of their own.
+func (m *Matrix) gemvGrain(n int) int { return 1 + 16384/(4*m.Cols*n+1) }
+
+// gemvTiles does the 4-row tiles [lo, hi) of y = x·Wᵀ for n rows of x.
+func (m *Matrix) gemvTiles(p *kpath, y, x []float32, n, lo, hi int) {
 	R, C := m.Rows, m.Cols
-	tiles := (R + 3) / 4
-	grain := 1 + 16384/(4*C*n+1)
-	ParallelFor(tiles, grain, func(lo, hi int) {
-		var tmp []float32
-		if m.DType == tensor.Q8_0 {
-			tmp = make([]float32, C)
+	var tmp []float32
+	if m.DType == tensor.Q8_0 {
+		tmp = make([]float32, C)
+	}
+	// One x row: full tiles in one call over the rows (the decode case).
+	if n == 1 && m.DType != tensor.Q8_0 {
+		full := min(hi, R/4) - lo
+		if done := m.gemvRows(p, y, x, lo, full); done > 0 {
+			lo += done
 		}
-		// One x row: full tiles in one call over the rows (the decode case).
-		if n == 1 && m.DType != tensor.Q8_0 {
-			full := min(hi, R/4) - lo
-			if done := m.gemvRows(p, y, x, lo, full); done > 0 {
-				lo += done
+	}
+	for t := lo; t < hi; t++ {
+		r0 := 4 * t
+		if m.DType == tensor.Q8_0 || r0+4 > R {
+			if tmp == nil {
+				tmp = make([]float32, C)
 			}
+			for r := r0; r < R && r < r0+4; r++ {
+				w := tmp
+				if m.DType == tensor.F32 {
+					w = m.f32[r*C : (r+1)*C]
+				} else {
+					m.Row(r, tmp)
+				}
+				for i := 0; i < n; i++ {
+					y[i*R+r] = Dot(x[i*C:(i+1)*C], w)
+				}
+			}
+			continue
 		}
-		for t := lo; t < hi; t++ {
-			r0 := 4 * t
-			if m.DType == tensor.Q8_0 || r0+4 > R {
-				if tmp == nil {
-					tmp = make([]float32, C)
-				}
-				for r := r0; r < R && r < r0+4; r++ {
-					w := tmp
-					if m.DType == tensor.F32 {
-						w = m.f32[r*C : (r+1)*C]
-					} else {
-						m.Row(r, tmp)
-					}
-					for i := 0; i < n; i++ {
-						y[i*R+r] = Dot(x[i*C:(i+1)*C], w)
-					}
-				}
-				continue
+		m.gemvTile(p, y, x, n, r0)
+	}
+}
+
+// MatMulMulti computes ys[i][n, ms[i].Rows] = x[n, Cols] · ms[i]ᵀ for
+// matrices of the same width (a layer's q, k and v projections, or its gate
+// and up projections). For a few rows of x (decode) it spreads the tiles of
+// all the matrices over one parallel loop, which costs one dispatch instead
+// of one per matrix; otherwise it multiplies them in turn.
+func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
+	if len(ys) != len(ms) {
+		panic(fmt.Sprintf("kernels: MatMulMulti: %d outputs for %d matrices", len(ys), len(ms)))
+	}
+	p := cur.Load()
+	multi := p.gemm != nil && n <= gemvMaxN && len(ms) > 1
+	for i, m := range ms {
+		if m.Cols != ms[0].Cols || len(x) < n*m.Cols || len(ys[i]) < n*m.Rows || m.Cols == 0 || m.DType == tensor.Q8_0 {
+			multi = false
+		}
+	}
+	if !multi {
+		for i, m := range ms {
+			m.MatMul(ys[i], x, n)
+		}
+		return
+	}
+	starts := make([]int, len(ms)+1) // first tile of each matrix in the joint range
+	grain := 0
+	for i, m := range ms {
+		starts[i+1] = starts[i] + (m.Rows+3)/4
+		grain = max(grain, m.gemvGrain(n))
+	}
+	ParallelFor(starts[len(ms)], grain, func(lo, hi int) {
+		for i, m := range ms {
+			a, b := max(lo, starts[i]), min(hi, starts[i+1])
+			if a < b {
+				m.gemvTiles(p, ys[i], x, n, a-starts[i], b-starts[i])
 			}
-			m.gemvTile(p, y, x, n, r0)
 		}
 	})
 }

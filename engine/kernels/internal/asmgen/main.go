@@ -348,8 +348,9 @@ func (g *gen) gemvTile(s isa, mr int, wt string) {
 
 // gemvRows emits the decode kernel for one row of x: for every tile t <
 // tiles, y[4t+j] = Σ_{p<k} x[p]·w[(4t+j)*ldw+p], j < 4. It loops over the
-// tiles itself (no call per tile) and prefetches the next tile's rows, which
-// keeps the weight streaming from memory at full speed.
+// tiles itself (no call per tile), reads two vectors of each of the 4 rows
+// per step into 8 accumulators (more loads in flight), and prefetches the
+// next tile's rows, which keeps the weight streaming at memory speed.
 func (g *gen) gemvRows(s isa, wt string) {
 	elem := map[string]string{"F32": "float32", "BF16": "uint16", "F16": "uint16"}[wt]
 	esz := map[string]int{"F32": 4, "BF16": 2, "F16": 2}[wt]
@@ -368,50 +369,73 @@ func (g *gen) gemvRows(s isa, wt string) {
 	g.f("MOVQ y+32(FP), DI")
 	g.f("MOVQ tiles+40(FP), AX")
 	g.f("LEAQ (R8*4), R11") // tile stride in bytes
+	wAddr := func(j, off int) string {
+		o := ""
+		if off != 0 {
+			o = fmt.Sprint(off)
+		}
+		return []string{o + "(BX)", o + "(BX)(R8*1)", o + "(BX)(R8*2)", o + "(R10)"}[j]
+	}
+	// Registers: accumulators 0-7 (chunk c, row j → 4c+j); weights and x per chunk.
+	wregs := [2][]int{{8, 9, 10, 11}, {8, 9, 10, 11}}
+	xregs := [2]int{12, 12}
+	if s.lanes == 16 {
+		wregs = [2][]int{{24, 25, 26, 27}, {16, 17, 18, 19}}
+		xregs = [2]int{28, 20}
+	}
+	step := func(c int) {
+		off := c * esz * s.lanes
+		for j := 0; j < 4; j++ {
+			w := s.r(wregs[c][j])
+			switch wt {
+			case "F32":
+				g.f("VMOVUPS %s, %s", wAddr(j, off), w)
+			case "BF16":
+				g.f("VPMOVZXWD %s, %s", wAddr(j, off), w)
+				g.f("VPSLLD $16, %s, %s", w, w)
+			case "F16":
+				g.f("VCVTPH2PS %s, %s", wAddr(j, off), w)
+			}
+		}
+		g.f("VMOVUPS %d(SI), %s", 4*s.lanes*c, s.r(xregs[c]))
+		for j := 0; j < 4; j++ {
+			g.f("VFMADD231PS %s, %s, %s", s.r(wregs[c][j]), s.r(xregs[c]), s.r(4*c+j))
+		}
+	}
 	g.label("tile")
 	g.f("MOVQ DX, BX")
 	g.f("LEAQ (BX)(R8*2), R10")
-	g.f("ADDQ R8, R10") // row 3
+	g.f("ADDQ R8, R10")         // row 3
 	g.f("LEAQ (BX)(R11*1), R9") // next tile, row 0 (prefetch)
 	g.f("MOVQ R13, SI")
 	g.f("MOVQ R12, CX")
-	for a := 0; a < 4; a++ {
+	for a := 0; a < 8; a++ {
 		g.f("VXORPS %s, %s, %s", s.r(a), s.r(a), s.r(a))
 	}
-	wregs := []int{4, 5, 6, 7}
-	xr := 8
-	if s.lanes == 16 {
-		wregs = []int{24, 25, 26, 27}
-		xr = 28
-	}
-	wAddr := []string{"(BX)", "(BX)(R8*1)", "(BX)(R8*2)", "(R10)"}
+	g.f("CMPQ CX, $%d", 2*s.lanes)
+	g.f("JLT one")
 	g.label("loop")
 	g.f("PREFETCHT0 (R9)")
 	g.f("PREFETCHT0 (R9)(R8*1)")
 	g.f("PREFETCHT0 (R9)(R8*2)")
 	g.f("PREFETCHT0 (R10)(R11*1)")
+	step(0)
+	step(1)
+	g.f("ADDQ $%d, SI", 8*s.lanes)
+	g.f("ADDQ $%d, BX", 2*esz*s.lanes)
+	g.f("ADDQ $%d, R10", 2*esz*s.lanes)
+	g.f("ADDQ $%d, R9", 2*esz*s.lanes)
+	g.f("SUBQ $%d, CX", 2*s.lanes)
+	g.f("CMPQ CX, $%d", 2*s.lanes)
+	g.f("JGE loop")
+	g.label("one")
+	g.f("TESTQ CX, CX")
+	g.f("JZ reduce")
+	step(0)
+	g.label("reduce")
 	for j := 0; j < 4; j++ {
-		w := s.r(wregs[j])
-		switch wt {
-		case "F32":
-			g.f("VMOVUPS %s, %s", wAddr[j], w)
-		case "BF16":
-			g.f("VPMOVZXWD %s, %s", wAddr[j], w)
-			g.f("VPSLLD $16, %s, %s", w, w)
-		case "F16":
-			g.f("VCVTPH2PS %s, %s", wAddr[j], w)
-		}
+		g.f("VADDPS %s, %s, %s", s.r(4+j), s.r(j), s.r(j))
 	}
-	g.f("VMOVUPS (SI), %s", s.r(xr))
-	for j := 0; j < 4; j++ {
-		g.f("VFMADD231PS %s, %s, %s", s.r(wregs[j]), s.r(xr), s.r(j))
-	}
-	g.f("ADDQ $%d, SI", 4*s.lanes)
-	g.f("ADDQ $%d, BX", esz*s.lanes)
-	g.f("ADDQ $%d, R10", esz*s.lanes)
-	g.f("ADDQ $%d, R9", esz*s.lanes)
-	g.f("SUBQ $%d, CX", s.lanes)
-	g.f("JNZ loop")
 	t := 15
 	if s.lanes == 16 {
 		t = 24
