@@ -2,7 +2,7 @@
 # job on the embedded default model) and `make test` (every test).
 
 GO      ?= go
-FUZZTIME ?= 10s
+FUZZTIME ?= 100000x
 
 .PHONY: demo test test-setup check fuzz build
 
