@@ -19,6 +19,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/science/catalog"
 	"github.com/limbic-dev/limbic/science/extract"
+	"github.com/limbic-dev/limbic/science/pipeline"
 	"github.com/limbic-dev/limbic/science/report"
 	"github.com/limbic-dev/limbic/science/stories"
 	"github.com/limbic-dev/limbic/science/validate"
@@ -50,7 +51,7 @@ func TestPipeline(t *testing.T) {
 	seed := uint64(envInt("E2E_SEED", 1))
 	maxTok := envInt("E2E_MAX_TOKENS", 40)
 	offset := envInt("E2E_OFFSET", 0)
-	gen := engineGen{m}
+	gen := pipeline.Generator{M: m}
 
 	t0 := time.Now()
 	st, err := stories.OpenStore(filepath.Join(dir, "stories.jsonl"))
@@ -87,7 +88,7 @@ func TestPipeline(t *testing.T) {
 	}
 	in := extract.Input{Model: vecpack.ModelInfo{ID: "stories15M"}, Emotions: emotions,
 		Stories: []string{filepath.Join(dir, "stories.jsonl")}, Neutral: []string{filepath.Join(dir, "neutral.jsonl")}}
-	res, err := extract.Run(ctx, engineRunner{m, envInt("E2E_MAX_TEXT", 0)}, in, cfg, nil)
+	res, err := extract.Run(ctx, pipeline.Runner{M: m, MaxText: envInt("E2E_MAX_TEXT", 0)}, in, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestPipeline(t *testing.T) {
 		t.Logf("layer %d: norm %.2f, PCs %d (%.2f)", li.Layer, li.MeanResidNorm, li.PCsRemoved, li.VarianceExplained)
 	}
 	for _, kind := range []vecpack.Kind{vecpack.Denoised, vecpack.Raw} {
-		v, err := validate.Run(res.Pack, res.HeldOut, validate.Options{Kind: kind, Unembedder: engineLens{m}})
+		v, err := validate.Run(res.Pack, res.HeldOut, validate.Options{Kind: kind, Unembedder: pipeline.Lens{M: m}})
 		if err != nil {
 			t.Fatal(err)
 		}

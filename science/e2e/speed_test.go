@@ -10,6 +10,7 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/science/extract"
+	"github.com/limbic-dev/limbic/science/pipeline"
 	"github.com/limbic-dev/limbic/science/stories"
 )
 
@@ -23,7 +24,7 @@ func TestSpeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := engineRunner{m: m}
+	r := pipeline.Runner{M: m}
 	for _, bs := range []int{1, 4, 16} {
 		texts := make([]extract.Text, bs)
 		for i := range texts {

@@ -10,6 +10,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/science/catalog"
 	"github.com/limbic-dev/limbic/science/extract"
+	"github.com/limbic-dev/limbic/science/pipeline"
 	"github.com/limbic-dev/limbic/science/report"
 	"github.com/limbic-dev/limbic/science/stories"
 	"github.com/limbic-dev/limbic/science/validate"
@@ -26,7 +27,7 @@ func TestTiny(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	gen := engineGen{m}
+	gen := pipeline.Generator{M: m}
 	emotions := []string{"happy", "sad", "angry", "calm"}
 	sp, np := filepath.Join(dir, "s.jsonl"), filepath.Join(dir, "n.jsonl")
 	for _, c := range []struct {
@@ -53,7 +54,7 @@ func TestTiny(t *testing.T) {
 	if err != nil {
 		hash = ""
 	}
-	res, err := extract.Run(ctx, engineRunner{m: m}, extract.Input{Model: vecpack.ModelInfo{ID: "stories15M", Hash: hash},
+	res, err := extract.Run(ctx, pipeline.Runner{M: m}, extract.Input{Model: vecpack.ModelInfo{ID: "stories15M", Hash: hash},
 		Emotions: emotions, Stories: []string{sp}, Neutral: []string{np}}, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func TestTiny(t *testing.T) {
 	if err := pack.CheckModel(vecpack.ModelInfo{ID: "stories15M", Hash: hash, DModel: m.Dim, NLayers: m.Layers}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := validate.Run(pack, res.HeldOut, validate.Options{Unembedder: engineLens{m}})
+	v, err := validate.Run(pack, res.HeldOut, validate.Options{Unembedder: pipeline.Lens{M: m}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 
 	"github.com/limbic-dev/limbic/engine/arch"
 	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/engine/tokenizer/chat"
 	"github.com/limbic-dev/limbic/science/readout"
+	"github.com/limbic-dev/limbic/science/validate"
 	"github.com/limbic-dev/limbic/science/vecpack"
 )
 
@@ -21,6 +21,20 @@ type Env struct {
 	Pack  *vecpack.Pack
 	Kind  vecpack.Kind
 	Layer int // readout layer (-1: the pack's best layer)
+}
+
+// reader is the readout of every pack emotion at the env's layer, with the
+// metric the experiments report: z-scores when the pack has a neutral
+// baseline, else projections.
+func (e *Env) reader() (*readout.Reader, readout.Metric, error) {
+	r, err := readout.NewReader(e.Pack, e.Layer, nil, e.Kind)
+	if err != nil {
+		return nil, "", err
+	}
+	if r.HasBaseline() {
+		return r, readout.ZScore, nil
+	}
+	return r, readout.Projection, nil
 }
 
 // chatModel reports whether prompts go through the model's chat template.
@@ -104,48 +118,4 @@ func lastReadout(m *arch.Model, ids []int, r *readout.Reader) (readout.Scores, e
 }
 
 // Spearman returns the rank correlation of x and y (average ranks for ties).
-func Spearman(x, y []float64) float64 {
-	rx, ry := ranks(x), ranks(y)
-	return pearson(rx, ry)
-}
-
-func ranks(v []float64) []float64 {
-	idx := make([]int, len(v))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return v[idx[a]] < v[idx[b]] })
-	r := make([]float64, len(v))
-	for i := 0; i < len(idx); {
-		j := i
-		for j+1 < len(idx) && v[idx[j+1]] == v[idx[i]] {
-			j++
-		}
-		avg := float64(i+j)/2 + 1
-		for k := i; k <= j; k++ {
-			r[idx[k]] = avg
-		}
-		i = j + 1
-	}
-	return r
-}
-
-func pearson(a, b []float64) float64 {
-	n := float64(len(a))
-	var ma, mb float64
-	for i := range a {
-		ma += a[i]
-		mb += b[i]
-	}
-	ma, mb = ma/n, mb/n
-	var sab, saa, sbb float64
-	for i := range a {
-		sab += (a[i] - ma) * (b[i] - mb)
-		saa += (a[i] - ma) * (a[i] - ma)
-		sbb += (b[i] - mb) * (b[i] - mb)
-	}
-	if saa == 0 || sbb == 0 {
-		return 0
-	}
-	return sab / math.Sqrt(saa*sbb)
-}
+func Spearman(x, y []float64) float64 { return validate.Spearman(x, y) }

@@ -115,13 +115,9 @@ func Dose(ctx context.Context, e *Env, templates []DoseTemplate) (*DoseResult, e
 			templates = ChatDoseTemplates()
 		}
 	}
-	r, err := readout.NewReader(e.Pack, e.Layer, nil, e.Kind)
+	r, metric, err := e.reader()
 	if err != nil {
 		return nil, err
-	}
-	metric := readout.ZScore
-	if !r.HasBaseline() {
-		metric = readout.Projection
 	}
 	res := &DoseResult{Layer: r.Layer, Metric: string(metric)}
 	for _, t := range templates {

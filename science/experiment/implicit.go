@@ -91,13 +91,9 @@ func Implicit(ctx context.Context, e *Env, prompts []ImplicitPrompt) (*ImplicitR
 			prompts = ChatImplicitPrompts()
 		}
 	}
-	r, err := readout.NewReader(e.Pack, e.Layer, nil, e.Kind)
+	r, metric, err := e.reader()
 	if err != nil {
 		return nil, err
-	}
-	metric := readout.ZScore
-	if !r.HasBaseline() {
-		metric = readout.Projection
 	}
 	res := &ImplicitResult{Layer: r.Layer, Metric: string(metric), Emotions: r.Emotions}
 	top1, top3 := 0, 0
