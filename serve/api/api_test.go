@@ -87,7 +87,7 @@ func newTestServer(t testing.TB, withPack bool, mod func(*Config)) (*httptest.Se
 	return ts, s
 }
 
-func post(t *testing.T, url, body string, hdr ...string) (*http.Response, []byte) {
+func post(t testing.TB, url, body string, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
