@@ -33,7 +33,7 @@ func loadRun(url string, clients int, d time.Duration, maxTokens int) (tokens, r
 		go func(c int) {
 			defer wg.Done()
 			for i := 0; ctx.Err() == nil; i++ {
-				body := fmt.Sprintf(`{"messages":[{"role":"user","content":"Tell me story number %d."}],"max_tokens":%d,"stream":true,"seed":%d}`, i, maxTokens, c*1000+i)
+				body := fmt.Sprintf(`{"messages":[{"role":"user","content":"Tell me story number %d."}],"max_tokens":%d,"stream":true,"stream_options":{"include_usage":true},"seed":%d}`, i, maxTokens, c*1000+i)
 				resp, err := client.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(body))
 				if err != nil {
 					mu.Lock()
@@ -56,8 +56,8 @@ func loadRun(url string, clients int, d time.Duration, maxTokens int) (tokens, r
 							errs = append(errs, "bad chunk: "+line)
 							mu.Unlock()
 						}
-						if ch.Limbic != nil {
-							n += int64(len(ch.Limbic.Tokens))
+						if ch.Usage != nil {
+							n += int64(ch.Usage.CompletionTokens)
 						}
 					}
 				}
