@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/internal/atomicfile"
 	"github.com/limbic-dev/limbic/science/experiment"
@@ -32,7 +33,9 @@ sections 3.3, 3.4, 3.6):
   implicit  prompts that imply an emotion without naming it, read at the last
             prompt position: does the implied emotion rank first?
 
-Each writes its JSON to the run directory (experiments/NAME.json), where
+--steer and --steer-vector apply to every forward pass of an experiment
+(e.g. dose curves under steering). Each writes its JSON to the run directory
+(experiments/NAME.json), where
 ` + "`limbic report`" + ` picks it up, and prints it with --json.`,
 	}
 	var (
@@ -64,7 +67,14 @@ Each writes its JSON to the run directory (experiments/NAME.json), where
 				if err != nil {
 					return err
 				}
-				res, summary, err := f(cmd, &experiment.Env{Model: m, Pack: pack, Kind: kind, Layer: layer}, m)
+				env := &experiment.Env{Model: m, Pack: pack, Kind: kind, Layer: layer}
+				if len(vf.steer)+len(vf.steerVectors) > 0 {
+					env.Steer = func(promptLen int) (*hook.Set, error) {
+						hs, _, err := vf.hooks(m, pack, promptLen)
+						return hs, err
+					}
+				}
+				res, summary, err := f(cmd, env, m)
 				if err != nil {
 					return err
 				}
@@ -91,7 +101,7 @@ Each writes its JSON to the run directory (experiments/NAME.json), where
 				return nil
 			},
 		}
-		vf.add(sc, false)
+		vf.add(sc, true)
 		sc.Flags().IntVar(&layer, "layer", -1, "readout layer (default: the pack's best layer)")
 		sc.Flags().StringVarP(&out, "out", "o", "", "JSON output (default: the run directory's experiments/NAME.json)")
 		addJSON(sc)

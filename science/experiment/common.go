@@ -21,6 +21,18 @@ type Env struct {
 	Pack  *vecpack.Pack
 	Kind  vecpack.Kind
 	Layer int // readout layer (-1: the pack's best layer)
+	// Steer, if set, returns extra steering hooks for a prompt of promptLen
+	// tokens, applied in every forward pass of the experiment (as
+	// --steer does on the command line).
+	Steer func(promptLen int) (*hook.Set, error)
+}
+
+// steerHooks returns the env's extra steering for a prompt (nil: none).
+func (e *Env) steerHooks(promptLen int) (*hook.Set, error) {
+	if e.Steer == nil {
+		return nil, nil
+	}
+	return e.Steer(promptLen)
 }
 
 // reader is the readout of every pack emotion at the env's layer, with the
@@ -108,9 +120,14 @@ func logSoftmaxAt(logits []float32, id int) float64 {
 	return float64(logits[id]) - mx - math.Log(s)
 }
 
-// lastReadout runs ids and returns the readout at the last position.
-func lastReadout(m *arch.Model, ids []int, r *readout.Reader) (readout.Scores, error) {
-	scores, err := readout.Scan(m, ids, r, nil)
+// lastReadout runs ids (with the env's steering) and returns the readout at
+// the last position.
+func (e *Env) lastReadout(ids []int, r *readout.Reader) (readout.Scores, error) {
+	hs, err := e.steerHooks(len(ids))
+	if err != nil {
+		return readout.Scores{}, err
+	}
+	scores, err := readout.Scan(e.Model.Model, ids, r, hs)
 	if err != nil {
 		return readout.Scores{}, err
 	}

@@ -149,7 +149,7 @@ func Dose(ctx context.Context, e *Env, templates []DoseTemplate) (*DoseResult, e
 				if err != nil {
 					return nil, err
 				}
-				sc, err := lastReadout(e.Model.Model, ids, r)
+				sc, err := e.lastReadout(ids, r)
 				if err != nil {
 					return nil, err
 				}

@@ -5,8 +5,10 @@ import (
 	"math"
 	"testing"
 
+	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/internal/testref"
+	"github.com/limbic-dev/limbic/science/steer"
 	"github.com/limbic-dev/limbic/science/vecpack"
 )
 
@@ -114,6 +116,23 @@ func TestDoseAndImplicitRun(t *testing.T) {
 	if len(im.Items) != 7 || len(im.Items[0].Top) != 3 || im.Top3 < im.Top1 {
 		t.Errorf("implicit: %d items, top1 %v top3 %v", len(im.Items), im.Top1, im.Top3)
 	}
+	// The env's steering applies to every forward pass: +happy at the read
+	// layer raises happy's score on every prompt.
+	env.Steer = func(n int) (*hook.Set, error) {
+		hs, _, err := steer.Hooks(nil, []steer.Spec{{Emotion: "happy", Strength: 1, Layers: "3", Span: steer.Span{Kind: steer.All}}}, p,
+			steer.Options{NLayers: m.Layers, Dim: m.Dim, PromptLen: n})
+		return hs, err
+	}
+	st, err := Implicit(context.Background(), env, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range im.Items {
+		if st.Items[i].Scores[0] <= im.Items[i].Scores[0] {
+			t.Errorf("%s: happy %.3f steered, %.3f not", im.Items[i].Emotion, st.Items[i].Scores[0], im.Items[i].Scores[0])
+		}
+	}
+	env.Steer = nil
 	if _, err := Dose(context.Background(), env, []DoseTemplate{{Name: "bad", Emotion: "happy", Text: "no x", Values: []string{"1"}, X: []float64{1}}}); err == nil {
 		t.Error("template without {X} accepted")
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/science/steer"
 )
 
@@ -105,8 +106,14 @@ func Feel(ctx context.Context, e *Env, o FeelOptions) (*FeelResult, error) {
 			if spec != nil {
 				specs = []steer.Spec{*spec}
 			}
-			hs, _, err := steer.Hooks(nil, specs, e.Pack, o)
+			hs, err := e.steerHooks(len(ids[i]))
 			if err != nil {
+				return nil, err
+			}
+			if hs == nil {
+				hs = &hook.Set{} // Steer builds a fresh set per call, so adding to it is safe
+			}
+			if hs, _, err = steer.Hooks(hs, specs, e.Pack, o); err != nil {
 				return nil, err
 			}
 			lp, err := logProbs(m.Model, ids[i], conts[i], hs)

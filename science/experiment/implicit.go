@@ -114,7 +114,7 @@ func Implicit(ctx context.Context, e *Env, prompts []ImplicitPrompt) (*ImplicitR
 		if err != nil {
 			return nil, err
 		}
-		sc, err := lastReadout(e.Model.Model, ids, r)
+		sc, err := e.lastReadout(ids, r)
 		if err != nil {
 			return nil, err
 		}

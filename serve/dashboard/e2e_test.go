@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,12 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/internal/browser"
 	"github.com/limbic-dev/limbic/internal/testref"
 	"github.com/limbic-dev/limbic/science/vecpack"
 	"github.com/limbic-dev/limbic/serve/api"
@@ -146,105 +142,10 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	return ts
 }
 
-// newBrowser starts headless Chromium with a fresh profile. Every request
-// to a host other than loopback goes to a dead proxy, so that nothing can
-// leave the machine even if the page tried (the test checks it does not).
-func newBrowser(t *testing.T) context.Context {
+// openPage opens the dashboard in a new tab and waits for it to have started.
+func openPage(t *testing.T, bctx context.Context, u string, expected ...string) (context.Context, *browser.Watch) {
 	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		t.Fatalf("the dashboard's end-to-end test needs headless Chromium and found none in PATH: " +
-			"install Debian's chromium package (apt-get install chromium; scripts/test-setup.sh does it)")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 960),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("proxy-server", "http://127.0.0.1:9"),
-		chromedp.Flag("proxy-bypass-list", "127.0.0.1;localhost;[::1]"),
-	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	bctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("starting Chromium (%s): %v", path, err)
-	}
-	return bctx
-}
-
-// pageWatch records what a tab requested and every script error, console
-// error or error log entry it showed.
-type pageWatch struct {
-	mu       sync.Mutex
-	requests []string
-	problems []string
-}
-
-func (w *pageWatch) snapshot() (requests, problems []string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.requests), slices.Clone(w.problems)
-}
-
-// openPage opens url in a new tab and waits for the page to have started.
-// HTTP errors of the paths in expected (e.g. a 401 before the key is typed)
-// are not problems.
-func openPage(t *testing.T, bctx context.Context, u string, expected ...string) (context.Context, *pageWatch) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
-	t.Cleanup(cancel)
-	ctx, cancel = chromedp.NewContext(ctx)
-	t.Cleanup(cancel)
-	w := &pageWatch{}
-	err := chromedp.Listen(ctx, func(ev any) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		switch ev := ev.(type) {
-		case *network.EventRequestWillBeSent:
-			w.requests = append(w.requests, ev.Request.URL)
-		case *runtime.EventExceptionThrown:
-			w.problems = append(w.problems, "exception: "+(&chromedp.ExceptionError{ExceptionDetails: ev.ExceptionDetails}).Error())
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning || ev.Type == runtime.ConsoleAPICalledTypeAssert {
-				var args []string
-				for _, a := range ev.Args {
-					args = append(args, string(a.Value)+a.Description)
-				}
-				w.problems = append(w.problems, fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(args, " ")))
-			}
-		case *log.EventEntryAdded:
-			e := ev.Entry
-			if e.Level != log.EntryLevelError && e.Level != log.EntryLevelWarning {
-				return
-			}
-			if e.Source == log.EntrySourceNetwork && e.URL != "" {
-				if pu, err := url.Parse(e.URL); err == nil && slices.Contains(expected, pu.Path) {
-					return
-				}
-			}
-			w.problems = append(w.problems, fmt.Sprintf("log %s/%s: %s %s", e.Source, e.Level, e.Text, e.URL))
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
-		t.Fatalf("navigate %s: %v", u, err)
-	}
+	ctx, w := browser.Open(t, bctx, u, expected...)
 	waitJS(t, ctx, `document.body.dataset.ready === "1"`, "the page to start")
 	return ctx, w
 }
@@ -282,9 +183,9 @@ func sendMessage(t *testing.T, ctx context.Context, text string) {
 
 // checkPage fails on requests to other hosts than loopback and on any
 // script or console error.
-func checkPage(t *testing.T, w *pageWatch) {
+func checkPage(t *testing.T, w *browser.Watch) {
 	t.Helper()
-	requests, problems := w.snapshot()
+	requests, problems := w.Snapshot()
 	for _, p := range problems {
 		t.Errorf("page: %s", p)
 	}
@@ -333,7 +234,7 @@ func decodeBody(t *testing.T, b []byte) chatBody {
 
 func TestDashboardE2E(t *testing.T) {
 	start := time.Now()
-	bctx := newBrowser(t)
+	bctx := browser.Start(t)
 	t.Logf("Chromium started in %v", time.Since(start).Round(time.Millisecond))
 
 	t.Run("chat chart steering alerts", func(t *testing.T) {
