@@ -246,30 +246,13 @@ func (b *Batcher) step(active []*job, waiting int) []*job {
 		if j.seq.Logits != arch.LastLogits {
 			continue // mid-prompt
 		}
-		id := j.sampler.Sample(j.seq.Out)
-		stop := slices.Contains(j.req.Stop, id)
-		if j.onToken != nil && !j.onToken(Token{Seq: 0, ID: id, Stop: stop, Logits: j.seq.Out}) {
-			b.finish(j, StopCanceled, nil)
+		id, reason := nextToken(0, &j.req, j.sampler, j.seq, &j.res, b.m.MaxSeq, j.onToken)
+		if reason != "" {
+			b.finish(j, reason, nil)
 			ended[j] = true
 			continue
 		}
-		switch {
-		case stop:
-			b.finish(j, StopEOS, nil)
-			ended[j] = true
-			continue
-		}
-		j.res.IDs = append(j.res.IDs, id)
-		switch {
-		case len(j.res.IDs) >= j.req.Max:
-			b.finish(j, StopLength, nil)
-			ended[j] = true
-		case j.seq.Cache.Len()+1 > b.m.MaxSeq:
-			b.finish(j, StopContext, nil)
-			ended[j] = true
-		default:
-			j.next[0] = id
-		}
+		j.next[0] = id
 	}
 	st.Seqs = len(batch)
 	st.Duration = time.Since(start)

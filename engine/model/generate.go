@@ -85,33 +85,20 @@ func Generate(ctx context.Context, m *arch.Model, reqs []Request, onToken func(T
 		// Sample from the last logits of every live sequence.
 		next := live[:0]
 		for _, i := range live {
-			s, r := seqs[i], reqs[i]
 			if ctx.Err() != nil {
 				res[i].Reason = StopCanceled
 				continue
 			}
-			id := samplers[i].Sample(s.Out)
-			stop := slices.Contains(r.Stop, id)
-			if onToken != nil && !onToken(Token{Seq: i, ID: id, Stop: stop, Logits: s.Out}) {
-				res[i].Reason = StopCanceled
+			s := seqs[i]
+			id, reason := nextToken(i, &reqs[i], samplers[i], s, &res[i], m.MaxSeq, onToken)
+			if reason != "" {
+				res[i].Reason = reason
 				continue
 			}
-			if stop {
-				res[i].Reason = StopEOS
-				continue
-			}
-			res[i].IDs = append(res[i].IDs, id)
-			switch {
-			case len(res[i].IDs) >= r.Max:
-				res[i].Reason = StopLength
-			case s.Cache.Len()+1 > m.MaxSeq:
-				res[i].Reason = StopContext
-			default:
-				one[i] = id
-				s.Tokens = one[i : i+1 : i+1]
-				s.Logits = arch.LastLogits
-				next = append(next, i)
-			}
+			one[i] = id
+			s.Tokens = one[i : i+1 : i+1]
+			s.Logits = arch.LastLogits
+			next = append(next, i)
 		}
 		live = next
 		if len(live) == 0 {
@@ -126,6 +113,28 @@ func Generate(ctx context.Context, m *arch.Model, reqs []Request, onToken func(T
 		}
 	}
 	return res, ctx.Err()
+}
+
+// nextToken samples sequence seq's next token from its last logits, tells
+// onToken, appends it to res, and returns it with "" when the sequence goes
+// on, or with the reason it ends (a stop id is not appended).
+func nextToken(seq int, r *Request, sm *Sampler, s *arch.Seq, res *Result, maxSeq int, onToken func(Token) bool) (int, string) {
+	id := sm.Sample(s.Out)
+	stop := slices.Contains(r.Stop, id)
+	if onToken != nil && !onToken(Token{Seq: seq, ID: id, Stop: stop, Logits: s.Out}) {
+		return id, StopCanceled
+	}
+	if stop {
+		return id, StopEOS
+	}
+	res.IDs = append(res.IDs, id)
+	switch {
+	case len(res.IDs) >= r.Max:
+		return id, StopLength
+	case s.Cache.Len()+1 > maxSeq:
+		return id, StopContext
+	}
+	return id, ""
 }
 
 // Prefill runs each request's prompt through the model in chunks of at most
