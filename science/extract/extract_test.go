@@ -273,7 +273,6 @@ func TestAccumulatorOrderIndependentAndMergeable(t *testing.T) {
 	assertAccEqual(t, "reversed", whole, rev)
 
 	// Two halves (odd/even items), merged, equal the whole.
-	s = newSynth(4, 24, 2, 5)
 	var half [2]*Accumulator
 	for h := 0; h < 2; h++ {
 		s = newSynth(4, 24, 2, 5)

@@ -173,7 +173,6 @@ type fakeGen struct {
 	failAt    int // Generate call number (1-based) that fails; 0 = never
 	cancelAt  int
 	cancel    context.CancelFunc
-	multi     bool // answer chat requests with "[story N]" blocks
 	lastReqs  []Request
 	shortSeed map[uint64]bool
 }

@@ -60,7 +60,8 @@ type Server struct {
 	log      *slog.Logger
 	created  int64
 
-	emotions   []string // the pack's emotions
+	emotions   []string       // the pack's emotions, the order of every reader's scores
+	emoIndex   map[string]int // position of each in emotions
 	rules      *monitor.RuleSet
 	ruleLayers []int
 	regulate   []regulateVecs
@@ -119,6 +120,10 @@ func New(cfg Config) (*Server, error) {
 	s.bg, s.stopBG = context.WithCancel(context.Background())
 	if s.pack != nil {
 		s.emotions = s.pack.Meta.Emotions
+		s.emoIndex = make(map[string]int, len(s.emotions))
+		for i, e := range s.emotions {
+			s.emoIndex[e] = i
+		}
 		if !cfg.NoTelemetry && len(cfg.Rules) > 0 {
 			if err := s.setupRules(cfg.Rules); err != nil {
 				return nil, err

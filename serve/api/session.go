@@ -247,9 +247,9 @@ func (ss *session) evaluate(last int, ids func(pos int) int) ([]monitor.Event, [
 				if sc == nil {
 					return 0, false
 				}
-				e := slices.Index(ss.s.emotions, k.Emotion)
+				e, ok := ss.s.emoIndex[k.Emotion]
 				vs := statValues(readout.Metric(k.Stat), sc)
-				if e < 0 || e >= len(vs) {
+				if !ok || e >= len(vs) {
 					return 0, false
 				}
 				return float64(vs[e]), true
@@ -330,7 +330,7 @@ func (ss *session) recordToken(t model.Token, pos int, ev *event) {
 	tr := &TokenReadout{Index: ss.nTokens, Pos: pos, Token: t.ID, Scores: map[string]float32{}}
 	if ss.report != nil {
 		for _, name := range ss.report {
-			tr.Scores[name] = vals[slices.Index(ss.reader.Emotions, name)]
+			tr.Scores[name] = vals[ss.s.emoIndex[name]]
 		}
 	} else {
 		idx := make([]int, len(vals))
