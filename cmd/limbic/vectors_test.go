@@ -2,13 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/limbic-dev/limbic/internal/testpack"
 	"github.com/limbic-dev/limbic/internal/testref"
 	"github.com/limbic-dev/limbic/science/ctrlvec"
 	"github.com/limbic-dev/limbic/science/vecpack"
@@ -19,23 +19,9 @@ import (
 func writeTestPack(t *testing.T) string {
 	t.Helper()
 	testref.Stories15M(t)
-	names := []string{"happy", "sad", "scared", "calm"}
-	rng := rand.New(rand.NewPCG(3, 4))
-	layers := []int{0, 1, 2, 3, 4, 5}
-	p := &vecpack.Pack{Meta: vecpack.NewMeta(vecpack.ModelInfo{ID: "stories15m", DModel: 288, NLayers: 6,
-		Hash: "sha256:cd590644d963867a2b6e5a1107f51fad663c41d79c149fbecbbb1f95fa81f49a"}, names, layers)}
-	p.Meta.Counts = []int{1, 1, 1, 1}
-	p.Meta.BestLayer = 4
-	for _, l := range layers {
-		p.Meta.LayerInfo = append(p.Meta.LayerInfo, vecpack.LayerInfo{Layer: l, MeanResidNorm: 6 + float64(l)})
-		v := make([]float32, len(names)*288)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		mean, std := make([]float32, 4), []float32{1, 1, 1, 1}
-		p.Layers = append(p.Layers, vecpack.Layer{Raw: v, Denoised: v, Center: make([]float32, 288),
-			NeutralMeanRaw: mean, NeutralStdRaw: std, NeutralMeanDenoised: mean, NeutralStdDenoised: std})
-	}
+	p := testpack.Random(testpack.Options{Emotions: []string{"happy", "sad", "scared", "calm"}, D: 288, Layers: 6, Seed: 3,
+		ModelID: "stories15m", Hash: "sha256:cd590644d963867a2b6e5a1107f51fad663c41d79c149fbecbbb1f95fa81f49a",
+		BestLayer: 4, Norm: func(l int) float64 { return 6 + float64(l) }})
 	path := filepath.Join(t.TempDir(), "pack.safetensors")
 	if err := vecpack.Write(path, p); err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/internal/testpack"
 	"github.com/limbic-dev/limbic/internal/testref"
 	"github.com/limbic-dev/limbic/science/vecpack"
 )
@@ -23,32 +23,12 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // randomPack builds a pack of n random emotion vectors at every layer, with
 // a neutral baseline of mean 1 and std 2 for every emotion.
 func randomPack(n, d, layers int, seed uint64) *vecpack.Pack {
-	rng := rand.New(rand.NewPCG(seed, 2))
 	names := make([]string, n)
 	for i := range names {
 		names[i] = string(rune('a'+i%26)) + strings.Repeat("x", i/26)
 	}
-	ls := make([]int, layers)
-	for i := range ls {
-		ls[i] = i
-	}
-	p := &vecpack.Pack{Meta: vecpack.NewMeta(vecpack.ModelInfo{ID: "t", DModel: d, NLayers: layers}, names, ls)}
-	p.Meta.Counts = make([]int, n)
-	p.Meta.BestLayer = layers - 2
-	for l := range ls {
-		p.Meta.LayerInfo = append(p.Meta.LayerInfo, vecpack.LayerInfo{Layer: l, MeanResidNorm: 5})
-		v := make([]float32, n*d)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		mean, std := make([]float32, n), make([]float32, n)
-		for i := range mean {
-			mean[i], std[i] = 1, 2
-		}
-		p.Layers = append(p.Layers, vecpack.Layer{Raw: v, Denoised: v, Center: make([]float32, d),
-			NeutralMeanRaw: mean, NeutralStdRaw: std, NeutralMeanDenoised: mean, NeutralStdDenoised: std})
-	}
-	return p
+	return testpack.Random(testpack.Options{Emotions: names, D: d, Layers: layers, Seed: seed, ModelID: "t",
+		BestLayer: layers - 2, Norm: testpack.Constant(5), BaselineMean: 1, BaselineStd: 2})
 }
 
 func TestScoreMatchesDefinition(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/internal/testpack"
 	"github.com/limbic-dev/limbic/internal/testref"
 	"github.com/limbic-dev/limbic/science/vecpack"
 )
@@ -40,32 +40,8 @@ func loadModel(t testing.TB) *model.Model {
 
 // testPack: random vectors for a few emotions at every layer, baseline mean 0, std 1.
 func testPack(d, layers int) *vecpack.Pack {
-	names := []string{"happy", "sad", "calm", "desperate", "angry", "afraid"}
-	rng := rand.New(rand.NewPCG(9, 9))
-	ls := make([]int, layers)
-	for i := range ls {
-		ls[i] = i
-	}
-	p := &vecpack.Pack{Meta: vecpack.NewMeta(vecpack.ModelInfo{ID: "stories15m", DModel: d, NLayers: layers}, names, ls)}
-	p.Meta.Counts = make([]int, len(names))
-	p.Meta.BestLayer = 3
-	for range ls {
-		p.Meta.LayerInfo = append(p.Meta.LayerInfo, vecpack.LayerInfo{MeanResidNorm: 8})
-		v := make([]float32, len(names)*d)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		mean, std := make([]float32, len(names)), make([]float32, len(names))
-		for i := range std {
-			std[i] = 1
-		}
-		p.Layers = append(p.Layers, vecpack.Layer{Raw: v, Denoised: v, Center: make([]float32, d),
-			NeutralMeanRaw: mean, NeutralStdRaw: std, NeutralMeanDenoised: mean, NeutralStdDenoised: std})
-	}
-	for i := range p.Meta.LayerInfo {
-		p.Meta.LayerInfo[i].Layer = i
-	}
-	return p
+	return testpack.Random(testpack.Options{Emotions: []string{"happy", "sad", "calm", "desperate", "angry", "afraid"}, D: d, Layers: layers,
+		Seed: 9, ModelID: "stories15m", BestLayer: 3, Norm: testpack.Constant(8)})
 }
 
 func newTestServer(t testing.TB, withPack bool, mod func(*Config)) (*httptest.Server, *Server) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/internal/browser"
+	"github.com/limbic-dev/limbic/internal/testpack"
 	"github.com/limbic-dev/limbic/internal/testref"
 	"github.com/limbic-dev/limbic/science/vecpack"
 	"github.com/limbic-dev/limbic/serve/api"
@@ -52,29 +52,8 @@ func loadModel(t *testing.T) *model.Model {
 // testPack: random vectors for a few emotions at every layer, with a
 // neutral baseline of mean 0 and std 1 (as serve/api's tests make it).
 func testPack(d, layers int) *vecpack.Pack {
-	names := []string{"happy", "sad", "calm", "desperate", "angry", "afraid"}
-	rng := rand.New(rand.NewPCG(9, 9))
-	ls := make([]int, layers)
-	for i := range ls {
-		ls[i] = i
-	}
-	p := &vecpack.Pack{Meta: vecpack.NewMeta(vecpack.ModelInfo{ID: "stories15m", DModel: d, NLayers: layers}, names, ls)}
-	p.Meta.Counts = make([]int, len(names))
-	p.Meta.BestLayer = 3
-	for i := range ls {
-		p.Meta.LayerInfo = append(p.Meta.LayerInfo, vecpack.LayerInfo{Layer: i, MeanResidNorm: 8})
-		v := make([]float32, len(names)*d)
-		for j := range v {
-			v[j] = float32(rng.NormFloat64())
-		}
-		mean, std := make([]float32, len(names)), make([]float32, len(names))
-		for j := range std {
-			std[j] = 1
-		}
-		p.Layers = append(p.Layers, vecpack.Layer{Raw: v, Denoised: v, Center: make([]float32, d),
-			NeutralMeanRaw: mean, NeutralStdRaw: std, NeutralMeanDenoised: mean, NeutralStdDenoised: std})
-	}
-	return p
+	return testpack.Random(testpack.Options{Emotions: []string{"happy", "sad", "calm", "desperate", "angry", "afraid"}, D: d, Layers: layers,
+		Seed: 9, ModelID: "stories15m", BestLayer: 3, Norm: testpack.Constant(8)})
 }
 
 type serverOpts struct {
