@@ -51,14 +51,11 @@ sections 3.3, 3.4, 3.6):
 			Use:  name,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				m, err := loadModel(cmd.Context())
+				m, err := loadTextModel(cmd.Context())
 				if err != nil {
 					return err
 				}
 				defer m.Close()
-				if _, err := m.Tokenizer(); err != nil {
-					return err
-				}
 				pack, _, err := vf.loadPack(m, true)
 				if err != nil {
 					return err

@@ -41,14 +41,11 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 			if err := s.Validate(); err != nil {
 				return err
 			}
-			m, err := loadModel(cmd.Context())
+			m, err := loadTextModel(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			if _, err := m.Tokenizer(); err != nil {
-				return err
-			}
 			ids := m.Tok.Encode(prompt, !noBOS)
 			if len(ids) == 0 {
 				return fmt.Errorf("empty prompt: give -p TEXT (or drop --no-bos)")

@@ -107,6 +107,20 @@ func loadModel(ctx context.Context) (*model.Model, error) {
 	return model.Load(ctx, g.model, o)
 }
 
+// loadTextModel is loadModel for commands that need text: it fails, clearly,
+// for a checkpoint without a tokenizer.
+func loadTextModel(ctx context.Context) (*model.Model, error) {
+	m, err := loadModel(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := m.Tokenizer(); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
 // progressFunc returns a progress callback that draws one bar per stage on
 // stderr, or nil with --quiet.
 func progressFunc() func(stage string, done, total int64) {

@@ -63,14 +63,11 @@ LIMBIC_API_KEY) requires "Authorization: Bearer KEY" on every route but
 			if apiKey == "" {
 				apiKey = os.Getenv("LIMBIC_API_KEY")
 			}
-			m, err := loadModel(ctx)
+			m, err := loadTextModel(ctx)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			if _, err := m.Tokenizer(); err != nil {
-				return err
-			}
 			pack, packPath, err := vf.loadPack(m, vf.vectors != "")
 			if err != nil {
 				return err

@@ -28,14 +28,11 @@ continues where it stopped, with the same seeds.`,
   limbic stories --generator http://127.0.0.1:8000/v1 --generator-model my-model`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := loadModel(cmd.Context())
+			m, err := loadTextModel(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			if _, err := m.Tokenizer(); err != nil {
-				return err
-			}
 			cfg, err := p.config(m)
 			if err != nil {
 				return err

@@ -20,14 +20,11 @@ line with its text.`,
   limbic tokenize --json "Hello world"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := loadModel(cmd.Context())
+			m, err := loadTextModel(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			if _, err := m.Tokenizer(); err != nil {
-				return err
-			}
 			ids := m.Tok.Encode(args[0], !noBOS)
 			switch {
 			case g.jsonOut:
