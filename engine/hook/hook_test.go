@@ -96,3 +96,14 @@ func TestAddVectorSpans(t *testing.T) {
 		t.Fatalf("capture = %+v", c)
 	}
 }
+
+func TestReplaceWithSpans(t *testing.T) {
+	a := &Act{Pos: 4, Rows: 3, Dim: 2, Data: []float32{1, 1, 2, 2, 3, 3}}
+	ReplaceWith([]float32{9, 8}, Spans{{From: 5, To: 0}})(a)
+	want := []float32{1, 1, 9, 8, 9, 8}
+	for i := range want {
+		if a.Data[i] != want[i] {
+			t.Fatalf("data = %v, want %v", a.Data, want)
+		}
+	}
+}
