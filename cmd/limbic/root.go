@@ -27,6 +27,7 @@ type globals struct {
 	model   string
 	dtype   string
 	ctx     int
+	mmap    bool
 	quiet   bool
 	jsonOut bool
 }
@@ -49,6 +50,7 @@ embedded default model, stories15M, fetched on first use.`,
 	pf.StringVarP(&g.model, "model", "m", model.Default, "model: stories15m, a Hugging Face directory, a .gguf file or a llama2.c .bin")
 	pf.StringVar(&g.dtype, "dtype", "", "convert weights on load: f32, bf16, f16 or q8_0 (default: as stored)")
 	pf.IntVar(&g.ctx, "ctx", 0, "context length (default: the model's; larger extrapolates rotary positions)")
+	pf.BoolVar(&g.mmap, "mmap", false, "run the weights from the memory-mapped file instead of copying them into memory (starts faster, shares the page cache; decodes slower)")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "no progress output on stderr")
 	root.AddCommand(
 		newRunCmd(),
@@ -96,7 +98,7 @@ func run(args []string) int {
 
 // loadModel loads the --model with the shared flags, showing fetch progress.
 func loadModel(ctx context.Context) (*model.Model, error) {
-	o := model.LoadOptions{Progress: progressFunc(), MaxSeq: g.ctx}
+	o := model.LoadOptions{Progress: progressFunc(), MaxSeq: g.ctx, Mmap: g.mmap}
 	if g.dtype != "" {
 		dt, err := tensor.ParseDType(g.dtype)
 		if err != nil {

@@ -167,7 +167,7 @@ var hfDecoder = decoderLayout{prefix: "model.", lmHead: "lm_head.weight"}
 // the MLP.
 func bindDecoder(c *Config, b *binder, d decoderLayout) *Weights {
 	p := d.prefix
-	w := &Weights{Embed: b.mat(p+"embed_tokens.weight", c.Vocab, c.Dim)}
+	w := &Weights{Embed: b.embedding(p+"embed_tokens.weight", c.Vocab, c.Dim, c.Tied)}
 	for l := 0; l < c.Layers; l++ {
 		lp := fmt.Sprintf("%slayers.%d.", p, l)
 		blk := Block{AttnNorm: b.norm(lp+"input_layernorm", c.Dim, false)}

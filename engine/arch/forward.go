@@ -101,6 +101,14 @@ func (m *Model) Forward(seqs []*Seq) error {
 	return m.logits(b, sc)
 }
 
+// Decode steps of up to prefetchRows new tokens prefetch the layer's
+// attention cache when it holds at most prefetchFloats keys (as many
+// values): half the L2 cache of the test machine's cores.
+const (
+	prefetchRows   = 8
+	prefetchFloats = 64 << 10
+)
+
 // block runs transformer block l on the residual stream sc.x.
 func (m *Model) block(l int, b *batch, sc *scratch) {
 	w := &m.W.Blocks[l]
@@ -110,6 +118,20 @@ func (m *Model) block(l int, b *batch, sc *scratch) {
 	b.run(hook.Block(l, hook.ResidPre), x, d)
 
 	// Attention: norm, project to q, k, v, rotate, cache k and v, attend, project out.
+	// For a decode step, first ask for this layer's cache to be loaded: the
+	// loads overlap the projection instead of stalling the attention.
+	if n <= prefetchRows {
+		pre := 0
+		for _, s := range b.seqs {
+			pre += s.Cache.n * kvd
+		}
+		if pre <= prefetchFloats {
+			for _, s := range b.seqs {
+				kernels.Prefetch(s.Cache.k[l][:s.Cache.n*kvd])
+				kernels.Prefetch(s.Cache.v[l][:s.Cache.n*kvd])
+			}
+		}
+	}
 	m.norm(xn, x, w.AttnNorm, n, d)
 	linears([][]float32{sc.q, sc.k, sc.v}, xn, n, &w.Q, &w.K, &w.V)
 	params, rope := m.attnParams(l)

@@ -72,7 +72,7 @@ func bindGPT2(c *Config, b *binder) *Weights {
 		}
 	}
 	d, f := c.Dim, c.FFN
-	w := &Weights{Embed: b.mat(p+"wte.weight", c.Vocab, d)}
+	w := &Weights{Embed: b.embedding(p+"wte.weight", c.Vocab, d, c.Tied)}
 	w.PosEmbed = b.positions(p+"wpe.weight", c.MaxSeq, d)
 	for l := 0; l < c.Layers; l++ {
 		lp := fmt.Sprintf("%sh.%d.", p, l)

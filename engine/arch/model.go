@@ -21,6 +21,7 @@ type Model struct {
 	ContextLength int
 
 	ropeGlobal, ropeLocal *kernels.Rope // nil when the model has no rotary embeddings
+	arena                 *arena        // weight memory (Options.Resident), or nil
 }
 
 // Options adjust how a model is built.
@@ -32,6 +33,13 @@ type Options struct {
 	// trained context (rotary models extrapolate, with degrading quality);
 	// models with learned positions cannot go past their table.
 	MaxSeq int
+	// Resident copies the weight matrices out of the Source into memory the
+	// model owns (huge pages on Linux; see arena), converting them there
+	// when DType asks. Decode is faster than from a mapped file, and the
+	// caller may then drop the file's pages from its resident set. Close
+	// releases the copy. An untied input embedding stays in the Source: it
+	// is read one row per token.
+	Resident bool
 }
 
 // New binds a family's weights from src and prepares the model.
@@ -51,11 +59,17 @@ func New(cfg Config, src Source, opts Options) (*Model, error) {
 		return nil, err
 	}
 	b := &binder{src: src, dt: opts.DType}
+	if opts.Resident {
+		b.arena = new(arena)
+	}
 	w := fam.Bind(&cfg, b)
 	if b.err != nil {
+		if b.arena != nil {
+			b.arena.close()
+		}
 		return nil, b.err
 	}
-	m := &Model{Config: cfg, W: w, Bound: b.bound, ContextLength: ctxLen}
+	m := &Model{Config: cfg, W: w, Bound: b.bound, ContextLength: ctxLen, arena: b.arena}
 	if cfg.RopeTheta > 0 {
 		m.ropeGlobal = kernels.NewRope(cfg.HeadDim, cfg.InvFreq(false), cfg.RopeInterleaved, cfg.MaxSeq, 1)
 		m.ropeLocal = m.ropeGlobal
@@ -64,6 +78,18 @@ func New(cfg Config, src Source, opts Options) (*Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// Close releases the weight memory of a model built with Options.Resident
+// (a no-op otherwise). The model must not be used afterwards. Close is safe
+// to call more than once.
+func (m *Model) Close() error {
+	if m.arena == nil {
+		return nil
+	}
+	err := m.arena.close()
+	m.arena = nil
+	return err
 }
 
 // WeightBytes returns the bytes held by weight matrices (a tied output counted once).
@@ -110,6 +136,12 @@ func (c *Cache) Truncate(n int) {
 
 // Bytes returns the memory held by the cache.
 func (c *Cache) Bytes() int { return 2 * 4 * c.cap * c.kv * len(c.k) }
+
+// Reserve makes room for n positions (at most the context length), so that
+// filling the cache up to there does not reallocate it. Callers that know
+// how long a sequence will get (a prompt plus a token budget) call it once;
+// otherwise the cache doubles as it fills.
+func (c *Cache) Reserve(n int) { c.reserve(min(n, c.max)) }
 
 func (c *Cache) reserve(n int) {
 	if n <= c.cap {

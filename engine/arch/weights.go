@@ -1,7 +1,9 @@
 package arch
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/limbic-dev/limbic/engine/kernels"
@@ -75,6 +77,7 @@ type binder struct {
 	dt    tensor.DType // convert matrices to this dtype (Invalid: keep)
 	bound []BoundTensor
 	canon func(string) string // source name → canonical name (nil: the same)
+	arena *arena              // where matrices are copied (Options.Resident), or nil
 }
 
 // generator is a Source that makes tensors of the shape the binder asks
@@ -139,12 +142,35 @@ func (b *binder) mat(name string, rows, cols int) *kernels.Matrix {
 	return b.matrix(b.tensor(name, rows, cols))
 }
 
-// matrix wraps a 2-D tensor as a weight matrix, converted to the requested dtype.
+// embedding reads the input embedding [rows, cols]. When the output is not
+// tied to it, it stays where the Source holds it even for a resident model:
+// a token reads one row, so most of it is never touched.
+func (b *binder) embedding(name string, rows, cols int, tied bool) *kernels.Matrix {
+	if tied {
+		return b.mat(name, rows, cols)
+	}
+	a := b.arena
+	b.arena = nil
+	defer func() { b.arena = a }()
+	return b.mat(name, rows, cols)
+}
+
+// matrix wraps a 2-D tensor as a weight matrix, converted to the requested
+// dtype (into the arena when there is one).
 func (b *binder) matrix(t *tensor.Tensor) *kernels.Matrix {
 	if t == nil || b.err != nil {
 		return nil
 	}
-	t, err := Convert(t, b.dt)
+	alloc := func(n int) []byte { return make([]byte, n) }
+	if b.arena != nil {
+		alloc = b.arena.alloc
+	}
+	c, err := convert(t, b.dt, alloc)
+	if err == nil && c == t && b.arena != nil {
+		c = &tensor.Tensor{Name: t.Name, DType: t.DType, Shape: t.Shape, Data: alloc(len(t.Data))}
+		copy(c.Data, t.Data)
+	}
+	t = c
 	if err != nil {
 		b.err = err
 		return nil
@@ -177,6 +203,11 @@ func (b *binder) norm(name string, n int, bias bool) Norm {
 // Q8_0, the last only for rows of a multiple of 32 values); to Invalid or
 // the tensor's own dtype returns t.
 func Convert(t *tensor.Tensor, to tensor.DType) (*tensor.Tensor, error) {
+	return convert(t, to, func(n int) []byte { return make([]byte, n) })
+}
+
+// convert is Convert with the new tensor's data from alloc.
+func convert(t *tensor.Tensor, to tensor.DType, alloc func(int) []byte) (*tensor.Tensor, error) {
 	if to == tensor.Invalid || t.DType == to {
 		return t, nil
 	}
@@ -187,15 +218,18 @@ func Convert(t *tensor.Tensor, to tensor.DType) (*tensor.Tensor, error) {
 	out := &tensor.Tensor{Name: t.Name, DType: to, Shape: t.Shape}
 	switch to {
 	case tensor.F32:
-		out = tensor.FromF32(t.Name, t.Shape, v)
+		out.Data = alloc(4 * len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint32(out.Data[4*i:], math.Float32bits(x))
+		}
 	case tensor.BF16:
-		out.Data = make([]byte, 2*len(v))
+		out.Data = alloc(2 * len(v))
 		for i, x := range v {
 			h := tensor.F32ToBF16(x)
 			out.Data[2*i], out.Data[2*i+1] = byte(h), byte(h>>8)
 		}
 	case tensor.F16:
-		out.Data = make([]byte, 2*len(v))
+		out.Data = alloc(2 * len(v))
 		for i, x := range v {
 			h := tensor.F32ToF16(x)
 			out.Data[2*i], out.Data[2*i+1] = byte(h), byte(h>>8)
@@ -204,7 +238,9 @@ func Convert(t *tensor.Tensor, to tensor.DType) (*tensor.Tensor, error) {
 		if n := t.Shape[len(t.Shape)-1]; n%tensor.Q8BlockSize != 0 {
 			return nil, fmt.Errorf("tensor %q: rows of %d values cannot be quantised to Q8_0 (blocks of %d)", t.Name, n, tensor.Q8BlockSize)
 		}
-		out.Data = tensor.QuantQ8_0(v)
+		q := tensor.QuantQ8_0(v)
+		out.Data = alloc(len(q))
+		copy(out.Data, q)
 	default:
 		return nil, fmt.Errorf("tensor %q: cannot convert weights to %v", t.Name, to)
 	}

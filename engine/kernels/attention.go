@@ -74,8 +74,14 @@ func attentionGo(out, q, k, v []float32, nq, pos0 int, p AttnParams) {
 	})
 }
 
-// attnBufs are the per-item scratch buffers of attentionSIMD.
-type attnBufs struct{ kp, vp, s []float32 }
+// attnBufs are the per-chunk scratch buffers of attentionSIMD (the arrays
+// live here rather than on the stack because the kernels are called through
+// function values, which would move them to the heap on every call).
+type attnBufs struct {
+	kp, vp, s []float32
+	tile      [12 * 32]float32
+	idx       [32]int32
+}
 
 var attnPool sync.Pool
 
@@ -96,14 +102,18 @@ func attentionSIMD(kp *kpath, out, q, k, v []float32, nq, pos0 int, p AttnParams
 		qb = 48
 	}
 	qblocks := (nq + qb - 1) / qb
-	ParallelFor(p.Heads*qblocks, 1, func(lo, hi int) {
+	// An item (a head's query block) costs about qb·(pos0+nq)·hd
+	// multiply-adds for the scores and as many for the values; a decode
+	// step's items are so small that handing them to other threads costs
+	// more than it saves, so a chunk gets at least ~64K of them.
+	grain := max(1, 65536/max(1, qb*(pos0+nq)*hd))
+	ParallelFor(p.Heads*qblocks, grain, func(lo, hi int) {
 		bufs, _ := attnPool.Get().(*attnBufs)
 		if bufs == nil {
 			bufs = new(attnBufs)
 		}
 		defer attnPool.Put(bufs)
-		var tile [12 * 32]float32
-		var idx [32]int32
+		tile, idx := &bufs.tile, &bufs.idx
 		for it := lo; it < hi; it++ {
 			// Heavy (late) query blocks first, heads fastest.
 			h, ib := it%p.Heads, qblocks-1-it/p.Heads

@@ -31,10 +31,10 @@ type kpath struct {
 	gemvF32  []func(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int)
 	gemvBF16 []func(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
 	gemvF16  []func(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
-	// One x row against many 4-row tiles (decode with a single sequence).
-	gemvRowsF32  func(k int, x *float32, w *float32, ldw int, y *float32, tiles int)
-	gemvRowsBF16 func(k int, x *float32, w *uint16, ldw int, y *float32, tiles int)
-	gemvRowsF16  func(k int, x *float32, w *uint16, ldw int, y *float32, tiles int)
+	// One x row against many weight rows, streamed one row after another (decode with a single sequence).
+	gemvRowsF32  func(k int, x *float32, w *float32, ldw int, y *float32, rows int)
+	gemvRowsBF16 func(k int, x *float32, w *uint16, ldw int, y *float32, rows int)
+	gemvRowsF16  func(k int, x *float32, w *uint16, ldw int, y *float32, rows int)
 
 	// Vector loops over n, a multiple of lanes; the Go wrappers do tails.
 	dot      func(a, b *float32, n int) float32
@@ -43,6 +43,7 @@ type kpath struct {
 	scale    func(x *float32, a float32, n int)
 	max      func(x *float32, n int) float32
 	mulScale func(dst, x, w *float32, a, one float32, n int)
+	prefetch func(p *float32, n int)
 	expSum   func(dst, src *float32, n int, scale, m float32) float32
 	gateMul  func(dst, gate, up *float32, n int, gelu int)
 	scores   func(q, k *float32, ldk, nk, hd int, s *float32) // hd ≤ 8 vectors (AVX2: 4)

@@ -28,6 +28,7 @@ func simdPaths() []*kpath {
 			gemvRowsF32: gemvRowsF32Avx512, gemvRowsBF16: gemvRowsBF16Avx512, gemvRowsF16: gemvRowsF16Avx512,
 			dot: dotAvx512, axpy: axpyAvx512, add: addAvx512, scale: scaleAvx512, max: maxAvx512,
 			mulScale: mulScaleAvx512, expSum: expSumAvx512, gateMul: gateMulAvx512, scores: scoresAvx512,
+			prefetch: prefetchT1,
 		}
 		if x.HasAVX512BF16 {
 			b := *p
@@ -51,6 +52,7 @@ func simdPaths() []*kpath {
 			gemvRowsF32: gemvRowsF32Avx2, gemvRowsBF16: gemvRowsBF16Avx2, gemvRowsF16: gemvRowsF16Avx2,
 			dot: dotAvx2, axpy: axpyAvx2, add: addAvx2, scale: scaleAvx2, max: maxAvx2,
 			mulScale: mulScaleAvx2, expSum: expSumAvx2, gateMul: gateMulAvx2, scores: scoresAvx2,
+			prefetch: prefetchT1,
 		})
 	}
 	return ps

@@ -33,11 +33,11 @@ func (m *Matrix) gemvTiles(p *kpath, y, x []float32, n, lo, hi int) {
 	if m.DType == tensor.Q8_0 {
 		tmp = make([]float32, C)
 	}
-	// One x row: full tiles in one call over the rows (the decode case).
+	// One x row (the decode case): every row of the tiles in one call.
 	if n == 1 && m.DType != tensor.Q8_0 {
-		full := min(hi, R/4) - lo
-		if done := m.gemvRows(p, y, x, lo, full); done > 0 {
-			lo += done
+		r0, r1 := 4*lo, min(4*hi, R)
+		if m.gemvRows(p, y, x, r0, r1-r0) {
+			return
 		}
 	}
 	for t := lo; t < hi; t++ {
@@ -101,32 +101,32 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 	})
 }
 
-// gemvRows does tiles [t0, t0+tiles) for one row of x with the path's
-// multi-tile kernel, plus the Go tail of rows longer than a vector multiple;
-// it returns the tiles done (0 when the path has no such kernel).
-func (m *Matrix) gemvRows(p *kpath, y, x []float32, t0, tiles int) int {
-	if tiles <= 0 {
-		return 0
-	}
+// gemvRows does rows [r0, r0+rows) for one row of x with the path's
+// row-streaming kernel, plus the Go tail of rows longer than a vector
+// multiple; it reports false (and does nothing) when the path has no such
+// kernel for the matrix.
+func (m *Matrix) gemvRows(p *kpath, y, x []float32, r0, rows int) bool {
 	C := m.Cols
 	kmain := C &^ (p.lanes - 1)
 	if kmain == 0 {
-		return 0
+		return false
 	}
-	r0 := 4 * t0
+	if rows <= 0 {
+		return true
+	}
 	switch {
 	case m.DType == tensor.F32 && p.gemvRowsF32 != nil:
-		p.gemvRowsF32(kmain, &x[0], &m.f32[r0*C], C, &y[r0], tiles)
+		p.gemvRowsF32(kmain, &x[0], &m.f32[r0*C], C, &y[r0], rows)
 	case m.DType == tensor.BF16 && p.gemvRowsBF16 != nil:
-		p.gemvRowsBF16(kmain, &x[0], &m.u16[r0*C], C, &y[r0], tiles)
+		p.gemvRowsBF16(kmain, &x[0], &m.u16[r0*C], C, &y[r0], rows)
 	case m.DType == tensor.F16 && p.gemvRowsF16 != nil:
-		p.gemvRowsF16(kmain, &x[0], &m.u16[r0*C], C, &y[r0], tiles)
+		p.gemvRowsF16(kmain, &x[0], &m.u16[r0*C], C, &y[r0], rows)
 	default:
-		return 0
+		return false
 	}
 	if kmain < C {
 		xi := x[kmain:C]
-		for r := r0; r < r0+4*tiles; r++ {
+		for r := r0; r < r0+rows; r++ {
 			var s float32
 			for k, v := range xi {
 				s += v * m.at(r, kmain+k)
@@ -134,7 +134,7 @@ func (m *Matrix) gemvRows(p *kpath, y, x []float32, t0, tiles int) int {
 			y[r] += s
 		}
 	}
-	return tiles
+	return true
 }
 
 // gemvTile does rows r0..r0+3 of W for all n rows of x.

@@ -376,14 +376,14 @@ func gemvF32Avx512M3(k int, x *float32, ldx int, w *float32, ldw int, y *float32
 //go:noescape
 func gemvF32Avx512M4(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int)
 
-// gemvRowsF32Avx512 computes, for t < tiles and j < 4,
+// gemvRowsF32Avx512 computes, for r < rows,
 //
-//	y[4*t+j] = Σ_{p<k} x[p]·w[(4*t+j)*ldw+p]
+//	y[r] = Σ_{p<k} x[p]·w[r*ldw+p]
 //
-// k must be a positive multiple of 16; tiles ≥ 1.
+// k must be a positive multiple of 16; rows ≥ 1.
 //
 //go:noescape
-func gemvRowsF32Avx512(k int, x *float32, w *float32, ldw int, y *float32, tiles int)
+func gemvRowsF32Avx512(k int, x *float32, w *float32, ldw int, y *float32, rows int)
 
 // gemvBF16Avx512M1 computes, for i < 1 and j < 4,
 //
@@ -421,14 +421,14 @@ func gemvBF16Avx512M3(k int, x *float32, ldx int, w *uint16, ldw int, y *float32
 //go:noescape
 func gemvBF16Avx512M4(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
 
-// gemvRowsBF16Avx512 computes, for t < tiles and j < 4,
+// gemvRowsBF16Avx512 computes, for r < rows,
 //
-//	y[4*t+j] = Σ_{p<k} x[p]·w[(4*t+j)*ldw+p] (w widened from BF16)
+//	y[r] = Σ_{p<k} x[p]·w[r*ldw+p] (w widened from BF16)
 //
-// k must be a positive multiple of 16; tiles ≥ 1.
+// k must be a positive multiple of 16; rows ≥ 1.
 //
 //go:noescape
-func gemvRowsBF16Avx512(k int, x *float32, w *uint16, ldw int, y *float32, tiles int)
+func gemvRowsBF16Avx512(k int, x *float32, w *uint16, ldw int, y *float32, rows int)
 
 // gemvF16Avx512M1 computes, for i < 1 and j < 4,
 //
@@ -466,14 +466,14 @@ func gemvF16Avx512M3(k int, x *float32, ldx int, w *uint16, ldw int, y *float32,
 //go:noescape
 func gemvF16Avx512M4(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
 
-// gemvRowsF16Avx512 computes, for t < tiles and j < 4,
+// gemvRowsF16Avx512 computes, for r < rows,
 //
-//	y[4*t+j] = Σ_{p<k} x[p]·w[(4*t+j)*ldw+p] (w widened from F16)
+//	y[r] = Σ_{p<k} x[p]·w[r*ldw+p] (w widened from F16)
 //
-// k must be a positive multiple of 16; tiles ≥ 1.
+// k must be a positive multiple of 16; rows ≥ 1.
 //
 //go:noescape
-func gemvRowsF16Avx512(k int, x *float32, w *uint16, ldw int, y *float32, tiles int)
+func gemvRowsF16Avx512(k int, x *float32, w *uint16, ldw int, y *float32, rows int)
 
 // gemmF32Avx2N16M1 computes, for i < 1 and j < 16,
 //
@@ -601,14 +601,14 @@ func gemvF32Avx2M1(k int, x *float32, ldx int, w *float32, ldw int, y *float32, 
 //go:noescape
 func gemvF32Avx2M2(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int)
 
-// gemvRowsF32Avx2 computes, for t < tiles and j < 4,
+// gemvRowsF32Avx2 computes, for r < rows,
 //
-//	y[4*t+j] = Σ_{p<k} x[p]·w[(4*t+j)*ldw+p]
+//	y[r] = Σ_{p<k} x[p]·w[r*ldw+p]
 //
-// k must be a positive multiple of 8; tiles ≥ 1.
+// k must be a positive multiple of 8; rows ≥ 1.
 //
 //go:noescape
-func gemvRowsF32Avx2(k int, x *float32, w *float32, ldw int, y *float32, tiles int)
+func gemvRowsF32Avx2(k int, x *float32, w *float32, ldw int, y *float32, rows int)
 
 // gemvBF16Avx2M1 computes, for i < 1 and j < 4,
 //
@@ -628,14 +628,14 @@ func gemvBF16Avx2M1(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, 
 //go:noescape
 func gemvBF16Avx2M2(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
 
-// gemvRowsBF16Avx2 computes, for t < tiles and j < 4,
+// gemvRowsBF16Avx2 computes, for r < rows,
 //
-//	y[4*t+j] = Σ_{p<k} x[p]·w[(4*t+j)*ldw+p] (w widened from BF16)
+//	y[r] = Σ_{p<k} x[p]·w[r*ldw+p] (w widened from BF16)
 //
-// k must be a positive multiple of 8; tiles ≥ 1.
+// k must be a positive multiple of 8; rows ≥ 1.
 //
 //go:noescape
-func gemvRowsBF16Avx2(k int, x *float32, w *uint16, ldw int, y *float32, tiles int)
+func gemvRowsBF16Avx2(k int, x *float32, w *uint16, ldw int, y *float32, rows int)
 
 // gemvF16Avx2M1 computes, for i < 1 and j < 4,
 //
@@ -655,14 +655,14 @@ func gemvF16Avx2M1(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, l
 //go:noescape
 func gemvF16Avx2M2(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
 
-// gemvRowsF16Avx2 computes, for t < tiles and j < 4,
+// gemvRowsF16Avx2 computes, for r < rows,
 //
-//	y[4*t+j] = Σ_{p<k} x[p]·w[(4*t+j)*ldw+p] (w widened from F16)
+//	y[r] = Σ_{p<k} x[p]·w[r*ldw+p] (w widened from F16)
 //
-// k must be a positive multiple of 8; tiles ≥ 1.
+// k must be a positive multiple of 8; rows ≥ 1.
 //
 //go:noescape
-func gemvRowsF16Avx2(k int, x *float32, w *uint16, ldw int, y *float32, tiles int)
+func gemvRowsF16Avx2(k int, x *float32, w *uint16, ldw int, y *float32, rows int)
 
 // dotAvx512 returns Σ_{i<n} a[i]·b[i]; n must be a multiple of 16.
 //
@@ -761,6 +761,11 @@ func mulScaleAvx2(dst *float32, x *float32, w *float32, a float32, one float32, 
 //
 //go:noescape
 func scoresAvx2(q *float32, k *float32, ldk int, nk int, hd int, s *float32)
+
+// prefetchT1 asks for the n float32 at p to be loaded into the L2 cache; n ≥ 1.
+//
+//go:noescape
+func prefetchT1(p *float32, n int)
 
 // pack32Avx512 packs a panel: for p < k and j < 32,
 //

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/limbic-dev/limbic/engine/tensor"
 )
@@ -239,6 +241,52 @@ func TestDotAxpy(t *testing.T) {
 				if want := y0[i] + 0.75*a[i]; math.Abs(float64(y[i]-want)) > 1e-6*(math.Abs(float64(want))+1) {
 					t.Fatalf("Axpy n=%d: y[%d] = %g, want %g", n, i, y[i], want)
 				}
+			}
+		}
+	})
+}
+
+// After a job a worker spins, watching for the next one; after spinTime
+// without work it parks: an idle process must not keep a core busy.
+func TestPoolSpinsThenParks(t *testing.T) {
+	if Workers() < 2 {
+		t.Skip("one worker: nothing spins")
+	}
+	var sink [16]int64
+	job := func() {
+		ParallelFor(16, 1, func(lo, hi int) {
+			for c := lo; c < hi; c++ {
+				sink[c]++
+			}
+		})
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for spinners.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no worker spins after a job")
+		}
+		job()
+		runtime.Gosched()
+	}
+	deadline = time.Now().Add(2 * time.Second)
+	for spinners.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers still spinning 2 s after the last job (spinTime %v)", spinners.Load(), spinTime)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestPrefetch(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		x := randF32(rand.New(rand.NewPCG(1, 1)), 1000)
+		want := append([]float32(nil), x...)
+		for _, n := range []int{0, 1, 15, 17, 1000} {
+			Prefetch(x[1 : 1+min(n, 999)])
+		}
+		for i := range x {
+			if x[i] != want[i] {
+				t.Fatalf("x[%d] changed", i)
 			}
 		}
 	})

@@ -167,3 +167,17 @@ func (m *Matrix) matmulRange(y, x []float32, n, lo, hi int) {
 		}
 	}
 }
+
+// DataPointer returns the address of the matrix's first stored value (nil
+// when empty), for checks of where weights live.
+func (m *Matrix) DataPointer() unsafe.Pointer {
+	switch {
+	case len(m.f32) > 0:
+		return unsafe.Pointer(&m.f32[0])
+	case len(m.u16) > 0:
+		return unsafe.Pointer(&m.u16[0])
+	case len(m.q8) > 0:
+		return unsafe.Pointer(&m.q8[0])
+	}
+	return nil
+}

@@ -224,3 +224,14 @@ func Softcap(x []float32, cap float32) {
 		x[i] = cap * float32(math.Tanh(float64(v/cap)))
 	}
 }
+
+// Prefetch asks the CPU to start loading x into its L2 cache, so that a
+// later pass over it finds it there. It changes no values, and does nothing
+// on the plain Go path. The engine prefetches a layer's attention cache
+// before the layer's q/k/v projection: a decode step streams all weights
+// between two visits to a layer, so the cache is otherwise read cold.
+func Prefetch(x []float32) {
+	if p := cur.Load(); p.prefetch != nil && len(x) > 0 {
+		p.prefetch(&x[0], len(x))
+	}
+}

@@ -4,11 +4,11 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The worker pool: persistent goroutines, one per GOMAXPROCS (read once, at
-// first use), fed job tickets through a channel. ParallelFor never spawns
-// goroutines.
+// first use). ParallelFor never spawns goroutines.
 //
 // A job is split into chunks that are claimed with an atomic counter by
 // whoever gets there first: the calling goroutine always claims chunks too,
@@ -18,13 +18,28 @@ import (
 //     workers; each caller finishes its own job even if no worker is free);
 //   - ParallelFor may be nested (called from inside a chunk): the inner call
 //     runs on the calling worker plus any idle ones and cannot deadlock;
-//   - tickets are sent without blocking: when the queue is full the caller
+//   - helpers are asked without blocking: when none is free the caller
 //     simply does more of the work itself.
+//
+// Workers find jobs in two ways. A worker that has just finished a chunk
+// spins for up to spinTime, watching the board (the newest job) and the
+// ticket channel; at most GOMAXPROCS-1 spin at once, so the caller keeps a
+// core. A decode step issues a few dozen parallel loops a few microseconds
+// apart, and a spinning worker joins each within a microsecond, where waking
+// a parked goroutine takes several (it was a third of a small GEMV's time).
+// A worker that saw no work for spinTime parks on the channel, and callers
+// send it tickets only when too few workers are spinning: an idle process
+// burns no CPU after spinTime.
 var (
 	poolOnce sync.Once
 	poolJobs chan *job
 	nWorkers int
+	maxSpin  int32
+	board    atomic.Pointer[job] // newest job, for spinning workers
+	spinners atomic.Int32        // workers spinning (or running a job found while spinning)
 )
+
+const spinTime = 100 * time.Microsecond
 
 type job struct {
 	fn     func(lo, hi int)
@@ -37,13 +52,43 @@ type job struct {
 
 func startPool() {
 	nWorkers = runtime.GOMAXPROCS(0)
+	maxSpin = int32(nWorkers - 1)
 	poolJobs = make(chan *job, 64*nWorkers)
 	for i := 0; i < nWorkers; i++ {
-		go func() {
-			for j := range poolJobs {
-				j.run()
-			}
-		}()
+		go worker()
+	}
+}
+
+func worker() {
+	for {
+		if spinners.Add(1) <= maxSpin {
+			spin()
+		}
+		spinners.Add(-1)
+		(<-poolJobs).run()
+	}
+}
+
+// spin runs whatever work shows up until spinTime passes without any.
+func spin() {
+	last := time.Now()
+	for {
+		if j := board.Load(); j != nil && j.next.Load() < j.chunks {
+			j.run()
+			last = time.Now()
+			continue
+		}
+		select {
+		case j := <-poolJobs:
+			j.run()
+			last = time.Now()
+			continue
+		default:
+		}
+		if time.Since(last) > spinTime {
+			return
+		}
+		runtime.Gosched()
 	}
 }
 
@@ -91,10 +136,8 @@ func ParallelFor(n, grain int, fn func(lo, hi int)) {
 	}
 	j := &job{fn: fn, n: n, chunks: int32(chunks), done: make(chan struct{})}
 	j.left.Store(int32(chunks))
-	tickets := chunks - 1
-	if tickets > w {
-		tickets = w
-	}
+	board.Store(j)
+	tickets := min(chunks-1, w) - int(spinners.Load())
 send:
 	for i := 0; i < tickets; i++ {
 		select {
@@ -104,6 +147,7 @@ send:
 		}
 	}
 	j.run()
+	board.CompareAndSwap(j, nil)
 	// Chunks still out are running on other goroutines: spin briefly (they
 	// are usually about to finish), then block.
 	for i := 0; i < 64 && j.left.Load() != 0; i++ {

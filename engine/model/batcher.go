@@ -119,6 +119,7 @@ func (b *Batcher) Generate(ctx context.Context, req Request, onToken func(Token)
 			return Result{}, fmt.Errorf("prompt token %d at index %d is outside the vocabulary [0, %d)", t, i, b.m.Vocab)
 		}
 	}
+	reserve(c, req)
 	j := &job{ctx: ctx, req: req, onToken: onToken, done: make(chan Result, 1),
 		seq: &arch.Seq{Cache: c, Hooks: req.Hooks}, sampler: NewSampler(req.Sampling)}
 	j.res.Cache = c

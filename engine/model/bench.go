@@ -82,11 +82,15 @@ func Bench(ctx context.Context, m *arch.Model, o BenchOptions) (*BenchReport, er
 			return fmt.Errorf("bench %s: %d tokens exceed the context length %d", test, n, m.MaxSeq)
 		}
 		var speeds []float64
+		// One cache per test, emptied before each repetition (as llama-bench
+		// clears its context's cache), sized for the test up front.
+		c := m.NewCache()
+		c.Reserve(n)
 		for r := -1; r < o.Repeats; r++ { // r = -1 is the warm-up
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			c := m.NewCache()
+			c.Truncate(0)
 			start := time.Now()
 			if err := once(c); err != nil {
 				return err

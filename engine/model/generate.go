@@ -68,6 +68,7 @@ func Generate(ctx context.Context, m *arch.Model, reqs []Request, onToken func(T
 		if n := c.Len() + len(r.Prompt); n > m.MaxSeq {
 			return nil, fmt.Errorf("request %d: prompt of %d tokens exceeds the context length of %d", i, n, m.MaxSeq)
 		}
+		reserve(c, r)
 		res[i].Cache = c
 		samplers[i] = NewSampler(r.Sampling)
 		seqs[i] = &arch.Seq{Cache: c, Hooks: r.Hooks}
@@ -181,4 +182,11 @@ func prefill(ctx context.Context, m *arch.Model, seqs []*arch.Seq, reqs []Reques
 			return err
 		}
 	}
+}
+
+// reserve sizes a request's cache for its prompt and up to 1024 new tokens
+// at once (rather than doubling as it fills); longer budgets grow on demand,
+// so a large max_tokens does not hold memory a short answer never uses.
+func reserve(c *arch.Cache, r Request) {
+	c.Reserve(c.Len() + len(r.Prompt) + min(r.Max, 1024))
 }

@@ -38,15 +38,17 @@ func loadGGUF(path string, o LoadOptions) (*Model, error) {
 	if err != nil {
 		return fail(err)
 	}
-	am, err := arch.New(cfg, src, arch.Options{DType: o.DType, MaxSeq: o.MaxSeq})
+	am, err := arch.New(cfg, src, o.archOptions())
 	if err != nil {
 		return fail(err)
 	}
 	tok, err := ggufTokenizer(f)
 	if err != nil {
+		am.Close()
 		return fail(err)
 	}
-	return &Model{Model: am, Tok: tok, Path: path, Format: FormatGGUF, closers: []func() error{f.Close}, src: src}, nil
+	o.evict(f.Evict)
+	return &Model{Model: am, Tok: tok, Path: path, Format: FormatGGUF, closers: []func() error{am.Close, f.Close}, src: src}, nil
 }
 
 // ggufSource offers a GGUF file's tensors under Hugging Face names.

@@ -73,6 +73,11 @@ func (m *Model) StopIDs() []int {
 type LoadOptions struct {
 	DType    tensor.DType // convert weights (Invalid: keep the checkpoint's dtype)
 	MaxSeq   int          // context length (0: the model's; larger extrapolates, see arch.Options)
+	// Mmap runs the weights straight from the memory-mapped checkpoint
+	// instead of copying them into memory of the model's own
+	// (arch.Options.Resident, the default). Mapping starts faster and shares
+	// the page cache between processes; the copy decodes about 25% faster.
+	Mmap bool
 	Progress func(stage string, done, total int64)
 }
 
@@ -140,6 +145,20 @@ func Load(ctx context.Context, ref string, o LoadOptions) (*Model, error) {
 	return m, nil
 }
 
+// archOptions are the engine options of o.
+func (o LoadOptions) archOptions() arch.Options {
+	return arch.Options{DType: o.DType, MaxSeq: o.MaxSeq, Resident: !o.Mmap}
+}
+
+// evict drops a checkpoint's mapped pages from the resident set once the
+// weights have been copied (not under Mmap). It is best effort: a failure
+// only leaves the pages resident until the kernel reclaims them.
+func (o LoadOptions) evict(f func() error) {
+	if !o.Mmap {
+		_ = f()
+	}
+}
+
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func loadLlama2C(path, tokPath string, o LoadOptions) (*Model, error) {
@@ -157,17 +176,19 @@ func loadLlama2C(path, tokPath string, o LoadOptions) (*Model, error) {
 	for _, t := range ts {
 		src[t.Name] = t
 	}
-	am, err := arch.New(cfg, src, arch.Options{DType: o.DType, MaxSeq: o.MaxSeq})
+	am, err := arch.New(cfg, src, o.archOptions())
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	tok, err := tokenizer.LoadLlama2C(tokPath, h.Vocab)
 	if err != nil {
+		am.Close()
 		r.Close()
 		return nil, err
 	}
-	return &Model{Model: am, Tok: tok, Path: path, Format: FormatLlama2C, closers: []func() error{r.Close}, src: src}, nil
+	o.evict(r.Evict)
+	return &Model{Model: am, Tok: tok, Path: path, Format: FormatLlama2C, closers: []func() error{am.Close, r.Close}, src: src}, nil
 }
 
 // Llama2CConfig is the engine config of a llama2.c checkpoint: Llama with
@@ -197,7 +218,7 @@ func loadHF(dir string, o LoadOptions) (*Model, error) {
 	if err != nil {
 		return fail(err)
 	}
-	am, err := arch.New(cfg, d, arch.Options{DType: o.DType, MaxSeq: o.MaxSeq})
+	am, err := arch.New(cfg, d, o.archOptions())
 	if err != nil {
 		return fail(err)
 	}
@@ -206,8 +227,10 @@ func loadHF(dir string, o LoadOptions) (*Model, error) {
 	var tok *tokenizer.Tokenizer
 	if p, ok := d.File("tokenizer.json"); ok {
 		if tok, err = tokenizer.LoadHF(p); err != nil {
+			am.Close()
 			return fail(err)
 		}
 	}
-	return &Model{Model: am, Tok: tok, Path: dir, Format: FormatHF, closers: []func() error{d.Close}, src: d, files: d.WeightFiles()}, nil
+	o.evict(d.Evict)
+	return &Model{Model: am, Tok: tok, Path: dir, Format: FormatHF, closers: []func() error{am.Close, d.Close}, src: d, files: d.WeightFiles()}, nil
 }

@@ -109,6 +109,11 @@ func newFile(p *parsed, b []byte) *File {
 // Path returns the path the file was opened from ("" for Parse).
 func (f *File) Path() string { return f.path }
 
+// Evict drops the file's pages from the process's resident set (see
+// mmap.Region.Evict): tensors stay valid and read them again on access. A
+// loader calls it after copying the weights it uses.
+func (f *File) Evict() error { return f.region.Evict() }
+
 // Close releases the file's memory. Tensors obtained from it must not be used
 // afterwards. Close is safe to call more than once.
 func (f *File) Close() error {

@@ -226,6 +226,16 @@ func (d *Dir) File(name string) (path string, ok bool) {
 	return p, true
 }
 
+// Evict drops the weight files' pages from the resident set (see
+// mmap.Region.Evict); tensors stay valid and read them again on access.
+func (d *Dir) Evict() error {
+	var errs []error
+	for _, f := range d.files {
+		errs = append(errs, f.Evict())
+	}
+	return errors.Join(errs...)
+}
+
 // Close releases the weight files. Tensors obtained from the directory must
 // not be used afterwards.
 func (d *Dir) Close() error {

@@ -115,6 +115,11 @@ func (f *File) Tensors() ([]*tensor.Tensor, error) {
 	return out, nil
 }
 
+// Evict drops the file's pages from the process's resident set (see
+// mmap.Region.Evict): tensors stay valid and read them again on access. A
+// loader calls it after copying the weights it uses.
+func (f *File) Evict() error { return f.region.Evict() }
+
 // Close releases the file's memory. Tensors obtained from it must not be used
 // afterwards. Close is safe to call more than once.
 func (f *File) Close() error {

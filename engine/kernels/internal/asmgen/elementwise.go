@@ -13,6 +13,24 @@ func (g *gen) elementwise() {
 		g.scores(s)
 	}
 	g.expTable()
+	g.prefetch()
+}
+
+// prefetch emits a loop of PREFETCHT1 over an array, one per 64-byte line:
+// it asks for data (a layer's attention cache) to be brought towards L2
+// while the core does other work.
+func (g *gen) prefetch() {
+	g.fn("prefetchT1", "// prefetchT1 asks for the n float32 at p to be loaded into the L2 cache; n ≥ 1.",
+		"p *float32, n int", "")
+	g.f("MOVQ p+0(FP), SI")
+	g.f("MOVQ n+8(FP), CX")
+	g.f("LEAQ (SI)(CX*4), DI")
+	g.label("loop")
+	g.f("PREFETCHT1 (SI)")
+	g.f("ADDQ $64, SI")
+	g.f("CMPQ SI, DI")
+	g.f("JLT loop")
+	g.f("RET")
 }
 
 func (g *gen) dot(s isa) {

@@ -346,11 +346,13 @@ func (g *gen) gemvTile(s isa, mr int, wt string) {
 	g.f("RET")
 }
 
-// gemvRows emits the decode kernel for one row of x: for every tile t <
-// tiles, y[4t+j] = Σ_{p<k} x[p]·w[(4t+j)*ldw+p], j < 4. It loops over the
-// tiles itself (no call per tile), reads two vectors of each of the 4 rows
-// per step into 8 accumulators (more loads in flight), and prefetches the
-// next tile's rows, which keeps the weight streaming at memory speed.
+// gemvRows emits the decode kernel for one row of x: for every r < rows,
+// y[r] = Σ_{p<k} x[p]·w[r*ldw+p]. It reads the weight one row after another,
+// front to back, with four accumulators (four vectors per step, then one
+// vector at a time for the rest of the row). A single sequential stream is
+// what the hardware prefetchers follow best: this form streams about twice
+// as fast from DRAM as reading four rows side by side (measured on Zen 4:
+// 26–28 GB/s on one core against 12–15, 33 GB/s on two against 24).
 func (g *gen) gemvRows(s isa, wt string) {
 	elem := map[string]string{"F32": "float32", "BF16": "uint16", "F16": "uint16"}[wt]
 	esz := map[string]int{"F32": 4, "BF16": 2, "F16": 2}[wt]
@@ -359,105 +361,77 @@ func (g *gen) gemvRows(s isa, wt string) {
 	if wt != "F32" {
 		conv = fmt.Sprintf(" (w widened from %s)", wt)
 	}
-	doc := fmt.Sprintf("// %s computes, for t < tiles and j < 4,\n//\n//\ty[4*t+j] = Σ_{p<k} x[p]·w[(4*t+j)*ldw+p]%s\n//\n// k must be a positive multiple of %d; tiles ≥ 1.", name, conv, s.lanes)
-	g.fn(name, doc, fmt.Sprintf("k int, x *float32, w *%s, ldw int, y *float32, tiles int", elem), "")
+	doc := fmt.Sprintf("// %s computes, for r < rows,\n//\n//\ty[r] = Σ_{p<k} x[p]·w[r*ldw+p]%s\n//\n// k must be a positive multiple of %d; rows ≥ 1.", name, conv, s.lanes)
+	g.fn(name, doc, fmt.Sprintf("k int, x *float32, w *%s, ldw int, y *float32, rows int", elem), "")
 	g.f("MOVQ k+0(FP), R12")
 	g.f("MOVQ x+8(FP), R13")
-	g.f("MOVQ w+16(FP), DX") // tile base
+	g.f("MOVQ w+16(FP), DX") // row base
 	g.f("MOVQ ldw+24(FP), R8")
 	g.f("SHLQ $%d, R8", map[int]int{4: 2, 2: 1}[esz])
 	g.f("MOVQ y+32(FP), DI")
-	g.f("MOVQ tiles+40(FP), AX")
-	g.f("LEAQ (R8*4), R11") // tile stride in bytes
-	wAddr := func(j, off int) string {
-		o := ""
-		if off != 0 {
-			o = fmt.Sprint(off)
-		}
-		return []string{o + "(BX)", o + "(BX)(R8*1)", o + "(BX)(R8*2)", o + "(R10)"}[j]
-	}
-	// Registers: accumulators 0-7 (chunk c, row j → 4c+j); weights and x per chunk.
-	wregs := [2][]int{{8, 9, 10, 11}, {8, 9, 10, 11}}
-	xregs := [2]int{12, 12}
-	if s.lanes == 16 {
-		wregs = [2][]int{{24, 25, 26, 27}, {16, 17, 18, 19}}
-		xregs = [2]int{28, 20}
-	}
+	g.f("MOVQ rows+40(FP), AX")
+	// step c: accumulator c += x[c-th vector] · w[c-th vector]; reg 4+c holds
+	// x (F32) or the widened weight (BF16, F16).
 	step := func(c int) {
-		off := c * esz * s.lanes
-		for j := 0; j < 4; j++ {
-			w := s.r(wregs[c][j])
-			switch wt {
-			case "F32":
-				g.f("VMOVUPS %s, %s", wAddr(j, off), w)
-			case "BF16":
-				g.f("VPMOVZXWD %s, %s", wAddr(j, off), w)
-				g.f("VPSLLD $16, %s, %s", w, w)
-			case "F16":
-				g.f("VCVTPH2PS %s, %s", wAddr(j, off), w)
-			}
-		}
-		g.f("VMOVUPS %d(SI), %s", 4*s.lanes*c, s.r(xregs[c]))
-		for j := 0; j < 4; j++ {
-			g.f("VFMADD231PS %s, %s, %s", s.r(wregs[c][j]), s.r(xregs[c]), s.r(4*c+j))
+		t := s.r(4 + c)
+		wo, xo := c*esz*s.lanes, c*4*s.lanes
+		switch wt {
+		case "F32":
+			g.f("VMOVUPS %d(SI), %s", xo, t)
+			g.f("VFMADD231PS %d(BX), %s, %s", wo, t, s.r(c))
+		case "BF16":
+			g.f("VPMOVZXWD %d(BX), %s", wo, t)
+			g.f("VPSLLD $16, %s, %s", t, t)
+			g.f("VFMADD231PS %d(SI), %s, %s", xo, t, s.r(c))
+		case "F16":
+			g.f("VCVTPH2PS %d(BX), %s", wo, t)
+			g.f("VFMADD231PS %d(SI), %s, %s", xo, t, s.r(c))
 		}
 	}
-	g.label("tile")
+	g.label("row")
 	g.f("MOVQ DX, BX")
-	g.f("LEAQ (BX)(R8*2), R10")
-	g.f("ADDQ R8, R10")         // row 3
-	g.f("LEAQ (BX)(R11*1), R9") // next tile, row 0 (prefetch)
 	g.f("MOVQ R13, SI")
 	g.f("MOVQ R12, CX")
-	for a := 0; a < 8; a++ {
+	for a := 0; a < 4; a++ {
 		g.f("VXORPS %s, %s, %s", s.r(a), s.r(a), s.r(a))
 	}
-	g.f("CMPQ CX, $%d", 2*s.lanes)
-	g.f("JLT one")
-	g.label("loop")
-	g.f("PREFETCHT0 (R9)")
-	g.f("PREFETCHT0 (R9)(R8*1)")
-	g.f("PREFETCHT0 (R9)(R8*2)")
-	g.f("PREFETCHT0 (R10)(R11*1)")
-	step(0)
-	step(1)
-	g.f("ADDQ $%d, SI", 8*s.lanes)
-	g.f("ADDQ $%d, BX", 2*esz*s.lanes)
-	g.f("ADDQ $%d, R10", 2*esz*s.lanes)
-	g.f("ADDQ $%d, R9", 2*esz*s.lanes)
-	g.f("SUBQ $%d, CX", 2*s.lanes)
-	g.f("CMPQ CX, $%d", 2*s.lanes)
-	g.f("JGE loop")
-	g.label("one")
+	g.f("CMPQ CX, $%d", 4*s.lanes)
+	g.f("JLT tail")
+	g.label("four")
+	for c := 0; c < 4; c++ {
+		step(c)
+	}
+	g.f("ADDQ $%d, SI", 16*s.lanes)
+	g.f("ADDQ $%d, BX", 4*esz*s.lanes)
+	g.f("SUBQ $%d, CX", 4*s.lanes)
+	g.f("CMPQ CX, $%d", 4*s.lanes)
+	g.f("JGE four")
+	g.label("tail")
 	g.f("TESTQ CX, CX")
 	g.f("JZ reduce")
+	g.label("one")
 	step(0)
+	g.f("ADDQ $%d, SI", 4*s.lanes)
+	g.f("ADDQ $%d, BX", esz*s.lanes)
+	g.f("SUBQ $%d, CX", s.lanes)
+	g.f("JNZ one")
 	g.label("reduce")
-	for j := 0; j < 4; j++ {
-		g.f("VADDPS %s, %s, %s", s.r(4+j), s.r(j), s.r(j))
-	}
-	t := 15
+	g.f("VADDPS %s, %s, %s", s.r(1), s.r(0), s.r(0))
+	g.f("VADDPS %s, %s, %s", s.r(3), s.r(2), s.r(2))
+	g.f("VADDPS %s, %s, %s", s.r(2), s.r(0), s.r(0))
 	if s.lanes == 16 {
-		t = 24
+		g.f("VEXTRACTF64X4 $1, Z0, Y1")
+		g.f("VADDPS Y1, Y0, Y0")
 	}
-	for a := 0; a < 4; a++ {
-		if s.lanes == 16 {
-			g.f("VEXTRACTF64X4 $1, Z%d, Y%d", a, t)
-			g.f("VADDPS Y%d, Y%d, Y%d", t, a, a)
-			g.f("VEXTRACTF32X4 $1, Y%d, X%d", a, t)
-		} else {
-			g.f("VEXTRACTF128 $1, Y%d, X%d", a, t)
-		}
-		g.f("VADDPS X%d, X%d, X%d", t, a, a)
-	}
-	g.f("VHADDPS X1, X0, X0")
-	g.f("VHADDPS X3, X2, X2")
-	g.f("VHADDPS X2, X0, X0")
-	g.f("VMOVUPS X0, (DI)")
-	g.f("ADDQ $16, DI")
-	g.f("ADDQ R11, DX")
+	g.f("VEXTRACTF128 $1, Y0, X1")
+	g.f("VADDPS X1, X0, X0")
+	g.f("VHADDPS X0, X0, X0")
+	g.f("VHADDPS X0, X0, X0")
+	g.f("VMOVSS X0, (DI)")
+	g.f("ADDQ $4, DI")
+	g.f("ADDQ R8, DX")
 	g.f("DECQ AX")
-	g.f("JNZ tile")
+	g.f("JNZ row")
 	g.f("VZEROUPPER")
 	g.f("RET")
 }
