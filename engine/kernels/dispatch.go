@@ -35,6 +35,11 @@ type kpath struct {
 	gemvRowsF32  func(k int, x *float32, w *float32, ldw int, y *float32, rows int)
 	gemvRowsBF16 func(k int, x *float32, w *uint16, ldw int, y *float32, rows int)
 	gemvRowsF16  func(k int, x *float32, w *uint16, ldw int, y *float32, rows int)
+	// The same for 2…gemvMaxN rows of x (several sequences decoding
+	// together), indexed by that number.
+	gemvRowsMF32  []func(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int, rows int)
+	gemvRowsMBF16 []func(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+	gemvRowsMF16  []func(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
 
 	// Vector loops over n, a multiple of lanes; the Go wrappers do tails.
 	dot      func(a, b *float32, n int) float32

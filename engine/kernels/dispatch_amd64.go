@@ -26,7 +26,10 @@ func simdPaths() []*kpath {
 			gemvBF16:    []func(int, *float32, int, *uint16, int, *float32, int){nil, gemvBF16Avx512M1, gemvBF16Avx512M2, gemvBF16Avx512M3, gemvBF16Avx512M4},
 			gemvF16:     []func(int, *float32, int, *uint16, int, *float32, int){nil, gemvF16Avx512M1, gemvF16Avx512M2, gemvF16Avx512M3, gemvF16Avx512M4},
 			gemvRowsF32: gemvRowsF32Avx512, gemvRowsBF16: gemvRowsBF16Avx512, gemvRowsF16: gemvRowsF16Avx512,
-			dot: dotAvx512, axpy: axpyAvx512, add: addAvx512, scale: scaleAvx512, max: maxAvx512,
+			gemvRowsMF32:  []func(int, *float32, int, *float32, int, *float32, int, int){nil, nil, gemvRowsF32Avx512M2, gemvRowsF32Avx512M3, gemvRowsF32Avx512M4, gemvRowsF32Avx512M5, gemvRowsF32Avx512M6},
+			gemvRowsMBF16: []func(int, *float32, int, *uint16, int, *float32, int, int){nil, nil, gemvRowsBF16Avx512M2, gemvRowsBF16Avx512M3, gemvRowsBF16Avx512M4, gemvRowsBF16Avx512M5, gemvRowsBF16Avx512M6},
+			gemvRowsMF16:  []func(int, *float32, int, *uint16, int, *float32, int, int){nil, nil, gemvRowsF16Avx512M2, gemvRowsF16Avx512M3, gemvRowsF16Avx512M4, gemvRowsF16Avx512M5, gemvRowsF16Avx512M6},
+			dot:           dotAvx512, axpy: axpyAvx512, add: addAvx512, scale: scaleAvx512, max: maxAvx512,
 			mulScale: mulScaleAvx512, expSum: expSumAvx512, gateMul: gateMulAvx512, scores: scoresAvx512,
 			prefetch: prefetchT1,
 		}
@@ -50,7 +53,10 @@ func simdPaths() []*kpath {
 			gemvBF16:    []func(int, *float32, int, *uint16, int, *float32, int){nil, gemvBF16Avx2M1, gemvBF16Avx2M2},
 			gemvF16:     []func(int, *float32, int, *uint16, int, *float32, int){nil, gemvF16Avx2M1, gemvF16Avx2M2},
 			gemvRowsF32: gemvRowsF32Avx2, gemvRowsBF16: gemvRowsBF16Avx2, gemvRowsF16: gemvRowsF16Avx2,
-			dot: dotAvx2, axpy: axpyAvx2, add: addAvx2, scale: scaleAvx2, max: maxAvx2,
+			gemvRowsMF32:  []func(int, *float32, int, *float32, int, *float32, int, int){nil, nil, gemvRowsF32Avx2M2, gemvRowsF32Avx2M3, gemvRowsF32Avx2M4, gemvRowsF32Avx2M5, gemvRowsF32Avx2M6},
+			gemvRowsMBF16: []func(int, *float32, int, *uint16, int, *float32, int, int){nil, nil, gemvRowsBF16Avx2M2, gemvRowsBF16Avx2M3, gemvRowsBF16Avx2M4, gemvRowsBF16Avx2M5, gemvRowsBF16Avx2M6},
+			gemvRowsMF16:  []func(int, *float32, int, *uint16, int, *float32, int, int){nil, nil, gemvRowsF16Avx2M2, gemvRowsF16Avx2M3, gemvRowsF16Avx2M4, gemvRowsF16Avx2M5, gemvRowsF16Avx2M6},
+			dot:           dotAvx2, axpy: axpyAvx2, add: addAvx2, scale: scaleAvx2, max: maxAvx2,
 			mulScale: mulScaleAvx2, expSum: expSumAvx2, gateMul: gateMulAvx2, scores: scoresAvx2,
 			prefetch: prefetchT1,
 		})

@@ -33,10 +33,10 @@ func (m *Matrix) gemvTiles(p *kpath, y, x []float32, n, lo, hi int) {
 	if m.DType == tensor.Q8_0 {
 		tmp = make([]float32, C)
 	}
-	// One x row (the decode case): every row of the tiles in one call.
-	if n == 1 && m.DType != tensor.Q8_0 {
+	// Every row of the tiles in one call per group of x rows.
+	if m.DType != tensor.Q8_0 {
 		r0, r1 := 4*lo, min(4*hi, R)
-		if m.gemvRows(p, y, x, r0, r1-r0) {
+		if m.gemvRows(p, y, x, n, r0, r1-r0) {
 			return
 		}
 	}
@@ -101,37 +101,48 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 	})
 }
 
-// gemvRows does rows [r0, r0+rows) for one row of x with the path's
-// row-streaming kernel, plus the Go tail of rows longer than a vector
-// multiple; it reports false (and does nothing) when the path has no such
-// kernel for the matrix.
-func (m *Matrix) gemvRows(p *kpath, y, x []float32, r0, rows int) bool {
-	C := m.Cols
+// gemvRows does weight rows [r0, r0+rows) for the n rows of x with the
+// path's row-streaming kernels (one pass over the weight per gemvMaxN rows
+// of x), plus the Go tail of rows longer than a vector multiple; it reports
+// false (and does nothing) when the path has no such kernel for the matrix.
+func (m *Matrix) gemvRows(p *kpath, y, x []float32, n, r0, rows int) bool {
+	R, C := m.Rows, m.Cols
 	kmain := C &^ (p.lanes - 1)
-	if kmain == 0 {
+	if kmain == 0 || p.gemvRowsF32 == nil || len(p.gemvRowsMF32) <= min(n, gemvMaxN) {
 		return false
 	}
 	if rows <= 0 {
 		return true
 	}
-	switch {
-	case m.DType == tensor.F32 && p.gemvRowsF32 != nil:
-		p.gemvRowsF32(kmain, &x[0], &m.f32[r0*C], C, &y[r0], rows)
-	case m.DType == tensor.BF16 && p.gemvRowsBF16 != nil:
-		p.gemvRowsBF16(kmain, &x[0], &m.u16[r0*C], C, &y[r0], rows)
-	case m.DType == tensor.F16 && p.gemvRowsF16 != nil:
-		p.gemvRowsF16(kmain, &x[0], &m.u16[r0*C], C, &y[r0], rows)
-	default:
-		return false
+	for i0 := 0; i0 < n; i0 += gemvMaxN {
+		mr := min(n-i0, gemvMaxN)
+		xi, yi := &x[i0*C], &y[i0*R+r0]
+		switch {
+		case m.DType == tensor.F32 && mr == 1:
+			p.gemvRowsF32(kmain, xi, &m.f32[r0*C], C, yi, rows)
+		case m.DType == tensor.F32:
+			p.gemvRowsMF32[mr](kmain, xi, C, &m.f32[r0*C], C, yi, R, rows)
+		case m.DType == tensor.BF16 && mr == 1:
+			p.gemvRowsBF16(kmain, xi, &m.u16[r0*C], C, yi, rows)
+		case m.DType == tensor.BF16:
+			p.gemvRowsMBF16[mr](kmain, xi, C, &m.u16[r0*C], C, yi, R, rows)
+		case m.DType == tensor.F16 && mr == 1:
+			p.gemvRowsF16(kmain, xi, &m.u16[r0*C], C, yi, rows)
+		case m.DType == tensor.F16:
+			p.gemvRowsMF16[mr](kmain, xi, C, &m.u16[r0*C], C, yi, R, rows)
+		default:
+			return false
+		}
 	}
 	if kmain < C {
-		xi := x[kmain:C]
 		for r := r0; r < r0+rows; r++ {
-			var s float32
-			for k, v := range xi {
-				s += v * m.at(r, kmain+k)
+			for i := 0; i < n; i++ {
+				var s float32
+				for k, v := range x[i*C+kmain : (i+1)*C] {
+					s += v * m.at(r, kmain+k)
+				}
+				y[i*R+r] += s
 			}
-			y[r] += s
 		}
 	}
 	return true

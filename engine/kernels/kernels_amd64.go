@@ -385,6 +385,51 @@ func gemvF32Avx512M4(k int, x *float32, ldx int, w *float32, ldw int, y *float32
 //go:noescape
 func gemvRowsF32Avx512(k int, x *float32, w *float32, ldw int, y *float32, rows int)
 
+// gemvRowsF32Avx512M2 computes, for r < rows and i < 2,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p]
+//
+// k must be a positive multiple of 16; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF32Avx512M2(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF32Avx512M3 computes, for r < rows and i < 3,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p]
+//
+// k must be a positive multiple of 16; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF32Avx512M3(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF32Avx512M4 computes, for r < rows and i < 4,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p]
+//
+// k must be a positive multiple of 16; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF32Avx512M4(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF32Avx512M5 computes, for r < rows and i < 5,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p]
+//
+// k must be a positive multiple of 16; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF32Avx512M5(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF32Avx512M6 computes, for r < rows and i < 6,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p]
+//
+// k must be a positive multiple of 16; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF32Avx512M6(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int, rows int)
+
 // gemvBF16Avx512M1 computes, for i < 1 and j < 4,
 //
 //	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from BF16)
@@ -430,6 +475,51 @@ func gemvBF16Avx512M4(k int, x *float32, ldx int, w *uint16, ldw int, y *float32
 //go:noescape
 func gemvRowsBF16Avx512(k int, x *float32, w *uint16, ldw int, y *float32, rows int)
 
+// gemvRowsBF16Avx512M2 computes, for r < rows and i < 2,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from BF16)
+//
+// k must be a positive multiple of 16; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16Avx512M2(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsBF16Avx512M3 computes, for r < rows and i < 3,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from BF16)
+//
+// k must be a positive multiple of 16; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16Avx512M3(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsBF16Avx512M4 computes, for r < rows and i < 4,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from BF16)
+//
+// k must be a positive multiple of 16; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16Avx512M4(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsBF16Avx512M5 computes, for r < rows and i < 5,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from BF16)
+//
+// k must be a positive multiple of 16; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16Avx512M5(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsBF16Avx512M6 computes, for r < rows and i < 6,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from BF16)
+//
+// k must be a positive multiple of 16; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16Avx512M6(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
 // gemvF16Avx512M1 computes, for i < 1 and j < 4,
 //
 //	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from F16)
@@ -474,6 +564,51 @@ func gemvF16Avx512M4(k int, x *float32, ldx int, w *uint16, ldw int, y *float32,
 //
 //go:noescape
 func gemvRowsF16Avx512(k int, x *float32, w *uint16, ldw int, y *float32, rows int)
+
+// gemvRowsF16Avx512M2 computes, for r < rows and i < 2,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from F16)
+//
+// k must be a positive multiple of 16; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF16Avx512M2(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF16Avx512M3 computes, for r < rows and i < 3,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from F16)
+//
+// k must be a positive multiple of 16; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF16Avx512M3(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF16Avx512M4 computes, for r < rows and i < 4,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from F16)
+//
+// k must be a positive multiple of 16; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF16Avx512M4(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF16Avx512M5 computes, for r < rows and i < 5,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from F16)
+//
+// k must be a positive multiple of 16; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF16Avx512M5(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF16Avx512M6 computes, for r < rows and i < 6,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from F16)
+//
+// k must be a positive multiple of 16; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF16Avx512M6(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
 
 // gemmF32Avx2N16M1 computes, for i < 1 and j < 16,
 //
@@ -610,6 +745,51 @@ func gemvF32Avx2M2(k int, x *float32, ldx int, w *float32, ldw int, y *float32, 
 //go:noescape
 func gemvRowsF32Avx2(k int, x *float32, w *float32, ldw int, y *float32, rows int)
 
+// gemvRowsF32Avx2M2 computes, for r < rows and i < 2,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p]
+//
+// k must be a positive multiple of 8; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF32Avx2M2(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF32Avx2M3 computes, for r < rows and i < 3,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p]
+//
+// k must be a positive multiple of 8; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF32Avx2M3(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF32Avx2M4 computes, for r < rows and i < 4,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p]
+//
+// k must be a positive multiple of 8; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF32Avx2M4(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF32Avx2M5 computes, for r < rows and i < 5,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p]
+//
+// k must be a positive multiple of 8; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF32Avx2M5(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF32Avx2M6 computes, for r < rows and i < 6,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p]
+//
+// k must be a positive multiple of 8; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF32Avx2M6(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int, rows int)
+
 // gemvBF16Avx2M1 computes, for i < 1 and j < 4,
 //
 //	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from BF16)
@@ -637,6 +817,51 @@ func gemvBF16Avx2M2(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, 
 //go:noescape
 func gemvRowsBF16Avx2(k int, x *float32, w *uint16, ldw int, y *float32, rows int)
 
+// gemvRowsBF16Avx2M2 computes, for r < rows and i < 2,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from BF16)
+//
+// k must be a positive multiple of 8; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16Avx2M2(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsBF16Avx2M3 computes, for r < rows and i < 3,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from BF16)
+//
+// k must be a positive multiple of 8; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16Avx2M3(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsBF16Avx2M4 computes, for r < rows and i < 4,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from BF16)
+//
+// k must be a positive multiple of 8; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16Avx2M4(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsBF16Avx2M5 computes, for r < rows and i < 5,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from BF16)
+//
+// k must be a positive multiple of 8; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16Avx2M5(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsBF16Avx2M6 computes, for r < rows and i < 6,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from BF16)
+//
+// k must be a positive multiple of 8; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16Avx2M6(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
 // gemvF16Avx2M1 computes, for i < 1 and j < 4,
 //
 //	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from F16)
@@ -663,6 +888,51 @@ func gemvF16Avx2M2(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, l
 //
 //go:noescape
 func gemvRowsF16Avx2(k int, x *float32, w *uint16, ldw int, y *float32, rows int)
+
+// gemvRowsF16Avx2M2 computes, for r < rows and i < 2,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from F16)
+//
+// k must be a positive multiple of 8; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF16Avx2M2(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF16Avx2M3 computes, for r < rows and i < 3,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from F16)
+//
+// k must be a positive multiple of 8; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF16Avx2M3(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF16Avx2M4 computes, for r < rows and i < 4,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from F16)
+//
+// k must be a positive multiple of 8; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF16Avx2M4(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF16Avx2M5 computes, for r < rows and i < 5,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from F16)
+//
+// k must be a positive multiple of 8; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF16Avx2M5(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsF16Avx2M6 computes, for r < rows and i < 6,
+//
+//	y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p] (w widened from F16)
+//
+// k must be a positive multiple of 8; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsF16Avx2M6(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
 
 // dotAvx512 returns Σ_{i<n} a[i]·b[i]; n must be a multiple of 16.
 //

@@ -436,6 +436,117 @@ func (g *gen) gemvRows(s isa, wt string) {
 	g.f("RET")
 }
 
+// gemvRowsM emits the decode kernel for mr = 2…6 rows of x (a few
+// sequences decoding together): for every r < rows and i < mr,
+// y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p]. Like gemvRows it streams the
+// weight one row after another, front to back, so each weight byte is read
+// once for all mr rows of x; per step it loads two weight vectors and
+// applies them to every row of x (2·mr accumulators).
+func (g *gen) gemvRowsM(s isa, mr int, wt string) {
+	elem := map[string]string{"F32": "float32", "BF16": "uint16", "F16": "uint16"}[wt]
+	esz := map[string]int{"F32": 4, "BF16": 2, "F16": 2}[wt]
+	name := fmt.Sprintf("gemvRows%s%sM%d", wt, s.name, mr)
+	conv := ""
+	if wt != "F32" {
+		conv = fmt.Sprintf(" (w widened from %s)", wt)
+	}
+	doc := fmt.Sprintf("// %s computes, for r < rows and i < %d,\n//\n//\ty[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p]%s\n//\n// k must be a positive multiple of %d; rows ≥ 1.", name, mr, conv, s.lanes)
+	g.fn(name, doc, fmt.Sprintf("k int, x *float32, ldx int, w *%s, ldw int, y *float32, ldy int, rows int", elem), "")
+	g.f("MOVQ k+0(FP), R12")
+	g.f("MOVQ x+8(FP), R13")
+	g.f("MOVQ ldx+16(FP), R9")
+	g.f("SHLQ $2, R9")
+	g.f("MOVQ w+24(FP), DX") // row base
+	g.f("MOVQ ldw+32(FP), R8")
+	g.f("SHLQ $%d, R8", map[int]int{4: 2, 2: 1}[esz])
+	g.f("MOVQ y+40(FP), DI")
+	g.f("MOVQ ldy+48(FP), R11")
+	g.f("SHLQ $2, R11")
+	g.f("MOVQ rows+56(FP), AX")
+	acc := func(i, c int) string { return s.r(2*i + c) }
+	wr := []string{s.r(12), s.r(13)}
+	bases := []string{"SI", "R10"}
+	load := func(c int) {
+		off := c * esz * s.lanes
+		switch wt {
+		case "F32":
+			g.f("VMOVUPS %d(BX), %s", off, wr[c])
+		case "BF16":
+			g.f("VPMOVZXWD %d(BX), %s", off, wr[c])
+			g.f("VPSLLD $16, %s, %s", wr[c], wr[c])
+		case "F16":
+			g.f("VCVTPH2PS %d(BX), %s", off, wr[c])
+		}
+	}
+	g.label("row")
+	g.f("MOVQ DX, BX")
+	g.f("MOVQ R13, SI")
+	if mr > 3 {
+		g.f("LEAQ (SI)(R9*2), R10")
+		g.f("ADDQ R9, R10")
+	}
+	g.f("MOVQ R12, CX")
+	for i := 0; i < mr; i++ {
+		for c := 0; c < 2; c++ {
+			g.f("VXORPS %s, %s, %s", acc(i, c), acc(i, c), acc(i, c))
+		}
+	}
+	g.f("CMPQ CX, $%d", 2*s.lanes)
+	g.f("JLT tail")
+	g.label("two")
+	load(0)
+	load(1)
+	for c := 0; c < 2; c++ {
+		for i := 0; i < mr; i++ {
+			g.f("VFMADD231PS %s, %s, %s", rowAddr(bases, "R9", i, c*4*s.lanes), wr[c], acc(i, c))
+		}
+	}
+	g.f("ADDQ $%d, SI", 8*s.lanes)
+	if mr > 3 {
+		g.f("ADDQ $%d, R10", 8*s.lanes)
+	}
+	g.f("ADDQ $%d, BX", 2*esz*s.lanes)
+	g.f("SUBQ $%d, CX", 2*s.lanes)
+	g.f("CMPQ CX, $%d", 2*s.lanes)
+	g.f("JGE two")
+	g.label("tail")
+	g.f("TESTQ CX, CX")
+	g.f("JZ reduce")
+	load(0)
+	for i := 0; i < mr; i++ {
+		g.f("VFMADD231PS %s, %s, %s", rowAddr(bases, "R9", i, 0), wr[0], acc(i, 0))
+	}
+	g.label("reduce")
+	g.f("MOVQ DI, BX")
+	t := 14
+	for i := 0; i < mr; i++ {
+		a := 2 * i
+		g.f("VADDPS %s, %s, %s", acc(i, 1), acc(i, 0), acc(i, 0))
+		if s.lanes == 16 {
+			g.f("VEXTRACTF64X4 $1, Z%d, Y%d", a, t)
+			g.f("VADDPS Y%d, Y%d, Y%d", t, a, a)
+		}
+		g.f("VEXTRACTF128 $1, Y%d, X%d", a, t)
+		g.f("VADDPS X%d, X%d, X%d", t, a, a)
+		g.f("VHADDPS X%d, X%d, X%d", a, a, a)
+		g.f("VHADDPS X%d, X%d, X%d", a, a, a)
+		g.f("VMOVSS X%d, (BX)", a)
+		if i+1 < mr {
+			g.f("ADDQ R11, BX")
+		}
+	}
+	g.f("ADDQ $4, DI")
+	g.f("ADDQ R8, DX")
+	g.f("DECQ AX")
+	g.f("JNZ row")
+	g.f("VZEROUPPER")
+	g.f("RET")
+}
+
+// gemvRowsMaxM is the most rows of x a gemvRowsM kernel takes (package
+// kernels' gemvMaxN).
+const gemvRowsMaxM = 6
+
 func main() {
 	g := &gen{}
 	for _, s := range []isa{avx512, avx2} {
@@ -462,6 +573,9 @@ func main() {
 				g.gemvTile(s, mr, wt)
 			}
 			g.gemvRows(s, wt)
+			for mr := 2; mr <= gemvRowsMaxM; mr++ {
+				g.gemvRowsM(s, mr, wt)
+			}
 		}
 	}
 	g.elementwise()
