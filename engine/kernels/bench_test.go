@@ -26,7 +26,7 @@ func BenchmarkMatMul(b *testing.B) {
 	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16} {
 		for _, s := range benchShapes {
 			m, _ := testMatrix(r, dt, s.rows, s.cols)
-			for _, n := range []int{1, 512} {
+			for _, n := range []int{1, 4, 512} {
 				x := randF32(r, n*s.cols)
 				y := make([]float32, n*s.rows)
 				for _, path := range Paths() {

@@ -71,13 +71,13 @@ func (m *Model) StopIDs() []int {
 
 // LoadOptions adjust loading.
 type LoadOptions struct {
-	DType    tensor.DType // convert weights (Invalid: keep the checkpoint's dtype)
-	MaxSeq   int          // context length (0: the model's; larger extrapolates, see arch.Options)
+	DType  tensor.DType // convert weights (Invalid: keep the checkpoint's dtype)
+	MaxSeq int          // context length (0: the model's; larger extrapolates, see arch.Options)
 	// Mmap runs the weights straight from the memory-mapped checkpoint
 	// instead of copying them into memory of the model's own
 	// (arch.Options.Resident, the default). Mapping starts faster and shares
 	// the page cache between processes; the copy decodes about 25% faster.
-	Mmap bool
+	Mmap     bool
 	Progress func(stage string, done, total int64)
 }
 

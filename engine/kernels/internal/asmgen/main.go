@@ -14,9 +14,11 @@
 //     and a packed W panel [k][NR] (vector loads). NR = 32 (AVX-512, two zmm)
 //     or 16 (AVX2, two ymm); one function per mr.
 //   - the same tile with VDPBF16PS over bf16 pairs (AVX512_BF16).
-//   - gemv tiles, dot form: mr ≤ 4 rows of x against 4 rows of W read
-//     straight from the (unpacked, possibly bf16/f16) weight, reduced
-//     horizontally at the end; the decode path.
+//   - gemv rows: 1 to 6 rows of x against many rows of W, read straight
+//     from the (unpacked, possibly bf16/f16) weight one row after another
+//     and reduced horizontally per row; the decode path.
+//   - gemv tiles, dot form: mr ≤ 4 rows of x against 4 rows of W (the
+//     scores of a few queries against the attention cache).
 //   - dot, axpy and a few elementwise loops.
 package main
 
