@@ -14,7 +14,7 @@ import (
 // an untied input embedding, which stays there by design.
 func TestResident(t *testing.T) {
 	for name, c := range tinyConfigs(t) {
-		for _, dt := range []tensor.DType{tensor.Invalid, tensor.BF16} {
+		for _, dt := range []tensor.DType{tensor.Invalid, tensor.BF16, tensor.F16} {
 			t.Run(fmt.Sprintf("%s/%v", name, dt), func(t *testing.T) {
 				ts, err := RandomTensors(c, 5, tensor.F32)
 				if err != nil {
