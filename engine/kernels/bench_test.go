@@ -100,3 +100,16 @@ func cpuSeconds() float64 {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
+
+// BenchmarkArgmax: greedy sampling over a 32,000-token vocabulary.
+func BenchmarkArgmax(b *testing.B) {
+	x := randF32(rand.New(rand.NewPCG(5, 6)), 32000)
+	for _, path := range Paths() {
+		b.Run(path, func(b *testing.B) {
+			defer SetPath(path)()
+			for i := 0; i < b.N; i++ {
+				Argmax(x)
+			}
+		})
+	}
+}

@@ -128,3 +128,32 @@ func TestRMSNormAddScale(t *testing.T) {
 		}
 	})
 }
+
+func TestArgmax(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(9, 9))
+		for _, n := range []int{1, 2, 17, 1023, 2048, 2049, 5000, 32000} {
+			for trial := 0; trial < 20; trial++ {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = float32(r.IntN(50)) // many ties
+				}
+				if trial%4 == 1 {
+					x[r.IntN(n)] = float32(math.NaN())
+				}
+				if trial%4 == 2 {
+					x[0] = float32(math.NaN())
+				}
+				if trial%4 == 3 {
+					x[r.IntN(n)] = float32(math.Inf(1))
+				}
+				if got, want := Argmax(x), argmaxGo(x, 0); got != want {
+					t.Fatalf("n %d trial %d: Argmax = %d (%g), want %d (%g)", n, trial, got, x[got], want, x[want])
+				}
+			}
+		}
+		if got := Argmax(nil); got != -1 {
+			t.Errorf("Argmax(nil) = %d, want -1", got)
+		}
+	})
+}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+
+	"github.com/limbic-dev/limbic/engine/kernels"
 )
 
 // Sampling configures next-token sampling. Temp 0 is greedy (argmax).
@@ -44,13 +46,10 @@ func NewSampler(s Sampling) *Sampler {
 
 // Argmax returns the index of the largest logit (the first on ties).
 func Argmax(logits []float32) int {
-	best := 0
-	for i, v := range logits {
-		if v > logits[best] {
-			best = i
-		}
+	if len(logits) == 0 {
+		return 0
 	}
-	return best
+	return kernels.Argmax(logits)
 }
 
 // Sample picks the next token.
