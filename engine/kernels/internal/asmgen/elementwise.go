@@ -70,14 +70,7 @@ func (g *gen) dot(s isa) {
 	g.f("VADDPS %s, %s, %s", s.r(1), s.r(0), s.r(0))
 	g.f("VADDPS %s, %s, %s", s.r(3), s.r(2), s.r(2))
 	g.f("VADDPS %s, %s, %s", s.r(2), s.r(0), s.r(0))
-	if s.lanes == 16 {
-		g.f("VEXTRACTF64X4 $1, Z0, Y1")
-		g.f("VADDPS Y1, Y0, Y0")
-	}
-	g.f("VEXTRACTF128 $1, Y0, X1")
-	g.f("VADDPS X1, X0, X0")
-	g.f("VHADDPS X0, X0, X0")
-	g.f("VHADDPS X0, X0, X0")
+	g.hsum(s, 0, 1)
 	g.f("VZEROUPPER")
 	g.f("MOVSS X0, ret+24(FP)")
 	g.f("RET")

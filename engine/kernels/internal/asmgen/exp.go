@@ -122,14 +122,7 @@ func (g *gen) expKernels(s isa) {
 	g.f("SUBQ $%d, CX", s.lanes)
 	g.f("JNZ loop")
 	g.label("done")
-	if s.lanes == 16 {
-		g.f("VEXTRACTF64X4 $1, Z7, Y0")
-		g.f("VADDPS Y0, Y7, Y7")
-	}
-	g.f("VEXTRACTF128 $1, Y7, X0")
-	g.f("VADDPS X0, X7, X7")
-	g.f("VHADDPS X7, X7, X7")
-	g.f("VHADDPS X7, X7, X7")
+	g.hsum(s, 7, 0)
 	g.f("VZEROUPPER")
 	g.f("MOVSS X7, ret+32(FP)")
 	g.f("RET")

@@ -248,20 +248,60 @@ func (g *gen) gemmTile(s isa, mr, nv int, bf16 bool) {
 	g.f("RET")
 }
 
+// wtype describes the stored dtype of a weight for the gemv generators.
+type wtype struct {
+	name string // F32, BF16 or F16
+	elem string // Go element type of the pointer argument
+	size int    // bytes per element
+	conv string // doc-comment note on widening
+}
+
+func weightType(wt string) wtype {
+	t := wtype{name: wt, elem: "float32", size: 4}
+	if wt != "F32" {
+		t.elem, t.size = "uint16", 2
+		t.conv = fmt.Sprintf(" (w widened from %s)", wt)
+	}
+	return t
+}
+
+// widen emits the load of one vector of weights at addr into reg, widened
+// to float32.
+func (g *gen) widen(w wtype, addr, reg string) {
+	switch w.name {
+	case "F32":
+		g.f("VMOVUPS %s, %s", addr, reg)
+	case "BF16":
+		g.f("VPMOVZXWD %s, %s", addr, reg)
+		g.f("VPSLLD $16, %s, %s", reg, reg)
+	case "F16":
+		g.f("VCVTPH2PS %s, %s", addr, reg)
+	}
+}
+
+// hsum emits the horizontal sum of vector register a into the low lane of
+// Xa, using register t as scratch.
+func (g *gen) hsum(s isa, a, t int) {
+	if s.lanes == 16 {
+		g.f("VEXTRACTF64X4 $1, Z%d, Y%d", a, t)
+		g.f("VADDPS Y%d, Y%d, Y%d", t, a, a)
+	}
+	g.f("VEXTRACTF128 $1, Y%d, X%d", a, t)
+	g.f("VADDPS X%d, X%d, X%d", t, a, a)
+	g.f("VHADDPS X%d, X%d, X%d", a, a, a)
+	g.f("VHADDPS X%d, X%d, X%d", a, a, a)
+}
+
 // gemvTile emits the dot-form tile: y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p]
 // for i < mr, j < 4, with w in F32, BF16 or F16; k must be a multiple of the
 // vector width.
 func (g *gen) gemvTile(s isa, mr int, wt string) {
 	const nr = 4
-	elem := map[string]string{"F32": "float32", "BF16": "uint16", "F16": "uint16"}[wt]
-	esz := map[string]int{"F32": 4, "BF16": 2, "F16": 2}[wt]
+	wty := weightType(wt)
+	esz := wty.size
 	name := fmt.Sprintf("gemv%s%sM%d", wt, s.name, mr)
-	conv := ""
-	if wt != "F32" {
-		conv = fmt.Sprintf(" (w widened from %s)", wt)
-	}
-	doc := fmt.Sprintf("// %s computes, for i < %d and j < 4,\n//\n//\ty[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p]%s\n//\n// k must be a positive multiple of %d.", name, mr, conv, s.lanes)
-	g.fn(name, doc, fmt.Sprintf("k int, x *float32, ldx int, w *%s, ldw int, y *float32, ldy int", elem), "")
+	doc := fmt.Sprintf("// %s computes, for i < %d and j < 4,\n//\n//\ty[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p]%s\n//\n// k must be a positive multiple of %d.", name, mr, wty.conv, s.lanes)
+	g.fn(name, doc, fmt.Sprintf("k int, x *float32, ldx int, w *%s, ldw int, y *float32, ldy int", wty.elem), "")
 	g.f("MOVQ k+0(FP), CX")
 	g.f("MOVQ x+8(FP), SI")
 	g.f("MOVQ ldx+16(FP), DX")
@@ -289,16 +329,7 @@ func (g *gen) gemvTile(s isa, mr int, wt string) {
 	xAddr := []string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(R9)"}
 	g.label("loop")
 	for j := 0; j < nr; j++ {
-		w := s.r(wregs[j])
-		switch wt {
-		case "F32":
-			g.f("VMOVUPS %s, %s", wAddr[j], w)
-		case "BF16":
-			g.f("VPMOVZXWD %s, %s", wAddr[j], w)
-			g.f("VPSLLD $16, %s, %s", w, w)
-		case "F16":
-			g.f("VCVTPH2PS %s, %s", wAddr[j], w)
-		}
+		g.widen(wty, wAddr[j], s.r(wregs[j]))
 	}
 	for i := 0; i < mr; i++ {
 		g.f("VMOVUPS %s, %s", xAddr[i], s.r(xr))
@@ -356,15 +387,11 @@ func (g *gen) gemvTile(s isa, mr int, wt string) {
 // as fast from DRAM as reading four rows side by side (measured on Zen 4:
 // 26–28 GB/s on one core against 12–15, 33 GB/s on two against 24).
 func (g *gen) gemvRows(s isa, wt string) {
-	elem := map[string]string{"F32": "float32", "BF16": "uint16", "F16": "uint16"}[wt]
-	esz := map[string]int{"F32": 4, "BF16": 2, "F16": 2}[wt]
+	wty := weightType(wt)
+	esz := wty.size
 	name := fmt.Sprintf("gemvRows%s%s", wt, s.name)
-	conv := ""
-	if wt != "F32" {
-		conv = fmt.Sprintf(" (w widened from %s)", wt)
-	}
-	doc := fmt.Sprintf("// %s computes, for r < rows,\n//\n//\ty[r] = Σ_{p<k} x[p]·w[r*ldw+p]%s\n//\n// k must be a positive multiple of %d; rows ≥ 1.", name, conv, s.lanes)
-	g.fn(name, doc, fmt.Sprintf("k int, x *float32, w *%s, ldw int, y *float32, rows int", elem), "")
+	doc := fmt.Sprintf("// %s computes, for r < rows,\n//\n//\ty[r] = Σ_{p<k} x[p]·w[r*ldw+p]%s\n//\n// k must be a positive multiple of %d; rows ≥ 1.", name, wty.conv, s.lanes)
+	g.fn(name, doc, fmt.Sprintf("k int, x *float32, w *%s, ldw int, y *float32, rows int", wty.elem), "")
 	g.f("MOVQ k+0(FP), R12")
 	g.f("MOVQ x+8(FP), R13")
 	g.f("MOVQ w+16(FP), DX") // row base
@@ -421,14 +448,7 @@ func (g *gen) gemvRows(s isa, wt string) {
 	g.f("VADDPS %s, %s, %s", s.r(1), s.r(0), s.r(0))
 	g.f("VADDPS %s, %s, %s", s.r(3), s.r(2), s.r(2))
 	g.f("VADDPS %s, %s, %s", s.r(2), s.r(0), s.r(0))
-	if s.lanes == 16 {
-		g.f("VEXTRACTF64X4 $1, Z0, Y1")
-		g.f("VADDPS Y1, Y0, Y0")
-	}
-	g.f("VEXTRACTF128 $1, Y0, X1")
-	g.f("VADDPS X1, X0, X0")
-	g.f("VHADDPS X0, X0, X0")
-	g.f("VHADDPS X0, X0, X0")
+	g.hsum(s, 0, 1)
 	g.f("VMOVSS X0, (DI)")
 	g.f("ADDQ $4, DI")
 	g.f("ADDQ R8, DX")
@@ -445,15 +465,11 @@ func (g *gen) gemvRows(s isa, wt string) {
 // once for all mr rows of x; per step it loads two weight vectors and
 // applies them to every row of x (2·mr accumulators).
 func (g *gen) gemvRowsM(s isa, mr int, wt string) {
-	elem := map[string]string{"F32": "float32", "BF16": "uint16", "F16": "uint16"}[wt]
-	esz := map[string]int{"F32": 4, "BF16": 2, "F16": 2}[wt]
+	wty := weightType(wt)
+	esz := wty.size
 	name := fmt.Sprintf("gemvRows%s%sM%d", wt, s.name, mr)
-	conv := ""
-	if wt != "F32" {
-		conv = fmt.Sprintf(" (w widened from %s)", wt)
-	}
-	doc := fmt.Sprintf("// %s computes, for r < rows and i < %d,\n//\n//\ty[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p]%s\n//\n// k must be a positive multiple of %d; rows ≥ 1.", name, mr, conv, s.lanes)
-	g.fn(name, doc, fmt.Sprintf("k int, x *float32, ldx int, w *%s, ldw int, y *float32, ldy int, rows int", elem), "")
+	doc := fmt.Sprintf("// %s computes, for r < rows and i < %d,\n//\n//\ty[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p]%s\n//\n// k must be a positive multiple of %d; rows ≥ 1.", name, mr, wty.conv, s.lanes)
+	g.fn(name, doc, fmt.Sprintf("k int, x *float32, ldx int, w *%s, ldw int, y *float32, ldy int, rows int", wty.elem), "")
 	g.f("MOVQ k+0(FP), R12")
 	g.f("MOVQ x+8(FP), R13")
 	g.f("MOVQ ldx+16(FP), R9")
@@ -468,18 +484,7 @@ func (g *gen) gemvRowsM(s isa, mr int, wt string) {
 	acc := func(i, c int) string { return s.r(2*i + c) }
 	wr := []string{s.r(12), s.r(13)}
 	bases := []string{"SI", "R10"}
-	load := func(c int) {
-		off := c * esz * s.lanes
-		switch wt {
-		case "F32":
-			g.f("VMOVUPS %d(BX), %s", off, wr[c])
-		case "BF16":
-			g.f("VPMOVZXWD %d(BX), %s", off, wr[c])
-			g.f("VPSLLD $16, %s, %s", wr[c], wr[c])
-		case "F16":
-			g.f("VCVTPH2PS %d(BX), %s", off, wr[c])
-		}
-	}
+	load := func(c int) { g.widen(wty, fmt.Sprintf("%d(BX)", c*esz*s.lanes), wr[c]) }
 	g.label("row")
 	g.f("MOVQ DX, BX")
 	g.f("MOVQ R13, SI")
@@ -524,14 +529,7 @@ func (g *gen) gemvRowsM(s isa, mr int, wt string) {
 	for i := 0; i < mr; i++ {
 		a := 2 * i
 		g.f("VADDPS %s, %s, %s", acc(i, 1), acc(i, 0), acc(i, 0))
-		if s.lanes == 16 {
-			g.f("VEXTRACTF64X4 $1, Z%d, Y%d", a, t)
-			g.f("VADDPS Y%d, Y%d, Y%d", t, a, a)
-		}
-		g.f("VEXTRACTF128 $1, Y%d, X%d", a, t)
-		g.f("VADDPS X%d, X%d, X%d", t, a, a)
-		g.f("VHADDPS X%d, X%d, X%d", a, a, a)
-		g.f("VHADDPS X%d, X%d, X%d", a, a, a)
+		g.hsum(s, a, t)
 		g.f("VMOVSS X%d, (BX)", a)
 		if i+1 < mr {
 			g.f("ADDQ R11, BX")
