@@ -38,6 +38,7 @@ func loadGGUF(path string, o LoadOptions) (*Model, error) {
 	if err != nil {
 		return fail(err)
 	}
+	o = o.fit(fileSizes(path))
 	am, err := arch.New(cfg, src, o.archOptions())
 	if err != nil {
 		return fail(err)

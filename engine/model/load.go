@@ -176,6 +176,7 @@ func loadLlama2C(path, tokPath string, o LoadOptions) (*Model, error) {
 	for _, t := range ts {
 		src[t.Name] = t
 	}
+	o = o.fit(int64(len(r.Data)))
 	am, err := arch.New(cfg, src, o.archOptions())
 	if err != nil {
 		r.Close()
@@ -218,6 +219,7 @@ func loadHF(dir string, o LoadOptions) (*Model, error) {
 	if err != nil {
 		return fail(err)
 	}
+	o = o.fit(fileSizes(d.WeightFiles()...))
 	am, err := arch.New(cfg, d, o.archOptions())
 	if err != nil {
 		return fail(err)
