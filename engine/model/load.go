@@ -77,11 +77,13 @@ type LoadOptions struct {
 	// instead of copying them into memory of the model's own
 	// (arch.Options.Resident, the default). Mapping starts faster and shares
 	// the page cache between processes; the copy decodes about 25% faster.
+	// Load maps anyway when the copy would take more than three quarters of
+	// the memory available (MemAvailable on Linux).
 	Mmap     bool
 	Progress func(stage string, done, total int64)
 }
 
-// Close releases memory-mapped files.
+// Close releases the model's weight memory and memory-mapped files.
 func (m *Model) Close() error {
 	var first error
 	for _, c := range m.closers {
