@@ -26,11 +26,10 @@ type kpath struct {
 	packF16  func(dst *float32, src *uint16, idx *int32, k2 int)
 	cvtBF16  func(dst *uint16, src *float32, n int)
 
-	// GEMV (decode): dot-form tiles of gemvMR×4, gemvX[mr] for mr = 1..gemvMR.
-	gemvMR   int
-	gemvF32  []func(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int)
-	gemvBF16 []func(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
-	gemvF16  []func(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
+	// Dot-form tiles of gemvMR×4, gemvF32[mr] for mr = 1..gemvMR (the
+	// scores of a few attention queries against the cache).
+	gemvMR  int
+	gemvF32 []func(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int)
 	// One x row against many weight rows, streamed one row after another (decode with a single sequence).
 	gemvRowsF32  func(k int, x *float32, w *float32, ldw int, y *float32, rows int)
 	gemvRowsBF16 func(k int, x *float32, w *uint16, ldw int, y *float32, rows int)

@@ -10,62 +10,50 @@ import (
 
 // Tuning of the SIMD MatMul (see BenchmarkMatMul).
 const (
-	gemvMaxN = 6   // n up to this uses the dot-form GEMV tiles
+	gemvMaxN = 6   // n up to this uses the row-streaming GEMV
 	kcMax    = 512 // K block (elements): an x tile mr×kc stays in L1
 	mcMax    = 256 // weight rows per packed block: mc×kc floats stay in L2
 )
 
-// gemv computes y = x·Wᵀ for small n with dot-form tiles: every group of 4
-// weight rows is loaded once and applied to all n rows of x, so the weight
-// streams from memory exactly once. Q8_0 runs row by row in Go with a SIMD dot.
+// gemv computes y = x·Wᵀ for small n (decode): the weight rows are split
+// over the pool, and each chunk streams its rows once, front to back, for
+// all n rows of x (gemvRange).
 func (m *Matrix) gemv(p *kpath, y, x []float32, n int) {
-	tiles := (m.Rows + 3) / 4
-	ParallelFor(tiles, m.gemvGrain(n), func(lo, hi int) { m.gemvTiles(p, y, x, n, lo, hi) })
+	ParallelFor(m.Rows, m.gemvGrain(n), func(lo, hi int) { m.gemvRange(p, y, x, n, lo, hi) })
 }
 
-// gemvGrain is the fewest 4-row tiles worth a chunk of their own.
-func (m *Matrix) gemvGrain(n int) int { return 1 + 16384/(4*m.Cols*n+1) }
+// gemvGrain is the fewest weight rows worth a chunk of their own (about
+// 16K multiply-adds).
+func (m *Matrix) gemvGrain(n int) int { return 4 + 16384/(m.Cols*n+1) }
 
-// gemvTiles does the 4-row tiles [lo, hi) of y = x·Wᵀ for n rows of x.
-func (m *Matrix) gemvTiles(p *kpath, y, x []float32, n, lo, hi int) {
+// gemvRange does weight rows [lo, hi) of y = x·Wᵀ for n rows of x: with the
+// path's row-streaming kernels, or, for Q8_0 and rows narrower than a
+// vector, row by row with Dot.
+func (m *Matrix) gemvRange(p *kpath, y, x []float32, n, lo, hi int) {
+	if m.gemvRows(p, y, x, n, lo, hi-lo) {
+		return
+	}
 	R, C := m.Rows, m.Cols
 	var tmp []float32
-	if m.DType == tensor.Q8_0 {
+	if m.DType != tensor.F32 {
 		tmp = make([]float32, C)
 	}
-	// Every row of the tiles in one call per group of x rows.
-	if m.DType != tensor.Q8_0 {
-		r0, r1 := 4*lo, min(4*hi, R)
-		if m.gemvRows(p, y, x, n, r0, r1-r0) {
-			return
+	for r := lo; r < hi; r++ {
+		w := tmp
+		if m.DType == tensor.F32 {
+			w = m.f32[r*C : (r+1)*C]
+		} else {
+			m.Row(r, tmp)
 		}
-	}
-	for t := lo; t < hi; t++ {
-		r0 := 4 * t
-		if m.DType == tensor.Q8_0 || r0+4 > R {
-			if tmp == nil {
-				tmp = make([]float32, C)
-			}
-			for r := r0; r < R && r < r0+4; r++ {
-				w := tmp
-				if m.DType == tensor.F32 {
-					w = m.f32[r*C : (r+1)*C]
-				} else {
-					m.Row(r, tmp)
-				}
-				for i := 0; i < n; i++ {
-					y[i*R+r] = Dot(x[i*C:(i+1)*C], w)
-				}
-			}
-			continue
+		for i := 0; i < n; i++ {
+			y[i*R+r] = Dot(x[i*C:(i+1)*C], w)
 		}
-		m.gemvTile(p, y, x, n, r0)
 	}
 }
 
 // MatMulMulti computes ys[i][n, ms[i].Rows] = x[n, Cols] · ms[i]ᵀ for
 // matrices of the same width (a layer's q, k and v projections, or its gate
-// and up projections). For a few rows of x (decode) it spreads the tiles of
+// and up projections). For a few rows of x (decode) it spreads the rows of
 // all the matrices over one parallel loop, which costs one dispatch instead
 // of one per matrix; otherwise it multiplies them in turn.
 func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
@@ -85,17 +73,17 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 		}
 		return
 	}
-	starts := make([]int, len(ms)+1) // first tile of each matrix in the joint range
+	starts := make([]int, len(ms)+1) // first row of each matrix in the joint range
 	grain := 0
 	for i, m := range ms {
-		starts[i+1] = starts[i] + (m.Rows+3)/4
+		starts[i+1] = starts[i] + m.Rows
 		grain = max(grain, m.gemvGrain(n))
 	}
 	ParallelFor(starts[len(ms)], grain, func(lo, hi int) {
 		for i, m := range ms {
 			a, b := max(lo, starts[i]), min(hi, starts[i+1])
 			if a < b {
-				m.gemvTiles(p, ys[i], x, n, a-starts[i], b-starts[i])
+				m.gemvRange(p, ys[i], x, n, a-starts[i], b-starts[i])
 			}
 		}
 	})
@@ -108,13 +96,11 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 func (m *Matrix) gemvRows(p *kpath, y, x []float32, n, r0, rows int) bool {
 	R, C := m.Rows, m.Cols
 	kmain := C &^ (p.lanes - 1)
-	if kmain == 0 || p.gemvRowsF32 == nil || len(p.gemvRowsMF32) <= min(n, gemvMaxN) {
+	if kmain == 0 || p.gemvRowsF32 == nil || len(p.gemvRowsMF32) <= min(n, gemvMaxN) ||
+		m.DType != tensor.F32 && m.DType != tensor.BF16 && m.DType != tensor.F16 {
 		return false
 	}
-	if rows <= 0 {
-		return true
-	}
-	for i0 := 0; i0 < n; i0 += gemvMaxN {
+	for i0 := 0; i0 < n && rows > 0; i0 += gemvMaxN {
 		mr := min(n-i0, gemvMaxN)
 		xi, yi := &x[i0*C], &y[i0*R+r0]
 		switch {
@@ -126,12 +112,10 @@ func (m *Matrix) gemvRows(p *kpath, y, x []float32, n, r0, rows int) bool {
 			p.gemvRowsBF16(kmain, xi, &m.u16[r0*C], C, yi, rows)
 		case m.DType == tensor.BF16:
 			p.gemvRowsMBF16[mr](kmain, xi, C, &m.u16[r0*C], C, yi, R, rows)
-		case m.DType == tensor.F16 && mr == 1:
+		case mr == 1:
 			p.gemvRowsF16(kmain, xi, &m.u16[r0*C], C, yi, rows)
-		case m.DType == tensor.F16:
-			p.gemvRowsMF16[mr](kmain, xi, C, &m.u16[r0*C], C, yi, R, rows)
 		default:
-			return false
+			p.gemvRowsMF16[mr](kmain, xi, C, &m.u16[r0*C], C, yi, R, rows)
 		}
 	}
 	if kmain < C {
@@ -146,43 +130,6 @@ func (m *Matrix) gemvRows(p *kpath, y, x []float32, n, r0, rows int) bool {
 		}
 	}
 	return true
-}
-
-// gemvTile does rows r0..r0+3 of W for all n rows of x.
-func (m *Matrix) gemvTile(p *kpath, y, x []float32, n, r0 int) {
-	R, C := m.Rows, m.Cols
-	kmain := C &^ (p.lanes - 1)
-	for i0 := 0; i0 < n; i0 += p.gemvMR {
-		mr := min(p.gemvMR, n-i0)
-		if kmain > 0 {
-			switch m.DType {
-			case tensor.F32:
-				p.gemvF32[mr](kmain, &x[i0*C], C, &m.f32[r0*C], C, &y[i0*R+r0], R)
-			case tensor.BF16:
-				p.gemvBF16[mr](kmain, &x[i0*C], C, &m.u16[r0*C], C, &y[i0*R+r0], R)
-			case tensor.F16:
-				p.gemvF16[mr](kmain, &x[i0*C], C, &m.u16[r0*C], C, &y[i0*R+r0], R)
-			}
-		} else {
-			for i := i0; i < i0+mr; i++ {
-				clear(y[i*R+r0 : i*R+r0+4])
-			}
-		}
-		if kmain == C {
-			continue
-		}
-		for i := i0; i < i0+mr; i++ {
-			xi := x[i*C+kmain : (i+1)*C]
-			for j := 0; j < 4; j++ {
-				r := r0 + j
-				var s float32
-				for k, v := range xi {
-					s += v * m.at(r, kmain+k)
-				}
-				y[i*R+r] += s
-			}
-		}
-	}
 }
 
 // at returns W[r][k] as float32 (F32, BF16, F16 only).

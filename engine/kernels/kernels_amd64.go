@@ -430,42 +430,6 @@ func gemvRowsF32Avx512M5(k int, x *float32, ldx int, w *float32, ldw int, y *flo
 //go:noescape
 func gemvRowsF32Avx512M6(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int, rows int)
 
-// gemvBF16Avx512M1 computes, for i < 1 and j < 4,
-//
-//	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from BF16)
-//
-// k must be a positive multiple of 16.
-//
-//go:noescape
-func gemvBF16Avx512M1(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
-
-// gemvBF16Avx512M2 computes, for i < 2 and j < 4,
-//
-//	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from BF16)
-//
-// k must be a positive multiple of 16.
-//
-//go:noescape
-func gemvBF16Avx512M2(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
-
-// gemvBF16Avx512M3 computes, for i < 3 and j < 4,
-//
-//	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from BF16)
-//
-// k must be a positive multiple of 16.
-//
-//go:noescape
-func gemvBF16Avx512M3(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
-
-// gemvBF16Avx512M4 computes, for i < 4 and j < 4,
-//
-//	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from BF16)
-//
-// k must be a positive multiple of 16.
-//
-//go:noescape
-func gemvBF16Avx512M4(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
-
 // gemvRowsBF16Avx512 computes, for r < rows,
 //
 //	y[r] = Σ_{p<k} x[p]·w[r*ldw+p] (w widened from BF16)
@@ -519,42 +483,6 @@ func gemvRowsBF16Avx512M5(k int, x *float32, ldx int, w *uint16, ldw int, y *flo
 //
 //go:noescape
 func gemvRowsBF16Avx512M6(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
-
-// gemvF16Avx512M1 computes, for i < 1 and j < 4,
-//
-//	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from F16)
-//
-// k must be a positive multiple of 16.
-//
-//go:noescape
-func gemvF16Avx512M1(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
-
-// gemvF16Avx512M2 computes, for i < 2 and j < 4,
-//
-//	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from F16)
-//
-// k must be a positive multiple of 16.
-//
-//go:noescape
-func gemvF16Avx512M2(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
-
-// gemvF16Avx512M3 computes, for i < 3 and j < 4,
-//
-//	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from F16)
-//
-// k must be a positive multiple of 16.
-//
-//go:noescape
-func gemvF16Avx512M3(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
-
-// gemvF16Avx512M4 computes, for i < 4 and j < 4,
-//
-//	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from F16)
-//
-// k must be a positive multiple of 16.
-//
-//go:noescape
-func gemvF16Avx512M4(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
 
 // gemvRowsF16Avx512 computes, for r < rows,
 //
@@ -790,24 +718,6 @@ func gemvRowsF32Avx2M5(k int, x *float32, ldx int, w *float32, ldw int, y *float
 //go:noescape
 func gemvRowsF32Avx2M6(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int, rows int)
 
-// gemvBF16Avx2M1 computes, for i < 1 and j < 4,
-//
-//	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from BF16)
-//
-// k must be a positive multiple of 8.
-//
-//go:noescape
-func gemvBF16Avx2M1(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
-
-// gemvBF16Avx2M2 computes, for i < 2 and j < 4,
-//
-//	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from BF16)
-//
-// k must be a positive multiple of 8.
-//
-//go:noescape
-func gemvBF16Avx2M2(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
-
 // gemvRowsBF16Avx2 computes, for r < rows,
 //
 //	y[r] = Σ_{p<k} x[p]·w[r*ldw+p] (w widened from BF16)
@@ -861,24 +771,6 @@ func gemvRowsBF16Avx2M5(k int, x *float32, ldx int, w *uint16, ldw int, y *float
 //
 //go:noescape
 func gemvRowsBF16Avx2M6(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
-
-// gemvF16Avx2M1 computes, for i < 1 and j < 4,
-//
-//	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from F16)
-//
-// k must be a positive multiple of 8.
-//
-//go:noescape
-func gemvF16Avx2M1(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
-
-// gemvF16Avx2M2 computes, for i < 2 and j < 4,
-//
-//	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p] (w widened from F16)
-//
-// k must be a positive multiple of 8.
-//
-//go:noescape
-func gemvF16Avx2M2(k int, x *float32, ldx int, w *uint16, ldw int, y *float32, ldy int)
 
 // gemvRowsF16Avx2 computes, for r < rows,
 //

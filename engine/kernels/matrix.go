@@ -109,8 +109,8 @@ func (m *Matrix) Row(i int, dst []float32) {
 
 // MatMul computes y[n, Rows] = x[n, Cols] · mᵀ, overwriting y.
 //
-// On a SIMD path, n ≤ gemvMaxN streams the weight once through dot-form
-// tiles (decode), larger n runs a packed, cache-blocked GEMM (prefill); both
+// On a SIMD path, n ≤ gemvMaxN streams the weight once, row after row,
+// for all n rows of x (decode), larger n runs a packed, cache-blocked GEMM (prefill); both
 // are spread over the worker pool. BF16 and F16 weights are read as stored:
 // the GEMV widens them in registers, the GEMM widens one L2-sized block at a
 // time while packing it. On the avx512bf16 path the bf16 GEMM instead rounds

@@ -293,10 +293,11 @@ func (g *gen) hsum(s isa, a, t int) {
 }
 
 // gemvTile emits the dot-form tile: y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p]
-// for i < mr, j < 4, with w in F32, BF16 or F16; k must be a multiple of the
-// vector width.
-func (g *gen) gemvTile(s isa, mr int, wt string) {
+// for i < mr, j < 4, all float32; k must be a multiple of the vector width.
+// Attention uses it for the scores of a few queries against the cache.
+func (g *gen) gemvTile(s isa, mr int) {
 	const nr = 4
+	wt := "F32"
 	wty := weightType(wt)
 	esz := wty.size
 	name := fmt.Sprintf("gemv%s%sM%d", wt, s.name, mr)
@@ -564,14 +565,14 @@ func main() {
 				g.gemmTile(s, mr, 2, true)
 			}
 		}
+		maxV := 4
+		if s.lanes == 8 {
+			maxV = 2
+		}
+		for mr := 1; mr <= maxV; mr++ {
+			g.gemvTile(s, mr)
+		}
 		for _, wt := range []string{"F32", "BF16", "F16"} {
-			maxV := 4
-			if s.lanes == 8 {
-				maxV = 2
-			}
-			for mr := 1; mr <= maxV; mr++ {
-				g.gemvTile(s, mr, wt)
-			}
 			g.gemvRows(s, wt)
 			for mr := 2; mr <= gemvRowsMaxM; mr++ {
 				g.gemvRowsM(s, mr, wt)
