@@ -109,9 +109,9 @@ func (m *Matrix) Row(i int, dst []float32) {
 
 // MatMul computes y[n, Rows] = x[n, Cols] · mᵀ, overwriting y.
 //
-// On a SIMD path, n ≤ gemvMaxN streams the weight once, row after row,
-// for all n rows of x (decode), larger n runs a packed, cache-blocked GEMM (prefill); both
-// are spread over the worker pool. BF16 and F16 weights are read as stored:
+// On a SIMD path, n ≤ gemvMaxN streams the weight once, row after row, for
+// all n rows of x (decode); larger n runs a packed, cache-blocked GEMM
+// (prefill). Both are spread over the worker pool. BF16 and F16 weights are read as stored:
 // the GEMV widens them in registers, the GEMM widens one L2-sized block at a
 // time while packing it. On the avx512bf16 path the bf16 GEMM instead rounds
 // x to bf16 once per call and uses VDPBF16PS (about 3 significant digits
