@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/limbic-dev/limbic/engine/kernels"
+	"github.com/limbic-dev/limbic/internal/approx"
 	"math"
 	"path/filepath"
 	"reflect"
@@ -87,13 +88,13 @@ func compareToRef(t *testing.T, m *Model, refs []synthRef) (worstLogit, worstRes
 		if len(c.Hooks) != len(ref.resid) {
 			t.Fatalf("%s: %d layers captured, reference has %d", ref.file, len(c.Hooks), len(ref.resid))
 		}
-		dl := maxAbsDiff(c.Logits, ref.logits)
+		dl := approx.MaxAbsDiff(c.Logits, ref.logits)
 		dr := 0.0
 		for l, h := range c.Hooks {
-			dr = math.Max(dr, maxAbsDiff(h.Data, ref.resid[l]))
+			dr = approx.Worst(dr, approx.MaxAbsDiff(h.Data, ref.resid[l]))
 		}
 		t.Logf("  %s T=%d: max|Δlogit| %.2e  max|Δresid| %.2e", ref.file, len(ref.tokens), dl, dr)
-		worstLogit, worstResid = math.Max(worstLogit, dl), math.Max(worstResid, dr)
+		worstLogit, worstResid = approx.Worst(worstLogit, dl), approx.Worst(worstResid, dr)
 	}
 	return
 }
@@ -127,7 +128,7 @@ func TestSyntheticReferences(t *testing.T) {
 				}
 				t.Logf("%s (%s):", fam, m.Format)
 				dl, dr := compareToRef(t, m, refs)
-				if dl > 0.05 || dr > 0.05 {
+				if !(dl <= 0.05 && dr <= 0.05) {
 					t.Errorf("%s %s: max |Δlogit| %.4f, max |Δresid| %.4f; want both ≤ 0.05", fam, m.Format, dl, dr)
 				}
 			}
@@ -164,16 +165,16 @@ func TestConvertRoundTrip(t *testing.T) {
 				if dt == tensor.Q8_0 {
 					q := logitsOf(t, loadOrFail(t, testref.Path("synthetic", fam), LoadOptions{DType: tensor.Q8_0}), refs)
 					tol := 1e-4
-					d, rel := maxAbsDiff(got, q), relRMS(got, base)
+					d, rel := approx.MaxAbsDiff(got, q), relRMS(got, base)
 					t.Logf("%s HF → GGUF Q8_0: max|Δlogit| vs HF loaded as q8_0 %.2e; vs HF rms %.2f%%", fam, d, 100*rel)
-					if d > tol || rel > 0.05 {
+					if !(d <= tol && rel <= 0.05) {
 						t.Errorf("%s GGUF Q8_0: max |Δlogit| %.3g vs q8_0 load (want ≤ %g), rms %.3g vs f32 (want ≤ 0.05)", fam, d, tol, rel)
 					}
 					continue
 				}
-				d := maxAbsDiff(got, base)
+				d := approx.MaxAbsDiff(got, base)
 				t.Logf("%s HF → GGUF %v: max|Δlogit| vs HF %.2e", fam, dt, d)
-				if d > 1e-4 {
+				if !(d <= 1e-4) {
 					t.Errorf("%s GGUF %v: max |Δlogit| %.3g, want ≤ 1e-4", fam, dt, d)
 				}
 				if dt != tensor.F32 {
@@ -184,9 +185,9 @@ func TestConvertRoundTrip(t *testing.T) {
 					t.Fatal(err)
 				}
 				back := loadOrFail(t, hf, LoadOptions{})
-				d = maxAbsDiff(logitsOf(t, back, refs), base)
+				d = approx.MaxAbsDiff(logitsOf(t, back, refs), base)
 				t.Logf("%s HF → GGUF f32 → HF: max|Δlogit| %.2e", fam, d)
-				if d > 1e-4 {
+				if !(d <= 1e-4) {
 					t.Errorf("%s HF → GGUF → HF: max |Δlogit| %.3g, want ≤ 1e-4", fam, d)
 				}
 			}

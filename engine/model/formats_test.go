@@ -16,6 +16,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/format/hfdir"
 	"github.com/limbic-dev/limbic/engine/format/safetensors"
 	"github.com/limbic-dev/limbic/engine/tensor"
+	"github.com/limbic-dev/limbic/internal/approx"
 	"github.com/limbic-dev/limbic/internal/testref"
 )
 
@@ -103,7 +104,7 @@ func TestHFLayouts(t *testing.T) {
 			dirs["no prefix"] = d
 		}
 		for name, d := range dirs {
-			if dd := maxAbsDiff(logits(d), base); dd > 1e-4 {
+			if dd := approx.MaxAbsDiff(logits(d), base); !(dd <= 1e-4) {
 				t.Errorf("%s %s: max |Δlogit| %g vs the plain directory", fam, name, dd)
 			}
 		}
@@ -158,7 +159,7 @@ func TestGemma3Multimodal(t *testing.T) {
 		if err := hfdir.Write(d, mcfg, append(mts, vision), nil); err != nil {
 			t.Fatal(err)
 		}
-		if dd := maxAbsDiff(logits(d), base); dd > 1e-5 {
+		if dd := approx.MaxAbsDiff(logits(d), base); !(dd <= 1e-5) {
 			t.Errorf("%s: max |Δlogit| %g vs the text-only directory", prefix, dd)
 		}
 		// Exported, it is a text-only checkpoint without the vision tower.
@@ -175,7 +176,7 @@ func TestGemma3Multimodal(t *testing.T) {
 			t.Errorf("export of %s: model_type %v, names %v", prefix, back.Config["model_type"], back.Names()[:3])
 		}
 		back.Close()
-		if dd := maxAbsDiff(logits(out), base); dd > 1e-5 {
+		if dd := approx.MaxAbsDiff(logits(out), base); !(dd <= 1e-5) {
 			t.Errorf("export of %s: max |Δlogit| %g", prefix, dd)
 		}
 	}
@@ -240,7 +241,7 @@ func TestUnverifiedFamiliesRoundTrip(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "rope") {
 				t.Errorf("llama3 GGUF → HF: error %v, want one about the rope factors", err)
 			}
-			if d := maxAbsDiff(viaGGUF, base); d > 1e-4 {
+			if d := approx.MaxAbsDiff(viaGGUF, base); !(d <= 1e-4) {
 				t.Errorf("%s: GGUF max |Δlogit| %g", name, d)
 			}
 			continue
@@ -250,7 +251,7 @@ func TestUnverifiedFamiliesRoundTrip(t *testing.T) {
 		}
 		viaHF, _ := logits(hf)
 		for what, got := range map[string][]float32{"GGUF": viaGGUF, "GGUF → HF": viaHF} {
-			if d := maxAbsDiff(got, base); d > 1e-4 {
+			if d := approx.MaxAbsDiff(got, base); !(d <= 1e-4) {
 				t.Errorf("%s %s: max |Δlogit| %g", name, what, d)
 			}
 		}

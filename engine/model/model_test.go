@@ -15,6 +15,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/arch"
 	"github.com/limbic-dev/limbic/engine/format/safetensors"
 	"github.com/limbic-dev/limbic/engine/hook"
+	"github.com/limbic-dev/limbic/internal/approx"
 	"github.com/limbic-dev/limbic/internal/testref"
 )
 
@@ -93,14 +94,6 @@ func readReference(t *testing.T, path string) reference {
 	return r
 }
 
-func maxAbsDiff(a, b []float32) float64 {
-	m := 0.0
-	for i := range a {
-		m = math.Max(m, math.Abs(float64(a[i]-b[i])))
-	}
-	return m
-}
-
 // TestReferenceForward checks logits and every layer's residual stream
 // against the float64 reference, through both loaders.
 func TestReferenceForward(t *testing.T) {
@@ -121,9 +114,9 @@ func TestReferenceForward(t *testing.T) {
 			v := m.Vocab
 			worst := 0.0
 			for k, p := range ref.positions {
-				worst = math.Max(worst, maxAbsDiff(c.Logits[p*v:(p+1)*v], ref.logits[k*v:(k+1)*v]))
+				worst = approx.Worst(worst, approx.MaxAbsDiff(c.Logits[p*v:(p+1)*v], ref.logits[k*v:(k+1)*v]))
 			}
-			if worst > 0.05 {
+			if !(worst <= 0.05) {
 				t.Errorf("%s %s: max |Δlogit| = %.4f, want ≤ 0.05", name, filepath.Base(file), worst)
 			}
 			if len(c.Hooks) != len(ref.resid) {
@@ -131,9 +124,9 @@ func TestReferenceForward(t *testing.T) {
 			}
 			worstR := 0.0
 			for l, h := range c.Hooks {
-				worstR = math.Max(worstR, maxAbsDiff(h.Data, ref.resid[l]))
+				worstR = approx.Worst(worstR, approx.MaxAbsDiff(h.Data, ref.resid[l]))
 			}
-			if worstR > 0.02 {
+			if !(worstR <= 0.02) {
 				t.Errorf("%s %s: max |Δresid| = %.4f, want ≤ 0.02", name, filepath.Base(file), worstR)
 			}
 			t.Logf("%s %s: T=%d max|Δlogit| %.2e max|Δresid| %.2e", name, filepath.Base(file), len(ref.tokens), worst, worstR)
@@ -154,7 +147,7 @@ func TestHFExportSameLogits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := maxAbsDiff(a.Logits, b.Logits); d > 1e-4 {
+	if d := approx.MaxAbsDiff(a.Logits, b.Logits); !(d <= 1e-4) {
 		t.Errorf("max |Δlogit| llama2c vs hf = %g, want ≤ 1e-4", d)
 	}
 }
@@ -255,28 +248,28 @@ func TestHookAddPropagates(t *testing.T) {
 	steer, steerLogits := run(hook.Block(3, hook.ResidPost))
 	alt, altLogits := run(hook.Block(4, hook.ResidPre))
 	for l := 0; l < 3; l++ {
-		if d := maxAbsDiff(base[l], steer[l]); d != 0 {
+		if d := approx.MaxAbsDiff(base[l], steer[l]); d != 0 {
 			t.Errorf("layer %d changed by %g before the hook", l, d)
 		}
 	}
 	d := m.Dim
 	for r := 0; r < len(toks); r++ {
 		for j := 0; j < d; j++ {
-			if got := steer[3][r*d+j] - base[3][r*d+j]; math.Abs(float64(got-vec[j])) > 1e-5 {
+			if got := steer[3][r*d+j] - base[3][r*d+j]; !(approx.Diff(got, vec[j]) <= 1e-5) {
 				t.Fatalf("layer 3 row %d dim %d shifted by %g, want %g", r, j, got, vec[j])
 			}
 		}
 	}
 	for l := 4; l < m.Layers; l++ {
-		if maxAbsDiff(base[l], steer[l]) < 1e-3 {
-			t.Errorf("layer %d did not move", l)
+		if d := approx.MaxAbsDiff(base[l], steer[l]); !(d >= 1e-3 && d < math.Inf(1)) {
+			t.Errorf("layer %d moved by %g, want a finite shift ≥ 1e-3", l, d)
 		}
-		if dd := maxAbsDiff(steer[l], alt[l]); dd > 1e-5 {
+		if dd := approx.MaxAbsDiff(steer[l], alt[l]); !(dd <= 1e-5) {
 			t.Errorf("layer %d: shift at resid_post 3 and resid_pre 4 differ by %g", l, dd)
 		}
 	}
-	if maxAbsDiff(baseLogits, steerLogits) < 1e-3 || maxAbsDiff(steerLogits, altLogits) > 1e-5 {
-		t.Error("logits do not follow the shift")
+	if d, dd := approx.MaxAbsDiff(baseLogits, steerLogits), approx.MaxAbsDiff(steerLogits, altLogits); !(d >= 1e-3 && d < math.Inf(1) && dd <= 1e-5) {
+		t.Errorf("logits do not follow the shift: moved by %g (want finite ≥ 1e-3), resid_post 3 vs resid_pre 4 differ by %g (want ≤ 1e-5)", d, dd)
 	}
 }
 
@@ -305,12 +298,12 @@ func TestHookSpan(t *testing.T) {
 	a, b := capture(false), capture(true)
 	d := m.Dim
 	for r := range toks {
-		diff := maxAbsDiff(a[r*d:(r+1)*d], b[r*d:(r+1)*d])
+		diff := approx.MaxAbsDiff(a[r*d:(r+1)*d], b[r*d:(r+1)*d])
 		if r < 3 && diff != 0 {
 			t.Errorf("position %d before the span moved by %g", r, diff)
 		}
-		if r >= 3 && diff < 1e-3 {
-			t.Errorf("position %d did not move", r)
+		if r >= 3 && !(diff >= 1e-3 && diff < math.Inf(1)) {
+			t.Errorf("position %d moved by %g, want a finite shift ≥ 1e-3", r, diff)
 		}
 	}
 }

@@ -2,12 +2,12 @@ package model
 
 import (
 	"context"
-	"math"
 	"path/filepath"
 	"testing"
 
 	"github.com/limbic-dev/limbic/engine/kernels"
 	"github.com/limbic-dev/limbic/engine/tensor"
+	"github.com/limbic-dev/limbic/internal/approx"
 	"github.com/limbic-dev/limbic/internal/testref"
 )
 
@@ -46,19 +46,19 @@ func TestReferenceEveryPath(t *testing.T) {
 					v := m.Vocab
 					for k, p := range ref.positions {
 						got, want := c.Logits[p*v:(p+1)*v], ref.logits[k*v:(k+1)*v]
-						worstL = math.Max(worstL, maxAbsDiff(got, want))
+						worstL = approx.Worst(worstL, approx.MaxAbsDiff(got, want))
 						if Argmax(got) == Argmax(want) {
 							agree++
 						}
 						total++
 					}
 					for l, h := range c.Hooks {
-						worstR = math.Max(worstR, maxAbsDiff(h.Data, ref.resid[l]))
+						worstR = approx.Worst(worstR, approx.MaxAbsDiff(h.Data, ref.resid[l]))
 					}
 				}
 				m.Close()
 				t.Logf("%s %v: max|Δlogit| %.3g max|Δresid| %.3g argmax agreement %d/%d", path, dt, worstL, worstR, agree, total)
-				if worstL > maxL || worstR > maxR || float64(agree) < 0.95*float64(total) {
+				if !(worstL <= maxL && worstR <= maxR && float64(agree) >= 0.95*float64(total)) {
 					t.Errorf("%s %v: max|Δlogit| %.3g (≤ %g), max|Δresid| %.3g (≤ %g), argmax %d/%d", path, dt, worstL, maxL, worstR, maxR, agree, total)
 				}
 			}

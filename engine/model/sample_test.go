@@ -3,6 +3,8 @@ package model
 import (
 	"math"
 	"testing"
+
+	"github.com/limbic-dev/limbic/internal/approx"
 )
 
 func TestArgmax(t *testing.T) {
@@ -45,7 +47,7 @@ func TestSamplerDistribution(t *testing.T) {
 	for i := 0; i < n; i++ {
 		n1 += s.Sample(logits)
 	}
-	if f := float64(n1) / n; math.Abs(f-0.75) > 0.02 {
+	if f := float64(n1) / n; !(approx.Diff(f, 0.75) <= 0.02) {
 		t.Errorf("P(1) = %.3f, want 0.75", f)
 	}
 }
