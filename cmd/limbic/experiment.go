@@ -135,7 +135,11 @@ sections 3.3, 3.4, 3.6):
 		}
 		s := fmt.Sprintf("dose: %d of %d templates monotone (|ρ| ≥ 0.8, expected sign) at layer %d:", r.Monotone, len(r.Templates), r.Layer)
 		for _, t := range r.Templates {
-			s += fmt.Sprintf("\n  %-22s %-10s ρ = %+.2f (expected %+d)", t.Name, t.Emotion, t.Spearman, t.ExpectedSign)
+			rho := "undefined (constant readout)"
+			if t.Spearman != nil {
+				rho = fmt.Sprintf("%+.2f", *t.Spearman)
+			}
+			s += fmt.Sprintf("\n  %-22s %-10s ρ = %s (expected %+d)", t.Name, t.Emotion, rho, t.ExpectedSign)
 		}
 		return r, s, nil
 	})

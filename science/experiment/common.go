@@ -134,5 +134,7 @@ func (e *Env) lastReadout(ids []int, r *readout.Reader) (readout.Scores, error) 
 	return scores[len(scores)-1], nil
 }
 
-// Spearman returns the rank correlation of x and y (average ranks for ties).
+// Spearman returns the rank correlation of x and y (average ranks for ties),
+// NaN when undefined (see validate.Spearman): fewer than two pairs or either
+// series constant.
 func Spearman(x, y []float64) float64 { return validate.Spearman(x, y) }

@@ -3,6 +3,7 @@ package experiment
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/limbic-dev/limbic/science/readout"
@@ -90,9 +91,11 @@ func ChatDoseTemplates() []DoseTemplate {
 // DoseCurve is one template's outcome.
 type DoseCurve struct {
 	DoseTemplate
-	Readout  []float64 `json:"readout"` // the emotion's score at each value
-	Spearman float64   `json:"spearman"`
-	// Monotone: |ρ| ≥ 0.8 with the expected sign.
+	Readout []float64 `json:"readout"` // the emotion's score at each value
+	// Spearman is ρ(X, Readout); nil (JSON null) when undefined, as when
+	// the readout is the same at every value.
+	Spearman *float64 `json:"spearman"`
+	// Monotone: |ρ| ≥ 0.8 with the expected sign; false when ρ is undefined.
 	Monotone bool `json:"monotone"`
 }
 
@@ -161,8 +164,10 @@ func Dose(ctx context.Context, e *Env, templates []DoseTemplate) (*DoseResult, e
 			}
 			c.Readout = append(c.Readout, sum/float64(len(names)))
 		}
-		c.Spearman = Spearman(t.X, c.Readout)
-		c.Monotone = c.Spearman*float64(t.ExpectedSign) >= 0.8
+		if rho := Spearman(t.X, c.Readout); !math.IsNaN(rho) {
+			c.Spearman = &rho
+			c.Monotone = rho*float64(t.ExpectedSign) >= 0.8
+		}
 		if c.Monotone {
 			res.Monotone++
 			if !t.Graded {

@@ -2,28 +2,36 @@ package experiment
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/internal/approx"
 	"github.com/limbic-dev/limbic/internal/testref"
 	"github.com/limbic-dev/limbic/science/steer"
 	"github.com/limbic-dev/limbic/science/vecpack"
 )
 
 func TestSpearman(t *testing.T) {
+	nan := math.NaN()
 	tests := []struct {
 		x, y []float64
-		want float64
+		want float64 // NaN: undefined
 	}{
 		{[]float64{1, 2, 3, 4}, []float64{10, 20, 25, 100}, 1},
 		{[]float64{1, 2, 3, 4}, []float64{4, 3, 2, 1}, -1},
-		{[]float64{1, 2, 3}, []float64{1, 1, 1}, 0},
 		{[]float64{1, 2, 3, 4, 5}, []float64{2, 1, 4, 3, 5}, 0.8},
+		// A constant series has no ranking: undefined, not 0.
+		{[]float64{1, 2, 3}, []float64{1, 1, 1}, nan},
+		{[]float64{1}, []float64{2}, nan},
 	}
 	for _, tt := range tests {
-		if got := Spearman(tt.x, tt.y); math.Abs(got-tt.want) > 1e-9 {
+		got := Spearman(tt.x, tt.y)
+		if math.IsNaN(tt.want) != math.IsNaN(got) || !math.IsNaN(tt.want) && !(approx.Diff(got, tt.want) <= 1e-9) {
 			t.Errorf("Spearman(%v, %v) = %v, want %v", tt.x, tt.y, got, tt.want)
 		}
 	}
@@ -104,10 +112,55 @@ func TestDoseAndImplicitRun(t *testing.T) {
 	if len(d.Templates) != len(BaseDoseTemplates()) || d.Layer != 3 || d.Metric != "proj" {
 		t.Fatalf("dose: %d templates, layer %d, metric %s", len(d.Templates), d.Layer, d.Metric)
 	}
+	monotone := 0
 	for _, c := range d.Templates {
-		if len(c.Readout) != len(c.X) || math.IsNaN(c.Spearman) {
-			t.Errorf("%s: %d readouts for %d values, ρ %v", c.Name, len(c.Readout), len(c.X), c.Spearman)
+		if len(c.Readout) != len(c.X) {
+			t.Errorf("%s: %d readouts for %d values", c.Name, len(c.Readout), len(c.X))
 		}
+		if rho := Spearman(c.X, c.Readout); math.IsNaN(rho) != (c.Spearman == nil) || c.Spearman != nil && *c.Spearman != rho {
+			t.Errorf("%s: ρ %s, want %v (nil for NaN)", c.Name, rhoString(c.Spearman), rho)
+		}
+		if want := c.Spearman != nil && *c.Spearman*float64(c.ExpectedSign) >= 0.8; c.Monotone != want {
+			t.Errorf("%s: monotone %v with ρ %s, sign %+d; want %v", c.Name, c.Monotone, rhoString(c.Spearman), c.ExpectedSign, want)
+		}
+		if c.Monotone {
+			monotone++
+		}
+	}
+	if d.Monotone != monotone {
+		t.Errorf("dose: %d monotone, curves say %d", d.Monotone, monotone)
+	}
+	// A planted dose: the pack's happy vector is happy's embedding row, so
+	// the readout at layer 3 of a prompt ending in "happy" is far above one
+	// ending in "sad" (and the other way round for sad). Each curve must
+	// come out monotone in its expected direction.
+	planted := []DoseTemplate{
+		{Name: "happy-rises", Emotion: "happy", ExpectedSign: +1, Text: "Then he felt {X}", Values: []string{"sad", "happy"}, X: []float64{1, 2}},
+		{Name: "sad-falls", Emotion: "sad", ExpectedSign: -1, Text: "Then he felt {X}", Values: []string{"sad", "happy"}, X: []float64{1, 2}},
+	}
+	pd, err := Dose(context.Background(), env, planted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pd.Templates) != 2 || pd.Monotone != 2 {
+		t.Errorf("planted dose: %d of %d curves monotone, want 2 of 2", pd.Monotone, len(pd.Templates))
+	}
+	for _, c := range pd.Templates {
+		if c.Spearman == nil || *c.Spearman != float64(c.ExpectedSign) {
+			t.Errorf("planted %s: readouts %v, ρ %s, want %+d", c.Name, c.Readout, rhoString(c.Spearman), c.ExpectedSign)
+		}
+	}
+	// A readout that cannot move (the same text at every value) has no ρ:
+	// nil, not monotone, and the result still serializes.
+	flat, err := Dose(context.Background(), env, []DoseTemplate{{Name: "flat", Emotion: "happy", ExpectedSign: +1, Text: "He felt happy{X}", Values: []string{"", "", ""}, X: []float64{1, 2, 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := flat.Templates[0]; c.Spearman != nil || c.Monotone || flat.Monotone != 0 {
+		t.Errorf("flat dose: ρ %s, monotone %v (%d), want nil, false (0)", rhoString(c.Spearman), c.Monotone, flat.Monotone)
+	}
+	if b, err := json.Marshal(flat); err != nil || !strings.Contains(string(b), `"spearman":null`) {
+		t.Errorf("flat dose JSON: %s, %v; want \"spearman\":null", b, err)
 	}
 	im, err := Implicit(context.Background(), env, nil)
 	if err != nil {
@@ -128,7 +181,7 @@ func TestDoseAndImplicitRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range im.Items {
-		if st.Items[i].Scores[0] <= im.Items[i].Scores[0] {
+		if !(st.Items[i].Scores[0] > im.Items[i].Scores[0]) {
 			t.Errorf("%s: happy %.3f steered, %.3f not", im.Items[i].Emotion, st.Items[i].Scores[0], im.Items[i].Scores[0])
 		}
 	}
@@ -136,4 +189,11 @@ func TestDoseAndImplicitRun(t *testing.T) {
 	if _, err := Dose(context.Background(), env, []DoseTemplate{{Name: "bad", Emotion: "happy", Text: "no x", Values: []string{"1"}, X: []float64{1}}}); err == nil {
 		t.Error("template without {X} accepted")
 	}
+}
+
+func rhoString(p *float64) string {
+	if p == nil {
+		return "nil"
+	}
+	return fmt.Sprint(*p)
 }

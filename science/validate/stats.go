@@ -90,7 +90,11 @@ func pearson(x, y []float64) float64 {
 	return sxy / math.Sqrt(sxx*syy)
 }
 
-// Spearman returns the Spearman rank correlation, NaN when undefined.
+// Spearman returns the Spearman rank correlation (average ranks for ties).
+// It is NaN when undefined: fewer than two pairs, slices of different
+// lengths, or either series constant (a constant has no ranking to
+// correlate). Callers that print, compare or serialize it must check
+// math.IsNaN first; JSON has no NaN.
 func Spearman(x, y []float64) float64 { return pearson(ranks(x), ranks(y)) }
 
 // KMeans clusters the rows of x (n × d) into k groups: k-means++ seeding,
