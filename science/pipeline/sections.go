@@ -43,8 +43,12 @@ func Sections(feel *experiment.FeelResult, dose *experiment.DoseResult, imp *exp
 			if t.Monotone {
 				tone = 0.6
 			}
+			rho := "undefined" // the readout is the same at every value
+			if t.Spearman != nil {
+				rho = fmt.Sprintf("%+.2f", *t.Spearman)
+			}
 			s.Rows = append(s.Rows, []report.Cell{{Text: t.Name + ": " + t.Text}, {Text: t.Emotion}, {Text: fmt.Sprintf("%+d", t.ExpectedSign)},
-				{Text: fmt.Sprintf("%+.2f", t.Spearman), Tone: tone}, {Text: strings.Join(rs, " ")}})
+				{Text: rho, Tone: tone}, {Text: strings.Join(rs, " ")}})
 		}
 		out = append(out, s)
 	}
