@@ -23,7 +23,7 @@ var (
 	lerr   error
 )
 
-func embedded(t *testing.T) *model.Model {
+func embedded(t testing.TB) *model.Model {
 	t.Helper()
 	testref.Stories15M(t)
 	once.Do(func() { shared, lerr = model.Load(context.Background(), model.Default, model.LoadOptions{}) })
