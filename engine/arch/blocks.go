@@ -61,10 +61,18 @@ func (h *hfConfig) rope(layerType string, defTheta float64) (float64, *RopeScali
 	return theta, s
 }
 
+// maxLayers bounds num_hidden_layers before anything is sized by it (the
+// largest models have a few hundred layers).
+const maxLayers = 1 << 16
+
 // layerSliding returns the per-layer sliding-window flags: from
 // layer_types when the config lists them ("sliding_attention" /
 // "full_attention"), else from the family's rule.
 func (h *hfConfig) layerSliding(n int, rule func(l int) bool) []bool {
+	if n <= 0 || n > maxLayers {
+		h.fail(fmt.Errorf("config.json: num_hidden_layers %d, want 1 to %d", n, maxLayers))
+		return nil
+	}
 	out := make([]bool, n)
 	if lt, ok := h.m["layer_types"].([]any); ok && lt != nil {
 		if len(lt) != n {

@@ -90,10 +90,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: vocab %d, dim %d, layers %d, heads %d and ffn %d must all be positive", c.Vocab, c.Dim, c.Layers, c.Heads, c.FFN)
 	case c.KVHeads <= 0 || c.Heads%c.KVHeads != 0:
 		return fmt.Errorf("config: %d heads are not a multiple of %d kv heads", c.Heads, c.KVHeads)
-	case c.HeadDim <= 0:
-		return fmt.Errorf("config: head_dim %d must be positive", c.HeadDim)
+	case c.HeadDim <= 0 || c.HeadDim > maxHeadDim:
+		return fmt.Errorf("config: head_dim %d must be 1 to %d", c.HeadDim, maxHeadDim)
 	case c.MaxSeq <= 0:
 		return fmt.Errorf("config: context length %d must be positive", c.MaxSeq)
+	case c.RopeTheta < 0 || c.RopeLocalTheta < 0:
+		return fmt.Errorf("config: rope theta %g (local %g) must not be negative", c.RopeTheta, c.RopeLocalTheta)
 	case c.RotaryDim%2 != 0 || c.RotaryDim > c.HeadDim:
 		return fmt.Errorf("config: rotary dim %d must be even and at most head_dim %d", c.RotaryDim, c.HeadDim)
 	case c.Sliding != nil && len(c.Sliding) != c.Layers:
@@ -105,8 +107,20 @@ func (c *Config) Validate() error {
 	case c.RopeScaling != nil && c.RopeScaling.Type != "factors" && c.RopeScaling.Factor <= 0:
 		return fmt.Errorf("config: rope scaling factor %g must be positive", c.RopeScaling.Factor)
 	}
+	if c.RopeTheta > 0 {
+		for _, local := range []bool{false, true} {
+			for i, f := range c.InvFreq(local) {
+				if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+					return fmt.Errorf("config: rope theta %g with scaling %+v gives rotary frequency %d = %g", c.RopeTheta, c.RopeScaling, i, f)
+				}
+			}
+		}
+	}
 	return nil
 }
+
+// maxHeadDim bounds head_dim (real models use 64 to 256).
+const maxHeadDim = 1 << 14
 
 func (c *Config) rotaryDim() int {
 	if c.RotaryDim == 0 {
