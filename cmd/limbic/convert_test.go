@@ -9,6 +9,7 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/engine/tensor"
+	"github.com/limbic-dev/limbic/internal/approx"
 	"github.com/limbic-dev/limbic/internal/testref"
 )
 
@@ -47,7 +48,7 @@ func TestConvertGGUFRoundTrip(t *testing.T) {
 	}{{f32, base}, {hf, base}, {q8, baseQ8}} {
 		got := logits(tc.path, "")
 		for i := range got {
-			if d := got[i] - tc.want[i]; d > 1e-4 || d < -1e-4 {
+			if d := approx.Diff(got[i], tc.want[i]); !(d <= 1e-4) {
 				t.Fatalf("%s: logit %d is %g, want %g", filepath.Base(tc.path), i, got[i], tc.want[i])
 			}
 		}

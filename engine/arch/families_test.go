@@ -8,6 +8,7 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/engine/tensor"
+	"github.com/limbic-dev/limbic/internal/approx"
 )
 
 // tinyConfigs are small configs of every family, as their config.json
@@ -230,7 +231,7 @@ func TestLlama3RopeFrequencies(t *testing.T) {
 			smooth := (8192/wavelen - 1) / (4 - 1)
 			w, smoothed = (1-smooth)*freq/8+smooth*freq, smoothed+1
 		}
-		if math.Abs(g-w) > 1e-12*w {
+		if !(math.Abs(g-w) <= 1e-12*w) {
 			t.Errorf("frequency %d: %g, want %g", i, g, w)
 		}
 	}
@@ -239,7 +240,7 @@ func TestLlama3RopeFrequencies(t *testing.T) {
 	}
 	// Hand values: the first frequency (wavelength 2π) is kept, the last
 	// (wavelength ≈ 2π·500000^(126/128) ≫ 8192) divided by 8.
-	if got[0] != 1 || math.Abs(got[63]-math.Pow(500000, -126.0/128)/8) > 1e-18 {
+	if got[0] != 1 || !(math.Abs(got[63]-math.Pow(500000, -126.0/128)/8) <= 1e-18) {
 		t.Errorf("first/last frequency %g, %g", got[0], got[63])
 	}
 	// GGUF stores the scaling as per-frequency divisors (rope_freqs); they
@@ -251,7 +252,7 @@ func TestLlama3RopeFrequencies(t *testing.T) {
 		g.RopeScaling.Factors[i] = float64(x)
 	}
 	for i, x := range g.InvFreq(false) {
-		if math.Abs(x-got[i]) > 1e-6*got[i] {
+		if !(math.Abs(x-got[i]) <= 1e-6*got[i]) {
 			t.Errorf("rope_freqs frequency %d: %g, want %g", i, x, got[i])
 		}
 	}
@@ -268,7 +269,7 @@ func TestGemma3RopeBases(t *testing.T) {
 	}{{true, []float64{1, 0.01}}, {false, []float64{0.125, 0.000125}}} {
 		got := c.InvFreq(tc.local)
 		for i := range tc.want {
-			if math.Abs(got[i]-tc.want[i]) > 1e-15 {
+			if !(math.Abs(got[i]-tc.want[i]) <= 1e-15) {
 				t.Errorf("local=%v frequency %d: %g, want %g", tc.local, i, got[i], tc.want[i])
 			}
 		}
@@ -288,7 +289,7 @@ func TestQwen3QKNorm(t *testing.T) {
 	m.normRow(q, q, Norm{W: []float32{1, 1, 2, 0.5}})
 	r := math.Sqrt(7.5)
 	for i, w := range []float64{1 / r, 2 / r, 6 / r, 2 / r} {
-		if math.Abs(float64(q[i])-w) > 1e-6 {
+		if !(math.Abs(float64(q[i])-w) <= 1e-6) {
 			t.Errorf("q[%d] = %g, want %g", i, q[i], w)
 		}
 	}
@@ -327,9 +328,9 @@ func checkAttention(t *testing.T, m *Model, src MapSource, fam string) {
 		want := refAttention(t, &m.Config, src, l, pre[l].Data, len(toks))
 		worst := 0.0
 		for i, w := range want {
-			worst = math.Max(worst, math.Abs(float64(out[l].Data[i])-w))
+			worst = approx.Worst(worst, approx.Diff(float64(out[l].Data[i]), w))
 		}
-		if worst > 1e-4 {
+		if len(out[l].Data) != len(want) || !(worst <= 1e-4) {
 			t.Errorf("%s layer %d: attention output differs from the float64 reference by %g", fam, l, worst)
 		}
 	}
@@ -553,7 +554,7 @@ func TestGGUFNamesAndLayouts(t *testing.T) {
 			a, _ := x.F32()
 			b, _ := z.F32()
 			for i := range a {
-				if math.Abs(float64(a[i]-b[i])) > 1e-6 {
+				if !(math.Abs(float64(a[i]-b[i])) <= 1e-6) {
 					t.Errorf("%s: %s does not survive the GGUF layout round trip", fam, x.Name)
 					break
 				}

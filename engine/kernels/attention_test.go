@@ -29,7 +29,7 @@ func TestAttention(t *testing.T) {
 						Attention(out, q, k, v, nq, pos0, p)
 						check()
 						for i := range out {
-							if math.Abs(float64(out[i]-want[i])) > 2e-5*(1+math.Abs(float64(want[i]))) {
+							if !(math.Abs(float64(out[i]-want[i])) <= 2e-5*(1+math.Abs(float64(want[i])))) {
 								t.Fatalf("%s nq=%d pos0=%d window=%d softcap=%g: out[%d] = %g, want %g",
 									fmt.Sprint(c), nq, pos0, p.Window, p.Softcap, i, out[i], want[i])
 							}

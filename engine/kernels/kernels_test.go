@@ -229,7 +229,7 @@ func TestDotAxpy(t *testing.T) {
 				s += float64(a[i]) * float64(b[i])
 				abs += math.Abs(float64(a[i]) * float64(b[i]))
 			}
-			if got := Dot(a, b); math.Abs(float64(got)-s) > 1e-6*abs+1e-7 {
+			if got := Dot(a, b); !(math.Abs(float64(got)-s) <= 1e-6*abs+1e-7) {
 				t.Errorf("Dot n=%d: %g, want %g", n, got, s)
 			}
 			y, check := guarded(t, n)
@@ -238,7 +238,7 @@ func TestDotAxpy(t *testing.T) {
 			Axpy(y, 0.75, a)
 			check()
 			for i := range y {
-				if want := y0[i] + 0.75*a[i]; math.Abs(float64(y[i]-want)) > 1e-6*(math.Abs(float64(want))+1) {
+				if want := y0[i] + 0.75*a[i]; !(math.Abs(float64(y[i]-want)) <= 1e-6*(math.Abs(float64(want))+1)) {
 					t.Fatalf("Axpy n=%d: y[%d] = %g, want %g", n, i, y[i], want)
 				}
 			}

@@ -1,6 +1,10 @@
 package kernels
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/limbic-dev/limbic/internal/approx"
+)
 
 func TestMatMulMulti(t *testing.T) {
 	for _, path := range Paths() {
@@ -19,7 +23,7 @@ func TestMatMulMulti(t *testing.T) {
 				want := make([]float32, n*m.Rows)
 				m.matmulGo(want, x, n)
 				for j := range want {
-					if d := want[j] - ys[i][j]; d > 1e-3 || d < -1e-3 {
+					if d := approx.Diff(ys[i][j], want[j]); !(d <= 1e-3) {
 						t.Fatalf("%s n=%d matrix %d [%d]: %v, want %v", path, n, i, j, ys[i][j], want[j])
 					}
 				}

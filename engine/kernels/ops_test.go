@@ -82,7 +82,7 @@ func TestSwiGLU(t *testing.T) {
 						a = x / (1 + math.Exp(-x))
 					}
 					want := a * float64(u[i])
-					if math.Abs(float64(y[i])-want) > 2e-6*(1+math.Abs(x*float64(u[i]))) {
+					if !(math.Abs(float64(y[i])-want) <= 2e-6*(1+math.Abs(x*float64(u[i])))) {
 						t.Fatalf("n=%d gelu=%v: act(%g)·%g = %g, want %g", n, gelu, g[i], u[i], y[i], want)
 					}
 				}

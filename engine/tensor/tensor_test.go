@@ -68,7 +68,7 @@ func TestQ8RoundTrip(t *testing.T) {
 			amax = math.Max(amax, math.Abs(float64(v)))
 		}
 		for i := b * 32; i < (b+1)*32; i++ {
-			if d := math.Abs(float64(x[i] - y[i])); d > amax/127*0.51+1e-3*amax {
+			if d := math.Abs(float64(x[i] - y[i])); !(d <= amax/127*0.51+1e-3*amax) {
 				t.Fatalf("value %d: %v → %v (block max %v)", i, x[i], y[i], amax)
 			}
 		}

@@ -139,10 +139,10 @@ func TestPlantedDirectionsRecovered(t *testing.T) {
 	for l := 0; l < s.layers; l++ {
 		want := s.centredPlanted(l)
 		for e := 0; e < s.emotions; e++ {
-			if c := cosine(v.Vector(l, e, false), want[e]); c < 0.99 {
+			if c := cosine(v.Vector(l, e, false), want[e]); !(c >= 0.99) {
 				t.Errorf("layer %d emotion %d: raw cosine %.4f, want ≥ 0.99", l, e, c)
 			}
-			if c := cosine(v.Vector(l, e, true), want[e]); c < 0.99 {
+			if c := cosine(v.Vector(l, e, true), want[e]); !(c >= 0.99) {
 				t.Errorf("layer %d emotion %d: denoised cosine %.4f, want ≥ 0.99", l, e, c)
 			}
 		}
@@ -153,7 +153,7 @@ func TestPlantedDirectionsRecovered(t *testing.T) {
 			t.Fatalf("layer %d: %d PCs removed, want 2", l, len(pc.Components))
 		}
 		for k, c := range pc.Components {
-			if a := math.Abs(dot(c, s.nuisance[l][k])); a < 0.98 {
+			if a := math.Abs(dot(c, s.nuisance[l][k])); !(a >= 0.98) {
 				t.Errorf("layer %d: PC %d · nuisance %d = %.4f, want ≈ 1", l, k, k, a)
 			}
 		}
@@ -176,11 +176,11 @@ func TestDenoisingRemovesNuisanceFromVectors(t *testing.T) {
 	pc := v.PCs[0]
 	for e := 0; e < s.emotions; e++ {
 		raw, den := v.Vector(0, e, false), v.Vector(0, e, true)
-		if e != 2 && math.Abs(cosine(raw, s.nuisance[0][0])) < 0.3 {
+		if e != 2 && !(math.Abs(cosine(raw, s.nuisance[0][0])) >= 0.3) {
 			t.Errorf("emotion %d: raw vector barely along the nuisance (%.3f); test is not testing", e, cosine(raw, s.nuisance[0][0]))
 		}
 		for k, c := range pc.Components {
-			if p := math.Abs(dot(den, c)); p > 1e-9*math.Sqrt(dot(raw, raw)) {
+			if p := math.Abs(dot(den, c)); !(p <= 1e-9*math.Sqrt(dot(raw, raw))) {
 				t.Errorf("emotion %d: denoised · PC %d = %g, want 0", e, k, p)
 			}
 		}
@@ -188,7 +188,7 @@ func TestDenoisingRemovesNuisanceFromVectors(t *testing.T) {
 		again := slices.Clone(den)
 		pc.ProjectOut(again)
 		for j := range den {
-			if math.Abs(again[j]-den[j]) > 1e-12 {
+			if !(math.Abs(again[j]-den[j]) <= 1e-12) {
 				t.Fatalf("projection not idempotent")
 			}
 		}
@@ -197,7 +197,7 @@ func TestDenoisingRemovesNuisanceFromVectors(t *testing.T) {
 		for _, c := range pc.Components {
 			sub(diff, c, dot(raw, c))
 		}
-		if math.Sqrt(dot(diff, diff)) > 1e-9 {
+		if !(math.Sqrt(dot(diff, diff)) <= 1e-9) {
 			t.Errorf("emotion %d: raw − denoised is not the PC part", e)
 		}
 	}
@@ -222,7 +222,7 @@ func TestCentering(t *testing.T) {
 			}
 		}
 		for j, x := range sum {
-			if math.Abs(x) > 1e-9 {
+			if !(math.Abs(x) <= 1e-9) {
 				t.Fatalf("layer %d: Σ raw vectors [%d] = %g, want 0", l, j, x)
 			}
 		}
@@ -232,7 +232,7 @@ func TestCentering(t *testing.T) {
 			add(want, acc.Mean(e, l), 1/float64(len(v.Emotions)))
 		}
 		for j := range want {
-			if math.Abs(want[j]-v.Center[l][j]) > 1e-9 {
+			if !(math.Abs(want[j]-v.Center[l][j]) <= 1e-9) {
 				t.Fatalf("layer %d: centre differs from the unweighted mean", l)
 			}
 		}
@@ -301,7 +301,7 @@ func assertAccEqual(t *testing.T, name string, a, b *Accumulator) {
 	}
 	for e := range a.Sum {
 		for j := range a.Sum[e] {
-			if d := math.Abs(a.Sum[e][j] - b.Sum[e][j]); d > 1e-9*(1+math.Abs(a.Sum[e][j])) {
+			if d := math.Abs(a.Sum[e][j] - b.Sum[e][j]); !(d <= 1e-9*(1+math.Abs(a.Sum[e][j]))) {
 				t.Fatalf("%s: sum[%d][%d] %v vs %v", name, e, j, a.Sum[e][j], b.Sum[e][j])
 			}
 		}
@@ -346,7 +346,7 @@ func TestMoments(t *testing.T) {
 		c := m.Covariance()
 		for i := 0; i < d; i++ {
 			for j := 0; j < d; j++ {
-				if math.Abs(c.At(i, j)-ref.At(i, j)) > 1e-9*(1+math.Abs(ref.At(i, j))) {
+				if !(math.Abs(c.At(i, j)-ref.At(i, j)) <= 1e-9*(1+math.Abs(ref.At(i, j)))) {
 					t.Fatalf("cov[%d][%d] = %v, want %v", i, j, c.At(i, j), ref.At(i, j))
 				}
 			}
@@ -366,7 +366,7 @@ func TestMoments(t *testing.T) {
 	wantMean := sum / float64(T)
 	wantStd := math.Sqrt(sq/float64(T) - wantMean*wantMean)
 	gotMean, gotStd := whole.ProjectionStats(u)
-	if math.Abs(gotMean-wantMean) > 1e-9 || math.Abs(gotStd-wantStd) > 1e-9 {
+	if !(math.Abs(gotMean-wantMean) <= 1e-9) || !(math.Abs(gotStd-wantStd) <= 1e-9) {
 		t.Errorf("projection stats %v %v, want %v %v", gotMean, gotStd, wantMean, wantStd)
 	}
 	if err := whole.Merge(NewMoments(3)); err == nil {
@@ -400,14 +400,14 @@ func TestPCAChoosesFewestComponents(t *testing.T) {
 		if len(p.Components) != tt.wantK {
 			t.Errorf("fraction %.2f maxK %d: %d components, want %d (explained %.3f)", tt.fraction, tt.maxK, len(p.Components), tt.wantK, p.Explained)
 		}
-		if tt.maxK == 0 && tt.wantK > 0 && p.Explained < tt.fraction-1e-12 {
+		if tt.maxK == 0 && tt.wantK > 0 && !(p.Explained >= tt.fraction-1e-12) {
 			t.Errorf("fraction %.2f: explained %.3f", tt.fraction, p.Explained)
 		}
 		if len(p.Eigenvalues) != d || p.Eigenvalues[0] < p.Eigenvalues[1] {
 			t.Errorf("eigenvalues %v", p.Eigenvalues)
 		}
 	}
-	if p, _ := m.PCA(0.5, 0); math.Abs(math.Abs(p.Components[0][0])-1) > 0.01 {
+	if p, _ := m.PCA(0.5, 0); !(math.Abs(math.Abs(p.Components[0][0])-1) <= 0.01) {
 		t.Errorf("first PC %v, want ±e0", p.Components[0])
 	}
 	if _, err := NewMoments(3).PCA(0.5, 0); err == nil {
@@ -421,7 +421,7 @@ func TestNormStats(t *testing.T) {
 	var o NormStats
 	o.Add(5, 25, 1)
 	s.Merge(o)
-	if s.Mean() != 4 || math.Abs(s.RMS()-math.Sqrt(50.0/3)) > 1e-12 || s.N != 3 {
+	if s.Mean() != 4 || !(math.Abs(s.RMS()-math.Sqrt(50.0/3)) <= 1e-12) || s.N != 3 {
 		t.Errorf("%+v: mean %v rms %v", s, s.Mean(), s.RMS())
 	}
 	if (NormStats{}).Mean() != 0 {

@@ -178,7 +178,7 @@ func TestRunRecoversPlantedEmotions(t *testing.T) {
 		for ei, e := range testEmotions {
 			want := slices.Clone(m.planted[e])
 			sub(want, mean, 1)
-			if c := cosine(res.Vectors.Vector(l, ei, false), want); c < 0.9 {
+			if c := cosine(res.Vectors.Vector(l, ei, false), want); !(c >= 0.9) {
 				t.Errorf("layer %d %s: cosine %.3f with the planted direction", l, e, c)
 			}
 		}
@@ -235,8 +235,8 @@ func TestRunResumesAfterInterruption(t *testing.T) {
 	}
 	for l := range ref.Vectors.Raw {
 		for j := range ref.Vectors.Raw[l] {
-			if math.Abs(ref.Vectors.Raw[l][j]-got.Vectors.Raw[l][j]) > 1e-9 ||
-				math.Abs(ref.Vectors.Denoised[l][j]-got.Vectors.Denoised[l][j]) > 1e-6 {
+			if !(math.Abs(ref.Vectors.Raw[l][j]-got.Vectors.Raw[l][j]) <= 1e-9) ||
+				!(math.Abs(ref.Vectors.Denoised[l][j]-got.Vectors.Denoised[l][j]) <= 1e-6) {
 				t.Fatalf("layer %d [%d]: resumed vectors differ", l, j)
 			}
 		}

@@ -53,7 +53,7 @@ func TestScoreMatchesDefinition(t *testing.T) {
 		for i := range h {
 			dot += float64(h[i]) * float64(u[i])
 		}
-		if math.Abs(float64(s.Proj[e])-dot) > 1e-5 || math.Abs(float64(s.Cos[e])-dot/hn) > 1e-5 || math.Abs(float64(s.Z[e])-(dot-1)/2) > 1e-5 {
+		if !(math.Abs(float64(s.Proj[e])-dot) <= 1e-5) || !(math.Abs(float64(s.Cos[e])-dot/hn) <= 1e-5) || !(math.Abs(float64(s.Z[e])-(dot-1)/2) <= 1e-5) {
 			t.Errorf("%s: got proj %g cos %g z %g, want %g %g %g", name, s.Proj[e], s.Cos[e], s.Z[e], dot, dot/hn, (dot-1)/2)
 		}
 	}
@@ -69,7 +69,7 @@ func TestSmoothPercentile(t *testing.T) {
 	got := Smooth([]float32{0, 3, 6, 9}, 3)
 	want := []float32{1.5, 3, 6, 7.5}
 	for i := range want {
-		if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+		if !(math.Abs(float64(got[i]-want[i])) <= 1e-6) {
 			t.Fatalf("Smooth = %v, want %v", got, want)
 		}
 	}
@@ -205,7 +205,7 @@ func TestScanOnModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := st.Proj[0][5] - tr.Proj[0][5]; math.Abs(float64(diff-3)) > 1e-3 {
+	if diff := st.Proj[0][5] - tr.Proj[0][5]; !(math.Abs(float64(diff-3)) <= 1e-3) {
 		t.Errorf("steering by 3·v̂ moved the projection by %g", diff)
 	}
 }

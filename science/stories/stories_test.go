@@ -48,7 +48,7 @@ func TestSplitOf(t *testing.T) {
 			held++
 		}
 	}
-	if f := float64(held) / float64(n); f < 0.18 || f > 0.22 {
+	if f := float64(held) / float64(n); !(f >= 0.18 && f <= 0.22) {
 		t.Errorf("held-out fraction %.3f, want about 0.2", f)
 	}
 	if SplitOf("x", 0) != Train || SplitOf("x", 1) != HeldOut {

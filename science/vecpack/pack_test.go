@@ -103,7 +103,7 @@ func TestAccessors(t *testing.T) {
 	for _, x := range u {
 		s += float64(x) * float64(x)
 	}
-	if math.Abs(s-1) > 1e-6 {
+	if !(math.Abs(s-1) <= 1e-6) {
 		t.Errorf("unit norm² %v", s)
 	}
 	if _, err := p.Vector(3, "sad", Raw); err == nil || !strings.Contains(err.Error(), "layer 3 was not extracted") {

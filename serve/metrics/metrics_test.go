@@ -113,7 +113,7 @@ func TestMetricsExposition(t *testing.T) {
 		{"limbic_webhook_deliveries_total", map[string]string{"result": "failed"}, 0},
 		{"limbic_store_errors_total", map[string]string{"op": "alert"}, 1},
 	} {
-		if got := value(t, fams, tc.name, tc.labels); math.Abs(got-tc.want) > 1e-9 {
+		if got := value(t, fams, tc.name, tc.labels); !(math.Abs(got-tc.want) <= 1e-9) {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
 		}
 	}
