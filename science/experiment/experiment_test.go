@@ -166,7 +166,7 @@ func TestDoseAndImplicitRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(im.Items) != 7 || len(im.Items[0].Top) != 3 || im.Top3 < im.Top1 {
+	if len(im.Items) != 7 || len(im.Items[0].Top) != 3 || !(im.Top3 >= im.Top1) {
 		t.Errorf("implicit: %d items, top1 %v top3 %v", len(im.Items), im.Top1, im.Top3)
 	}
 	// The env's steering applies to every forward pass: +happy at the read
