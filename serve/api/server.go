@@ -57,13 +57,13 @@ type Server struct {
 	log      *slog.Logger
 	created  int64
 
-	tel        *telemetry.Monitor // readout, rules and their actions (nil without a pack)
-	rules      *monitor.RuleSet   // tel's rules (nil: none)
-	store      *store.Store
-	metrics    *metrics.Metrics
-	notifier   *monitor.Notifier
-	bg         context.Context // background work (webhooks, retention)
-	stopBG     context.CancelFunc
+	tel      *telemetry.Monitor // readout, rules and their actions (nil without a pack)
+	rules    *monitor.RuleSet   // tel's rules (nil: none)
+	store    *store.Store
+	metrics  *metrics.Metrics
+	notifier *monitor.Notifier
+	bg       context.Context // background work (webhooks, retention)
+	stopBG   context.CancelFunc
 }
 
 // New builds a server for cfg.Model.
