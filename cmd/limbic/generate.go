@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/serve/monitor"
 )
 
 func newGenerateCmd() *cobra.Command {
@@ -19,6 +21,7 @@ func newGenerateCmd() *cobra.Command {
 		s      model.Sampling
 		seed   int64
 		noBOS  bool
+		rules  string
 		vf     vectorFlags
 	)
 	c := &cobra.Command{
@@ -28,10 +31,15 @@ func newGenerateCmd() *cobra.Command {
 stdout as it is produced. --temp 0 is greedy decoding; otherwise tokens are
 sampled at the temperature, optionally restricted by --top-k and --top-p.
 The same --seed gives the same output. --json prints one object with
-prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
+prompt_ids, ids (the generated ids) and text (the generated text) instead.
+--rules evaluates an alert rules file (as limbic serve --rules) during
+generation: alerts are printed on stderr (with --json, listed in "alerts"),
+stop rules end the generation, regulate rules counter-steer, webhooks are
+posted when it ends.`,
 		Example: `  limbic generate -p "Once upon a time" -n 64
   limbic generate -p "Tom was angry." --temp 0 --json
-  limbic generate -p "Once upon a time" --steer happy=0.3:generated`,
+  limbic generate -p "Once upon a time" --steer happy=0.3:generated
+  limbic generate -p "Tom was angry." --rules rules.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if n < 1 {
@@ -54,13 +62,26 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 				return fmt.Errorf("prompt of %d tokens does not fit the context length of %d", len(ids), m.MaxSeq)
 			}
 			var hs *hook.Set
-			if len(vf.steer)+len(vf.steerVectors) > 0 {
-				pack, _, err := vf.loadPack(m, len(vf.steer) > 0)
+			var w *watch
+			if len(vf.steer)+len(vf.steerVectors) > 0 || rules != "" {
+				pack, _, err := vf.loadPack(m, len(vf.steer) > 0 || rules != "")
 				if err != nil {
 					return err
 				}
 				if hs, _, err = vf.hooks(m, pack, len(ids)); err != nil {
 					return err
+				}
+				if rules != "" {
+					if hs == nil {
+						hs = &hook.Set{}
+					}
+					var log io.Writer = os.Stderr
+					if g.jsonOut {
+						log = nil
+					}
+					if w, err = newWatch(rules, m, pack, hs, len(ids), log); err != nil {
+						return err
+					}
 				}
 			}
 			dec := m.Tok.NewDecoder()
@@ -72,6 +93,9 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 			start := time.Now()
 			res, err := model.Generate(cmd.Context(), m.Model, []model.Request{{Prompt: ids, Max: n, Sampling: s, Stop: m.StopIDs(), Hooks: hs}},
 				func(t model.Token) bool {
+					if w != nil && !w.token(t) {
+						return false
+					}
 					if t.Stop {
 						return true
 					}
@@ -88,19 +112,31 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 			r := res[0]
 			rest := dec.Flush()
 			text.WriteString(rest)
+			var alerts []monitor.Event
+			stoppedBy := ""
+			if w != nil {
+				w.finish(cmd.Context())
+				alerts, stoppedBy = w.events, w.seq.StoppedBy()
+				r.IDs = r.IDs[:min(len(r.IDs), w.n)] // the token a stop rule withheld is not output
+			}
 			if g.jsonOut {
 				return printJSON(struct {
-					PromptIDs []int  `json:"prompt_ids"`
-					IDs       []int  `json:"ids"`
-					Text      string `json:"text"`
-					Stop      string `json:"stop_reason"`
-				}{ids, nonNil(r.IDs), text.String(), r.Reason})
+					PromptIDs []int           `json:"prompt_ids"`
+					IDs       []int           `json:"ids"`
+					Text      string          `json:"text"`
+					Stop      string          `json:"stop_reason"`
+					StoppedBy string          `json:"stopped_by,omitempty"`
+					Alerts    []monitor.Event `json:"alerts,omitempty"`
+				}{ids, nonNil(r.IDs), text.String(), r.Reason, stoppedBy, alerts})
 			}
 			fmt.Println(rest)
 			if !g.quiet {
 				el := time.Since(start)
 				fmt.Fprintf(os.Stderr, "%d prompt + %d generated tokens in %.2fs (%.1f tok/s), stop: %s\n",
 					len(ids), len(r.IDs), el.Seconds(), float64(len(r.IDs))/el.Seconds(), r.Reason)
+				if stoppedBy != "" {
+					fmt.Fprintf(os.Stderr, "stopped by rule %s\n", stoppedBy)
+				}
 			}
 			return nil
 		},
@@ -113,6 +149,7 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 	f.IntVar(&s.TopK, "top-k", 0, "sample from the K most likely tokens (0 = off)")
 	f.Int64Var(&seed, "seed", 0, "random seed")
 	f.BoolVar(&noBOS, "no-bos", false, "do not prepend the BOS token")
+	f.StringVar(&rules, "rules", "", "evaluate an alert rules file (YAML or JSON) during generation; needs a vector pack")
 	vf.add(c, true)
 	addJSON(c)
 	return c

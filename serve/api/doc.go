@@ -9,6 +9,12 @@
 // the token; the first generated token therefore carries the readout at the
 // last prompt position (the paper's "Assistant colon").
 //
+// Telemetry (readout, rules, their actions) is serve/telemetry's; this
+// package adds HTTP and the store. Nothing a client has seen is missing from
+// the store: every token, with its text and the readout it carries, is
+// committed before the chunk that carries it is sent (TestKillMidStreamLosesNothing
+// kills the server process mid-stream and checks).
+//
 // The extension object in a request:
 //
 //	"limbic": {

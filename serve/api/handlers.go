@@ -195,19 +195,23 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, s
 			return
 		}
 	}
-	// Trace points are buffered and written in batches; alerts are written
-	// (durably) before they are streamed or returned.
-	var trace []store.Point
+	// Every token and the readouts that came with it are committed before
+	// the chunk that carries it is sent (a batch of queued tokens at a
+	// time); alerts are committed after the trace rows they point at.
+	var tl *traceLog
+	if s.store != nil {
+		tl = newTraceLog(ss.id, s.cfg.TraceStride, p.prompt, s.m.Tok)
+	}
 	flushTrace := func() {
-		if s.store != nil && len(trace) > 0 {
-			if err := s.store.AppendTrace(context.Background(), trace); err != nil {
-				s.log.Error("storing a trace", "conversation", ss.id, "err", err)
-				if s.metrics != nil {
-					s.metrics.ObserveStoreError("append_trace")
-				}
+		if tl == nil {
+			return
+		}
+		if err := s.store.AppendTrace(context.Background(), tl.rows()); err != nil {
+			s.log.Error("storing a trace", "conversation", ss.id, "err", err)
+			if s.metrics != nil {
+				s.metrics.ObserveStoreError("append_trace")
 			}
 		}
-		trace = trace[:0]
 	}
 	var alerts []Alert
 	ss.run(ctx, hs)
@@ -263,42 +267,58 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, s
 	stoppedByString := false
 	var res model.Result
 	var genErr error
-	for ev := range ss.events {
-		if ev.done {
-			res, genErr = ev.result, ev.err
-			break
-		}
-		trace = append(trace, ev.trace...)
-		if len(trace) >= 64 {
-			flushTrace()
-		}
-		stored := s.storeAlerts(context.Background(), ss, ev.alerts)
-		alerts = append(alerts, stored...)
-		if stream && len(stored) > 0 {
-			if !send(chunk(nil, "", nil, &ResponseExtension{Alerts: stored}, nil)) {
-				ss.stop.Store(true)
+loop:
+	for {
+		evs := ss.next()
+		for i := range evs {
+			ev := &evs[i]
+			if ev.done {
+				break
+			}
+			raw := ""
+			if ev.emit = !ev.stop && !stoppedByString; ev.emit {
+				raw = dec.Next(ev.id)
+				piece, hit := sm.push(raw)
+				if hit {
+					stoppedByString = true
+					ss.stop.Store(true)
+				}
+				ev.piece = piece
+			}
+			if tl != nil {
+				tl.add(ev, raw)
 			}
 		}
-		if ev.stop || stoppedByString {
-			continue
-		}
-		piece, hit := sm.push(dec.Next(ev.id))
-		if hit {
-			stoppedByString = true
-			ss.stop.Store(true)
-		}
-		text.WriteString(piece)
-		if ev.readout != nil {
-			ev.readout.Text = piece
-			tokens = append(tokens, *ev.readout)
-		}
-		if stream && (piece != "" || ev.readout != nil) {
-			var ext *ResponseExtension
+		flushTrace()
+		for _, ev := range evs {
+			if ev.done {
+				res, genErr = ev.result, ev.err
+				break loop
+			}
+			stored := s.storeAlerts(context.Background(), ss, ev.alerts)
+			alerts = append(alerts, stored...)
+			if stream && len(stored) > 0 {
+				if !send(chunk(nil, "", nil, &ResponseExtension{Alerts: stored}, nil)) {
+					ss.stop.Store(true)
+				}
+			}
+			if !ev.emit {
+				continue
+			}
+			piece := ev.piece
+			text.WriteString(piece)
 			if ev.readout != nil {
-				ext = &ResponseExtension{Tokens: []TokenReadout{*ev.readout}}
+				ev.readout.Text = piece
+				tokens = append(tokens, *ev.readout)
 			}
-			if !send(chunk(&piece, "", nil, ext, nil)) {
-				ss.stop.Store(true) // the client is gone
+			if stream && (piece != "" || ev.readout != nil) {
+				var ext *ResponseExtension
+				if ev.readout != nil {
+					ext = &ResponseExtension{Tokens: []TokenReadout{*ev.readout}}
+				}
+				if !send(chunk(&piece, "", nil, ext, nil)) {
+					ss.stop.Store(true) // the client is gone
+				}
 			}
 		}
 	}
@@ -313,15 +333,12 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, s
 		}
 	}
 	// The sequence is over: resolve what is still firing, then record the outcome.
-	if ss.eval != nil {
-		last := len(p.prompt) - 1 + len(res.IDs)
-		end := s.storeAlerts(context.Background(), ss, ss.eval.Finish(last))
+	if end := s.storeAlerts(context.Background(), ss, ss.finish()); len(end) > 0 {
 		alerts = append(alerts, end...)
-		if stream && len(end) > 0 {
+		if stream {
 			send(chunk(nil, "", nil, &ResponseExtension{Alerts: end}, nil))
 		}
 	}
-	flushTrace()
 	stoppedBy, _ := ss.stoppedBy.Load().(string)
 	finish := finishReason(res, stoppedByString, stoppedBy != "")
 	if s.store != nil {

@@ -164,19 +164,32 @@ func TestRegulateLowersSignal(t *testing.T) {
 	if firing == nil {
 		t.Fatalf("no firing alert: %+v", reg.Limbic.Alerts)
 	}
-	// Tokens sampled from positions inside the lease carry regulated readouts:
-	// 0.5 · mean norm 8 = 4 lower in z (std 1) at the same position.
-	for _, tk := range reg.Limbic.Tokens {
-		if tk.Pos <= firing.Pos {
-			continue
+	// The lease starts at the position after the one that fired. The token
+	// at that position (sampled from the one before, which is not steered) is
+	// the same with and without the rule at temperature 0, and its readout at
+	// layer 3, where the counter-steer is added, is 0.5 · mean norm 8 = 4
+	// lower in z (std 1).
+	leased := firing.Pos + 1
+	tokenAt := func(r ChatResponse, pos int) (TokenReadout, bool) {
+		for _, tk := range r.Limbic.Tokens {
+			if tk.Pos == pos {
+				return tk, true
+			}
 		}
-		b := base.Limbic.Tokens[tk.Index]
-		if b.Pos != tk.Pos {
-			continue
-		}
-		if d := float64(tk.Scores["happy"] - b.Scores["happy"]); tk.Index == 1 && (d > -3.9 || d < -4.1) {
-			t.Errorf("token %d (pos %d): happy moved by %.3f, want -4", tk.Index, tk.Pos, d)
-		}
+		return TokenReadout{}, false
+	}
+	in, ok1 := tokenAt(reg, leased-1)
+	inBase, ok2 := tokenAt(base, leased-1)
+	if !ok1 || !ok2 || in.Token != inBase.Token {
+		t.Fatalf("token sampled from %d: %+v with the rule, %+v without (want the same token)", leased-1, in, inBase)
+	}
+	tk, ok1 := tokenAt(reg, leased)
+	b, ok2 := tokenAt(base, leased)
+	if !ok1 || !ok2 {
+		t.Fatalf("no token readout from the first leased position %d: %+v", leased, reg.Limbic.Tokens)
+	}
+	if d := float64(tk.Scores["happy"] - b.Scores["happy"]); !(d >= -4.01 && d <= -3.99) {
+		t.Errorf("readout at %d: happy moved by %.4f, want -4", leased, d)
 	}
 	if reg.Limbic.Summary["happy"].Mean >= base.Limbic.Summary["happy"].Mean {
 		t.Errorf("mean happy z with regulation %.3f, without %.3f", reg.Limbic.Summary["happy"].Mean, base.Limbic.Summary["happy"].Mean)

@@ -10,19 +10,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/engine/tokenizer/chat"
-	"github.com/limbic-dev/limbic/science/readout"
-	"github.com/limbic-dev/limbic/science/steer"
 	"github.com/limbic-dev/limbic/science/vecpack"
 	"github.com/limbic-dev/limbic/serve/metrics"
 	"github.com/limbic-dev/limbic/serve/monitor"
 	"github.com/limbic-dev/limbic/serve/store"
+	"github.com/limbic-dev/limbic/serve/telemetry"
 )
 
 // Config configures a Server.
@@ -60,25 +57,13 @@ type Server struct {
 	log      *slog.Logger
 	created  int64
 
-	emotions   []string       // the pack's emotions, the order of every reader's scores
-	emoIndex   map[string]int // position of each in emotions
-	rules      *monitor.RuleSet
-	ruleLayers []int
-	regulate   []regulateVecs
-	store      *store.Store
-	metrics    *metrics.Metrics
-	notifier   *monitor.Notifier
-	bg         context.Context // background work (webhooks, retention)
-	stopBG     context.CancelFunc
-
-	readersMu sync.Mutex
-	readers   map[int]*readout.Reader
-}
-
-// regulateVecs are a regulate rule's counter-steer vectors per layer.
-type regulateVecs struct {
-	rule string
-	vecs []steer.LayerVector
+	tel      *telemetry.Monitor // readout, rules and their actions (nil without a pack)
+	rules    *monitor.RuleSet   // tel's rules (nil: none)
+	store    *store.Store
+	metrics  *metrics.Metrics
+	notifier *monitor.Notifier
+	bg       context.Context // background work (webhooks, retention)
+	stopBG   context.CancelFunc
 }
 
 // New builds a server for cfg.Model.
@@ -116,19 +101,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.TraceStride <= 0 {
 		s.cfg.TraceStride = 1
 	}
-	s.store, s.metrics, s.readers = cfg.Store, cfg.Metrics, map[int]*readout.Reader{}
+	s.store, s.metrics = cfg.Store, cfg.Metrics
 	s.bg, s.stopBG = context.WithCancel(context.Background())
 	if s.pack != nil {
-		s.emotions = s.pack.Meta.Emotions
-		s.emoIndex = make(map[string]int, len(s.emotions))
-		for i, e := range s.emotions {
-			s.emoIndex[e] = i
+		var rules []monitor.Rule
+		if !cfg.NoTelemetry {
+			rules = cfg.Rules
 		}
-		if !cfg.NoTelemetry && len(cfg.Rules) > 0 {
-			if err := s.setupRules(cfg.Rules); err != nil {
-				return nil, err
-			}
+		tel, err := telemetry.New(s.pack, telemetry.Options{NLayers: m.Layers, Dim: m.Dim, Rules: rules})
+		if err != nil {
+			return nil, fmt.Errorf("serve: %w", err)
 		}
+		s.tel, s.rules = tel, tel.Rules()
 	}
 	s.notifier = monitor.NewNotifier()
 	bo := model.BatcherOptions{MaxSeqs: cfg.MaxSeqs}
@@ -148,62 +132,6 @@ func New(cfg Config) (*Server, error) {
 		go s.resendPending()
 	}
 	return s, nil
-}
-
-// setupRules builds the rule set against the pack: emotions and layers must
-// exist; regulate steers are resolved to vectors.
-func (s *Server) setupRules(rules []monitor.Rule) error {
-	if err := monitor.Validate(rules, s.emotions); err != nil {
-		return fmt.Errorf("serve: rules: %w", err)
-	}
-	rs, err := monitor.NewRuleSet(rules, s.defaultLayer())
-	if err != nil {
-		return fmt.Errorf("serve: rules: %w", err)
-	}
-	for _, k := range rs.Keys() {
-		if _, err := s.pack.LayerIndex(k.Layer); err != nil {
-			return fmt.Errorf("serve: rules read %s: %w", k, err)
-		}
-		if k.Stat == monitor.Stat(readout.ZScore) {
-			if r, err := s.reader(k.Layer); err != nil || !r.HasBaseline() {
-				return fmt.Errorf("serve: rules read %s: the vector pack has no neutral baseline for z-scores at layer %d", k, k.Layer)
-			}
-		}
-		if !slices.Contains(s.ruleLayers, k.Layer) {
-			s.ruleLayers = append(s.ruleLayers, k.Layer)
-		}
-	}
-	for _, r := range rs.Rules() {
-		if r.Action.Type != monitor.Regulate {
-			continue
-		}
-		spec, err := r.Action.SteerSpec()
-		if err != nil {
-			return fmt.Errorf("serve: rule %s: %w", r.Name, err)
-		}
-		vecs, err := steer.Vectors(spec, s.pack, steer.Options{Kind: vecpack.Denoised, NLayers: s.m.Layers, Dim: s.m.Dim})
-		if err != nil {
-			return fmt.Errorf("serve: rule %s: %w", r.Name, err)
-		}
-		s.regulate = append(s.regulate, regulateVecs{rule: r.Name, vecs: vecs})
-	}
-	s.rules = rs
-	return nil
-}
-
-// reader returns the shared reader of a layer (all emotions).
-func (s *Server) reader(layer int) (*readout.Reader, error) {
-	s.readersMu.Lock()
-	defer s.readersMu.Unlock()
-	if r := s.readers[layer]; r != nil {
-		return r, nil
-	}
-	r, err := readout.NewReader(s.pack, layer, nil, vecpack.Denoised)
-	if err != nil {
-		return nil, err
-	}
-	s.readers[layer] = r
-	return r, nil
 }
 
 // Close stops the batcher (requests in flight fail) and waits for webhook
@@ -300,10 +228,7 @@ func (s *Server) defaultLayer() int {
 	if s.pack == nil {
 		return -1
 	}
-	if s.pack.Meta.BestLayer >= 0 {
-		return s.pack.Meta.BestLayer
-	}
-	return s.pack.Meta.Layers[len(s.pack.Meta.Layers)*2/3]
+	return telemetry.DefaultLayer(s.pack)
 }
 
 // apiError is an error with an HTTP status for the client.

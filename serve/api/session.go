@@ -11,11 +11,13 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/engine/tokenizer"
 	"github.com/limbic-dev/limbic/science/readout"
 	"github.com/limbic-dev/limbic/science/steer"
 	"github.com/limbic-dev/limbic/science/vecpack"
 	"github.com/limbic-dev/limbic/serve/monitor"
 	"github.com/limbic-dev/limbic/serve/store"
+	"github.com/limbic-dev/limbic/serve/telemetry"
 )
 
 // genParams are a request's generation settings after validation.
@@ -28,22 +30,16 @@ type genParams struct {
 	request  []byte // the request body, stored with the conversation
 }
 
-// posReadout holds one position's readouts, by layer, until the monitor
-// has seen them.
-type posReadout struct {
-	pos     int
-	byLayer map[int]*readout.Scores
-}
-
-// session is one request's generation: its hooks, readouts, alert
-// evaluator and the events it sends to the request's goroutine. Fields
-// under "batcher goroutine" are touched only from hooks and onToken, which
-// all run on the batcher's goroutine.
+// session is one request's generation: its hooks, its telemetry and the
+// events it sends to the request's goroutine. Fields under "batcher
+// goroutine" are touched only from hooks and onToken, which all run on the
+// batcher's goroutine.
 type session struct {
 	s      *Server
 	id     string
 	p      genParams
-	reader *readout.Reader // telemetry reader (nil without a pack or telemetry)
+	seq    *telemetry.Sequence // readout, rules and their actions (nil without a pack or telemetry)
+	reader *readout.Reader     // the telemetry layer's reader (nil when seq is)
 	stat   readout.Metric
 	report []string // emotions reported per token (nil: top-k)
 	topK   int
@@ -51,13 +47,8 @@ type session struct {
 	steers []string
 
 	// batcher goroutine
-	eval       *monitor.Evaluator
-	pending    map[int]*posReadout // positions read but not yet evaluated
-	evalNext   int                 // next position to evaluate
-	leases     []monitor.ActiveSteer
-	nTokens    int
-	generated  []int
-	lastScores *readout.Scores // telemetry readout of the last evaluated position
+	nTokens   int
+	generated []int
 
 	mu      sync.Mutex // guards the per-token values read by summary()
 	perEmo  [][]float64
@@ -71,18 +62,22 @@ type session struct {
 // event is what the batcher goroutine tells the request's goroutine.
 type event struct {
 	id      int
-	stop    bool // the id is a stop token
+	stop    bool // the id is a stop token, or a token that is not emitted
 	readout *TokenReadout
 	alerts  []monitor.Event
-	trace   []store.Point
+	points  []telemetry.Point // the positions read since the last event
 	done    bool
 	result  model.Result
 	err     error
+
+	// set by the request's goroutine
+	emit  bool   // the token goes to the client
+	piece string // its text as sent (after the stop matcher)
 }
 
 // newSession validates the extension and builds the hooks.
 func (s *Server) newSession(p genParams) (*session, *hook.Set, error) {
-	ss := &session{s: s, id: newID("conv-"), p: p, topK: 5, every: 1, pending: map[int]*posReadout{}}
+	ss := &session{s: s, id: newID("conv-"), p: p, topK: 5, every: 1}
 	if p.ext != nil && p.ext.ConversationID != "" {
 		ss.id = p.ext.ConversationID
 	}
@@ -109,40 +104,38 @@ func (s *Server) newSession(p genParams) (*session, *hook.Set, error) {
 	if p.ext != nil && p.ext.Readout != nil {
 		ro = p.ext.Readout
 	}
-	if s.pack == nil || s.cfg.NoTelemetry {
+	if s.tel == nil || s.cfg.NoTelemetry {
 		if p.ext != nil && p.ext.Readout != nil && !ro.Off {
 			return nil, nil, badRequest("limbic.readout needs a vector pack and telemetry, and this server has %s", map[bool]string{true: "no pack", false: "telemetry off"}[s.pack == nil])
 		}
 		return ss, hs, nil
 	}
-	layer := s.defaultLayer()
+	so := telemetry.SequenceOptions{Layer: -1, PromptLen: len(p.prompt)}
 	if ro.Layer != nil {
-		layer = *ro.Layer
-	}
-	r, err := s.reader(layer)
-	if err != nil {
-		return nil, nil, badRequest("limbic.readout: %v", err)
-	}
-	ss.reader = r
-	ss.stat = readout.ZScore
-	if !r.HasBaseline() {
-		ss.stat = readout.Projection
+		so.Layer = *ro.Layer
+		if so.Layer < 0 {
+			return nil, nil, badRequest("limbic.readout.layer %d: want a layer of the vector pack %v", so.Layer, s.pack.Meta.Layers)
+		}
 	}
 	if ro.Stat != "" {
 		m, err := readout.ParseMetric(ro.Stat)
 		if err != nil {
 			return nil, nil, badRequest("limbic.readout.stat: %v", err)
 		}
-		if m == readout.ZScore && !r.HasBaseline() {
-			return nil, nil, badRequest("limbic.readout.stat z needs a neutral baseline, which the vector pack lacks")
-		}
-		ss.stat = m
+		so.Stat = m
 	}
 	for _, e := range ro.Emotions {
 		if _, err := s.pack.EmotionIndex(e); err != nil {
 			return nil, nil, badRequest("limbic.readout.emotions: %v", err)
 		}
 	}
+	// The telemetry adds the regulate rules' counter-steers after the
+	// request's steers and before its readers.
+	seq, err := s.tel.NewSequence(hs, so)
+	if err != nil {
+		return nil, nil, badRequest("limbic.readout: %v", err)
+	}
+	ss.seq, ss.reader, ss.stat = seq, seq.Reader(), seq.Stat()
 	ss.report = ro.Emotions
 	if ro.TopK > 0 {
 		ss.topK = ro.TopK
@@ -153,145 +146,31 @@ func (s *Server) newSession(p genParams) (*session, *hook.Set, error) {
 	if ro.Off {
 		ss.every = 0
 	}
-	n := len(r.Emotions)
+	n := len(ss.reader.Emotions)
 	ss.perEmo = make([][]float64, n)
-	if r.HasBaseline() {
+	if ss.reader.HasBaseline() {
 		ss.perEmoZ = make([][]float64, n)
 	}
-	// Counter-steers of regulate rules, applied while a lease covers the
-	// position (added before the readers so that a regulated layer reads
-	// the regulated activations).
-	if s.rules != nil {
-		ss.eval = s.rules.NewEvaluator()
-		for _, rv := range s.regulate {
-			for _, lv := range rv.vecs {
-				rule, vec := rv.rule, lv.Vec
-				hs.Add(hook.Block(lv.Layer, hook.ResidPost), func(a *hook.Act) {
-					for _, l := range ss.leases {
-						if l.Rule != rule {
-							continue
-						}
-						for i := 0; i < a.Rows; i++ {
-							if pos := a.Pos + i; pos >= l.From && pos < l.To {
-								row := a.Row(i)
-								for j := range row {
-									row[j] += vec[j]
-								}
-							}
-						}
-					}
-				})
-			}
-		}
-	}
-	// Readers: the telemetry layer and every layer a rule reads.
-	layers := []int{layer}
-	for _, l := range s.ruleLayers {
-		if !slices.Contains(layers, l) {
-			layers = append(layers, l)
-		}
-	}
-	for _, l := range layers {
-		rd, err := s.reader(l)
-		if err != nil {
-			return nil, nil, badRequest("limbic.readout: %v", err)
-		}
-		hs.Add(rd.Point(), rd.Hook(func(pos int, sc *readout.Scores) { ss.onReadout(l, pos, sc) }))
-	}
 	return ss, hs, nil
-}
-
-// onReadout keeps a position's readout at one layer (batcher goroutine).
-func (ss *session) onReadout(layer, pos int, sc *readout.Scores) {
-	pr := ss.pending[pos]
-	if pr == nil {
-		pr = &posReadout{pos: pos, byLayer: map[int]*readout.Scores{}}
-		ss.pending[pos] = pr
-	}
-	c := &readout.Scores{Proj: slices.Clone(sc.Proj), Cos: slices.Clone(sc.Cos), Z: slices.Clone(sc.Z), Norm: sc.Norm}
-	pr.byLayer[layer] = c
-}
-
-func statValues(st readout.Metric, sc *readout.Scores) []float32 {
-	switch st {
-	case readout.Cosine:
-		return sc.Cos
-	case readout.ZScore:
-		return sc.Z
-	}
-	return sc.Proj
-}
-
-// evaluate feeds the monitor every read position up to last, in order, and
-// returns the alert events and the trace points (batcher goroutine).
-func (ss *session) evaluate(last int, ids func(pos int) int) ([]monitor.Event, []store.Point) {
-	var evs []monitor.Event
-	var pts []store.Point
-	promptLen := len(ss.p.prompt)
-	for ; ss.evalNext <= last; ss.evalNext++ {
-		pos := ss.evalNext
-		pr := ss.pending[pos]
-		if pr == nil {
-			if pos == last {
-				ss.lastScores = nil
-			}
-			continue
-		}
-		delete(ss.pending, pos)
-		if pos == last {
-			ss.lastScores = pr.byLayer[ss.reader.Layer]
-		}
-		if ss.eval != nil {
-			value := func(k monitor.Key) (float64, bool) {
-				sc := pr.byLayer[k.Layer]
-				if sc == nil {
-					return 0, false
-				}
-				e, ok := ss.s.emoIndex[k.Emotion]
-				vs := statValues(readout.Metric(k.Stat), sc)
-				if !ok || e >= len(vs) {
-					return 0, false
-				}
-				return float64(vs[e]), true
-			}
-			for _, ev := range ss.eval.Observe(monitor.Sample{Pos: pos, Generated: pos >= promptLen-1, Value: value}) {
-				evs = append(evs, ev)
-				if ev.Stop() {
-					ss.stop.Store(true)
-					ss.stoppedBy.Store(ev.Rule)
-				}
-			}
-		}
-		if stride := ss.s.cfg.TraceStride; ss.s.store != nil && stride > 0 && pos%stride == 0 {
-			if sc := pr.byLayer[ss.reader.Layer]; sc != nil {
-				pts = append(pts, store.Point{ConversationID: ss.id, Pos: pos, TokenID: ids(pos), Generated: pos >= promptLen,
-					Values: slices.Clone(statValues(ss.stat, sc))})
-			}
-		}
-	}
-	if ss.eval != nil {
-		ss.leases = ss.eval.Steers(last + 1)
-	}
-	return evs, pts
 }
 
 // onToken runs on the batcher goroutine for every sampled token.
 func (ss *session) onToken(t model.Token) bool {
 	ev := event{id: t.ID, stop: t.Stop}
-	if ss.reader != nil {
+	if ss.seq != nil {
 		last := len(ss.p.prompt) - 1 + ss.nTokens // the position this token was sampled from
-		ev.alerts, ev.trace = ss.evaluate(last, func(pos int) int {
-			if pos < len(ss.p.prompt) {
-				return ss.p.prompt[pos]
-			}
-			return ss.generated[pos-len(ss.p.prompt)]
-		})
+		st := ss.seq.Advance(last)
+		ev.alerts, ev.points = st.Alerts, st.Points
+		if st.Stop && !ss.stop.Load() {
+			ss.stoppedBy.Store(ss.seq.StoppedBy())
+			ss.stop.Store(true)
+		}
 		if ss.stop.Load() {
 			// An alert stopped the sequence at the position this token was
 			// sampled from: the token is not emitted.
 			ev.stop, t.Stop = true, true
 		} else if !t.Stop {
-			ss.recordToken(t, last, &ev)
+			ss.recordToken(t, last, st.Scores, &ev)
 		}
 	}
 	if !t.Stop {
@@ -305,14 +184,24 @@ func (ss *session) onToken(t model.Token) bool {
 	return !ss.stop.Load()
 }
 
+// lastPos is the position of the last token of the sequence (after done).
+func (ss *session) lastPos() int { return len(ss.p.prompt) - 1 + ss.nTokens }
+
+// finish resolves the alerts still firing when the sequence has ended.
+func (ss *session) finish() []monitor.Event {
+	if ss.seq == nil {
+		return nil
+	}
+	return ss.seq.Finish(ss.lastPos())
+}
+
 // recordToken adds a generated token's readout to the summary and, every
 // n-th token, to the response (batcher goroutine).
-func (ss *session) recordToken(t model.Token, pos int, ev *event) {
-	sc := ss.lastScores
+func (ss *session) recordToken(t model.Token, pos int, sc *readout.Scores, ev *event) {
 	if sc == nil {
 		return
 	}
-	vals := statValues(ss.stat, sc)
+	vals := telemetry.Values(ss.stat, sc)
 	ss.mu.Lock()
 	for e, v := range vals {
 		ss.perEmo[e] = append(ss.perEmo[e], float64(v))
@@ -330,7 +219,8 @@ func (ss *session) recordToken(t model.Token, pos int, ev *event) {
 	tr := &TokenReadout{Index: ss.nTokens, Pos: pos, Token: t.ID, Scores: map[string]float32{}}
 	if ss.report != nil {
 		for _, name := range ss.report {
-			tr.Scores[name] = vals[ss.s.emoIndex[name]]
+			e, _ := ss.s.tel.EmotionIndex(name)
+			tr.Scores[name] = vals[e]
 		}
 	} else {
 		idx := make([]int, len(vals))
@@ -352,6 +242,80 @@ func (ss *session) run(ctx context.Context, hs *hook.Set) {
 			Stop: ss.s.m.StopIDs(), Hooks: hs}, ss.onToken)
 		ss.events <- event{done: true, result: res, err: err}
 	}()
+}
+
+// next waits for the next event and returns it with those already queued
+// behind it (at most maxBatch, ending at the done event): the request's
+// goroutine stores a batch in one commit before it sends any of it.
+func (ss *session) next() []event {
+	const maxBatch = 64
+	evs := []event{<-ss.events}
+	for len(evs) < maxBatch && !evs[len(evs)-1].done {
+		select {
+		case ev := <-ss.events:
+			evs = append(evs, ev)
+		default:
+			return evs
+		}
+	}
+	return evs
+}
+
+// traceLog builds a conversation's stored trace: a row for every prompt
+// token and every generated token with its text, written no later than the
+// token is sent, and the readout values of the positions on the trace
+// stride, written when they are read (a row is replaced when its values
+// arrive).
+type traceLog struct {
+	conv      string
+	stride    int
+	promptLen int
+	ids       []int             // the token at each position so far
+	texts     []string          // its text
+	vals      map[int][]float32 // readouts on the stride, by position
+	dirty     []int             // positions to (re)write
+}
+
+func newTraceLog(conv string, stride int, prompt []int, tok *tokenizer.Tokenizer) *traceLog {
+	tl := &traceLog{conv: conv, stride: max(stride, 1), promptLen: len(prompt), vals: map[int][]float32{}}
+	for _, t := range readout.Tokens(tok, prompt) {
+		tl.ids = append(tl.ids, t.ID)
+		tl.texts = append(tl.texts, t.Text)
+		tl.dirty = append(tl.dirty, t.Pos)
+	}
+	return tl
+}
+
+// add records an event: the readouts it carries and, for a generated token
+// that is not a stop token, the token and its text.
+func (tl *traceLog) add(ev *event, text string) {
+	for _, p := range ev.points {
+		if p.Pos%tl.stride == 0 && p.Pos < len(tl.ids) {
+			tl.vals[p.Pos] = p.Values
+			tl.dirty = append(tl.dirty, p.Pos)
+		}
+	}
+	if !ev.done && !ev.stop {
+		tl.ids = append(tl.ids, ev.id)
+		tl.texts = append(tl.texts, text)
+		tl.dirty = append(tl.dirty, len(tl.ids)-1)
+	}
+}
+
+// rows returns the rows to write and forgets them.
+func (tl *traceLog) rows() []store.Point {
+	if len(tl.dirty) == 0 {
+		return nil
+	}
+	slices.Sort(tl.dirty)
+	tl.dirty = slices.Compact(tl.dirty)
+	out := make([]store.Point, len(tl.dirty))
+	for i, pos := range tl.dirty {
+		out[i] = store.Point{ConversationID: tl.conv, Pos: pos, TokenID: tl.ids[pos], Text: tl.texts[pos],
+			Generated: pos >= tl.promptLen, Values: tl.vals[pos]}
+	}
+	tl.dirty = tl.dirty[:0]
+	return out
 }
 
 // summary aggregates the chosen statistic over the generated tokens.

@@ -65,6 +65,9 @@ const (
 	MaxFor            = 1 << 20
 	MaxRetries        = 10
 	MaxRegulateTokens = 1 << 16
+	// MaxRegulateStrength bounds |strength| of a regulate steer, a fraction
+	// of the layer's mean residual norm: 2 already adds twice the norm.
+	MaxRegulateStrength = 2.0
 
 	DefaultRetries        = 3
 	DefaultWebhookTimeout = 5 * time.Second
@@ -298,6 +301,10 @@ func Normalize(rules []Rule) error {
 				bad("action.steer", "%v", err)
 			} else if strings.Contains(a.Steer, ":") || sp.Span.Kind != steer.All {
 				bad("action.steer", "%q: no span here, the regulated positions are the next action.tokens tokens", a.Steer)
+			} else if math.IsNaN(sp.Strength) || math.IsInf(sp.Strength, 0) {
+				bad("action.steer", "%q: strength %v: want a finite number", a.Steer, sp.Strength)
+			} else if !(math.Abs(sp.Strength) <= MaxRegulateStrength) {
+				bad("action.steer", "%q: strength %v: want at most %v in magnitude (a fraction of the mean residual norm)", a.Steer, sp.Strength, MaxRegulateStrength)
 			}
 			if a.Tokens == 0 {
 				a.Tokens = DefaultRegulateTokens

@@ -264,3 +264,51 @@ func FuzzLoadRules(f *testing.F) {
 		ev.Finish(8)
 	})
 }
+
+// TestLoadRulesRejectsBadSteerStrength: a regulate steer whose strength is
+// not finite or absurdly large is an error at load that names the file, the
+// rule and the field.
+func TestLoadRulesRejectsBadSteerStrength(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, steer string
+		ok          bool
+	}{
+		{"nan", "calm=NaN", false},
+		{"nan-lower", "calm=nan@3", false},
+		{"inf", "calm=Inf", false},
+		{"minus-inf", "calm=-inf", false},
+		{"huge", "calm=1e9", false},
+		{"over", "calm=-2.5", false},
+		{"at-limit", "calm=-2", true},
+		{"usual", "calm=0.05@3", true},
+	}
+	for _, c := range cases {
+		for _, ext := range []string{"yaml", "json"} {
+			path := filepath.Join(dir, c.name+"."+ext)
+			text := `rules: [{name: "reg-` + c.name + `", emotion: calm, op: "<", threshold: -1, action: {type: regulate, steer: "` + c.steer + `"}}]`
+			if ext == "json" {
+				text = `{"rules": [{"name": "reg-` + c.name + `", "emotion": "calm", "op": "<", "threshold": -1, "action": {"type": "regulate", "steer": "` + c.steer + `"}}]}`
+			}
+			if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadRules(path)
+			if c.ok {
+				if err != nil {
+					t.Errorf("%s: %v, want no error", path, err)
+				}
+				continue
+			}
+			if err == nil {
+				t.Errorf("%s (steer %q): no error, want one", path, c.steer)
+				continue
+			}
+			for _, want := range []string{path, `"reg-` + c.name + `"`, "action.steer", "strength"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%s: error %q does not name %q", path, err, want)
+				}
+			}
+		}
+	}
+}

@@ -25,7 +25,11 @@
 // Times are stored as Unix milliseconds. A conversation lists its emotions
 // once (with the layer and the metric of the values); each trace point
 // stores its values as a little-endian float32 blob parallel to that list.
-// Which tokens are traced (the stride) is the caller's choice. Alerts keep
+// Which rows and values are written is the caller's choice: the server
+// writes a row, with its text, for every prompt token and for every
+// generated token before the token is sent, and adds the values (replacing
+// the row) once the position is read, every stride-th position; a row
+// without values has an empty blob. Alerts keep
 // the evaluator's event as JSON in Detail. The schema is versioned in
 // schema_migrations; Open applies pending migrations and refuses a database
 // from a newer build.

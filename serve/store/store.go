@@ -170,7 +170,7 @@ type Point struct {
 	TokenID        int       `json:"token_id"`
 	Text           string    `json:"text"`
 	Generated      bool      `json:"generated"`
-	Values         []float32 `json:"values"` // parallel to the conversation's Emotions
+	Values         []float32 `json:"values"` // parallel to the conversation's Emotions; empty when not read or not stored
 }
 
 // Alert is one stored alert event.
