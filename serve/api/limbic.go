@@ -162,7 +162,7 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 	if alerts == nil {
 		alerts = []store.Alert{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": alerts})
+	s.reply(w, http.StatusOK, map[string]any{"object": "list", "data": alerts})
 }
 
 func (s *Server) handleConversations(w http.ResponseWriter, r *http.Request) {
@@ -178,7 +178,7 @@ func (s *Server) handleConversations(w http.ResponseWriter, r *http.Request) {
 	if cs == nil {
 		cs = []store.Conversation{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": cs})
+	s.reply(w, http.StatusOK, map[string]any{"object": "list", "data": cs})
 }
 
 func (s *Server) handleConversation(w http.ResponseWriter, r *http.Request) {
@@ -194,7 +194,7 @@ func (s *Server) handleConversation(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	s.reply(w, http.StatusOK, c)
 }
 
 func (s *Server) handleRules(w http.ResponseWriter, r *http.Request) {
@@ -205,5 +205,5 @@ func (s *Server) handleRules(w http.ResponseWriter, r *http.Request) {
 	if rules == nil {
 		rules = []monitor.Rule{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": rules})
+	s.reply(w, http.StatusOK, map[string]any{"object": "list", "data": rules})
 }
