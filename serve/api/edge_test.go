@@ -213,9 +213,11 @@ func TestUnknownAndUnsupportedFields(t *testing.T) {
 		{"response_format", chat, `{` + userMsg + `,"response_format":{"type":"json_object"}}`, 400, "response_format"},
 		{"suffix", comp, `{"prompt":"Hi","suffix":"end"}`, 400, "suffix"},
 		{"best_of", comp, `{"prompt":"Hi","best_of":3}`, 400, "best_of"},
+		{"message typo", chat, `{"messages":[{"role":"user","contnet":"Hi"}]}`, 400, "messages.contnet"},
+		{"message tool calls", chat, `{"messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":null,"tool_calls":[{"id":"1"}]}]}`, 400, "messages.tool_calls"},
 		{"messages in completions", comp, `{"prompt":"Hi",` + userMsg + `}`, 400, "messages"},
-		{"neutral values", chat, `{` + userMsg + `,"max_tokens":1,"frequency_penalty":0,"presence_penalty":0,"logprobs":false,
-			"logit_bias":{},"tools":[],"tool_choice":"none","response_format":{"type":"text"},"store":false,"user":"u"}`, 200, ""},
+		{"neutral values", chat, `{"max_tokens":1,"frequency_penalty":0,"presence_penalty":0,"logprobs":false,
+			"logit_bias":{},"tools":[],"messages":[{"role":"user","content":"Hi","name":"n","tool_calls":[],"refusal":null}],"tool_choice":"none","response_format":{"type":"text"},"store":false,"user":"u"}`, 200, ""},
 		{"neutral completions", comp, `{"prompt":"Hi","max_tokens":1,"suffix":null,"best_of":1,"logit_bias":null}`, 200, ""},
 	}
 	for _, tt := range tests {

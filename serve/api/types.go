@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -14,6 +15,32 @@ type ChatMessage struct {
 	Role    string  `json:"role"`
 	Content Content `json:"content"`
 	Name    string  `json:"name,omitempty"`
+}
+
+// UnmarshalJSON rejects fields the server would drop: tool calls and
+// other fields are accepted only empty.
+func (m *ChatMessage) UnmarshalJSON(b []byte) error {
+	type plain ChatMessage
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return jsonError("messages", err)
+	}
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(b, &keys) == nil {
+		for k, v := range keys {
+			switch k {
+			case "role", "content", "name":
+			case "tool_calls", "refusal", "function_call", "audio", "tool_call_id":
+				if v := string(bytes.TrimSpace(v)); v != "null" && v != "[]" && v != `""` {
+					return badParam("messages."+k, "messages.%s is not supported by this server (no tools or audio)", k)
+				}
+			default:
+				return badParam("messages."+k, "unknown field %q", "messages."+k)
+			}
+		}
+	}
+	*m = ChatMessage(p)
+	return nil
 }
 
 // Content is message text that unmarshals from a string or text parts.
