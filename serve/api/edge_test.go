@@ -68,7 +68,8 @@ func apiErr(t *testing.T, what string, resp *http.Response, b []byte) ErrorDetai
 }
 
 func leaksGo(msg string) bool {
-	for _, s := range []string{"json:", "Go struct", "Go value", "api.", "of type", "float64", "int64", "[]api"} {
+	for _, s := range []string{"json:", "Go struct", "Go value", "api.", "type int", "type uint", "type float", "type string", "type bool",
+		"type []", "type map", "type *", "float64", "int64"} {
 		if strings.Contains(msg, s) {
 			return true
 		}

@@ -28,7 +28,10 @@ func (s *Server) storeAlerts(ctx context.Context, ss *session, evs []monitor.Eve
 		if s.metrics != nil {
 			s.metrics.ObserveAlert(e.Rule, string(e.Kind))
 		}
-		detail, _ := json.Marshal(e)
+		detail, err := json.Marshal(e)
+		if err != nil {
+			s.log.Error("encoding an alert's detail", "conversation", ss.id, "rule", e.Rule, "err", err)
+		}
 		rows[i] = store.Alert{ConversationID: ss.id, Rule: e.Rule, State: string(e.Kind), Pos: e.Pos, Value: e.Value,
 			Threshold: e.Threshold, Time: now, Severity: e.Severity, Action: string(e.Action), Detail: detail}
 		if e.Notify() {
