@@ -33,6 +33,8 @@ func newServeCmd() *cobra.Command {
 		maxTokens   int
 		maxBody     int64
 		maxSeqs     int
+		maxQueue    int
+		bodyTimeout time.Duration
 		noTelemetry bool
 	)
 	c := &cobra.Command{
@@ -73,7 +75,8 @@ LIMBIC_API_KEY) requires "Authorization: Bearer KEY" on every route but
 				return err
 			}
 			cfg := api.Config{Model: m, Pack: pack, PackPath: packPath, APIKey: apiKey, MaxBody: maxBody, MaxTokens: maxTokens,
-				MaxSeqs: maxSeqs, Log: logger, TraceStride: stride, NoTelemetry: noTelemetry, Fingerprint: "limbic-" + version}
+				MaxSeqs: maxSeqs, Log: logger, TraceStride: stride, NoTelemetry: noTelemetry, Fingerprint: "limbic-" + version,
+				MaxQueue: maxQueue, BodyTimeout: bodyTimeout}
 			if pack == nil {
 				logger.Warn("no vector pack: serving plain completions without emotion readout (run `limbic run`, or pass --vectors)")
 			} else if !noRules && !noTelemetry {
@@ -124,16 +127,18 @@ LIMBIC_API_KEY) requires "Authorization: Bearer KEY" on every route but
 			}
 			cfg.Metrics = metrics.New(metrics.Options{ReadoutEmotions: emos})
 			cfg.Dashboard = dashboardHandler()
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
+			cfg.BindAddr = ln.Addr().String()
 			srv, err := api.New(cfg)
 			if err != nil {
 				return err
 			}
 			defer srv.Close()
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return err
-			}
-			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			hs := srv.HTTPServer()
 			logger.Info("serving", "url", "http://"+ln.Addr().String(), "model", m.Name, "vectors", packPath,
 				"rules", len(cfg.Rules), "db", dbPath, "auth", apiKey != "")
 			if g.jsonOut {
@@ -168,6 +173,8 @@ LIMBIC_API_KEY) requires "Authorization: Bearer KEY" on every route but
 	f.IntVar(&maxTokens, "max-tokens", 1024, "most tokens a request may generate")
 	f.Int64Var(&maxBody, "max-body", 1<<20, "request body limit in bytes")
 	f.IntVar(&maxSeqs, "max-seqs", 16, "sequences decoded together")
+	f.IntVar(&maxQueue, "max-queue", 64, "requests that may wait for a sequence slot; more get 429 (0: 64, -1: no limit)")
+	f.DurationVar(&bodyTimeout, "body-timeout", 30*time.Second, "most time to read a request body")
 	f.BoolVar(&noTelemetry, "no-telemetry", false, "no readout and no rules (to measure their cost)")
 	addJSON(c)
 	return c

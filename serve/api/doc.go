@@ -21,4 +21,15 @@
 //	  "steer":   ["calm=0.1@8:generated", {"emotion": "desperate", "strength": -0.05}],
 //	  "readout": {"emotions": ["calm", "desperate"], "layer": 8, "top_k": 5, "every": 1, "stat": "z"}
 //	}
+//
+// Request checking: unknown fields of the extension are rejected, and so
+// are OpenAI fields the server does not implement unless they carry their
+// neutral value ("frequency_penalty": 0); steering strengths must be finite
+// and at most MaxSteerStrength in magnitude. Every error is OpenAI-shaped,
+// {"error": {"message", "type", "param", "code"}}, param naming the field.
+//
+// The HTTP edge (edge.go) logs one line per request, answers only
+// loopback Host headers when bound to loopback (DNS rebinding), answers 429
+// with Retry-After when more than Config.MaxQueue requests wait, and
+// bounds the time to read headers and bodies (HTTPServer, BodyTimeout).
 package api

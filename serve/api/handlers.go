@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -14,31 +13,32 @@ import (
 	"github.com/limbic-dev/limbic/serve/store"
 )
 
-// params validates the sampling parameters shared by both endpoints.
+// params validates the sampling parameters shared by both endpoints and
+// the numbers of the limbic extension.
 func (s *Server) params(maxTokens *int, temp, topP *float64, topK *int, seed *int64, n *int, stop Stop, ext *Extension) (genParams, error) {
 	p := genParams{max: s.cfg.DefaultMax, ext: ext, stops: stop}
 	if maxTokens != nil {
 		if *maxTokens < 1 || *maxTokens > s.cfg.MaxTokens {
-			return p, badRequest("max_tokens %d: must be between 1 and %d", *maxTokens, s.cfg.MaxTokens)
+			return p, badParam("max_tokens", "max_tokens %d: must be between 1 and %d", *maxTokens, s.cfg.MaxTokens)
 		}
 		p.max = *maxTokens
 	}
 	p.sampling.Temp = 1 // OpenAI's default
 	if temp != nil {
-		if *temp < 0 || *temp > 2 || math.IsNaN(*temp) {
-			return p, badRequest("temperature %v: must be between 0 and 2", *temp)
+		if !(*temp >= 0 && *temp <= 2) {
+			return p, badParam("temperature", "temperature %v: must be between 0 and 2", *temp)
 		}
 		p.sampling.Temp = *temp
 	}
 	if topP != nil {
-		if *topP <= 0 || *topP > 1 {
-			return p, badRequest("top_p %v: must be in (0, 1]", *topP)
+		if !(*topP > 0 && *topP <= 1) {
+			return p, badParam("top_p", "top_p %v: must be in (0, 1]", *topP)
 		}
 		p.sampling.TopP = *topP
 	}
 	if topK != nil {
 		if *topK < 0 {
-			return p, badRequest("top_k %d: must be ≥ 0", *topK)
+			return p, badParam("top_k", "top_k %d: must be ≥ 0", *topK)
 		}
 		p.sampling.TopK = *topK
 	}
@@ -48,14 +48,29 @@ func (s *Server) params(maxTokens *int, temp, topP *float64, topK *int, seed *in
 		p.sampling.Seed = uint64(time.Now().UnixNano())
 	}
 	if n != nil && *n != 1 {
-		return p, badRequest("n %d: only n = 1 is supported", *n)
+		return p, badParam("n", "n %d: only n = 1 is supported", *n)
 	}
 	if len(stop) > 4 {
-		return p, badRequest("stop: at most 4 sequences")
+		return p, badParam("stop", "stop: at most 4 sequences")
 	}
 	for _, st := range stop {
 		if st == "" {
-			return p, badRequest("stop: empty stop sequence")
+			return p, badParam("stop", "stop: empty stop sequence")
+		}
+	}
+	if ext != nil {
+		for i, sp := range ext.Steer {
+			if err := checkStrength(sp.Strength); err != nil {
+				return p, badParam(fmt.Sprintf("limbic.steer[%d].strength", i), "limbic.steer[%d] %s", i, err)
+			}
+		}
+		if ro := ext.Readout; ro != nil {
+			if ro.TopK < 0 {
+				return p, badParam("limbic.readout.top_k", "limbic.readout.top_k %d: must be ≥ 0", ro.TopK)
+			}
+			if ro.Every < 0 {
+				return p, badParam("limbic.readout.every", "limbic.readout.every %d: must be ≥ 0", ro.Every)
+			}
 		}
 	}
 	return p, nil
@@ -66,8 +81,8 @@ func (s *Server) checkPrompt(p *genParams) error {
 		return badRequest("empty prompt")
 	}
 	if len(p.prompt)+1 > s.m.MaxSeq {
-		return &apiError{http.StatusBadRequest, "context_length_exceeded",
-			fmt.Sprintf("prompt of %d tokens does not fit the context length of %d", len(p.prompt), s.m.MaxSeq)}
+		return &apiError{status: http.StatusBadRequest, typ: "context_length_exceeded",
+			msg: fmt.Sprintf("prompt of %d tokens does not fit the context length of %d", len(p.prompt), s.m.MaxSeq)}
 	}
 	p.max = min(p.max, s.m.MaxSeq-len(p.prompt))
 	return nil
@@ -122,7 +137,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.request, _ = json.Marshal(req)
-	s.generate(w, r, p, req.Stream, req.StreamOptions, true)
+	s.generate(w, r, p, req.Stream, req.StreamOptions, true, "")
 }
 
 func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
@@ -164,11 +179,26 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.request, _ = json.Marshal(req)
-	s.generate(w, r, p, req.Stream, req.StreamOptions, false)
+	echo := ""
+	if req.Echo {
+		echo = str
+		if ids != nil {
+			echo = s.m.Tok.Decode(ids)
+		}
+	}
+	s.generate(w, r, p, req.Stream, req.StreamOptions, false, echo)
 }
 
-// generate runs a session and writes the response, streamed or not.
-func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, stream bool, so *StreamOptions, isChat bool) {
+// generate runs a session and writes the response, streamed or not; echo
+// is text put before the completion (completions' echo).
+func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, stream bool, so *StreamOptions, isChat bool, echo string) {
+	if !s.admit() {
+		w.Header().Set("Retry-After", "1")
+		writeAPIError(w, &apiError{status: http.StatusTooManyRequests, typ: "rate_limit_error",
+			msg: fmt.Sprintf("server busy: %d requests already wait for a sequence slot; retry later", s.cfg.MaxQueue)})
+		return
+	}
+	defer s.release()
 	ss, hs, err := s.newSession(p)
 	if err != nil {
 		writeErr(w, err)
@@ -191,7 +221,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, s
 			if s.metrics != nil {
 				s.metrics.ObserveStoreError("create_conversation")
 			}
-			writeErr(w, &apiError{http.StatusConflict, "invalid_request_error", err.Error()})
+			writeErr(w, &apiError{status: http.StatusConflict, typ: "invalid_request_error", msg: err.Error()})
 			return
 		}
 	}
@@ -216,10 +246,16 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, s
 	var alerts []Alert
 	ss.run(ctx, hs)
 
-	var flusher http.Flusher
+	sw := &sseWriter{w: w, log: s.log.With("conversation", ss.id)}
 	if stream {
 		var ok bool
-		if flusher, ok = w.(http.Flusher); !ok {
+		if sw.f, ok = w.(http.Flusher); !ok {
+			ss.stop.Store(true)
+			for ev := range ss.events {
+				if ev.done {
+					break
+				}
+			}
 			writeError(w, http.StatusInternalServerError, "server_error", "streaming unsupported by the connection")
 			return
 		}
@@ -229,17 +265,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, s
 		w.Header().Set("X-Accel-Buffering", "no")
 		w.WriteHeader(http.StatusOK)
 	}
-	send := func(v any) bool {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return false
-		}
-		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
-			return false
-		}
-		flusher.Flush()
-		return true
-	}
+	send := sw.send
 	chunk := func(content *string, role string, finish *string, ext *ResponseExtension, usage *Usage) any {
 		if isChat {
 			return ChatChunk{ID: id, Object: chunkObj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint,
@@ -258,11 +284,15 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, s
 			ss.stop.Store(true)
 		}
 	}
+	if stream && echo != "" && !send(chunk(&echo, "", nil, nil, nil)) {
+		ss.stop.Store(true)
+	}
 
 	dec := s.m.Tok.NewDecoder()
 	dec.Skip(p.prompt)
 	sm := &stopMatcher{stops: p.stops}
 	var text strings.Builder
+	text.WriteString(echo)
 	var tokens []TokenReadout
 	stoppedByString := false
 	var res model.Result
@@ -380,18 +410,17 @@ loop:
 				send(CompletionResponse{ID: id, Object: chunkObj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint, Choices: []CompletionChoice{}, Usage: &usage})
 			}
 		}
-		fmt.Fprint(w, "data: [DONE]\n\n")
-		flusher.Flush()
+		sw.done()
 		return
 	}
 	ext.Tokens = tokens
 	ext.Alerts = alerts
 	if isChat {
-		writeJSON(w, http.StatusOK, ChatResponse{ID: id, Object: obj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint,
+		s.reply(w, http.StatusOK, ChatResponse{ID: id, Object: obj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint,
 			Choices: []ChatChoice{{Message: ResponseMsg{Role: "assistant", Content: text.String()}, FinishReason: finish}}, Usage: usage, Limbic: ext})
 		return
 	}
-	writeJSON(w, http.StatusOK, CompletionResponse{ID: id, Object: obj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint,
+	s.reply(w, http.StatusOK, CompletionResponse{ID: id, Object: obj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint,
 		Choices: []CompletionChoice{{Text: text.String(), FinishReason: &finish}}, Usage: &usage, Limbic: ext})
 }
 

@@ -28,7 +28,10 @@ func (s *Server) storeAlerts(ctx context.Context, ss *session, evs []monitor.Eve
 		if s.metrics != nil {
 			s.metrics.ObserveAlert(e.Rule, string(e.Kind))
 		}
-		detail, _ := json.Marshal(e)
+		detail, err := json.Marshal(e)
+		if err != nil {
+			s.log.Error("encoding an alert's detail", "conversation", ss.id, "rule", e.Rule, "err", err)
+		}
 		rows[i] = store.Alert{ConversationID: ss.id, Rule: e.Rule, State: string(e.Kind), Pos: e.Pos, Value: e.Value,
 			Threshold: e.Threshold, Time: now, Severity: e.Severity, Action: string(e.Action), Detail: detail}
 		if e.Notify() {
@@ -162,7 +165,7 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 	if alerts == nil {
 		alerts = []store.Alert{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": alerts})
+	s.reply(w, http.StatusOK, map[string]any{"object": "list", "data": alerts})
 }
 
 func (s *Server) handleConversations(w http.ResponseWriter, r *http.Request) {
@@ -178,7 +181,7 @@ func (s *Server) handleConversations(w http.ResponseWriter, r *http.Request) {
 	if cs == nil {
 		cs = []store.Conversation{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": cs})
+	s.reply(w, http.StatusOK, map[string]any{"object": "list", "data": cs})
 }
 
 func (s *Server) handleConversation(w http.ResponseWriter, r *http.Request) {
@@ -194,7 +197,7 @@ func (s *Server) handleConversation(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	s.reply(w, http.StatusOK, c)
 }
 
 func (s *Server) handleRules(w http.ResponseWriter, r *http.Request) {
@@ -205,5 +208,5 @@ func (s *Server) handleRules(w http.ResponseWriter, r *http.Request) {
 	if rules == nil {
 		rules = []monitor.Rule{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": rules})
+	s.reply(w, http.StatusOK, map[string]any{"object": "list", "data": rules})
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/limbic-dev/limbic/engine/model"
@@ -34,6 +36,16 @@ type Config struct {
 	MaxSeqs     int    // sequences decoded together (default 16)
 	Log         *slog.Logger
 	Fingerprint string
+
+	// HTTP edge.
+	MaxQueue      int           // requests waiting for a sequence slot before new ones get 429 (default 64; < 0: no limit)
+	BodyTimeout   time.Duration // most time to read a request body (default 30s)
+	HeaderTimeout time.Duration // most time to read a request's headers, for HTTPServer (default 10s)
+	// BindAddr is the address the server listens on ("127.0.0.1:8080"). On a
+	// loopback address only loopback Host headers are served (a guard
+	// against DNS rebinding); beyond loopback without an APIKey, New logs a
+	// warning. Empty: no Host check, no warning (tests, embedding).
+	BindAddr string
 
 	// Monitoring. Rules are evaluated on every sequence when there is a pack.
 	Rules       []monitor.Rule
@@ -64,6 +76,10 @@ type Server struct {
 	notifier *monitor.Notifier
 	bg       context.Context // background work (webhooks, retention)
 	stopBG   context.CancelFunc
+
+	handler   http.Handler // mux behind the HTTP edge (edge.go)
+	hostCheck bool         // serve loopback Host headers only
+	inflight  atomic.Int64 // generation requests admitted and not yet finished
 }
 
 // New builds a server for cfg.Model.
@@ -82,6 +98,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.MaxQueue == 0 {
+		cfg.MaxQueue = 64
+	}
+	if cfg.MaxSeqs <= 0 {
+		cfg.MaxSeqs = 16
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 30 * time.Second
+	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = 10 * time.Second
 	}
 	m := cfg.Model
 	if m.Tok == nil {
@@ -120,11 +148,18 @@ func New(cfg Config) (*Server, error) {
 		bo.OnStep = func(st model.StepStats) {
 			s.metrics.ObserveStep(st.DecodeRows, st.Duration)
 			s.metrics.ObservePrefill(st.PrefillRows)
-			s.metrics.SetQueue(st.Waiting, st.Seqs)
+			// The step's batch still counts the sequences that ended in
+			// it: the batcher's live counts make the gauges drop to 0
+			// when the last one ends.
+			s.refreshLoad()
 		}
 	}
 	s.batcher = model.NewBatcher(m.Model, bo)
 	s.routes()
+	if err := s.setupEdge(); err != nil {
+		s.batcher.Close()
+		return nil, err
+	}
 	if s.store != nil {
 		if n, err := s.store.MarkInterrupted(context.Background()); err == nil && n > 0 {
 			s.log.Info("conversations left running by an earlier process marked interrupted", "n", n)
@@ -142,13 +177,14 @@ func (s *Server) Close() {
 	s.notifier.Wait()
 }
 
-// Handler returns the server's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the server's HTTP handler: the routes behind the HTTP
+// edge (request log, Host check, OpenAI-shaped 404 and 405).
+func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) routes() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		s.reply(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	handle := func(pattern, endpoint string, h http.HandlerFunc) {
 		var hh http.Handler = h
@@ -202,7 +238,7 @@ func constantTimeEqual(a, b string) bool {
 }
 
 func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": []ModelInfo{s.modelInfo()}})
+	s.reply(w, http.StatusOK, map[string]any{"object": "list", "data": []ModelInfo{s.modelInfo()}})
 }
 
 func (s *Server) modelInfo() ModelInfo {
@@ -231,63 +267,109 @@ func (s *Server) defaultLayer() int {
 	return telemetry.DefaultLayer(s.pack)
 }
 
-// apiError is an error with an HTTP status for the client.
+// apiError is an error with an HTTP status for the client; param names
+// the request field at fault ("limbic.steer[0].strength"), if any.
 type apiError struct {
 	status int
 	typ    string
 	msg    string
+	param  string
 }
 
 func (e *apiError) Error() string { return e.msg }
 
 func badRequest(format string, a ...any) *apiError {
-	return &apiError{http.StatusBadRequest, "invalid_request_error", fmt.Sprintf(format, a...)}
+	return &apiError{status: http.StatusBadRequest, typ: "invalid_request_error", msg: fmt.Sprintf(format, a...)}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// badParam is a 400 naming the request field at fault.
+func badParam(param, format string, a ...any) *apiError {
+	e := badRequest(format, a...)
+	e.param = param
+	return e
+}
+
+// writeJSON encodes v before writing anything, so that a value that does
+// not encode (a NaN) becomes a 500 error body rather than an empty 200; it
+// returns the encoding error for the caller to log.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := marshal(v)
+	if err != nil {
+		b, _ = marshal(ErrorBody{Error: ErrorDetail{Message: "the response could not be encoded (a non-finite number?)", Type: "server_error"}})
+		status = http.StatusInternalServerError
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+	w.Write(b)
+	return err
+}
+
+// marshal is json.Marshal without HTML escaping, with a trailing newline.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// reply writes v as JSON and logs an encoding error.
+func (s *Server) reply(w http.ResponseWriter, status int, v any) {
+	if err := writeJSON(w, status, v); err != nil {
+		s.log.Error("encoding a response", "err", err)
+	}
 }
 
 func writeError(w http.ResponseWriter, status int, typ, msg string) {
-	writeJSON(w, status, ErrorBody{Error: ErrorDetail{Message: msg, Type: typ}})
+	writeAPIError(w, &apiError{status: status, typ: typ, msg: msg})
+}
+
+func writeAPIError(w http.ResponseWriter, e *apiError) {
+	d := ErrorDetail{Message: e.msg, Type: e.typ}
+	if e.param != "" {
+		d.Param = &e.param
+	}
+	if code := errorCode(e); code != "" {
+		d.Code = &code
+	}
+	writeJSON(w, e.status, ErrorBody{Error: d})
+}
+
+// errorCode is OpenAI's error code for e.
+func errorCode(e *apiError) string {
+	switch e.status {
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusRequestTimeout:
+		return "request_timeout"
+	case http.StatusRequestEntityTooLarge:
+		return "request_too_large"
+	case http.StatusTooManyRequests:
+		return "rate_limit_exceeded"
+	}
+	switch {
+	case e.typ != "invalid_request_error" && e.typ != "server_error":
+		return e.typ
+	case e.status == http.StatusNotFound:
+		return "not_found"
+	case e.param != "":
+		return "invalid_value"
+	}
+	return ""
 }
 
 func writeErr(w http.ResponseWriter, err error) {
 	var ae *apiError
 	if errors.As(err, &ae) {
-		writeError(w, ae.status, ae.typ, ae.msg)
+		writeAPIError(w, ae)
 		return
 	}
 	if errors.Is(err, context.Canceled) {
 		return
 	}
 	writeError(w, http.StatusInternalServerError, "server_error", err.Error())
-}
-
-// decode reads a JSON body under the size limit, rejecting unknown fields
-// only inside the limbic extension (OpenAI clients send fields we ignore).
-func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return &apiError{http.StatusRequestEntityTooLarge, "invalid_request_error", fmt.Sprintf("request body over the limit of %d bytes", s.cfg.MaxBody)}
-		}
-		return badRequest("reading the body: %v", err)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return badRequest("malformed JSON at byte %d: %v", se.Offset, err)
-		}
-		return badRequest("invalid request: %v", err)
-	}
-	return nil
 }
 
 func newID(prefix string) string {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -14,6 +15,32 @@ type ChatMessage struct {
 	Role    string  `json:"role"`
 	Content Content `json:"content"`
 	Name    string  `json:"name,omitempty"`
+}
+
+// UnmarshalJSON rejects fields the server would drop: tool calls and
+// other fields are accepted only empty.
+func (m *ChatMessage) UnmarshalJSON(b []byte) error {
+	type plain ChatMessage
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return jsonError("messages", err)
+	}
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(b, &keys) == nil {
+		for k, v := range keys {
+			switch k {
+			case "role", "content", "name":
+			case "tool_calls", "refusal", "function_call", "audio", "tool_call_id":
+				if v := string(bytes.TrimSpace(v)); v != "null" && v != "[]" && v != `""` {
+					return badParam("messages."+k, "messages.%s is not supported by this server (no tools or audio)", k)
+				}
+			default:
+				return badParam("messages."+k, "unknown field %q", "messages."+k)
+			}
+		}
+	}
+	*m = ChatMessage(p)
+	return nil
 }
 
 // Content is message text that unmarshals from a string or text parts.
@@ -76,18 +103,18 @@ func (s *SteerSpec) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &str); err == nil {
 		sp, err := steer.Parse(str)
 		if err != nil {
-			return err
+			return badParam("limbic.steer", "limbic.steer %q: %v", str, err)
 		}
 		s.Spec = sp
 		return nil
 	}
 	var sp steer.Spec
 	sp.Span = steer.Span{Kind: steer.All}
-	if err := json.Unmarshal(b, &sp); err != nil {
-		return fmt.Errorf("steer: %w", err)
+	if err := decodeStrict(b, &sp, "limbic.steer"); err != nil {
+		return err
 	}
 	if sp.Emotion == "" {
-		return fmt.Errorf("steer: missing emotion")
+		return badParam("limbic.steer", "limbic.steer: missing emotion")
 	}
 	s.Spec = sp
 	return nil
@@ -103,11 +130,34 @@ type ReadoutOptions struct {
 	Off      bool     `json:"off,omitempty"`      // no per-token readout in the response
 }
 
+// UnmarshalJSON rejects unknown fields.
+func (o *ReadoutOptions) UnmarshalJSON(b []byte) error {
+	type plain ReadoutOptions
+	var p plain
+	if err := decodeStrict(b, &p, "limbic.readout"); err != nil {
+		return err
+	}
+	*o = ReadoutOptions(p)
+	return nil
+}
+
 // Extension is the "limbic" object of a request.
 type Extension struct {
 	Steer          []SteerSpec     `json:"steer,omitempty"`
 	Readout        *ReadoutOptions `json:"readout,omitempty"`
 	ConversationID string          `json:"conversation_id,omitempty"`
+}
+
+// UnmarshalJSON rejects unknown fields (a misspelt "steer" would otherwise
+// give unsteered output).
+func (e *Extension) UnmarshalJSON(b []byte) error {
+	type plain Extension
+	var p plain
+	if err := decodeStrict(b, &p, "limbic"); err != nil {
+		return err
+	}
+	*e = Extension(p)
+	return nil
 }
 
 // StreamOptions is OpenAI's stream_options.

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -48,6 +49,7 @@ type Metrics struct {
 	Alerts          *prometheus.CounterVec   // limbic_alerts_total{rule,state}
 	Deliveries      *prometheus.CounterVec   // limbic_webhook_deliveries_total{result}
 	StoreErrors     *prometheus.CounterVec   // limbic_store_errors_total{op}
+	NonFinite       prometheus.Counter       // limbic_readout_nonfinite_total
 
 	handler http.Handler
 
@@ -102,10 +104,13 @@ func New(o Options) *Metrics {
 		StoreErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "limbic_store_errors_total", Help: "Failed database writes by operation.",
 		}, []string{"op"}),
+		NonFinite: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "limbic_readout_nonfinite_total", Help: "Readout values left out of limbic_readout because they were NaN or infinite.",
+		}),
 		readout: map[string]prometheus.Observer{},
 	}
 	m.Registry.MustRegister(m.Requests, m.RequestDuration, m.TokensGenerated, m.PromptTokens, m.DecodeTPS, m.StepDuration,
-		m.QueueDepth, m.ActiveSeqs, m.Readout, m.Alerts, m.Deliveries, m.StoreErrors)
+		m.QueueDepth, m.ActiveSeqs, m.Readout, m.Alerts, m.Deliveries, m.StoreErrors, m.NonFinite)
 	if !o.NoRuntime {
 		m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -175,7 +180,7 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 func (m *Metrics) ObserveStep(tokens int, d time.Duration) {
 	m.TokensGenerated.Add(float64(tokens))
 	m.StepDuration.Observe(d.Seconds())
-	if d <= 0 {
+	if d <= 0 || tokens < 0 {
 		return
 	}
 	rate := float64(tokens) / d.Seconds()
@@ -206,14 +211,21 @@ func (m *Metrics) SetQueue(queued, active int) {
 }
 
 // ObserveReadout records one token's readouts, values parallel to emotions
-// (only the emotions allowed by Options.ReadoutEmotions).
+// (only the emotions allowed by Options.ReadoutEmotions). A NaN or
+// infinite value is counted in NonFinite instead: one would poison the
+// histogram's sum for the life of the process.
 func (m *Metrics) ObserveReadout(emotions []string, values []float32) {
 	for i, e := range emotions {
 		if i >= len(values) {
 			break
 		}
+		v := float64(values[i])
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			m.NonFinite.Inc()
+			continue
+		}
 		if o := m.observer(e); o != nil {
-			o.Observe(float64(values[i]))
+			o.Observe(v)
 		}
 	}
 }

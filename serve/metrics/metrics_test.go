@@ -165,3 +165,32 @@ func TestRegistriesAreIndependent(t *testing.T) {
 		t.Error("help text missing")
 	}
 }
+
+// TestReadoutNonFinite: NaN and ±Inf readouts are counted apart and never
+// reach the histogram, whose sum stays the sum of the finite values.
+func TestReadoutNonFinite(t *testing.T) {
+	m := New(Options{NoRuntime: true})
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	m.ObserveReadout([]string{"calm", "sad"}, []float32{1.5, nan})
+	m.ObserveReadout([]string{"calm", "sad"}, []float32{inf, 2})
+	m.ObserveReadout([]string{"calm"}, []float32{float32(math.Inf(-1))})
+	fams := scrape(t, m)
+	sums := map[string]float64{}
+	counts := map[string]uint64{}
+	for _, s := range fams["limbic_readout"].Metric {
+		sums[s.Label[0].GetValue()] = s.Histogram.GetSampleSum()
+		counts[s.Label[0].GetValue()] = s.Histogram.GetSampleCount()
+	}
+	for _, tt := range []struct {
+		emotion string
+		sum     float64
+		count   uint64
+	}{{"calm", 1.5, 1}, {"sad", 2, 1}} {
+		if got := sums[tt.emotion]; !(math.Abs(got-tt.sum) <= 1e-9) || counts[tt.emotion] != tt.count {
+			t.Errorf("%s: sum %v count %d, want %v and %d", tt.emotion, got, counts[tt.emotion], tt.sum, tt.count)
+		}
+	}
+	if got, want := value(t, fams, "limbic_readout_nonfinite_total", nil), 3.0; got != want {
+		t.Errorf("nonfinite count %v, want %v", got, want)
+	}
+}
