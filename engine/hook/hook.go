@@ -189,11 +189,11 @@ const LayerListSyntax = "L, A:B (inclusive), a comma list of those, or * (negati
 // ParseLayerList parses a layer list for a model with nLayers blocks, the
 // one layer grammar of hook patterns, steering and readout:
 //
-//   - every layer
-//     L        one layer; negative counts from the end (-1 is the last)
-//     A:B      layers A to B, both included ("-4:-1" is the last four)
-//     A-B      the same, for non-negative A and B only ("2-4")
-//     X,Y,...  the union of the items above
+//	L        one layer; negative counts from the end (-1 is the last)
+//	A:B      layers A to B, both included ("-4:-1" is the last four)
+//	A-B      the same, for non-negative A and B only ("2-4")
+//	X,Y,...  the union of the items above
+//	"*"      every layer
 //
 // It returns the layers in increasing order, each once. An empty range
 // (B before A) or a layer outside the model is an error.
