@@ -22,10 +22,11 @@ func controlVectorDir() string { return filepath.Join(hub.Home(), "control-vecto
 
 func newExportCmd() *cobra.Command {
 	var (
-		vf     vectorFlags
-		format string
-		layers string
-		out    string
+		vf        vectorFlags
+		format    string
+		layers    string
+		out       string
+		overwrite bool
 	)
 	c := &cobra.Command{
 		Use:   "export --format llama-cpp EMOTION STRENGTH",
@@ -44,8 +45,17 @@ output of block L (blocks.L.hook_resid_post); it never steers layer 0.`,
 				return fmt.Errorf("--format %q: only llama-cpp is supported", format)
 			}
 			strength, err := strconv.ParseFloat(args[1], 64)
-			if err != nil || math.IsNaN(strength) || math.IsInf(strength, 0) {
+			if err != nil {
 				return fmt.Errorf("STRENGTH %q is not a number", args[1])
+			}
+			if err := (steer.Spec{Emotion: args[0], Strength: strength, Layers: layers}).Validate(); err != nil {
+				return fmt.Errorf("export %s %s: %w", args[0], args[1], err)
+			}
+			if out == "" {
+				out = fmt.Sprintf("%s_%s.gguf", strings.ReplaceAll(args[0], " ", "_"), args[1])
+			}
+			if !overwrite && fileExists(out) {
+				return fmt.Errorf("%s exists (use --overwrite to replace it)", out)
 			}
 			m, err := loadModel(cmd.Context())
 			if err != nil {
@@ -86,9 +96,6 @@ output of block L (blocks.L.hook_resid_post); it never steers layer 0.`,
 				}
 				cv.Directions[l] = u
 			}
-			if out == "" {
-				out = fmt.Sprintf("%s_%s.gguf", strings.ReplaceAll(args[0], " ", "_"), args[1])
-			}
 			if err := ctrlvec.Write(out, cv); err != nil {
 				return err
 			}
@@ -101,14 +108,18 @@ output of block L (blocks.L.hook_resid_post); it never steers layer 0.`,
 	}
 	vf.add(c, false)
 	c.Flags().StringVar(&format, "format", "llama-cpp", "output format: llama-cpp")
-	c.Flags().StringVar(&layers, "layers", "", "layer L or range A-B (default: the pack's best layer)")
-	c.Flags().StringVarP(&out, "out", "o", "", "output file (default EMOTION_STRENGTH.gguf)")
+	c.Flags().StringVar(&layers, "layers", "", "layers: L, A:B (inclusive), comma lists, negative from the end (default: the pack's best layer)")
+	c.Flags().StringVarP(&out, "out", "o", "", "output file (default: EMOTION_STRENGTH.gguf)")
+	c.Flags().BoolVar(&overwrite, "overwrite", false, "replace an existing output file")
 	addJSON(c)
 	return c
 }
 
 func newImportCmd() *cobra.Command {
-	var name string
+	var (
+		name      string
+		overwrite bool
+	)
 	c := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Check a llama.cpp/repeng control vector and keep it for --steer-vector",
@@ -136,6 +147,9 @@ cvector-generator or limbic export), checks its layers and width against the
 				return fmt.Errorf("--as %q: a name may not contain / \\ = @ :", name)
 			}
 			dst := filepath.Join(controlVectorDir(), name+".gguf")
+			if !overwrite && fileExists(dst) {
+				return fmt.Errorf("a control vector named %q exists (%s): use --overwrite to replace it, or another --as NAME", name, dst)
+			}
 			if err := os.MkdirAll(controlVectorDir(), 0o755); err != nil {
 				return err
 			}
@@ -170,6 +184,7 @@ cvector-generator or limbic export), checks its layers and width against the
 		},
 	}
 	c.Flags().StringVar(&name, "as", "", "name to keep it under (default: the file name)")
+	c.Flags().BoolVar(&overwrite, "overwrite", false, "replace a control vector kept under the same name")
 	addJSON(c)
 	return c
 }

@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/limbic-dev/limbic/engine/format/gguf"
+	"github.com/limbic-dev/limbic/engine/tensor"
 	"github.com/limbic-dev/limbic/internal/testpack"
 	"github.com/limbic-dev/limbic/internal/testref"
 	"github.com/limbic-dev/limbic/science/ctrlvec"
@@ -49,13 +52,45 @@ func TestReadJSON(t *testing.T) {
 	if tr.Layer != 4 || tr.Metric != "z" || tr.Smooth != 3 || len(tr.Emotions) != 4 || len(tr.Values) != 4 || len(tr.Tokens) < 10 || len(tr.Tokens[3].Top) != 3 {
 		t.Errorf("trace: layer %d metric %s smooth %d emotions %v tokens %d", tr.Layer, tr.Metric, tr.Smooth, tr.Emotions, len(tr.Tokens))
 	}
-	ansi := limbic(t, "read", "--vectors", pack, "--emotions", "calm", "Lily was sad.")
+	ansi := limbic(t, "read", "--vectors", pack, "--emotions", "calm", "--color", "always", "Lily was sad.")
 	if !strings.Contains(ansi, "\x1b[48;2;") && !strings.Contains(ansi, ";48;2;") {
 		t.Errorf("no ANSI colours in %q", ansi)
 	}
+	// On a pipe (as here) and with NO_COLOR, no escape codes: the values in brackets.
+	plain := limbic(t, "read", "--vectors", pack, "--emotions", "calm", "Lily was sad.")
+	cmd := exec.Command(bin, "read", "--vectors", pack, "--emotions", "calm", "--color", "auto", "Lily was sad.")
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	noColor, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range []string{plain, string(noColor)} {
+		if strings.Contains(got, "\x1b") || !strings.Contains(got, "sad[") {
+			t.Errorf("plain view %q: want no escape codes and values in brackets", got)
+		}
+	}
+	// "-" reads the text from standard input; --layer counts from the end.
+	cmd = exec.Command(bin, "read", "--vectors", pack, "--format", "json", "--layer", "-3", "-")
+	cmd.Stdin = strings.NewReader("Lily was sad because her cat was lost.")
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromStdin struct {
+		Layer  int `json:"layer"`
+		Tokens []struct {
+			Text string `json:"text"`
+		} `json:"tokens"`
+	}
+	if err := json.Unmarshal(b, &fromStdin); err != nil {
+		t.Fatal(err)
+	}
+	if fromStdin.Layer != 3 || len(fromStdin.Tokens) != len(tr.Tokens) {
+		t.Errorf("read - --layer -3: layer %d with %d tokens, want layer 3 (of 6) with the %d tokens of the same text", fromStdin.Layer, len(fromStdin.Tokens), len(tr.Tokens))
+	}
 	html := filepath.Join(t.TempDir(), "r.html")
 	limbic(t, "read", "--vectors", pack, "--format", "html", "--out", html, "-q", "Lily was sad.")
-	b, err := os.ReadFile(html)
+	b, err = os.ReadFile(html)
 	if err != nil || !strings.Contains(string(b), "<!DOCTYPE html>") {
 		t.Errorf("html: %v", err)
 	}
@@ -90,6 +125,20 @@ func TestExportImportRoundTrip(t *testing.T) {
 		t.Fatalf("import: %s %v", imp, err)
 	}
 	defer os.Remove(info.Path)
+	// Neither import nor export replaces a file silently.
+	for _, args := range [][]string{
+		{"import", cv, "--as", "calmtest"},
+		{"export", "--vectors", pack, "calm", "0.5", "--layers", "2", "--out", cv},
+	} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "--overwrite") {
+			t.Errorf("limbic %v over an existing file: %v %q, want a refusal naming --overwrite", args, err, out)
+		}
+	}
+	if got, err := ctrlvec.Read(cv, 6, 288); err != nil || len(got.Directions) != 3 {
+		t.Errorf("refused export changed %s: %v", cv, err)
+	}
+	limbic(t, "import", cv, "--as", "calmtest", "--overwrite", "-q")
 	back, err := ctrlvec.Read(info.Path, 6, 288)
 	if err != nil {
 		t.Fatal(err)
@@ -117,6 +166,16 @@ func TestVectorErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"read", "--vectors", pack, "--emotions", "zen", "x"},
 		{"read", "--vectors", pack, "--layer", "9", "x"},
+		{"read", "--vectors", pack, "--layer", "-7", "x"},
+		{"read", "--vectors", pack, "--layer", "Best", "x"},
+		{"read", "--vectors", pack, "--top-k", "0", "x"},
+		{"read", "--vectors", pack, "--smooth", "-1", "x"},
+		{"read", "--vectors", pack, "--color", "sometimes", "x"},
+		{"generate", "-p", "x", "--vectors", pack, "--steer", "calm=NaN"},
+		{"generate", "-p", "x", "--vectors", pack, "--steer", "calm=Inf@2"},
+		{"generate", "-p", "x", "--vectors", pack, "--steer", "calm=1e9"},
+		{"export", "--vectors", pack, "calm", "NaN"},
+		{"export", "--vectors", pack, "calm", "1e9"},
 		{"export", "--vectors", pack, "calm", "0.1", "--layers", "0"},
 		{"export", "--vectors", pack, "bliss", "0.1"},
 		{"generate", "-p", "x", "--vectors", pack, "--steer", "calm=abc"},
@@ -143,5 +202,23 @@ func TestVectorErrors(t *testing.T) {
 	out, err = exec.Command(bin, "import", bad).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "width") {
 		t.Errorf("wrong width: %v %q", err, out)
+	}
+	// A control vector holding NaN is refused, naming the tensor, by import and --steer-vector.
+	nan := filepath.Join(t.TempDir(), "nan.gguf")
+	w := gguf.NewWriter()
+	w.AddKV("general.architecture", ctrlvec.Architecture)
+	x := make([]float32, 288)
+	x[7] = float32(math.NaN())
+	if err := w.AddTensor(tensor.FromF32("direction.2", []int{288}, x)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteFile(nan); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"import", nan}, {"generate", "-p", "x", "-n", "2", "--steer-vector", nan}} {
+		out, err = exec.Command(bin, args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), `tensor "direction.2": value 7 is NaN`) {
+			t.Errorf("limbic %v: %v %q, want an error naming direction.2", args, err, out)
+		}
 	}
 }
