@@ -222,3 +222,40 @@ func TestVectorErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSteeredExperimentKeepsBaseline: a steered experiment writes beside the
+// baseline, never over it, and records its steering; --layer counts from
+// the end.
+func TestSteeredExperimentKeepsBaseline(t *testing.T) {
+	pack := writeTestPack(t)
+	dir := filepath.Join(os.Getenv("LIMBIC_HOME"), "runs", "stories15m", "experiments")
+	base := filepath.Join(dir, "implicit.json")
+	steered := filepath.Join(dir, "implicit.steer-calm=0.1@2.json")
+	os.Remove(base)
+	os.Remove(steered)
+	limbic(t, "experiment", "implicit", "--vectors", pack, "--layer", "-2", "-q")
+	before, err := os.ReadFile(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limbic(t, "experiment", "implicit", "--vectors", pack, "--layer", "-2", "--steer", "calm=0.1@2", "-q")
+	after, err := os.ReadFile(base)
+	if err != nil || string(after) != string(before) {
+		t.Errorf("the steered run changed the baseline %s (%v)", base, err)
+	}
+	var res struct {
+		Steering []string `json:"steering"`
+		Layer    int      `json:"layer"`
+	}
+	b, err := os.ReadFile(steered)
+	if err != nil {
+		t.Fatalf("no steered result: %v", err)
+	}
+	if err := json.Unmarshal(b, &res); err != nil || len(res.Steering) != 1 || res.Steering[0] != "calm=0.1@2" || res.Layer != 4 {
+		t.Errorf("steered result: steering %v layer %d (%v), want [calm=0.1@2] at layer 4 (-2 of 6)", res.Steering, res.Layer, err)
+	}
+	res.Steering = nil
+	if err := json.Unmarshal(before, &res); err != nil || len(res.Steering) != 0 {
+		t.Errorf("baseline records steering %v (%v)", res.Steering, err)
+	}
+}
