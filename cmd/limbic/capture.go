@@ -57,6 +57,17 @@ blocks.-1.hook_resid_mid, hook_embed, ln_final.hook_normalized, or * for all.`,
 				}
 				toks = tok.Encode(text, !noBOS)
 			}
+			if len(toks) == 0 {
+				return fmt.Errorf("no tokens: the text is empty")
+			}
+			if len(toks) > m.MaxSeq {
+				return fmt.Errorf("%d tokens: more than the context length of %d", len(toks), m.MaxSeq)
+			}
+			for i, id := range toks {
+				if id < 0 || id >= m.Config.Vocab {
+					return fmt.Errorf("--ids: item %d (%d) is outside the vocabulary (0..%d)", i+1, id, m.Config.Vocab-1)
+				}
+			}
 			if len(hooks) == 0 {
 				hooks = []string{"blocks.*.hook_resid_post"}
 			}

@@ -133,12 +133,6 @@ and prints it with --json.`,
 	}
 	feel := run("feel", func(cmd *cobra.Command, env *experiment.Env, m *model.Model) (any, string, error) {
 		o := experiment.FeelOptions{Emotions: emotions, Strength: strength, Layers: layers}
-		if !(strength > 0) {
-			return nil, "", fmt.Errorf("--strength %v: must be a positive number (feel steers by ±strength)", strength)
-		}
-		if err := (steer.Spec{Emotion: "feel", Strength: strength, Layers: layers}).Validate(); err != nil {
-			return nil, "", fmt.Errorf("--strength %v, --layers %q: %w", strength, layers, err)
-		}
 		if !g.quiet && !g.jsonOut {
 			var bar interface{ Set(int) error }
 			o.Progress = func(done, total int) {
@@ -157,6 +151,15 @@ and prints it with --json.`,
 		}
 		return r, r.Summary(), nil
 	})
+	feel.PreRunE = func(*cobra.Command, []string) error {
+		if !(strength > 0) {
+			return fmt.Errorf("--strength %v: must be a positive number (feel steers by ±strength)", strength)
+		}
+		if err := (steer.Spec{Emotion: "feel", Strength: strength, Layers: layers}).Validate(); err != nil {
+			return fmt.Errorf("--strength %v, --layers %q: %w", strength, layers, err)
+		}
+		return nil
+	}
 	feel.Short = "Steer each emotion and score the emotion words after \"He felt\""
 	feel.Flags().StringSliceVar(&emotions, "emotions", nil, "emotions to steer and score (default: the pack's)")
 	feel.Flags().Float64Var(&strength, "strength", 0.5, "steering strength, a fraction of the mean residual norm (the paper: 0.5)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -34,8 +35,14 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
   limbic generate -p "Once upon a time" --steer happy=0.3:generated`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if n < 1 {
-				return fmt.Errorf("-n %d: must be at least 1", n)
+			if n < 1 || n > maxContext {
+				return fmt.Errorf("--tokens (-n) %d: must be between 1 and %d", n, maxContext)
+			}
+			if math.IsInf(s.Temp, 0) {
+				return fmt.Errorf("--temp %v: must be a finite number ≥ 0", s.Temp)
+			}
+			if !(s.TopP > 0 && s.TopP <= 1) {
+				return fmt.Errorf("--top-p %v: must be in (0, 1] (1 = off)", s.TopP)
 			}
 			s.Seed = uint64(seed)
 			if err := s.Validate(); err != nil {
@@ -49,6 +56,9 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 			ids := m.Tok.Encode(prompt, !noBOS)
 			if len(ids) == 0 {
 				return fmt.Errorf("empty prompt: give -p TEXT (or drop --no-bos)")
+			}
+			if n > m.MaxSeq {
+				return fmt.Errorf("--tokens (-n) %d: more than the context length of %d", n, m.MaxSeq)
 			}
 			if len(ids) >= m.MaxSeq {
 				return fmt.Errorf("prompt of %d tokens does not fit the context length of %d", len(ids), m.MaxSeq)

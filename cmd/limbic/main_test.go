@@ -171,3 +171,58 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestNumericFlags: every numeric flag out of range (negative, zero, past
+// the context, non-finite) is a one-line error naming the flag, never a
+// panic or a run with a silently adjusted value.
+func TestNumericFlags(t *testing.T) {
+	testref.Stories15M(t)
+	never := filepath.Join(t.TempDir(), "never")
+	tests := []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"bench", "--decode", "-1"}, "--decode"},
+		{[]string{"bench", "--prefill", "0"}, "--prefill"},
+		{[]string{"bench", "--prefill", "64", "--ctx", "32"}, "--prefill"},
+		{[]string{"bench", "--repeats", "0"}, "--repeats"},
+		{[]string{"bench", "--threads", "-2"}, "--threads"},
+		{[]string{"generate", "-p", "x", "-n", "0"}, "--tokens"},
+		{[]string{"generate", "-p", "x", "-n", "-5"}, "--tokens"},
+		{[]string{"generate", "-p", "x", "-n", "100000"}, "--tokens"},
+		{[]string{"generate", "-p", "x", "--temp", "Inf"}, "--temp"},
+		{[]string{"generate", "-p", "x", "--top-p", "0"}, "--top-p"},
+		{[]string{"generate", "-p", "x", "--top-p", "NaN"}, "--top-p"},
+		{[]string{"generate", "-p", "x", "--ctx", "-1"}, "--ctx"},
+		{[]string{"capture", "--ids", "1,-3", "--out", filepath.Join(never, "x.safetensors")}, "--ids"},
+		{[]string{"capture", "--ids", "1,99999", "--out", filepath.Join(never, "x.safetensors")}, "--ids"},
+		{[]string{"stories", "--per-topic", "-1", "--dir", never}, "--per-topic"},
+		{[]string{"stories", "--batch", "0", "--dir", never}, "--batch"},
+		{[]string{"stories", "--max-tokens", "-4", "--dir", never}, "--max-tokens"},
+		{[]string{"stories", "--max-tokens", "5000", "--dir", never}, "--max-tokens"},
+		{[]string{"extract", "--offset", "-2", "--dir", never}, "--offset"},
+		{[]string{"stories", "--neutral-per-topic", "-1", "--dir", never}, "--neutral-per-topic"},
+		{[]string{"serve", "--max-seqs", "0", "--no-db"}, "--max-seqs"},
+		{[]string{"serve", "--max-tokens", "-1", "--no-db"}, "--max-tokens"},
+		{[]string{"serve", "--trace-stride", "0", "--no-db"}, "--trace-stride"},
+		{[]string{"serve", "--max-body", "0", "--no-db"}, "--max-body"},
+		{[]string{"serve", "--retention", "-1h", "--no-db"}, "--retention"},
+		{[]string{"synth", "--layers", "0", "--out", never}, "--layers"},
+		{[]string{"synth", "--heads", "-1", "--out", never}, "--heads"},
+		{[]string{"synth", "--vocab", "0", "--out", never}, "--vocab"},
+		{[]string{"synth", "--rope-theta", "NaN", "--out", never}, "--rope-theta"},
+		{[]string{"synth", "--norm-eps", "0", "--out", never}, "--norm-eps"},
+		{[]string{"experiment", "feel", "--strength", "NaN"}, "--strength"},
+		{[]string{"experiment", "feel", "--strength", "-0.5"}, "--strength"},
+	}
+	for _, tt := range tests {
+		out, err := exec.Command(bin, tt.args...).CombinedOutput()
+		s := string(out)
+		if err == nil || !strings.HasPrefix(s, "limbic: ") || !strings.Contains(s, tt.flag) || strings.Contains(s, "panic") {
+			t.Errorf("limbic %v: %v, output %q; want a one-line error naming %s", tt.args, err, s, tt.flag)
+		}
+	}
+	if _, err := os.Stat(never); err == nil {
+		t.Errorf("a refused command wrote %s", never)
+	}
+}

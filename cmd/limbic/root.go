@@ -22,6 +22,11 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
+// maxContext bounds the context length and token counts a command accepts:
+// far beyond any model's, small enough that a typo fails before a huge
+// allocation.
+const maxContext = 1 << 20
+
 // globals are the flags every command shares.
 type globals struct {
 	model   string
@@ -45,6 +50,9 @@ embedded default model, stories15M, fetched on first use.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			return inRange("ctx", g.ctx, 0, maxContext)
+		},
 	}
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.model, "model", "m", model.Default, "model: stories15m, a Hugging Face directory, a .gguf file or a llama2.c .bin")

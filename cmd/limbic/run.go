@@ -53,6 +53,17 @@ func (p *pipelineFlags) add(c *cobra.Command) {
 
 // config builds the pipeline config for model m.
 func (p *pipelineFlags) config(m *model.Model) (pipeline.Config, error) {
+	for _, c := range []struct {
+		flag   string
+		v, min int
+	}{{"per-topic", p.perTopic, 0}, {"neutral-per-topic", p.neutralPerTopic, 0}, {"max-tokens", p.maxTokens, 0}, {"batch", p.batch, 1}, {"offset", p.offset, -1}} {
+		if err := inRange(c.flag, c.v, c.min, maxContext); err != nil {
+			return pipeline.Config{}, err
+		}
+	}
+	if m.MaxSeq > 0 && p.maxTokens > m.MaxSeq {
+		return pipeline.Config{}, fmt.Errorf("--max-tokens %d: more than the context length of %d", p.maxTokens, m.MaxSeq)
+	}
 	cfg := pipeline.Config{Dir: p.dir, PerTopic: p.perTopic, NeutralPerTopic: p.neutralPerTopic, MaxTokens: p.maxTokens,
 		Batch: p.batch, Seed: p.seed, Experiments: !p.noExperiments}
 	if cfg.Dir == "" {
