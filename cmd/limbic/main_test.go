@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/limbic-dev/limbic/engine/format/safetensors"
 	"github.com/limbic-dev/limbic/engine/hub"
@@ -216,7 +217,10 @@ func TestNumericFlags(t *testing.T) {
 		{[]string{"experiment", "feel", "--strength", "-0.5"}, "--strength"},
 	}
 	for _, tt := range tests {
-		out, err := exec.Command(bin, tt.args...).CombinedOutput()
+		// A flag that is not checked may start a server or a long run: cap it.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		out, err := exec.CommandContext(ctx, bin, tt.args...).CombinedOutput()
+		cancel()
 		s := string(out)
 		if err == nil || !strings.HasPrefix(s, "limbic: ") || !strings.Contains(s, tt.flag) || strings.Contains(s, "panic") {
 			t.Errorf("limbic %v: %v, output %q; want a one-line error naming %s", tt.args, err, s, tt.flag)
