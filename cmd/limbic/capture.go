@@ -51,6 +51,9 @@ blocks.-1.hook_resid_mid, hook_embed, ln_final.hook_normalized, or * for all.`,
 					return err
 				}
 			} else {
+				if text, err = textArg("--text", text); err != nil {
+					return err
+				}
 				tok, err := m.Tokenizer()
 				if err != nil {
 					return fmt.Errorf("%w; give --ids", err)
@@ -88,7 +91,7 @@ blocks.-1.hook_resid_mid, hook_embed, ln_final.hook_normalized, or * for all.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&text, "text", "", "input text (tokenized with BOS)")
+	f.StringVar(&text, "text", "", "input text, tokenized with BOS (- for standard input)")
 	f.StringVar(&ids, "ids", "", "input token ids, comma-separated")
 	f.StringArrayVar(&hooks, "hook", nil, "hook point or pattern to capture (repeatable)")
 	f.StringVarP(&out, "out", "o", "", "output .safetensors file")

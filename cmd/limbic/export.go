@@ -34,9 +34,10 @@ func newExportCmd() *cobra.Command {
 		Long: `Export writes EMOTION's vector from the pack as a GGUF control vector that
 llama.cpp (--control-vector FILE) and repeng read: general.architecture =
 controlvector, one F32 tensor direction.L per layer. The residual-norm scale
-is baked in: direction.L = STRENGTH × mean‖h_L‖ × v̂_L, so loading it at scale 1
-steers like --steer EMOTION=STRENGTH@L. llama.cpp adds direction.L to the
-output of block L (blocks.L.hook_resid_post); it never steers layer 0.`,
+is baked in: direction.L = STRENGTH × mean‖h_L‖ × v̂_L (|STRENGTH| at most 10),
+so loading it at scale 1 steers like --steer EMOTION=STRENGTH@L. llama.cpp
+adds direction.L to the output of block L (blocks.L.hook_resid_post); it
+never steers layer 0. An existing --out is replaced only with --overwrite.`,
 		Example: `  limbic export --format llama-cpp calm 0.1 --layers 3-4 --out calm.gguf
   llama-cli -m model.gguf --control-vector calm.gguf ...`,
 		Args: cobra.ExactArgs(2),
@@ -126,7 +127,9 @@ func newImportCmd() *cobra.Command {
 		Long: `Import reads a GGUF control vector (from repeng's export_gguf, llama.cpp's
 cvector-generator or limbic export), checks its layers and width against the
 --model, and stores it under $LIMBIC_HOME/control-vectors/NAME.gguf, so that
---steer-vector NAME[=SCALE] applies it (a path works too).`,
+--steer-vector NAME[=SCALE] applies it (a path works too). FILE - reads
+standard input (then --as is needed). A control vector holding NaN or Inf is
+refused, naming the tensor; an existing NAME is replaced only with --overwrite.`,
 		Example: `  limbic import happy.gguf --as happy
   limbic generate -p "Once upon a time" --steer-vector happy=0.8`,
 		Args: cobra.ExactArgs(1),
@@ -136,7 +139,30 @@ cvector-generator or limbic export), checks its layers and width against the
 				return err
 			}
 			defer m.Close()
-			cv, err := ctrlvec.Read(args[0], m.Layers, m.Dim)
+			src := args[0]
+			if src == "-" {
+				if name == "" {
+					return fmt.Errorf("import -: give the name to keep it under with --as")
+				}
+				b, err := readStdin("FILE")
+				if err != nil {
+					return err
+				}
+				tmp, err := os.CreateTemp("", "limbic-import-*.gguf")
+				if err != nil {
+					return err
+				}
+				defer os.Remove(tmp.Name())
+				if _, err := tmp.Write(b); err != nil {
+					tmp.Close()
+					return err
+				}
+				if err := tmp.Close(); err != nil {
+					return err
+				}
+				src = tmp.Name()
+			}
+			cv, err := ctrlvec.Read(src, m.Layers, m.Dim)
 			if err != nil {
 				return err
 			}
@@ -153,12 +179,12 @@ cvector-generator or limbic export), checks its layers and width against the
 			if err := os.MkdirAll(controlVectorDir(), 0o755); err != nil {
 				return err
 			}
-			src, err := os.Open(args[0])
+			in, err := os.Open(src)
 			if err != nil {
 				return err
 			}
-			defer src.Close()
-			if err := atomicfile.WriteFile(dst, 0o644, func(w io.Writer) error { _, err := io.Copy(w, src); return err }); err != nil {
+			defer in.Close()
+			if err := atomicfile.WriteFile(dst, 0o644, func(w io.Writer) error { _, err := io.Copy(w, in); return err }); err != nil {
 				return err
 			}
 			type layer struct {

@@ -18,7 +18,7 @@ func newGenerateCmd() *cobra.Command {
 		prompt string
 		n      int
 		s      model.Sampling
-		seed   int64
+		seed   uint64
 		noBOS  bool
 		vf     vectorFlags
 	)
@@ -28,8 +28,11 @@ func newGenerateCmd() *cobra.Command {
 		Long: `Generate continues the prompt with up to N tokens, streaming the text to
 stdout as it is produced. --temp 0 is greedy decoding; otherwise tokens are
 sampled at the temperature, optionally restricted by --top-k and --top-p.
-The same --seed gives the same output. --json prints one object with
-prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
+The same --seed gives the same output; without --seed, sampling draws a
+random seed and prints it on stderr (and as "seed" with --json), so that two
+runs differ and each can be repeated. -p - reads the prompt from standard
+input. --json prints one object with prompt_ids, ids (the generated ids),
+text (the generated text) and seed instead.`,
 		Example: `  limbic generate -p "Once upon a time" -n 64
   limbic generate -p "Tom was angry." --temp 0 --json
   limbic generate -p "Once upon a time" --steer happy=0.3:generated`,
@@ -44,10 +47,20 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 			if !(s.TopP > 0 && s.TopP <= 1) {
 				return fmt.Errorf("--top-p %v: must be in (0, 1] (1 = off)", s.TopP)
 			}
-			s.Seed = uint64(seed)
 			if err := s.Validate(); err != nil {
 				return err
 			}
+			prompt, err := textArg("--prompt", prompt)
+			if err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("seed") {
+				seed = randomSeed()
+				if s.Temp > 0 && !g.quiet {
+					fmt.Fprintf(os.Stderr, "seed %d (repeat with --seed %d)\n", seed, seed)
+				}
+			}
+			s.Seed = seed
 			m, err := loadTextModel(cmd.Context())
 			if err != nil {
 				return err
@@ -104,7 +117,8 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 					IDs       []int  `json:"ids"`
 					Text      string `json:"text"`
 					Stop      string `json:"stop_reason"`
-				}{ids, nonNil(r.IDs), text.String(), r.Reason})
+					Seed      uint64 `json:"seed"`
+				}{ids, nonNil(r.IDs), text.String(), r.Reason, seed})
 			}
 			fmt.Println(rest)
 			if !g.quiet {
@@ -116,12 +130,12 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVarP(&prompt, "prompt", "p", "", "prompt text")
+	f.StringVarP(&prompt, "prompt", "p", "", "prompt text (- for standard input)")
 	f.IntVarP(&n, "tokens", "n", 128, "most tokens to generate")
 	f.Float64Var(&s.Temp, "temp", 0.8, "sampling temperature (0 = greedy)")
 	f.Float64Var(&s.TopP, "top-p", 0.95, "nucleus sampling mass (1 = off)")
 	f.IntVar(&s.TopK, "top-k", 0, "sample from the K most likely tokens (0 = off)")
-	f.Int64Var(&seed, "seed", 0, "random seed")
+	f.Uint64Var(&seed, "seed", 0, "sampling seed (default: a random one, printed)")
 	f.BoolVar(&noBOS, "no-bos", false, "do not prepend the BOS token")
 	vf.add(c, true)
 	addJSON(c)

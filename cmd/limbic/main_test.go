@@ -230,3 +230,67 @@ func TestNumericFlags(t *testing.T) {
 		t.Errorf("a refused command wrote %s", never)
 	}
 }
+
+// TestSeedDrawnAndPrinted: sampling without --seed draws a seed, prints it on
+// stderr and in --json, and that seed repeats the run.
+func TestSeedDrawnAndPrinted(t *testing.T) {
+	testref.Stories15M(t)
+	type gen struct {
+		Text string `json:"text"`
+		Seed uint64 `json:"seed"`
+	}
+	run := func(args ...string) (gen, string) {
+		cmd := exec.Command(bin, append([]string{"generate", "-p", "Once upon a time", "-n", "24", "--temp", "1", "--json"}, args...)...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("generate %v: %v\n%s", args, err, stderr.String())
+		}
+		var g gen
+		if err := json.Unmarshal(out, &g); err != nil {
+			t.Fatal(err)
+		}
+		return g, stderr.String()
+	}
+	a, errA := run()
+	b, _ := run()
+	if a.Seed == b.Seed || a.Text == b.Text {
+		t.Errorf("two runs without --seed: seeds %d and %d, texts %q and %q; want both different", a.Seed, b.Seed, a.Text, b.Text)
+	}
+	if want := fmt.Sprintf("--seed %d", a.Seed); !strings.Contains(errA, want) {
+		t.Errorf("stderr %q does not say %q", errA, want)
+	}
+	again, _ := run("--seed", fmt.Sprint(a.Seed))
+	if again.Text != a.Text || again.Seed != a.Seed {
+		t.Errorf("--seed %d gave %q (seed %d), want the first run's %q", a.Seed, again.Text, again.Seed, a.Text)
+	}
+}
+
+// TestStdinDash: "-" reads standard input wherever a command takes a text.
+func TestStdinDash(t *testing.T) {
+	testref.Stories15M(t)
+	text := "Lily was happy."
+	want := limbic(t, "tokenize", text)
+	for _, args := range [][]string{{"tokenize", "-"}, {"generate", "-p", "-", "-n", "1", "--temp", "0", "--json"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Stdin = strings.NewReader(text)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("limbic %v: %v", args, err)
+		}
+		got := string(out)
+		if args[0] == "generate" {
+			var g struct {
+				PromptIDs []int `json:"prompt_ids"`
+			}
+			if err := json.Unmarshal(out, &g); err != nil {
+				t.Fatal(err)
+			}
+			got = strings.Trim(strings.ReplaceAll(fmt.Sprint(g.PromptIDs), " ", " "), "[]") + "\n"
+		}
+		if got != want {
+			t.Errorf("limbic %v with %q on stdin: %q, want %q", args, text, got, want)
+		}
+	}
+}
