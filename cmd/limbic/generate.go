@@ -54,11 +54,9 @@ text (the generated text) and seed instead.`,
 			if err != nil {
 				return err
 			}
-			if !cmd.Flags().Changed("seed") {
+			drawn := !cmd.Flags().Changed("seed")
+			if drawn {
 				seed = randomSeed()
-				if s.Temp > 0 && !g.quiet {
-					fmt.Fprintf(os.Stderr, "seed %d (repeat with --seed %d)\n", seed, seed)
-				}
 			}
 			s.Seed = seed
 			m, err := loadTextModel(cmd.Context())
@@ -91,6 +89,9 @@ text (the generated text) and seed instead.`,
 			var text strings.Builder
 			if !g.jsonOut {
 				fmt.Print(prompt)
+			}
+			if drawn && s.Temp > 0 && !g.quiet {
+				fmt.Fprintf(os.Stderr, "seed %d (repeat with --seed %d)\n", seed, seed)
 			}
 			start := time.Now()
 			res, err := model.Generate(cmd.Context(), m.Model, []model.Request{{Prompt: ids, Max: n, Sampling: s, Stop: m.StopIDs(), Hooks: hs}},
