@@ -294,3 +294,21 @@ func TestStdinDash(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchShowsSize: fetch says how much it holds (here already fetched).
+func TestFetchShowsSize(t *testing.T) {
+	testref.Stories15M(t)
+	var got struct {
+		Dir   string `json:"dir"`
+		Bytes int64  `json:"bytes"`
+	}
+	if err := json.Unmarshal([]byte(limbic(t, "fetch", "--json")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Bytes != embeddedBytes {
+		t.Errorf("fetch --json: bytes %d, want %d (model.bin + tokenizer.bin)", got.Bytes, embeddedBytes)
+	}
+	if out := limbic(t, "fetch"); !strings.Contains(out, "(61.2 MB)") {
+		t.Errorf("fetch: %q, want the total size (61.2 MB)", out)
+	}
+}
