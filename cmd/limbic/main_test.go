@@ -312,3 +312,34 @@ func TestFetchShowsSize(t *testing.T) {
 		t.Errorf("fetch: %q, want the total size (61.2 MB)", out)
 	}
 }
+
+// TestInterruptSaysHowToResume: Ctrl-C on a resumable command prints the
+// exact command that resumes it.
+func TestInterruptSaysHowToResume(t *testing.T) {
+	testref.Stories15M(t)
+	dir := filepath.Join(t.TempDir(), "run dir")
+	args := []string{"stories", "--dir", dir, "--emotions", "happy,sad", "--per-topic", "500", "-q"}
+	cmd := exec.Command(bin, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(dir, "stories.jsonl")); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("interrupted stories: %v, want exit status 130\n%s", err, stderr.String())
+	}
+	want := bin + " stories --dir '" + dir + "' --emotions happy,sad --per-topic 500 -q"
+	if !strings.Contains(stderr.String(), "resume with\n  "+want+"\n") {
+		t.Errorf("stderr %q does not give the command %q", stderr.String(), want)
+	}
+}
