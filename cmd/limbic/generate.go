@@ -32,7 +32,7 @@ The same --seed gives the same output; without --seed, sampling draws a
 random seed and prints it on stderr (and as "seed" with --json), so that two
 runs differ and each can be repeated. -p - reads the prompt from standard
 input. --json prints one object with prompt_ids, ids (the generated ids),
-text (the generated text) and seed instead.`,
+text (the generated text) and, when sampling, seed instead.`,
 		Example: `  limbic generate -p "Once upon a time" -n 64
   limbic generate -p "Tom was angry." --temp 0 --json
   limbic generate -p "Once upon a time" --steer happy=0.3:generated`,
@@ -54,11 +54,16 @@ text (the generated text) and seed instead.`,
 			if err != nil {
 				return err
 			}
-			drawn := !cmd.Flags().Changed("seed")
+			// Greedy decoding needs no seed; sampling without --seed draws one.
+			drawn := !cmd.Flags().Changed("seed") && s.Temp > 0
 			if drawn {
 				seed = randomSeed()
 			}
 			s.Seed = seed
+			var jsonSeed *uint64
+			if s.Temp > 0 {
+				jsonSeed = &seed
+			}
 			m, err := loadTextModel(cmd.Context())
 			if err != nil {
 				return err
@@ -90,7 +95,7 @@ text (the generated text) and seed instead.`,
 			if !g.jsonOut {
 				fmt.Print(prompt)
 			}
-			if drawn && s.Temp > 0 && !g.quiet {
+			if drawn && !g.quiet {
 				fmt.Fprintf(os.Stderr, "seed %d (repeat with --seed %d)\n", seed, seed)
 			}
 			start := time.Now()
@@ -114,12 +119,12 @@ text (the generated text) and seed instead.`,
 			text.WriteString(rest)
 			if g.jsonOut {
 				return printJSON(struct {
-					PromptIDs []int  `json:"prompt_ids"`
-					IDs       []int  `json:"ids"`
-					Text      string `json:"text"`
-					Stop      string `json:"stop_reason"`
-					Seed      uint64 `json:"seed"`
-				}{ids, nonNil(r.IDs), text.String(), r.Reason, seed})
+					PromptIDs []int   `json:"prompt_ids"`
+					IDs       []int   `json:"ids"`
+					Text      string  `json:"text"`
+					Stop      string  `json:"stop_reason"`
+					Seed      *uint64 `json:"seed,omitempty"` // when sampling
+				}{ids, nonNil(r.IDs), text.String(), r.Reason, jsonSeed})
 			}
 			fmt.Println(rest)
 			if !g.quiet {
