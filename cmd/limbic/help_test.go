@@ -19,7 +19,7 @@ func TestFlagUsage(t *testing.T) {
 				t.Errorf("%s --%s: usage %q has backticks", c.CommandPath(), f.Name, f.Usage)
 			}
 			zero := map[string]bool{"": true, "0": true, "false": true, "[]": true, "0s": true}[f.DefValue]
-			if !zero && strings.Contains(f.Usage, "(default") {
+			if !zero && strings.Contains(f.Usage, "default") {
 				t.Errorf("%s --%s: usage %q says its default, and cobra adds (default %s)", c.CommandPath(), f.Name, f.Usage, f.DefValue)
 			}
 		}

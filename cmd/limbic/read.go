@@ -180,8 +180,8 @@ emotions.`,
 	f.StringVarP(&out, "out", "o", "", "write to a file (html default: read.html)")
 	f.StringSliceVar(&emotions, "emotions", nil, "emotions to show (default: the top-k)")
 	f.StringVar(&layer, "layer", "best", "layer to read: best (the pack's) or a number, negative from the end")
-	f.IntVarP(&topK, "top-k", "k", 3, "emotions per token (and shown by default)")
-	f.IntVar(&smooth, "smooth", 1, "average scores over W neighbouring tokens")
+	f.IntVarP(&topK, "top-k", "k", 3, "emotions per token, and emotions shown without --emotions")
+	f.IntVar(&smooth, "smooth", 1, "average scores over this many neighbouring tokens")
 	f.StringVar(&metric, "metric", "", "score: z (default with a baseline), proj or cos")
 	return c
 }

@@ -172,7 +172,7 @@ LIMBIC_API_KEY) requires "Authorization: Bearer KEY" on every route but
 	}
 	f := c.Flags()
 	vf.add(c, false)
-	f.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (loopback by default)")
+	f.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (another host than loopback exposes the API: set --api-key)")
 	f.StringVar(&rulesFile, "rules", "", "alert rules file (YAML or JSON; default: the built-in rules)")
 	f.BoolVar(&noRules, "no-rules", false, "evaluate no alert rules")
 	f.StringVar(&dbPath, "db", "", "SQLite database (default: limbic.db beside the run's vector pack)")

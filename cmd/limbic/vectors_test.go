@@ -139,6 +139,26 @@ func TestExportImportRoundTrip(t *testing.T) {
 		t.Errorf("refused export changed %s: %v", cv, err)
 	}
 	limbic(t, "import", cv, "--as", "calmtest", "--overwrite", "-q")
+	// "-" reads the control vector from standard input (a name is then needed).
+	cmd := exec.Command(bin, "import", "-", "--as", "calmstdin", "--json")
+	f, err := os.Open(cv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd.Stdin = f
+	out, err := cmd.Output()
+	var fromStdin struct {
+		Path   string                `json:"path"`
+		Layers []struct{ Layer int } `json:"layers"`
+	}
+	if err != nil || json.Unmarshal(out, &fromStdin) != nil || len(fromStdin.Layers) != 3 {
+		t.Fatalf("import - --as calmstdin: %v %q", err, out)
+	}
+	defer os.Remove(fromStdin.Path)
+	if a, b := readBytes(t, fromStdin.Path), readBytes(t, cv); string(a) != string(b) {
+		t.Error("import - kept other bytes than it was given")
+	}
 	back, err := ctrlvec.Read(info.Path, 6, 288)
 	if err != nil {
 		t.Fatal(err)
@@ -258,4 +278,13 @@ func TestSteeredExperimentKeepsBaseline(t *testing.T) {
 	if err := json.Unmarshal(before, &res); err != nil || len(res.Steering) != 0 {
 		t.Errorf("baseline records steering %v (%v)", res.Steering, err)
 	}
+}
+
+func readBytes(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
