@@ -29,6 +29,28 @@ GFLOP/s and the weight bytes read per second at the median.`,
   limbic bench --model smol.gguf --dtype bf16 --threads 2 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(o.Prefill)+len(o.Decode) == 0 {
+				return fmt.Errorf("nothing to measure: give --prefill or --decode lengths")
+			}
+			for _, t := range []struct {
+				flag string
+				ns   []int
+			}{{"prefill", o.Prefill}, {"decode", o.Decode}} {
+				for _, n := range t.ns {
+					if err := inRange(t.flag, n, 1, maxContext); err != nil {
+						return err
+					}
+					if g.ctx > 0 && n > g.ctx {
+						return fmt.Errorf("--%s %d: longer than the context length --ctx %d", t.flag, n, g.ctx)
+					}
+				}
+			}
+			if err := atLeast("repeats", o.Repeats, 1); err != nil {
+				return err
+			}
+			if err := atLeast("threads", threads, 0); err != nil {
+				return err
+			}
 			if threads > 0 {
 				runtime.GOMAXPROCS(threads)
 			}

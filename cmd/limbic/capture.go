@@ -51,11 +51,25 @@ blocks.-1.hook_resid_mid, hook_embed, ln_final.hook_normalized, or * for all.`,
 					return err
 				}
 			} else {
+				if text, err = textArg("--text", text); err != nil {
+					return err
+				}
 				tok, err := m.Tokenizer()
 				if err != nil {
 					return fmt.Errorf("%w; give --ids", err)
 				}
 				toks = tok.Encode(text, !noBOS)
+			}
+			if len(toks) == 0 {
+				return fmt.Errorf("no tokens: the text is empty")
+			}
+			if len(toks) > m.MaxSeq {
+				return fmt.Errorf("%d tokens: more than the context length of %d", len(toks), m.MaxSeq)
+			}
+			for i, id := range toks {
+				if id < 0 || id >= m.Config.Vocab {
+					return fmt.Errorf("--ids: item %d (%d) is outside the vocabulary (0..%d)", i+1, id, m.Config.Vocab-1)
+				}
 			}
 			if len(hooks) == 0 {
 				hooks = []string{"blocks.*.hook_resid_post"}
@@ -77,7 +91,7 @@ blocks.-1.hook_resid_mid, hook_embed, ln_final.hook_normalized, or * for all.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&text, "text", "", "input text (tokenized with BOS)")
+	f.StringVar(&text, "text", "", "input text, tokenized with BOS (- for standard input)")
 	f.StringVar(&ids, "ids", "", "input token ids, comma-separated")
 	f.StringArrayVar(&hooks, "hook", nil, "hook point or pattern to capture (repeatable)")
 	f.StringVarP(&out, "out", "o", "", "output .safetensors file")

@@ -13,6 +13,8 @@ import (
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/internal/atomicfile"
 	"github.com/limbic-dev/limbic/science/experiment"
+	"github.com/limbic-dev/limbic/science/readout"
+	"github.com/limbic-dev/limbic/science/steer"
 )
 
 func newExperimentCmd() *cobra.Command {
@@ -33,14 +35,19 @@ sections 3.3, 3.4, 3.6):
   implicit  prompts that imply an emotion without naming it, read at the last
             prompt position: does the implied emotion rank first?
 
+--layer is the readout layer: best (the default, the pack's best layer) or a
+number, negative counting from the end.
+
 --steer and --steer-vector apply to every forward pass of an experiment
 (e.g. dose curves under steering). Each writes its JSON to the run directory
-(experiments/NAME.json), where
-` + "`limbic report`" + ` picks it up, and prints it with --json.`,
+(experiments/NAME.json; under steering experiments/NAME.steer-SPECS.json, so
+that the unsteered baseline is kept, and the JSON records the steering),
+where ` + "`limbic report`" + ` picks it up (steered results labelled as such),
+and prints it with --json.`,
 	}
 	var (
 		vf       vectorFlags
-		layer    int
+		layer    string
 		out      string
 		emotions []string
 		strength float64
@@ -51,6 +58,13 @@ sections 3.3, 3.4, 3.6):
 			Use:  name,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
+				li, err := readout.ParseLayer(layer)
+				if err != nil {
+					return fmt.Errorf("--layer: %w", err)
+				}
+				if _, err := steer.ParseAll(vf.steer); err != nil {
+					return err
+				}
 				m, err := loadTextModel(cmd.Context())
 				if err != nil {
 					return err
@@ -64,8 +78,21 @@ sections 3.3, 3.4, 3.6):
 				if err != nil {
 					return err
 				}
-				env := &experiment.Env{Model: m, Pack: pack, Kind: kind, Layer: layer}
+				if li != readout.Best && (li >= m.Layers || li < -m.Layers) {
+					return fmt.Errorf("--layer %s: the model has %d layers (0..%d, or -%d..-1 from the end)", layer, m.Layers, m.Layers-1, m.Layers)
+				}
+				env := &experiment.Env{Model: m, Pack: pack, Kind: kind, Layer: li}
 				if len(vf.steer)+len(vf.steerVectors) > 0 {
+					specs, err := vf.specs(m)
+					if err != nil {
+						return err
+					}
+					if _, _, err := vf.hooks(m, pack, 1); err != nil {
+						return err
+					}
+					for _, sp := range specs {
+						env.Steering = append(env.Steering, sp.String())
+					}
 					env.Steer = func(promptLen int) (*hook.Set, error) {
 						hs, _, err := vf.hooks(m, pack, promptLen)
 						return hs, err
@@ -81,7 +108,7 @@ sections 3.3, 3.4, 3.6):
 				}
 				path := out
 				if path == "" {
-					path = filepath.Join(runDir(m), "experiments", name+".json")
+					path = filepath.Join(runDir(m), "experiments", experiment.ResultFile(name, env.Steering))
 				}
 				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 					return err
@@ -99,8 +126,8 @@ sections 3.3, 3.4, 3.6):
 			},
 		}
 		vf.add(sc, true)
-		sc.Flags().IntVar(&layer, "layer", -1, "readout layer (default: the pack's best layer)")
-		sc.Flags().StringVarP(&out, "out", "o", "", "JSON output (default: the run directory's experiments/NAME.json)")
+		sc.Flags().StringVar(&layer, "layer", "best", "readout layer: best (the pack's) or a number, negative from the end")
+		sc.Flags().StringVarP(&out, "out", "o", "", "JSON output (default: the run directory's experiments/NAME.json, or NAME.steer-SPECS.json when steered)")
 		addJSON(sc)
 		return sc
 	}
@@ -124,10 +151,19 @@ sections 3.3, 3.4, 3.6):
 		}
 		return r, r.Summary(), nil
 	})
+	feel.PreRunE = func(*cobra.Command, []string) error {
+		if !(strength > 0) {
+			return fmt.Errorf("--strength %v: must be a positive number (feel steers by ±strength)", strength)
+		}
+		if err := (steer.Spec{Emotion: "feel", Strength: strength, Layers: layers}).Validate(); err != nil {
+			return fmt.Errorf("--strength %v, --layers %q: %w", strength, layers, err)
+		}
+		return nil
+	}
 	feel.Short = "Steer each emotion and score the emotion words after \"He felt\""
 	feel.Flags().StringSliceVar(&emotions, "emotions", nil, "emotions to steer and score (default: the pack's)")
 	feel.Flags().Float64Var(&strength, "strength", 0.5, "steering strength, a fraction of the mean residual norm (the paper: 0.5)")
-	feel.Flags().StringVar(&layers, "layers", "", "steered layer L or range A-B (default: the pack's best layer)")
+	feel.Flags().StringVar(&layers, "layers", "", "steered layers: L, A:B (inclusive), comma lists, negative from the end (default: the pack's best layer)")
 	dose := run("dose", func(cmd *cobra.Command, env *experiment.Env, m *model.Model) (any, string, error) {
 		r, err := experiment.Dose(cmd.Context(), env, nil)
 		if err != nil {

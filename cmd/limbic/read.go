@@ -23,7 +23,8 @@ func newReadCmd() *cobra.Command {
 		format   string
 		out      string
 		emotions []string
-		layer    int
+		layer    string
+		color    string
 		topK     int
 		smooth   int
 		metric   string
@@ -32,20 +33,25 @@ func newReadCmd() *cobra.Command {
 		Use:   "read [TEXT]",
 		Short: "Show which emotions are active at each token of a text",
 		Long: `Read runs a text (an argument, --file, or a chat transcript with --chat: a JSON
-list of {"role", "content"} messages rendered with the model's chat template)
-through the model and reads the emotion vectors out of the residual stream at
-one layer (default: the pack's best layer), token by token.
+list of {"role", "content"} messages rendered with the model's chat template;
+"-" for any of them reads standard input) through the model and reads the
+emotion vectors out of the residual stream at one layer (--layer best, the
+default, is the pack's best layer; negative layers count from the end),
+token by token.
 
 Scores: the projection h·v̂ on each unit emotion vector (--metric proj), its
 cosine (cos), or a z-score against the pack's neutral baseline (z, the
 default). --smooth W averages each score over W neighbouring tokens.
 
 Formats: ansi (the text coloured per emotion, red positive, blue negative,
-scaled by the 99th-percentile magnitude), json (every score), html (a
+scaled by the 99th-percentile magnitude; on a pipe, a file or with NO_COLOR
+set, each token is followed by its scaled value in brackets instead, unless
+--color always), json (every score), html (a
 self-contained heatmap page). Without --emotions, the views show the top-k
 emotions.`,
 		Example: `  limbic read "The storm was coming and Tom could not find his mother."
   limbic read --file story.txt --emotions scared,calm --smooth 3
+  cat story.txt | limbic read - --layer -2
   limbic read --chat convo.json --format html --out convo.html
   limbic read "Lily opened the box." --steer happy=0.5`,
 		Args: cobra.MaximumNArgs(1),
@@ -56,6 +62,20 @@ emotions.`,
 			}
 			met, err := readout.ParseMetric(metric)
 			if err != nil && metric != "" {
+				return err
+			}
+			li, err := readout.ParseLayer(layer)
+			if err != nil {
+				return fmt.Errorf("--layer: %w", err)
+			}
+			if err := atLeast("top-k", topK, 1); err != nil {
+				return err
+			}
+			if err := atLeast("smooth", smooth, 1); err != nil {
+				return err
+			}
+			colored, err := useColor(color)
+			if err != nil {
 				return err
 			}
 			switch format {
@@ -84,12 +104,18 @@ emotions.`,
 			} else {
 				ids = m.Tok.Encode(text, m.Tok.DefaultAddBOS())
 			}
+			if len(ids) == 0 {
+				return fmt.Errorf("the text is empty")
+			}
 			if len(ids) > m.MaxSeq {
 				return fmt.Errorf("the text has %d tokens, more than the context length of %d", len(ids), m.MaxSeq)
 			}
-			r, err := readout.NewReader(pack, layer, nil, kind)
+			if li != readout.Best && (li >= m.Layers || li < -m.Layers) {
+				return fmt.Errorf("--layer %s: the model has %d layers (0..%d, or -%d..-1 from the end)", layer, m.Layers, m.Layers-1, m.Layers)
+			}
+			r, err := readout.NewReader(pack, li, nil, kind)
 			if err != nil {
-				return err
+				return fmt.Errorf("--layer %s: %w", layer, err)
 			}
 			for _, e := range emotions {
 				if _, err := pack.EmotionIndex(e); err != nil {
@@ -119,7 +145,11 @@ emotions.`,
 				title := "limbic read: " + m.Name
 				err = readout.WriteHTML(&buf, tr, show[0], title)
 			default:
-				err = readout.WriteANSI(&buf, tr, show)
+				if colored && (out == "" || color == "always") {
+					err = readout.WriteANSI(&buf, tr, show)
+				} else {
+					err = readout.WritePlain(&buf, tr, show)
+				}
 			}
 			if err != nil {
 				return err
@@ -143,14 +173,15 @@ emotions.`,
 	}
 	f := c.Flags()
 	vf.add(c, true)
-	f.StringVar(&file, "file", "", "read the text from a file")
-	f.StringVar(&chatFile, "chat", "", "read a chat transcript: JSON list of {role, content}")
+	f.StringVar(&file, "file", "", "read the text from a file (- for standard input)")
+	f.StringVar(&chatFile, "chat", "", "read a chat transcript: JSON list of {role, content} (- for standard input)")
+	f.StringVar(&color, "color", "auto", "colour the ansi format: auto (on a terminal without NO_COLOR), always or never")
 	f.StringVar(&format, "format", "ansi", "output: ansi, json or html")
 	f.StringVarP(&out, "out", "o", "", "write to a file (html default: read.html)")
 	f.StringSliceVar(&emotions, "emotions", nil, "emotions to show (default: the top-k)")
-	f.IntVar(&layer, "layer", -1, "layer to read (default: the pack's best layer)")
-	f.IntVarP(&topK, "top-k", "k", 3, "emotions per token (and shown by default)")
-	f.IntVar(&smooth, "smooth", 1, "average scores over W neighbouring tokens")
+	f.StringVar(&layer, "layer", "best", "layer to read: best (the pack's) or a number, negative from the end")
+	f.IntVarP(&topK, "top-k", "k", 3, "emotions per token, and emotions shown without --emotions")
+	f.IntVar(&smooth, "smooth", 1, "average scores over this many neighbouring tokens")
 	f.StringVar(&metric, "metric", "", "score: z (default with a baseline), proj or cos")
 	return c
 }
@@ -169,13 +200,13 @@ func readInput(args []string, file, chatFile string) (string, []chat.Message, er
 	}
 	switch {
 	case file != "":
-		b, err := os.ReadFile(file)
+		b, err := readFileArg("--file", file)
 		if err != nil {
 			return "", nil, err
 		}
 		return string(b), nil, nil
 	case chatFile != "":
-		b, err := os.ReadFile(chatFile)
+		b, err := readFileArg("--chat", chatFile)
 		if err != nil {
 			return "", nil, err
 		}
@@ -195,5 +226,6 @@ func readInput(args []string, file, chatFile string) (string, []chat.Message, er
 		}
 		return "", msgs, nil
 	}
-	return args[0], nil, nil
+	text, err := textArg("TEXT", args[0])
+	return text, nil, err
 }

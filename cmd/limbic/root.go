@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +22,11 @@ import (
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
+
+// maxContext bounds the context length and token counts a command accepts:
+// far beyond any model's, small enough that a typo fails before a huge
+// allocation.
+const maxContext = 1 << 20
 
 // globals are the flags every command shares.
 type globals struct {
@@ -45,6 +51,9 @@ embedded default model, stories15M, fetched on first use.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			return inRange("ctx", g.ctx, 0, maxContext)
+		},
 	}
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.model, "model", "m", model.Default, "model: stories15m, a Hugging Face directory, a .gguf file or a llama2.c .bin")
@@ -85,15 +94,43 @@ func run(args []string) int {
 	defer stop()
 	root := newRoot()
 	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
+	if c, err := root.ExecuteContextC(ctx); err != nil {
 		if errors.Is(err, context.Canceled) {
-			fmt.Fprintln(os.Stderr, "limbic: interrupted")
+			if resumable[c.Name()] {
+				fmt.Fprintf(os.Stderr, "limbic: interrupted; what is done is kept: resume with\n  %s\n", shellCommand(append([]string{os.Args[0]}, args...)))
+			} else {
+				fmt.Fprintln(os.Stderr, "limbic: interrupted")
+			}
 			return 130
 		}
 		fmt.Fprintln(os.Stderr, "limbic:", err)
 		return 1
 	}
 	return 0
+}
+
+// resumable are the commands that continue where they stopped when run
+// again with the same arguments.
+var resumable = map[string]bool{"run": true, "stories": true, "extract": true, "pull": true}
+
+// shellCommand quotes args for a POSIX shell, so that the line can be pasted.
+func shellCommand(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		safe := a != ""
+		for _, r := range a {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@,+%", r)) {
+				safe = false
+				break
+			}
+		}
+		if safe {
+			q[i] = a
+		} else {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(q, " ")
 }
 
 // loadModel loads the --model with the shared flags, showing fetch progress.

@@ -29,7 +29,7 @@ type pipelineFlags struct {
 	seed            uint64
 	generatorURL    string
 	generatorModel  string
-	offset          int
+	offset          string
 	denoise         string
 	noExperiments   bool
 }
@@ -47,12 +47,23 @@ func (p *pipelineFlags) add(c *cobra.Command) {
 	f.Uint64Var(&p.seed, "seed", 1, "seed of the story plan and sampling")
 	f.StringVar(&p.generatorURL, "generator", "", "write stories with an OpenAI-compatible endpoint (base URL) instead of the model; key from $LIMBIC_GENERATOR_API_KEY or $OPENAI_API_KEY")
 	f.StringVar(&p.generatorModel, "generator-model", "", "model name for --generator")
-	f.IntVar(&p.offset, "offset", -1, "average each story from this token of its text on (default 0 for base models, 50 for chat models: the paper's)")
+	f.StringVar(&p.offset, "offset", "", "average each story from this token of its text on (default 0 for base models, 50 for chat models: the paper's)")
 	f.StringVar(&p.denoise, "denoise", "", "share of neutral variance projected out, or off (default 0.7 for base models, 0.5 for chat models: the paper's)")
 }
 
 // config builds the pipeline config for model m.
 func (p *pipelineFlags) config(m *model.Model) (pipeline.Config, error) {
+	for _, c := range []struct {
+		flag   string
+		v, min int
+	}{{"per-topic", p.perTopic, 0}, {"neutral-per-topic", p.neutralPerTopic, 0}, {"max-tokens", p.maxTokens, 0}, {"batch", p.batch, 1}} {
+		if err := inRange(c.flag, c.v, c.min, maxContext); err != nil {
+			return pipeline.Config{}, err
+		}
+	}
+	if m.MaxSeq > 0 && p.maxTokens > m.MaxSeq {
+		return pipeline.Config{}, fmt.Errorf("--max-tokens %d: more than the context length of %d", p.maxTokens, m.MaxSeq)
+	}
 	cfg := pipeline.Config{Dir: p.dir, PerTopic: p.perTopic, NeutralPerTopic: p.neutralPerTopic, MaxTokens: p.maxTokens,
 		Batch: p.batch, Seed: p.seed, Experiments: !p.noExperiments}
 	if cfg.Dir == "" {
@@ -106,8 +117,12 @@ func (p *pipelineFlags) config(m *model.Model) (pipeline.Config, error) {
 		cfg.Generator = gen
 	}
 	cfg.Defaults(m)
-	if p.offset >= 0 {
-		cfg.Extract.Window.Offset = p.offset
+	if p.offset != "" {
+		off, err := strconv.Atoi(p.offset)
+		if err != nil || off < 0 || off > maxContext {
+			return cfg, fmt.Errorf("--offset %q: want a token index from 0 to %d", p.offset, maxContext)
+		}
+		cfg.Extract.Window.Offset = off
 	}
 	switch p.denoise {
 	case "":

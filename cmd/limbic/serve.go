@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -57,6 +58,20 @@ LIMBIC_API_KEY) requires "Authorization: Bearer KEY" on every route but
   limbic serve --model ./Qwen2.5-1.5B-Instruct --vectors qwen.safetensors --rules rules.yaml --addr 127.0.0.1:9000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, c := range []struct {
+				flag string
+				v    int
+			}{{"trace-stride", stride}, {"max-tokens", maxTokens}, {"max-seqs", maxSeqs}} {
+				if err := inRange(c.flag, c.v, 1, maxContext); err != nil {
+					return err
+				}
+			}
+			if maxBody < 1 {
+				return fmt.Errorf("--max-body %d: must be at least 1 byte", maxBody)
+			}
+			if retention < 0 {
+				return fmt.Errorf("--retention %v: must be ≥ 0 (0 keeps everything)", retention)
+			}
 			ctx := cmd.Context()
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			if g.quiet {
@@ -162,7 +177,7 @@ LIMBIC_API_KEY) requires "Authorization: Bearer KEY" on every route but
 	}
 	f := c.Flags()
 	vf.add(c, false)
-	f.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (loopback by default)")
+	f.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (another host than loopback exposes the API: set --api-key)")
 	f.StringVar(&rulesFile, "rules", "", "alert rules file (YAML or JSON; default: the built-in rules)")
 	f.BoolVar(&noRules, "no-rules", false, "evaluate no alert rules")
 	f.StringVar(&dbPath, "db", "", "SQLite database (default: limbic.db beside the run's vector pack)")

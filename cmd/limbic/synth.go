@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/spf13/cobra"
 
@@ -33,6 +34,27 @@ Weights: matrices N(0, 1/fan_in), embeddings N(0, 1), norms 1 + N(0, 0.01).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return fmt.Errorf("--out is required")
+			}
+			for _, f := range []struct {
+				flag   string
+				v, min int
+			}{{"hidden", c.Dim, 1}, {"layers", c.Layers, 1}, {"heads", c.Heads, 1}, {"kv-heads", c.KVHeads, 0}, {"head-dim", c.HeadDim, 0},
+				{"ffn", c.FFN, 1}, {"vocab", c.Vocab, 1}, {"ctx", c.MaxSeq, 1}} {
+				if err := inRange(f.flag, f.v, f.min, maxContext); err != nil {
+					return err
+				}
+			}
+			if c.Heads > 0 && c.Dim%c.Heads != 0 && c.HeadDim == 0 {
+				return fmt.Errorf("--hidden %d is not a multiple of --heads %d: give --head-dim", c.Dim, c.Heads)
+			}
+			if c.KVHeads > 0 && c.Heads%c.KVHeads != 0 {
+				return fmt.Errorf("--heads %d is not a multiple of --kv-heads %d", c.Heads, c.KVHeads)
+			}
+			if !(c.RopeTheta > 0) || math.IsInf(c.RopeTheta, 0) {
+				return fmt.Errorf("--rope-theta %v: must be a positive number", c.RopeTheta)
+			}
+			if !(c.NormEps > 0) || math.IsInf(c.NormEps, 0) {
+				return fmt.Errorf("--norm-eps %v: must be a positive number", c.NormEps)
 			}
 			dt, err := tensor.ParseDType(dtype)
 			if err != nil {

@@ -13,7 +13,7 @@ func newTokenizeCmd() *cobra.Command {
 		Use:   "tokenize TEXT",
 		Short: "Print the token ids of a text (with BOS)",
 		Long: `Tokenize prints the ids of TEXT as the model's tokenizer encodes it, with the
-BOS token first (unless --no-bos). Special-token text such as <s> is parsed as
+BOS token first (unless --no-bos); TEXT - reads standard input. Special-token text such as <s> is parsed as
 the special token. --json prints {"ids": [...]}; --pieces prints one token per
 line with its text.`,
 		Example: `  limbic tokenize "Once upon a time"
@@ -25,7 +25,11 @@ line with its text.`,
 				return err
 			}
 			defer m.Close()
-			ids := m.Tok.Encode(args[0], !noBOS)
+			text, err := textArg("TEXT", args[0])
+			if err != nil {
+				return err
+			}
+			ids := m.Tok.Encode(text, !noBOS)
 			switch {
 			case g.jsonOut:
 				type piece struct {

@@ -29,11 +29,11 @@ type vectorFlags struct {
 
 func (v *vectorFlags) add(c *cobra.Command, withSteer bool) {
 	f := c.Flags()
-	f.StringVar(&v.vectors, "vectors", "", "vector pack (default: the one `limbic run` made for the model)")
+	f.StringVar(&v.vectors, "vectors", "", "vector pack (default: the one 'limbic run' made for the model)")
 	f.StringVar(&v.kind, "kind", "denoised", "vectors to use: denoised or raw")
 	f.BoolVar(&v.anyModel, "any-model", false, "use a vector pack made from other weights files of the same shape (e.g. the converted model)")
 	if withSteer {
-		f.StringArrayVar(&v.steer, "steer", nil, "steer: EMOTION=STRENGTH[@LAYERS][:SPAN] (STRENGTH is a fraction of the mean residual norm; LAYERS L or A-B, default the pack's best layer; SPAN all|prompt|generated|A-B,C-D); repeatable")
+		f.StringArrayVar(&v.steer, "steer", nil, "steer: EMOTION=STRENGTH[@LAYERS][:SPAN] (STRENGTH a fraction of the mean residual norm, at most 10 in magnitude; LAYERS L, A:B inclusive or comma lists, negative from the end, default the pack's best layer; SPAN all, prompt, generated or pos=A-B,C-D); repeatable")
 		f.StringArrayVar(&v.steerVectors, "steer-vector", nil, "add a llama.cpp/repeng control vector: FILE[=SCALE][@LAYERS][:SPAN]; repeatable")
 	}
 }
@@ -85,21 +85,30 @@ func (v *vectorFlags) loadPack(m *model.Model, required bool) (*vecpack.Pack, st
 
 func (v *vectorFlags) vecKind() (vecpack.Kind, error) { return vecpack.ParseKind(v.kind) }
 
-// hooks builds the steering hooks for a sequence whose prompt has promptLen tokens.
-func (v *vectorFlags) hooks(m *model.Model, pack *vecpack.Pack, promptLen int) (*hook.Set, []steer.Added, error) {
+// specs parses --steer and reads the --steer-vector files.
+func (v *vectorFlags) specs(m *model.Model) ([]steer.Spec, error) {
 	specs, err := steer.ParseAll(v.steer)
 	if err != nil {
-		return nil, nil, err
-	}
-	if len(specs) > 0 && pack == nil {
-		return nil, nil, fmt.Errorf("--steer needs a vector pack: run `limbic run` first or give --vectors")
+		return nil, err
 	}
 	for _, sv := range v.steerVectors {
 		sp, err := parseSteerVector(sv, m)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		specs = append(specs, sp)
+	}
+	return specs, nil
+}
+
+// hooks builds the steering hooks for a sequence whose prompt has promptLen tokens.
+func (v *vectorFlags) hooks(m *model.Model, pack *vecpack.Pack, promptLen int) (*hook.Set, []steer.Added, error) {
+	if len(v.steer) > 0 && pack == nil {
+		return nil, nil, fmt.Errorf("--steer needs a vector pack: run `limbic run` first or give --vectors")
+	}
+	specs, err := v.specs(m)
+	if err != nil {
+		return nil, nil, err
 	}
 	if len(specs) == 0 {
 		return nil, nil, nil
@@ -116,8 +125,13 @@ func parseSteerVector(s string, m *model.Model) (steer.Spec, error) {
 	file, rest := s, ""
 	if i := strings.IndexAny(s, "=@:"); i >= 0 {
 		// A path may contain ':' or '@' only before the first '='; keep it simple:
-		// split at the last '=' when present, else at the first '@' or ':'.
-		if j := strings.LastIndex(s, "="); j >= 0 {
+		// split at the last '=' that does not start a span of positions
+		// (":pos=A-B") when there is one, else at the first '@' or ':'.
+		j := strings.LastIndex(s, "=")
+		for j >= 0 && strings.HasSuffix(s[:j], ":pos") {
+			j = strings.LastIndex(s[:j], "=")
+		}
+		if j >= 0 {
 			file, rest = s[:j], "x"+s[j:]
 		} else {
 			file, rest = s[:i], "x=1"+s[i:]

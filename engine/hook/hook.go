@@ -144,19 +144,13 @@ func parseLayer(s string, nLayers int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("layer %q is not an integer", s)
 	}
-	if l < 0 {
-		l += nLayers
-	}
-	if l < 0 || l >= nLayers {
-		return 0, fmt.Errorf("layer %s out of range: the model has %d layers (0..%d)", s, nLayers, nLayers-1)
-	}
-	return l, nil
+	return resolveLayer(l, nLayers)
 }
 
 // Expand turns a pattern into the points it names, in forward order. A pattern
-// is a point name whose layer may be "*" (every layer) or a range "A-B"
-// (inclusive, negative ends allowed as in Parse), or "*" alone for every point
-// of the model. Example: "blocks.*.hook_resid_post".
+// is a point name whose layer may be any layer list (see ParseLayerList:
+// "*", "2", "-1", "1:3", "-4:-1", "0,2,5"), or "*" alone for every point of
+// the model. Example: "blocks.*.hook_resid_post".
 func Expand(pattern string, nLayers int) ([]Point, error) {
 	s := strings.TrimSpace(pattern)
 	if s == "*" {
@@ -178,42 +172,129 @@ func Expand(pattern string, nLayers int) ([]Point, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hook pattern %q: %w", pattern, err)
 	}
-	lo, hi, err := ParseLayers(ls, nLayers)
+	layers, err := ParseLayerList(ls, nLayers)
 	if err != nil {
 		return nil, fmt.Errorf("hook pattern %q: %w", pattern, err)
 	}
-	var out []Point
-	for l := lo; l <= hi; l++ {
-		out = append(out, Block(l, k))
+	out := make([]Point, len(layers))
+	for i, l := range layers {
+		out[i] = Block(l, k)
 	}
 	return out, nil
 }
 
-// ParseLayers parses a layer selector: "*" (all), "L" or "A-B" (inclusive).
-// Negative numbers count from the end; a range with a negative start must be
-// written with a colon, "A:B" ("-4:-1").
-func ParseLayers(s string, nLayers int) (lo, hi int, err error) {
+// LayerListSyntax describes the layer list grammar, for error messages and help.
+const LayerListSyntax = "L, A:B (inclusive), a comma list of those, or * (negative layers count from the end: -1 is the last)"
+
+// ParseLayerList parses a layer list for a model with nLayers blocks, the
+// one layer grammar of hook patterns, steering and readout:
+//
+//	L        one layer; negative counts from the end (-1 is the last)
+//	A:B      layers A to B, both included ("-4:-1" is the last four)
+//	A-B      the same, for non-negative A and B only ("2-4")
+//	X,Y,...  the union of the items above
+//	"*"      every layer
+//
+// It returns the layers in increasing order, each once. An empty range
+// (B before A) or a layer outside the model is an error.
+func ParseLayerList(s string, nLayers int) ([]int, error) {
+	items, err := layerItems(s)
+	if err != nil {
+		return nil, err
+	}
+	if nLayers <= 0 {
+		return nil, fmt.Errorf("layers %q: the model has no layers", s)
+	}
+	seen := make([]bool, nLayers)
+	for _, it := range items {
+		if it.all {
+			for l := range seen {
+				seen[l] = true
+			}
+			continue
+		}
+		lo, err := resolveLayer(it.lo, nLayers)
+		if err != nil {
+			return nil, fmt.Errorf("layers %q: %w", s, err)
+		}
+		hi, err := resolveLayer(it.hi, nLayers)
+		if err != nil {
+			return nil, fmt.Errorf("layers %q: %w", s, err)
+		}
+		if hi < lo {
+			return nil, fmt.Errorf("layers %q: range %q is empty (layer %d comes after layer %d)", s, it.text, lo, hi)
+		}
+		for l := lo; l <= hi; l++ {
+			seen[l] = true
+		}
+	}
+	var out []int
+	for l, ok := range seen {
+		if ok {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// CheckLayerList checks the syntax of a layer list without a model; the
+// layers are checked against the model by ParseLayerList.
+func CheckLayerList(s string) error {
+	_, err := layerItems(s)
+	return err
+}
+
+// layerItem is one item of a layer list: every layer, or layers lo..hi as
+// written (negative: from the end).
+type layerItem struct {
+	all    bool
+	lo, hi int
+	text   string
+}
+
+func layerItems(s string) ([]layerItem, error) {
 	s = strings.TrimSpace(s)
-	if s == "*" || s == "" {
-		return 0, nLayers - 1, nil
+	if s == "" {
+		return nil, fmt.Errorf("empty layer list (want %s)", LayerListSyntax)
 	}
-	a, b, ok := strings.Cut(s, ":")
-	if !ok && !strings.HasPrefix(s, "-") {
-		a, b, ok = strings.Cut(s, "-")
+	var out []layerItem
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "*" {
+			out = append(out, layerItem{all: true, text: item})
+			continue
+		}
+		a, b, isRange := strings.Cut(item, ":")
+		if !isRange && !strings.HasPrefix(item, "-") {
+			if a, b, isRange = strings.Cut(item, "-"); strings.HasPrefix(b, "-") {
+				return nil, fmt.Errorf("layers %q: %q: a range with a negative end is written A:B", s, item)
+			}
+		}
+		lo, err := strconv.Atoi(strings.TrimSpace(a))
+		if err != nil {
+			return nil, fmt.Errorf("layers %q: %q is not a layer (want %s)", s, item, LayerListSyntax)
+		}
+		hi := lo
+		if isRange {
+			if hi, err = strconv.Atoi(strings.TrimSpace(b)); err != nil {
+				return nil, fmt.Errorf("layers %q: %q is not a layer range (want %s)", s, item, LayerListSyntax)
+			}
+		}
+		out = append(out, layerItem{lo: lo, hi: hi, text: item})
 	}
-	if lo, err = parseLayer(a, nLayers); err != nil {
-		return 0, 0, err
+	return out, nil
+}
+
+// resolveLayer turns a written layer (negative: from the end) into a block index.
+func resolveLayer(l, nLayers int) (int, error) {
+	w := l
+	if l < 0 {
+		l += nLayers
 	}
-	if !ok {
-		return lo, lo, nil
+	if l < 0 || l >= nLayers {
+		return 0, fmt.Errorf("layer %d out of range: the model has %d layers (0..%d, or -%d..-1 from the end)", w, nLayers, nLayers-1, nLayers)
 	}
-	if hi, err = parseLayer(b, nLayers); err != nil {
-		return 0, 0, err
-	}
-	if hi < lo {
-		return 0, 0, fmt.Errorf("layer range %q is empty", s)
-	}
-	return lo, hi, nil
+	return l, nil
 }
 
 // All returns every hook point of a model with nLayers blocks, in forward order.

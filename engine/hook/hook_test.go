@@ -1,6 +1,9 @@
 package hook
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestParseRoundTrip(t *testing.T) {
 	for _, p := range All(4) {
@@ -104,6 +107,126 @@ func TestReplaceWithSpans(t *testing.T) {
 	for i := range want {
 		if a.Data[i] != want[i] {
 			t.Fatalf("data = %v, want %v", a.Data, want)
+		}
+	}
+}
+
+func TestParseLayerList(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []int
+	}{
+		{"2", []int{2}},
+		{"-1", []int{5}},
+		{"1:3", []int{1, 2, 3}},
+		{"-4:-1", []int{2, 3, 4, 5}},
+		{"1-2", []int{1, 2}},
+		{"0,2,-1", []int{0, 2, 5}},
+		{"3:4, 0:1,4", []int{0, 1, 3, 4}},
+		{"*", []int{0, 1, 2, 3, 4, 5}},
+		{"1:-2", []int{1, 2, 3, 4}},
+	}
+	for _, tt := range tests {
+		got, err := ParseLayerList(tt.in, 6)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("ParseLayerList(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	for _, in := range []string{"", "6", "-7", "x", "3:1", "-1:-4", "1:", ":2", "1,,2", "2--1", "-4-1", "1:2:3", "9999999999999999999999"} {
+		if got, err := ParseLayerList(in, 6); err == nil {
+			t.Errorf("ParseLayerList(%q) = %v, want an error", in, got)
+		}
+	}
+	if _, err := ParseLayerList("0", 0); err == nil {
+		t.Error("ParseLayerList on a model without layers: no error")
+	}
+}
+
+func TestExpandLayerLists(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []Point
+	}{
+		{"blocks.-4:-1.hook_resid_post", []Point{Block(2, ResidPost), Block(3, ResidPost), Block(4, ResidPost), Block(5, ResidPost)}},
+		{"blocks.0,5.hook_attn_out", []Point{Block(0, AttnOut), Block(5, AttnOut)}},
+	}
+	for _, tt := range tests {
+		got, err := Expand(tt.in, 6)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("Expand(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// FuzzParse: hook names and patterns are outside input: no panic, and every
+// point returned lies inside the model and parses back to itself.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"blocks.3.hook_resid_post", "blocks.-1.resid_mid", "l_out-2", "hook_embed", "ln_final", "blocks.*.hook_mlp_out", "blocks.-4:-1.hook_attn_out", "blocks.1-2,0.hook_resid_pre", "*", "blocks..", "l_out--1"} {
+		f.Add(s, 6)
+	}
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		n = n%40 + 1
+		if n <= 0 {
+			n += 40
+		}
+		if p, err := Parse(s, n); err == nil {
+			checkPoint(t, s, p, n)
+		}
+		ps, err := Expand(s, n)
+		if err != nil {
+			return
+		}
+		for _, p := range ps {
+			checkPoint(t, s, p, n)
+		}
+	})
+}
+
+func checkPoint(t *testing.T, s string, p Point, n int) {
+	t.Helper()
+	if p.Kind >= NumKinds || (p.Kind.InBlock() && (p.Layer < 0 || p.Layer >= n)) {
+		t.Fatalf("%q with %d layers gave the point %+v outside the model", s, n, p)
+	}
+	back, err := Parse(p.String(), n)
+	if err != nil || back != p {
+		t.Fatalf("%q: point %v does not parse back: %v, %v", s, p, back, err)
+	}
+}
+
+// FuzzParseLayerList: no panic; the result is increasing and inside the model.
+func FuzzParseLayerList(f *testing.F) {
+	for _, s := range []string{"2", "-1", "1:3", "-4:-1", "0,2,-1", "*", "1-2", "3:1", ",", "-"} {
+		f.Add(s, 6)
+	}
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		n = n%40 + 1
+		if n <= 0 {
+			n += 40
+		}
+		ls, err := ParseLayerList(s, n)
+		if err != nil {
+			return
+		}
+		if len(ls) == 0 {
+			t.Fatalf("ParseLayerList(%q, %d): no layers and no error", s, n)
+		}
+		for i, l := range ls {
+			if l < 0 || l >= n || (i > 0 && l <= ls[i-1]) {
+				t.Fatalf("ParseLayerList(%q, %d) = %v: not increasing inside [0, %d)", s, n, ls, n)
+			}
+		}
+	})
+}
+
+func TestCheckLayerList(t *testing.T) {
+	for _, in := range []string{"2", "-40", "1:3", "-4:-1", "0,2,-1", "*", "1-2", "100"} {
+		if err := CheckLayerList(in); err != nil {
+			t.Errorf("CheckLayerList(%q): %v", in, err)
+		}
+	}
+	for _, in := range []string{"", "x", "1:", "2--1", "1,,2", "1:2:3", "best"} {
+		if err := CheckLayerList(in); err == nil {
+			t.Errorf("CheckLayerList(%q): no error", in)
 		}
 	}
 }

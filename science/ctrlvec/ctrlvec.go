@@ -16,6 +16,7 @@ package ctrlvec
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,11 +76,24 @@ func Write(path string, v *Vector) error {
 		if len(dir) != d {
 			return fmt.Errorf("ctrlvec: %s: layer %d has %d values, others %d", path, l, len(dir), d)
 		}
+		if i := nonFinite(dir); i >= 0 {
+			return fmt.Errorf("ctrlvec: %s: direction.%d: value %d is %v (a control vector must hold finite numbers)", path, l, i, dir[i])
+		}
 		if err := w.AddTensor(tensor.FromF32("direction."+strconv.Itoa(l), []int{d}, dir)); err != nil {
 			return err
 		}
 	}
 	return w.WriteFile(path)
+}
+
+// nonFinite returns the index of the first NaN or ±Inf in x, or -1.
+func nonFinite(x []float32) int {
+	for i, v := range x {
+		if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+			return i
+		}
+	}
+	return -1
 }
 
 // Read loads a control vector file and checks it against a model with
@@ -139,6 +153,9 @@ func Read(path string, nLayers, dim int) (*Vector, error) {
 		}
 		if dim > 0 && len(x) != dim {
 			return fail("tensor %q: %d values, but the model's width is %d", name, len(x), dim)
+		}
+		if i := nonFinite(x); i >= 0 {
+			return fail("tensor %q: value %d is %v (a control vector must hold finite numbers)", name, i, x[i])
 		}
 		v.Directions[l] = append([]float32(nil), x...)
 	}

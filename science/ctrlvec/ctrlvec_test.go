@@ -1,6 +1,7 @@
 package ctrlvec
 
 import (
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,6 +71,8 @@ func TestReadErrors(t *testing.T) {
 		{"layer zero", write(t, Architecture, uint32(1), map[string][]float32{"direction.0": {1, 2}}), 0, 0, "layer 0 is invalid"},
 		{"not a control vector", write(t, "llama", uint32(2), ok), 0, 0, "not a control vector"},
 		{"mixed widths", write(t, Architecture, uint32(2), map[string][]float32{"direction.1": {1, 2}, "direction.2": {3}}), 0, 0, "values"},
+		{"NaN", write(t, Architecture, uint32(2), map[string][]float32{"direction.1": {1, 2}, "direction.2": {3, float32(math.NaN())}}), 0, 0, `tensor "direction.2": value 1 is NaN`},
+		{"Inf", write(t, Architecture, uint32(1), map[string][]float32{"direction.3": {float32(math.Inf(-1)), 2}}), 0, 0, `tensor "direction.3": value 0 is -Inf`},
 		{"no directions", write(t, Architecture, nil, map[string][]float32{"other": {1}}), 0, 0, "no direction"},
 	}
 	for _, tt := range tests {
@@ -86,5 +89,8 @@ func TestReadErrors(t *testing.T) {
 	}
 	if err := Write(filepath.Join(t.TempDir(), "z.gguf"), &Vector{Directions: map[int][]float32{0: {1}}}); err == nil {
 		t.Error("writing layer 0 accepted")
+	}
+	if err := Write(filepath.Join(t.TempDir(), "n.gguf"), &Vector{Directions: map[int][]float32{2: {1, float32(math.NaN())}}}); err == nil || !strings.Contains(err.Error(), "direction.2") {
+		t.Errorf("writing NaN: error %v, want one naming direction.2", err)
 	}
 }

@@ -1,9 +1,12 @@
 package experiment
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/limbic-dev/limbic/engine/arch"
 	"github.com/limbic-dev/limbic/engine/hook"
@@ -20,11 +23,40 @@ type Env struct {
 	Model *model.Model
 	Pack  *vecpack.Pack
 	Kind  vecpack.Kind
-	Layer int // readout layer (-1: the pack's best layer)
+	Layer int // readout layer: readout.Best, a layer, or negative from the end (-1: the last)
 	// Steer, if set, returns extra steering hooks for a prompt of promptLen
 	// tokens, applied in every forward pass of the experiment (as
 	// --steer does on the command line).
 	Steer func(promptLen int) (*hook.Set, error)
+	// Steering describes Steer (the specs, as "calm=0.1@3"); results record
+	// it, and ResultFile keeps steered results apart from the baseline.
+	Steering []string
+}
+
+// ResultFile is the file name of an experiment's result in a run's
+// experiments directory: NAME.json for the unsteered baseline, and
+// NAME.steer-SPECS.json under steering, so that steered results never
+// replace the baseline (long spec lists are shortened with a hash).
+func ResultFile(name string, steering []string) string {
+	if len(steering) == 0 {
+		return name + ".json"
+	}
+	joined := strings.Join(steering, "+")
+	var b strings.Builder
+	for _, r := range joined {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("._=+@,-", r):
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	slug := b.String()
+	if len(slug) > 80 || slug != joined {
+		sum := sha256.Sum256([]byte(joined))
+		slug = slug[:min(len(slug), 64)] + "-" + hex.EncodeToString(sum[:4])
+	}
+	return name + ".steer-" + slug + ".json"
 }
 
 // steerHooks returns the env's extra steering for a prompt (nil: none).

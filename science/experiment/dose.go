@@ -101,6 +101,9 @@ type DoseCurve struct {
 
 // DoseResult is the dose experiment's outcome.
 type DoseResult struct {
+	// Steering is the extra steering every forward pass ran under (Env.Steering);
+	// empty for the unsteered baseline.
+	Steering  []string    `json:"steering,omitempty"`
 	Layer     int         `json:"layer"`
 	Metric    string      `json:"metric"`
 	Templates []DoseCurve `json:"templates"`
@@ -122,7 +125,7 @@ func Dose(ctx context.Context, e *Env, templates []DoseTemplate) (*DoseResult, e
 	if err != nil {
 		return nil, err
 	}
-	res := &DoseResult{Layer: r.Layer, Metric: string(metric)}
+	res := &DoseResult{Steering: e.Steering, Layer: r.Layer, Metric: string(metric)}
 	for _, t := range templates {
 		idx := -1
 		for i, em := range r.Emotions {

@@ -12,6 +12,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/internal/approx"
 	"github.com/limbic-dev/limbic/internal/testref"
+	"github.com/limbic-dev/limbic/science/readout"
 	"github.com/limbic-dev/limbic/science/steer"
 	"github.com/limbic-dev/limbic/science/vecpack"
 )
@@ -82,7 +83,7 @@ func loadModel(t *testing.T) *model.Model {
 func TestFeelFindsPlantedDirections(t *testing.T) {
 	m := loadModel(t)
 	emos := []string{"happy", "sad", "angry", "scared"}
-	env := &Env{Model: m, Pack: unembedPack(t, m, emos), Layer: -1}
+	env := &Env{Model: m, Pack: unembedPack(t, m, emos), Layer: readout.Best}
 	res, err := Feel(context.Background(), env, FeelOptions{Strength: 0.5})
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,9 @@ type FeelPrompt struct {
 // change in log-probability of word w as the continuation when emotion e is
 // added (subtracted), averaged over the prompts.
 type FeelResult struct {
+	// Steering is the extra steering every forward pass ran under (Env.Steering);
+	// empty for the unsteered baseline.
+	Steering  []string     `json:"steering,omitempty"`
 	Prompts   []FeelPrompt `json:"prompts"`
 	Emotions  []string     `json:"emotions"`
 	Strength  float64      `json:"strength"`
@@ -130,7 +133,7 @@ func Feel(ctx context.Context, e *Env, o FeelOptions) (*FeelResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &FeelResult{Prompts: prompts, Emotions: emos, Strength: o.Strength}
+	res := &FeelResult{Steering: e.Steering, Prompts: prompts, Emotions: emos, Strength: o.Strength}
 	for k, em := range emos {
 		if err := ctx.Err(); err != nil {
 			return nil, err

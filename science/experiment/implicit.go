@@ -74,6 +74,9 @@ type Ranked struct {
 
 // ImplicitResult is the implicit-prompt experiment's outcome.
 type ImplicitResult struct {
+	// Steering is the extra steering every forward pass ran under (Env.Steering);
+	// empty for the unsteered baseline.
+	Steering []string       `json:"steering,omitempty"`
 	Layer    int            `json:"layer"`
 	Metric   string         `json:"metric"`
 	Emotions []string       `json:"emotions"`
@@ -95,7 +98,7 @@ func Implicit(ctx context.Context, e *Env, prompts []ImplicitPrompt) (*ImplicitR
 	if err != nil {
 		return nil, err
 	}
-	res := &ImplicitResult{Layer: r.Layer, Metric: string(metric), Emotions: r.Emotions}
+	res := &ImplicitResult{Steering: e.Steering, Layer: r.Layer, Metric: string(metric), Emotions: r.Emotions}
 	top1, top3 := 0, 0
 	for _, p := range prompts {
 		if err := ctx.Err(); err != nil {

@@ -184,7 +184,7 @@ func Run(ctx context.Context, r Runner, in Input, cfg Config, progress Progress)
 		old, err := loadState(cfg.Checkpoint)
 		switch {
 		case err == nil && old.Fingerprint != fp:
-			return nil, fmt.Errorf("extract: checkpoint %s was made with another model, emotions, layers or window; delete it or use another --checkpoint", cfg.Checkpoint)
+			return nil, fmt.Errorf("extract: checkpoint %s was made with another model, emotions, layers or window: delete it to extract again from the start, or give a fresh run directory (--dir) for the new settings", cfg.Checkpoint)
 		case err == nil:
 			st = old
 			st.Stats.Resumed = len(st.Done)

@@ -257,8 +257,10 @@ func TestRunResumesAfterInterruption(t *testing.T) {
 	// A checkpoint from other settings is refused.
 	other := testConfig(dir)
 	other.Window.Offset = 6
-	if _, err := Run(context.Background(), newWordModel(8, 2), in, other, nil); err == nil || !strings.Contains(err.Error(), "checkpoint") {
-		t.Errorf("mismatched checkpoint: %v", err)
+	// The error names flags that exist: --dir, never a --checkpoint flag.
+	if _, err := Run(context.Background(), newWordModel(8, 2), in, other, nil); err == nil || !strings.Contains(err.Error(), "checkpoint") ||
+		!strings.Contains(err.Error(), "--dir") || strings.Contains(err.Error(), "--checkpoint") {
+		t.Errorf("mismatched checkpoint: %v, want an error that points to --dir", err)
 	}
 }
 

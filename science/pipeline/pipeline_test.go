@@ -13,6 +13,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/internal/testref"
 	"github.com/limbic-dev/limbic/science/catalog"
+	"github.com/limbic-dev/limbic/science/experiment"
 	"github.com/limbic-dev/limbic/science/stories"
 	"github.com/limbic-dev/limbic/science/vecpack"
 )
@@ -154,5 +155,56 @@ func TestBadInputs(t *testing.T) {
 	}
 	if _, err := Validate(m, filepath.Join(dir, "ok")); err == nil || !strings.Contains(err.Error(), "made for model") {
 		t.Errorf("foreign pack: %v", err)
+	}
+}
+
+// TestSteeredExperimentsApart: a steered result lives beside the baseline,
+// and the report shows both, the steered one labelled as such.
+func TestSteeredExperimentsApart(t *testing.T) {
+	dir := t.TempDir()
+	base := &experiment.DoseResult{Layer: 3, Metric: "z", Monotone: 5}
+	steered := &experiment.DoseResult{Steering: []string{"calm=0.1@-4:-1:generated"}, Layer: 3, Metric: "z", Monotone: 1}
+	for _, r := range []*experiment.DoseResult{base, steered} {
+		if err := writeJSON(filepath.Join(dir, ExpDir, experiment.ResultFile("dose", r.Steering)), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secs, err := experimentSections(filepath.Join(dir, ExpDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(secs) != 2 {
+		t.Fatalf("%d sections, want the baseline and the steered dose", len(secs))
+	}
+	if got := secs[0].JSON.(*experiment.DoseResult); got.Monotone != 5 || len(secs[0].Steering) != 0 || strings.Contains(secs[0].Title, "steered") {
+		t.Errorf("first section %q (monotone %d, steering %v), want the unlabelled baseline with 5", secs[0].Title, got.Monotone, secs[0].Steering)
+	}
+	s := secs[1]
+	if got := s.JSON.(*experiment.DoseResult); got.Monotone != 1 || !strings.Contains(s.Title, "steered (calm=0.1@-4:-1:generated)") ||
+		!strings.Contains(s.Note, "steered with calm=0.1@-4:-1:generated") || s.ID == secs[0].ID {
+		t.Errorf("steered section: id %q title %q note %q (monotone %d)", s.ID, s.Title, s.Note, got.Monotone)
+	}
+}
+
+func TestResultFile(t *testing.T) {
+	tests := []struct {
+		steering []string
+		want     string
+	}{
+		{nil, "dose.json"},
+		{[]string{"calm=0.1@3"}, "dose.steer-calm=0.1@3.json"},
+	}
+	for _, tt := range tests {
+		if got := experiment.ResultFile("dose", tt.steering); got != tt.want {
+			t.Errorf("ResultFile(dose, %q) = %q, want %q", tt.steering, got, tt.want)
+		}
+	}
+	seen := map[string]string{}
+	for _, sp := range []string{"calm=0.1:generated", "calm=0.1_generated", "calm=0.1@-4:-1", "calm=0.1@-4_-1", "x/../y=1", strings.Repeat("calm=0.1@3;", 40)} {
+		f := experiment.ResultFile("dose", []string{sp})
+		if other, dup := seen[f]; dup || strings.ContainsAny(f, "/\\: ") || len(f) > 120 {
+			t.Errorf("ResultFile(%q) = %q (also for %q)", sp, f, other)
+		}
+		seen[f] = sp
 	}
 }

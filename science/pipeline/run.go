@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/limbic-dev/limbic/engine/model"
@@ -17,6 +19,7 @@ import (
 	"github.com/limbic-dev/limbic/science/catalog"
 	"github.com/limbic-dev/limbic/science/experiment"
 	"github.com/limbic-dev/limbic/science/extract"
+	"github.com/limbic-dev/limbic/science/readout"
 	"github.com/limbic-dev/limbic/science/report"
 	"github.com/limbic-dev/limbic/science/stories"
 	"github.com/limbic-dev/limbic/science/validate"
@@ -280,7 +283,7 @@ func Experiments(ctx context.Context, m *model.Model, dir string) (*experiment.F
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	env := &experiment.Env{Model: m, Pack: p, Layer: -1}
+	env := &experiment.Env{Model: m, Pack: p, Layer: readout.Best}
 	feel, err := experiment.Feel(ctx, env, experiment.FeelOptions{})
 	if err != nil {
 		return nil, nil, nil, err
@@ -302,30 +305,109 @@ func Experiments(ctx context.Context, m *model.Model, dir string) (*experiment.F
 }
 
 // Report writes report.html and report.json in dir from a validation result
-// and whatever experiment results dir/experiments holds.
+// and whatever experiment results dir/experiments holds: the baseline
+// results (NAME.json) and, after them, each steered result
+// (NAME.steer-*.json, see experiment.ResultFile), labelled with its steering.
 func Report(dir string, v *validate.Result, params map[string]string) (htmlPath, jsonPath string, err error) {
-	var feel *experiment.FeelResult
-	var dose *experiment.DoseResult
-	var imp *experiment.ImplicitResult
-	load := func(name string, dst any) error {
-		b, err := os.ReadFile(filepath.Join(dir, ExpDir, name+".json"))
+	secs, err := experimentSections(filepath.Join(dir, ExpDir))
+	if err != nil {
+		return "", "", err
+	}
+	return report.WriteFiles(dir, report.Input{Result: v, Params: params, Sections: secs})
+}
+
+// experimentSections reads the experiment results in expDir into report
+// sections: baselines first, then steered results, each labelled.
+func experimentSections(expDir string) ([]report.Section, error) {
+	load := func(path string, dst any) (bool, error) {
+		b, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil
+			return false, nil
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 		if err := json.Unmarshal(b, dst); err != nil {
-			return fmt.Errorf("%s: %w", filepath.Join(dir, ExpDir, name+".json"), err)
+			return false, fmt.Errorf("%s: %w", path, err)
 		}
-		return nil
+		return true, nil
 	}
-	for name, dst := range map[string]any{"feel": &feel, "dose": &dose, "implicit": &imp} {
-		if err := load(name, dst); err != nil {
-			return "", "", err
+	// read loads one file of each experiment (baseline or one steering) and
+	// returns its sections, labelled when steered.
+	read := func(feelPath, dosePath, impPath string) ([]report.Section, error) {
+		var feel *experiment.FeelResult
+		var dose *experiment.DoseResult
+		var imp *experiment.ImplicitResult
+		var steering [3][]string
+		for _, f := range []struct {
+			path string
+			dst  any
+		}{{feelPath, &feel}, {dosePath, &dose}, {impPath, &imp}} {
+			if f.path == "" {
+				continue
+			}
+			if _, err := load(f.path, f.dst); err != nil {
+				return nil, err
+			}
+		}
+		if feel != nil {
+			steering[0] = feel.Steering
+		}
+		if dose != nil {
+			steering[1] = dose.Steering
+		}
+		if imp != nil {
+			steering[2] = imp.Steering
+		}
+		secs := Sections(feel, dose, imp)
+		k := 0
+		for i, present := range []bool{feel != nil, dose != nil, imp != nil} {
+			if present {
+				LabelSteered(&secs[k], steering[i])
+				k++
+			}
+		}
+		return secs, nil
+	}
+	names := []string{"feel", "dose", "implicit"}
+	var base [3]string
+	for i, n := range names {
+		base[i] = filepath.Join(expDir, experiment.ResultFile(n, nil))
+	}
+	out, err := read(base[0], base[1], base[2])
+	if err != nil {
+		return nil, err
+	}
+	for i, n := range names {
+		steered, err := filepath.Glob(filepath.Join(expDir, n+".steer-*.json"))
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(steered)
+		for _, path := range steered {
+			var paths [3]string
+			paths[i] = path
+			secs, err := read(paths[0], paths[1], paths[2])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, secs...)
 		}
 	}
-	return report.WriteFiles(dir, report.Input{Result: v, Params: params, Sections: Sections(feel, dose, imp)})
+	return out, nil
+}
+
+// LabelSteered marks a report section as a result under steering: its
+// title, ID and note say so, so that it is never read as the baseline.
+func LabelSteered(s *report.Section, steering []string) {
+	if len(steering) == 0 {
+		return
+	}
+	spec := strings.Join(steering, ", ")
+	s.ID = strings.TrimSuffix(experiment.ResultFile(s.ID, steering), ".json")
+	s.Title += " — steered (" + spec + ")"
+	s.Steering = steering
+	s.Note = "Every forward pass steered with " + spec + ", not the baseline. " + s.Note
 }
 
 func writeJSON(path string, v any) error {

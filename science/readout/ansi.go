@@ -20,6 +20,17 @@ func Color(x float64) (r, g, b uint8) {
 // WriteANSI renders the trace for a terminal: for each emotion, the text with
 // every token's background coloured by its value over the trace's Scale.
 func WriteANSI(w io.Writer, tr *Trace, emotions []string) error {
+	return writeText(w, tr, emotions, true)
+}
+
+// WritePlain renders the trace as WriteANSI does, without colour (for a pipe,
+// a file or NO_COLOR): each token is followed by its value over the trace's
+// Scale in brackets, "sad[+0.84]".
+func WritePlain(w io.Writer, tr *Trace, emotions []string) error {
+	return writeText(w, tr, emotions, false)
+}
+
+func writeText(w io.Writer, tr *Trace, emotions []string, color bool) error {
 	for i, name := range emotions {
 		e := tr.Index(name)
 		if e < 0 {
@@ -28,7 +39,11 @@ func WriteANSI(w io.Writer, tr *Trace, emotions []string) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "\x1b[1m%s\x1b[0m  layer %d, %s, ±%.3g = full colour\n", name, tr.Layer, tr.Metric, tr.Scale)
+		if color {
+			fmt.Fprintf(w, "\x1b[1m%s\x1b[0m  layer %d, %s, ±%.3g = full colour\n", name, tr.Layer, tr.Metric, tr.Scale)
+		} else {
+			fmt.Fprintf(w, "%s  layer %d, %s, [±1] = ±%.3g\n", name, tr.Layer, tr.Metric, tr.Scale)
+		}
 		for t, tok := range tr.Tokens {
 			text := tok.Text
 			if tok.Special {
@@ -37,6 +52,10 @@ func WriteANSI(w io.Writer, tr *Trace, emotions []string) error {
 			x := 0.0
 			if tr.Scale > 0 {
 				x = float64(tr.Values[e][t]) / tr.Scale
+			}
+			if !color {
+				fmt.Fprintf(w, "%s[%+.2f]", text, x)
+				continue
 			}
 			r, g, b := Color(x)
 			// Colour each line of a token separately so that newlines stay plain.

@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/engine/kernels"
@@ -23,14 +25,51 @@ type Reader struct {
 	std      []float32
 }
 
-// NewReader builds a reader for layer (−1: the pack's best layer) and the
-// named emotions (nil: all of the pack's).
-func NewReader(p *vecpack.Pack, layer int, emotions []string, kind vecpack.Kind) (*Reader, error) {
-	if layer < 0 {
-		layer = p.Meta.BestLayer
-		if layer < 0 {
-			layer = p.Meta.Layers[len(p.Meta.Layers)*2/3]
+// Best, given as a layer, selects the pack's best layer (the validated one,
+// else the extracted layer two thirds of the way up).
+const Best = math.MinInt32
+
+// ParseLayer reads a readout layer as the CLI gives it: "best" or a layer
+// number, negative counting from the end (-1 is the last layer).
+func ParseLayer(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if s == "best" || s == "" {
+		return Best, nil
+	}
+	l, err := strconv.Atoi(s)
+	if err != nil || l == Best {
+		return 0, fmt.Errorf("layer %q: want best or a layer number (negative counts from the end: -1 is the last)", s)
+	}
+	return l, nil
+}
+
+// ResolveLayer turns a layer as NewReader takes it (Best, a layer, or a
+// negative layer counting from the end of the model) into a layer of the
+// pack's model.
+func ResolveLayer(p *vecpack.Pack, layer int) (int, error) {
+	if layer == Best {
+		if p.Meta.BestLayer >= 0 {
+			return p.Meta.BestLayer, nil
 		}
+		return p.Meta.Layers[len(p.Meta.Layers)*2/3], nil
+	}
+	if layer < 0 {
+		n := p.Meta.Model.NLayers
+		if n <= 0 || layer+n < 0 {
+			return 0, fmt.Errorf("readout: layer %d: the model has %d layers", layer, n)
+		}
+		layer += n
+	}
+	return layer, nil
+}
+
+// NewReader builds a reader for layer (Best: the pack's best layer;
+// negative: from the end, -1 is the last) and the named emotions (nil: all
+// of the pack's).
+func NewReader(p *vecpack.Pack, layer int, emotions []string, kind vecpack.Kind) (*Reader, error) {
+	layer, err := ResolveLayer(p, layer)
+	if err != nil {
+		return nil, err
 	}
 	li, err := p.LayerIndex(layer)
 	if err != nil {

@@ -33,7 +33,7 @@ func randomPack(n, d, layers int, seed uint64) *vecpack.Pack {
 
 func TestScoreMatchesDefinition(t *testing.T) {
 	p := randomPack(5, 8, 3, 1)
-	r, err := NewReader(p, -1, nil, vecpack.Denoised)
+	r, err := NewReader(p, Best, nil, vecpack.Denoised)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +116,57 @@ func TestTraceScaleAndTop(t *testing.T) {
 	}
 	if _, err := BuildTrace(&Reader{Emotions: []string{"a"}}, goldenTrace().Tokens, nil, TraceOptions{}); err == nil {
 		t.Error("mismatched scores accepted")
+	}
+}
+
+// TestReaderLayers: negative layers count from the end of the model, as in
+// steering and hook names; the best layer is asked for by name.
+func TestReaderLayers(t *testing.T) {
+	p := randomPack(3, 8, 4, 1) // best layer 2
+	tests := []struct {
+		in   string
+		want int
+	}{
+		{"best", 2}, {"", 2}, {"-1", 3}, {"-4", 0}, {"1", 1}, {"-2", 2},
+	}
+	for _, tt := range tests {
+		l, err := ParseLayer(tt.in)
+		if err != nil {
+			t.Errorf("ParseLayer(%q): %v", tt.in, err)
+			continue
+		}
+		r, err := NewReader(p, l, nil, vecpack.Denoised)
+		if err != nil || r.Layer != tt.want {
+			t.Errorf("layer %q: reader at %v, %v; want layer %d", tt.in, r, err, tt.want)
+			continue
+		}
+	}
+	for _, in := range []string{"Best", "x", "1.5", "-2147483648"} {
+		if l, err := ParseLayer(in); err == nil {
+			t.Errorf("ParseLayer(%q) = %d, want an error", in, l)
+		}
+	}
+	for _, l := range []int{-5, 4} {
+		if _, err := NewReader(p, l, nil, vecpack.Denoised); err == nil {
+			t.Errorf("NewReader at layer %d of 4: no error", l)
+		}
+	}
+}
+
+func TestPlainHasNoEscapes(t *testing.T) {
+	var b bytes.Buffer
+	if err := WritePlain(&b, goldenTrace(), []string{"sad"}); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	if strings.Contains(got, "\x1b") {
+		t.Errorf("plain view has escape codes: %q", got)
+	}
+	// ' sad' has value 2 over the scale 2; 'Then' -0.5/2.
+	for _, want := range []string{"Lily[+0.05]", " sad[+1.00]", "Then[-0.25]"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("plain view %q lacks %q", got, want)
+		}
 	}
 }
 

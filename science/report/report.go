@@ -37,6 +37,9 @@ type Section struct {
 	Head  []string
 	Rows  [][]Cell
 	JSON  any
+	// Steering, when set, marks a result obtained under steering (specs
+	// such as "calm=0.1@3"); the page labels the section as steered.
+	Steering []string
 }
 
 // Cell is a table cell; Tone in [-1, 1] colours it (0: no colour).

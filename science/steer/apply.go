@@ -25,21 +25,13 @@ type Added struct {
 	Norm  float64 `json:"norm"` // ‖added vector‖
 }
 
-// Layers resolves a spec's layer selector for a model with nLayers blocks;
-// "" means def.
+// Layers resolves a spec's layer list (hook.ParseLayerList) for a model
+// with nLayers blocks; "" means def.
 func Layers(sel string, nLayers, def int) ([]int, error) {
 	if sel == "" {
 		return []int{def}, nil
 	}
-	lo, hi, err := hook.ParseLayers(sel, nLayers)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]int, 0, hi-lo+1)
-	for l := lo; l <= hi; l++ {
-		out = append(out, l)
-	}
-	return out, nil
+	return hook.ParseLayerList(sel, nLayers)
 }
 
 // Hooks builds the hook set that applies specs, with vectors from pack (may
@@ -50,6 +42,9 @@ func Hooks(hs *hook.Set, specs []Spec, pack *vecpack.Pack, o Options) (*hook.Set
 	}
 	var added []Added
 	for _, s := range specs {
+		if err := s.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("steer %s: %w", s, err)
+		}
 		if s.Raw != nil {
 			layers := make([]int, 0, len(s.Raw))
 			for l := range s.Raw {
@@ -132,6 +127,9 @@ type LayerVector struct {
 // Vectors resolves an emotion spec against a pack: for each of its layers,
 // strength × mean‖h_L‖ × v̂_L.
 func Vectors(s Spec, pack *vecpack.Pack, o Options) ([]LayerVector, error) {
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("steer %s: %w", s, err)
+	}
 	if pack == nil {
 		return nil, fmt.Errorf("steer %s: no vector pack (give --vectors)", s)
 	}

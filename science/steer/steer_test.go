@@ -16,15 +16,22 @@ import (
 
 func TestParse(t *testing.T) {
 	tests := []struct {
-		in   string
-		want string // String() of the result
-		span SpanKind
+		in     string
+		want   string // String() of the result
+		layers string
+		span   SpanKind
 	}{
-		{"calm=0.1", "calm=0.1", All},
-		{"desperate=-0.05@8", "desperate=-0.05@8", All},
-		{"happy=0.5@2-4:prompt", "happy=0.5@2-4:prompt", Prompt},
-		{"at ease=0.2:generated", "at ease=0.2:generated", Generated},
-		{"sad=1@-1:0-3,7-9", "sad=1@-1:0-3,7-9", Ranges},
+		{"calm=0.1", "calm=0.1", "", All},
+		{"desperate=-0.05@8", "desperate=-0.05@8", "8", All},
+		{"happy=0.5@2-4:prompt", "happy=0.5@2-4:prompt", "2-4", Prompt},
+		{"at ease=0.2:generated", "at ease=0.2:generated", "", Generated},
+		{"sad=1@-1:pos=0-3,7-9", "sad=1@-1:pos=0-3,7-9", "-1", Ranges},
+		{"sad=1:0-3,7-9", "sad=1:pos=0-3,7-9", "", Ranges},
+		{"calm=0.1@-4:-1", "calm=0.1@-4:-1", "-4:-1", All},
+		{"calm=0.1@-4:-1:generated", "calm=0.1@-4:-1:generated", "-4:-1", Generated},
+		{"calm=0.1@0,2,-1:prompt", "calm=0.1@0,2,-1:prompt", "0,2,-1", Prompt},
+		{"calm=0.1@1:3:all", "calm=0.1@1:3", "1:3", All},
+		{"calm=-10", "calm=-10", "", All},
 	}
 	for _, tt := range tests {
 		got, err := Parse(tt.in)
@@ -32,19 +39,84 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q): %v", tt.in, err)
 			continue
 		}
-		if got.String() != tt.want || got.Span.Kind != tt.span {
-			t.Errorf("Parse(%q) = %s (%s), want %s (%s)", tt.in, got, got.Span.Kind, tt.want, tt.span)
+		if got.String() != tt.want || got.Layers != tt.layers || got.Span.Kind != tt.span {
+			t.Errorf("Parse(%q) = %s (layers %q, span %s), want %s (layers %q, span %s)", tt.in, got, got.Layers, got.Span.Kind, tt.want, tt.layers, tt.span)
+		}
+		back, err := Parse(got.String())
+		if err != nil || back.String() != got.String() {
+			t.Errorf("Parse(%q) does not read back: %v, %v", got.String(), back, err)
 		}
 	}
-	for _, in := range []string{"calm", "=0.1", "calm=x", "calm=0.1@", "calm=0.1@a", "calm=0.1@-2-4", "calm=0.1:nowhere", "calm=0.1:5-2"} {
-		if _, err := Parse(in); err == nil {
-			t.Errorf("Parse(%q): no error", in)
+	for _, in := range []string{"calm", "=0.1", "calm=x", "calm=0.1@", "calm=0.1@a", "calm=0.1@-2-4", "calm=0.1:nowhere", "calm=0.1:5-2",
+		"calm=NaN", "calm=nan@3", "calm=Inf", "calm=-inf:prompt", "calm=1e308", "calm=10.5", "calm=0.1@-1:0-3", "calm=0.1@1:2:3", "calm=0.1@best"} {
+		if sp, err := Parse(in); err == nil {
+			t.Errorf("Parse(%q) = %v, want an error", in, sp)
 		}
 	}
 	specs, err := ParseAll([]string{"a=0.1;b=-0.2@3", "c=1"})
 	if err != nil || len(specs) != 3 || specs[1].Layers != "3" {
 		t.Errorf("ParseAll = %v, %v", specs, err)
 	}
+}
+
+// TestValidate: specs built in code or decoded from JSON (the API, rules)
+// are refused by Hooks and Vectors as Parse refuses them.
+func TestValidate(t *testing.T) {
+	p := testPack(4, 6)
+	bad := []Spec{
+		{Emotion: "up", Strength: math.NaN()},
+		{Emotion: "up", Strength: math.Inf(1)},
+		{Emotion: "up", Strength: -1e6},
+		{Emotion: "up", Strength: 0.1, Layers: "1:x"},
+		{Emotion: "up", Strength: 0.1, Span: Span{Kind: Ranges}},
+		{Raw: map[int][]float32{1: {1, 0, 0, 0}}, Strength: math.NaN()},
+	}
+	for _, s := range bad {
+		if _, _, err := Hooks(nil, []Spec{s}, p, Options{NLayers: 6, Dim: 4}); err == nil {
+			t.Errorf("Hooks(%+v): no error", s)
+		}
+		if s.Raw == nil {
+			if _, err := Vectors(s, p, Options{NLayers: 6, Dim: 4}); err == nil {
+				t.Errorf("Vectors(%+v): no error", s)
+			}
+		}
+	}
+	var js Spec
+	if err := json.Unmarshal([]byte(`{"emotion": "up", "strength": 0.2, "layers": "-2:-1", "span": "generated"}`), &js); err != nil {
+		t.Fatal(err)
+	}
+	_, added, err := Hooks(nil, []Spec{js}, p, Options{NLayers: 6, Dim: 4})
+	if err != nil || len(added) != 2 || added[0].Layer != 4 || added[1].Layer != 5 {
+		t.Errorf("JSON spec layers -2:-1: added %v, %v; want layers 4 and 5", added, err)
+	}
+}
+
+// FuzzParse: steering specs are outside input (CLI, API, rules): no panic;
+// an accepted spec is valid, its strength finite and bounded, and it reads
+// back from its String form unchanged.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"calm=0.1", "happy=0.5@2-4:prompt", "sad=1@-1:pos=0-3,7-9", "calm=0.1@-4:-1:generated", "x=NaN", "a=1@1,2:all", "=", "a=1:", "a=1@:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sp, err := Parse(s)
+		if err != nil {
+			return
+		}
+		if !(math.Abs(sp.Strength) <= MaxStrength) {
+			t.Fatalf("Parse(%q): strength %v accepted", s, sp.Strength)
+		}
+		if err := sp.Validate(); err != nil {
+			t.Fatalf("Parse(%q) = %+v, which does not validate: %v", s, sp, err)
+		}
+		back, err := Parse(sp.String())
+		if err != nil {
+			t.Fatalf("Parse(%q) = %s, which does not parse back: %v", s, sp, err)
+		}
+		if back.String() != sp.String() || back.Layers != sp.Layers || back.Span.Kind != sp.Span.Kind {
+			t.Fatalf("Parse(%q) = %s, read back as %s", s, sp, back)
+		}
+	})
 }
 
 func TestSpanJSON(t *testing.T) {
