@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/limbic-dev/limbic/science/steer"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -17,11 +19,11 @@ import (
 	"time"
 )
 
-// MaxSteerStrength bounds the magnitude of a steering strength. Strengths
-// are in units of the emotion vector's mean activation norm, where 1
-// already swamps the residual stream; beyond this the activations
-// overflow to Inf and the readouts to NaN.
-const MaxSteerStrength = 100
+// MaxSteerStrength bounds the magnitude of a steering strength, as
+// everywhere else (steer.MaxStrength). Strengths are in units of the
+// emotion vector's mean activation norm, where 1 already swamps the
+// residual stream.
+const MaxSteerStrength = steer.MaxStrength
 
 // checkStrength rejects a steering strength that is not finite or is
 // beyond MaxSteerStrength.
@@ -30,7 +32,7 @@ func checkStrength(x float64) error {
 		return fmt.Errorf("strength %v: want a finite number", x)
 	}
 	if math.Abs(x) > MaxSteerStrength {
-		return fmt.Errorf("strength %v: want a magnitude of at most %d", x, MaxSteerStrength)
+		return fmt.Errorf("strength %v: want a magnitude of at most %v", x, MaxSteerStrength)
 	}
 	return nil
 }

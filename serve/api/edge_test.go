@@ -96,11 +96,14 @@ func TestBadNumbersRejected(t *testing.T) {
 	tests := []struct {
 		name, body, param string
 	}{
-		{"steer NaN", `{` + userMsg + `,"max_tokens":2,"limbic":{"steer":["calm=NaN"]}}`, "limbic.steer[0].strength"},
-		{"steer Inf", `{` + userMsg + `,"max_tokens":2,"limbic":{"steer":["happy=0.1","calm=-Inf"]}}`, "limbic.steer[1].strength"},
-		{"steer huge string", `{` + userMsg + `,"max_tokens":2,"limbic":{"steer":["calm=1e300"]}}`, "limbic.steer[0].strength"},
+		// A spec string is checked as it is parsed (steer.Parse), which
+		// names the spec rather than its index.
+		{"steer NaN", `{` + userMsg + `,"max_tokens":2,"limbic":{"steer":["calm=NaN"]}}`, "limbic.steer"},
+		{"steer Inf", `{` + userMsg + `,"max_tokens":2,"limbic":{"steer":["happy=0.1","calm=-Inf"]}}`, "limbic.steer"},
+		{"steer huge string", `{` + userMsg + `,"max_tokens":2,"limbic":{"steer":["calm=1e300"]}}`, "limbic.steer"},
 		{"steer huge object", `{` + userMsg + `,"max_tokens":2,"limbic":{"steer":[{"emotion":"calm","strength":-1e300}]}}`, "limbic.steer[0].strength"},
-		{"steer over bound", `{` + userMsg + `,"max_tokens":2,"limbic":{"steer":["calm=101"]}}`, "limbic.steer[0].strength"},
+		{"steer over bound", `{` + userMsg + `,"max_tokens":2,"limbic":{"steer":["calm=11"]}}`, "limbic.steer"},
+		{"steer object over bound", `{` + userMsg + `,"max_tokens":2,"limbic":{"steer":[{"emotion":"calm","strength":10.5}]}}`, "limbic.steer[0].strength"},
 		{"steer overflow", `{` + userMsg + `,"max_tokens":2,"limbic":{"steer":[{"emotion":"calm","strength":1e400}]}}`, "limbic.steer.strength"},
 		{"temperature overflow", `{` + userMsg + `,"temperature":1e400}`, "temperature"},
 		{"temperature negative", `{` + userMsg + `,"temperature":-0.1}`, "temperature"},
@@ -125,8 +128,8 @@ func TestBadNumbersRejected(t *testing.T) {
 		}
 	}
 	// A strength at the bound is accepted.
-	if resp, b := post(t, ts.URL+"/v1/completions", `{"prompt":"Hi","max_tokens":1,"limbic":{"steer":["calm=-100"]}}`); resp.StatusCode != 200 {
-		t.Errorf("strength -100: status %d %s", resp.StatusCode, b)
+	if resp, b := post(t, ts.URL+"/v1/completions", `{"prompt":"Hi","max_tokens":1,"limbic":{"steer":["calm=-10"]}}`); resp.StatusCode != 200 {
+		t.Errorf("strength -10: status %d %s", resp.StatusCode, b)
 	}
 }
 
