@@ -63,7 +63,8 @@ type PullOptions struct {
 	// connection error without progress in between; 0 means 5, negative none.
 	Retries int
 	// Backoff is the first retry's delay, doubled on each further retry up
-	// to 30s; 0 means 1s.
+	// to 30s; 0 means 1s. A server's Retry-After (seconds or HTTP date)
+	// replaces it, also capped at 30s.
 	Backoff time.Duration
 	// StallTimeout aborts (and retries) a download that receives no data for
 	// this long; 0 means 60s.
