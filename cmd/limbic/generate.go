@@ -70,7 +70,7 @@ prompt_ids, ids (the generated ids) and text (the generated text) instead.`,
 				fmt.Print(prompt)
 			}
 			start := time.Now()
-			res, err := model.Generate(cmd.Context(), m.Model, []model.Request{{Prompt: ids, Max: n, Sampling: s, Stop: m.StopIDs(), Hooks: hs}},
+			res, err := model.Generate(cmd.Context(), m.Transformer, []model.Request{{Prompt: ids, Max: n, Sampling: s, Stop: m.StopIDs(), Hooks: hs}},
 				func(t model.Token) bool {
 					if t.Stop {
 						return true

@@ -54,7 +54,7 @@ func (b *batch) run(p hook.Point, x []float32, dim int) {
 // Forward runs the new tokens of every sequence through the model, appends
 // their keys and values to the caches, calls the hooks, and fills each Seq's
 // Out with the logits it asked for.
-func (m *Model) Forward(seqs []*Seq) error {
+func (m *Transformer) Forward(seqs []*Seq) error {
 	if err := m.checkTokens(seqs); err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ const (
 )
 
 // block runs transformer block l on the residual stream sc.x.
-func (m *Model) block(l int, b *batch, sc *scratch) {
+func (m *Transformer) block(l int, b *batch, sc *scratch) {
 	w := &m.W.Blocks[l]
 	n, d := b.rows, m.Dim
 	qd, kvd, hd := m.QDim(), m.KVDim(), m.HeadDim
@@ -197,7 +197,7 @@ func (m *Model) block(l int, b *batch, sc *scratch) {
 
 // logits applies the final norm and the unembedding to the rows that need
 // them, and commits the new positions to the caches.
-func (m *Model) logits(b *batch, sc *scratch) error {
+func (m *Transformer) logits(b *batch, sc *scratch) error {
 	d, v := m.Dim, m.Vocab
 	// Rows that go through the final norm: all rows of sequences that want
 	// every logit or have a hook on it, else only the last row.
@@ -298,7 +298,7 @@ func linear(y, x []float32, n int, l *Linear) {
 }
 
 // norm normalises n rows of width d from src into dst (which may alias src).
-func (m *Model) norm(dst, src []float32, w Norm, n, d int) {
+func (m *Transformer) norm(dst, src []float32, w Norm, n, d int) {
 	kernels.ParallelFor(n, 16, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			m.normRow(dst[r*d:(r+1)*d], src[r*d:(r+1)*d], w)
@@ -306,7 +306,7 @@ func (m *Model) norm(dst, src []float32, w Norm, n, d int) {
 	})
 }
 
-func (m *Model) normRow(dst, src []float32, w Norm) {
+func (m *Transformer) normRow(dst, src []float32, w Norm) {
 	eps := float32(m.NormEps)
 	switch m.Norm {
 	case LayerNorm:

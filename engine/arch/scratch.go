@@ -12,7 +12,7 @@ type scratch struct {
 
 var scratchPool sync.Pool
 
-func getScratch(m *Model, n int) *scratch {
+func getScratch(m *Transformer, n int) *scratch {
 	s, _ := scratchPool.Get().(*scratch)
 	if s == nil {
 		s = &scratch{}

@@ -49,7 +49,7 @@ func (g Generator) Generate(ctx context.Context, reqs []stories.Request) ([]stri
 		mreqs[i] = model.Request{Prompt: prompts[i], Max: min(r.MaxTokens, g.M.MaxSeq-len(prompts[i])), Stop: g.M.StopIDs(),
 			Sampling: model.Sampling{Temp: r.Temperature, TopP: r.TopP, Seed: r.Seed}}
 	}
-	res, err := model.Generate(ctx, g.M.Model, mreqs, nil)
+	res, err := model.Generate(ctx, g.M.Transformer, mreqs, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (r Runner) Residuals(ctx context.Context, texts []extract.Text, layers []in
 		seqs[i] = &arch.Seq{Cache: r.M.NewCache(), Hooks: hs}
 		reqs[i] = model.Request{Prompt: ids}
 	}
-	if err := model.PrefillOnly(ctx, r.M.Model, seqs, reqs); err != nil {
+	if err := model.PrefillOnly(ctx, r.M.Transformer, seqs, reqs); err != nil {
 		return err
 	}
 	for i := range texts {

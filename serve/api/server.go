@@ -139,7 +139,7 @@ func New(cfg Config) (*Server, error) {
 			s.metrics.SetQueue(st.Waiting, st.Seqs)
 		}
 	}
-	s.batcher = model.NewBatcher(m.Model, bo)
+	s.batcher = model.NewBatcher(m.Transformer, bo)
 	s.routes()
 	if s.store != nil {
 		if n, err := s.store.MarkInterrupted(context.Background()); err == nil && n > 0 {
