@@ -1,6 +1,8 @@
 package arch
 
 import (
+	"fmt"
+
 	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/engine/kernels"
 )
@@ -238,10 +240,7 @@ func (m *Transformer) logits(b *batch, sc *scratch) error {
 		for i, r := range want {
 			copy(in[i*d:(i+1)*d], sc.xn[r*d:(r+1)*d])
 		}
-		m.W.Output.MatMul(out, in, len(want))
-		if m.FinalSoftcap != 0 {
-			kernels.Softcap(out, float32(m.FinalSoftcap))
-		}
+		m.unembedNormed(out, in, len(want))
 		k := 0
 		for _, s := range b.seqs {
 			var rows int
@@ -266,6 +265,32 @@ func (m *Transformer) logits(b *batch, sc *scratch) error {
 		s.Cache.n += len(s.Tokens)
 	}
 	return nil
+}
+
+// Unembed reads n = len(x)/Dim residual-stream rows x[n, Dim] as next-token
+// logits [n, Vocab], exactly as the forward pass does after its last block:
+// the final norm, the unembedding, then the final soft-cap (Gemma 2). It is
+// the logit lens at any layer.
+func (m *Transformer) Unembed(x []float32) ([]float32, error) {
+	d := m.Dim
+	if len(x) == 0 || len(x)%d != 0 {
+		return nil, fmt.Errorf("arch: unembedding %d values: want a positive multiple of d_model %d", len(x), d)
+	}
+	n := len(x) / d
+	xn := make([]float32, len(x))
+	m.norm(xn, x, m.W.FinalNorm, n, d)
+	out := make([]float32, n*m.Vocab)
+	m.unembedNormed(out, xn, n)
+	return out, nil
+}
+
+// unembedNormed computes out[n, Vocab] from final-normed rows xn[n, Dim]: the
+// unembedding, then the final soft-cap when the family has one.
+func (m *Transformer) unembedNormed(out, xn []float32, n int) {
+	m.W.Output.MatMul(out, xn, n)
+	if m.FinalSoftcap != 0 {
+		kernels.Softcap(out, float32(m.FinalSoftcap))
+	}
 }
 
 // linears computes several projections of the same input in one parallel
