@@ -19,8 +19,17 @@ const (
 // over the pool, and each chunk streams its rows once, front to back, for
 // all n rows of x (gemvRange).
 func (m *Matrix) gemv(p *kpath, y, x []float32, n int) {
-	ParallelFor(m.Rows, m.gemvGrain(n), func(lo, hi int) { m.gemvRange(p, y, x, n, lo, hi) })
+	gemvLoop.Run(m.Rows, m.gemvGrain(n), gemvArgs{m: m, p: p, y: y, x: x, n: n})
 }
+
+type gemvArgs struct {
+	m    *Matrix
+	p    *kpath
+	y, x []float32
+	n    int
+}
+
+var gemvLoop = Loop[gemvArgs]{Body: func(a *gemvArgs, lo, hi int) { a.m.gemvRange(a.p, a.y, a.x, a.n, lo, hi) }}
 
 // gemvGrain is the fewest weight rows worth a chunk of their own (about
 // 16K multiply-adds).
@@ -61,7 +70,7 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 		panic(fmt.Sprintf("kernels: MatMulMulti: %d outputs for %d matrices", len(ys), len(ms)))
 	}
 	p := cur.Load()
-	multi := p.gemm != nil && n <= gemvMaxN && len(ms) > 1
+	multi := p.gemm != nil && n <= gemvMaxN && len(ms) > 1 && len(ms) <= maxMulti
 	for i, m := range ms {
 		if m.Cols != ms[0].Cols || len(x) < n*m.Cols || len(ys[i]) < n*m.Rows || m.Cols == 0 || m.DType == tensor.Q8_0 {
 			multi = false
@@ -73,21 +82,36 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 		}
 		return
 	}
-	starts := make([]int, len(ms)+1) // first row of each matrix in the joint range
+	a := multiArgs{p: p, x: x, n: n, nm: len(ms)}
 	grain := 0
 	for i, m := range ms {
-		starts[i+1] = starts[i] + m.Rows
+		a.ms[i], a.ys[i] = m, ys[i]
+		a.starts[i+1] = a.starts[i] + m.Rows
 		grain = max(grain, m.gemvGrain(n))
 	}
-	ParallelFor(starts[len(ms)], grain, func(lo, hi int) {
-		for i, m := range ms {
-			a, b := max(lo, starts[i]), min(hi, starts[i+1])
-			if a < b {
-				m.gemvRange(p, ys[i], x, n, a-starts[i], b-starts[i])
-			}
-		}
-	})
+	multiLoop.Run(a.starts[len(ms)], grain, a)
 }
+
+// maxMulti is the most matrices MatMulMulti joins in one parallel loop.
+const maxMulti = 4
+
+type multiArgs struct {
+	p      *kpath
+	x      []float32
+	n, nm  int
+	ms     [maxMulti]*Matrix
+	ys     [maxMulti][]float32
+	starts [maxMulti + 1]int // first row of each matrix in the joint range
+}
+
+var multiLoop = Loop[multiArgs]{Body: func(a *multiArgs, lo, hi int) {
+	for i, m := range a.ms[:a.nm] {
+		r0, r1 := max(lo, a.starts[i]), min(hi, a.starts[i+1])
+		if r0 < r1 {
+			m.gemvRange(a.p, a.ys[i], a.x, a.n, r0-a.starts[i], r1-a.starts[i])
+		}
+	}
+}}
 
 // gemvRows does weight rows [r0, r0+rows) for the n rows of x with the
 // path's row-streaming kernels (one pass over the weight per gemvMaxN rows
