@@ -12,7 +12,7 @@ import (
 
 // tinyConfigs are small configs of every family, as their config.json
 // would describe them.
-func tinyConfigs(t *testing.T) map[string]Config {
+func tinyConfigs(t testing.TB) map[string]Config {
 	t.Helper()
 	jsons := map[string]map[string]any{
 		"llama": {"model_type": "llama", "vocab_size": 64.0, "hidden_size": 32.0, "intermediate_size": 48.0,
@@ -48,7 +48,7 @@ func tinyConfigs(t *testing.T) map[string]Config {
 }
 
 // randomModel builds a model of config c with random weights.
-func randomModel(t *testing.T, c Config, seed uint64) (*Transformer, MapSource) {
+func randomModel(t testing.TB, c Config, seed uint64) (*Transformer, MapSource) {
 	t.Helper()
 	ts, err := RandomTensors(c, seed, tensor.F32)
 	if err != nil {

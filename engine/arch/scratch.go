@@ -8,6 +8,8 @@ type scratch struct {
 	x, xn, q, k, v, att, o []float32
 	gate, up               []float32
 	lin, lout              []float32 // unembedding input and output
+	off, pos               []int     // the batch's row offsets and positions
+	rowsNorm, rowsOut      []int     // rows through the final norm, rows unembedded
 }
 
 var scratchPool sync.Pool
