@@ -24,9 +24,9 @@ import (
 // Workers find jobs in two ways. A worker that has just finished a chunk
 // spins for up to spinTime, watching the board (the newest job) and the
 // ticket channel; at most GOMAXPROCS-1 spin at once, so the caller keeps a
-// core. A decode step issues a few dozen parallel loops a few microseconds
-// apart, and a spinning worker joins each within a microsecond, where waking
-// a parked goroutine takes several (it was a third of a small GEMV's time).
+// core. A decode step issues a few dozen parallel loops in quick
+// succession; a spinning worker joins each at once, where waking a parked
+// goroutine costs a sizable share of a small GEMV.
 // A worker that saw no work for spinTime parks on the channel, and callers
 // send it tickets only when too few workers are spinning: an idle process
 // burns no CPU after spinTime.

@@ -77,7 +77,8 @@ type LoadOptions struct {
 	// Mmap runs the weights straight from the memory-mapped checkpoint
 	// instead of copying them into memory of the model's own
 	// (arch.Options.Resident, the default). Mapping starts faster and shares
-	// the page cache between processes; the copy decodes about 25% faster.
+	// the page cache between processes; the copy decodes faster (huge
+	// pages: see arch.Options.Resident).
 	// Load maps anyway when the copy would take more than three quarters of
 	// the memory available (MemAvailable on Linux).
 	Mmap     bool
