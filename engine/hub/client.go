@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/limbic-dev/limbic/internal/atomicfile"
 	"github.com/limbic-dev/limbic/internal/retry"
 )
 
@@ -408,7 +409,7 @@ func installFile(f *os.File, final string) error {
 		err = os.Rename(f.Name(), final)
 	}
 	if err == nil {
-		syncDir(filepath.Dir(final))
+		atomicfile.SyncDir(filepath.Dir(final))
 	}
 	return err
 }

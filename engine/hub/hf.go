@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/limbic-dev/limbic/internal/atomicfile"
 )
 
 // DefaultEndpoint is the Hugging Face hub used when HF_ENDPOINT is not set.
@@ -227,7 +229,7 @@ func Pull(ctx context.Context, repo string, opts PullOptions) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(ref), 0o755); err != nil {
 		return "", err
 	}
-	if err := writeFileAtomic(ref, []byte(l.dir+"\n")); err != nil {
+	if err := atomicfile.WriteBytes(ref, 0o644, []byte(l.dir+"\n")); err != nil {
 		return "", err
 	}
 	return dir, nil

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/gob"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/limbic-dev/limbic/internal/atomicfile"
@@ -33,10 +32,7 @@ func saveState(path string, s *state) error {
 	if err := gob.NewEncoder(&buf).Encode(s); err != nil {
 		return fmt.Errorf("extract: encoding checkpoint: %w", err)
 	}
-	return atomicfile.WriteFile(path, 0o600, func(w io.Writer) error {
-		_, err := w.Write(buf.Bytes())
-		return err
-	})
+	return atomicfile.WriteBytes(path, 0o600, buf.Bytes())
 }
 
 func loadState(path string) (*state, error) {

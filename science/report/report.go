@@ -210,16 +210,10 @@ func WriteFiles(dir string, in Input) (htmlPath, jsonPath string, err error) {
 	}
 	htmlPath, jsonPath = filepath.Join(dir, "report.html"), filepath.Join(dir, "report.json")
 	// 0644: reports are for sharing.
-	if err := atomicfile.WriteFile(htmlPath, 0o644, func(w io.Writer) error {
-		_, err := w.Write(buf.Bytes())
-		return err
-	}); err != nil {
+	if err := atomicfile.WriteBytes(htmlPath, 0o644, buf.Bytes()); err != nil {
 		return "", "", err
 	}
-	if err := atomicfile.WriteFile(jsonPath, 0o644, func(w io.Writer) error {
-		_, err := w.Write(append(js, '\n'))
-		return err
-	}); err != nil {
+	if err := atomicfile.WriteBytes(jsonPath, 0o644, append(js, '\n')); err != nil {
 		return "", "", err
 	}
 	return htmlPath, jsonPath, nil
