@@ -36,7 +36,8 @@ func decodeSetup(t testing.TB, c Config) (*Transformer, *Seq) {
 }
 
 // TestDecodeStepAllocatesNothing asserts that a hook-free decode step (one
-// token, last logits, reserved cache) makes no heap allocation.
+// token, last logits, reserved cache) makes no heap allocation, and neither
+// does a hook-free prefill of 32 tokens with every logit.
 func TestDecodeStepAllocatesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds models of every family")
@@ -54,6 +55,25 @@ func TestDecodeStepAllocatesNothing(t *testing.T) {
 			}
 			if got := allocs; got != 0 {
 				t.Errorf("decode step: %v allocations, want 0", got)
+			}
+
+			pre := &Seq{Cache: m.NewCache(), Tokens: make([]int, 32), Logits: AllLogits}
+			pre.Cache.Reserve(32)
+			for i := range pre.Tokens {
+				pre.Tokens[i] = (i * 7) % m.Vocab
+			}
+			if err := m.Forward([]*Seq{pre}); err != nil {
+				t.Fatal(err)
+			}
+			allocs = testing.AllocsPerRun(40, func() {
+				pre.Cache.Truncate(0)
+				err = m.Forward([]*Seq{pre})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := allocs; got != 0 {
+				t.Errorf("prefill of 32 tokens: %v allocations, want 0", got)
 			}
 		})
 	}

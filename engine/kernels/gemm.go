@@ -224,66 +224,102 @@ func (m *Matrix) gemmBlocked(p *kpath, y, x []float32, n int) {
 		toBF16(p, xb, x[:n*C])
 	}
 
-	ParallelFor(rblocks*nblocks, 1, func(lo, hi int) {
-		buf := getPackBuf(bp * nr * kc)
-		defer packPool.Put(buf)
-		var tile [12 * 32]float32
-		for it := lo; it < hi; it++ {
-			rb, ib := it%rblocks, it/rblocks
-			pr0 := rb * bp
-			pr1 := min(panels, pr0+bp)
-			i0, i1 := ib*nb, min(n, (ib+1)*nb)
-			for k0 := 0; k0 < C; k0 += kc {
-				kl := min(kc, C-k0)
-				acc := 0
-				if k0 > 0 {
-					acc = 1
-				}
-				psz := nr * kl
-				if pairs {
-					psz = nr * kl / 2
-				}
+	gemmLoop.Run(rblocks*nblocks, 1, gemmArgs{m: m, p: p, y: y, x: x, xb: xb, n: n, kc: kc, panels: panels, bp: bp, rblocks: rblocks, nb: nb, pairs: pairs})
+}
+
+type gemmArgs struct {
+	m                              *Matrix
+	p                              *kpath
+	y, x                           []float32
+	xb                             []uint16
+	n, kc, panels, bp, rblocks, nb int
+	pairs                          bool
+}
+
+var gemmLoop = Loop[gemmArgs]{Body: gemmRange}
+
+// gemmBufs are a gemmBlocked chunk's scratch: the packed panels, the edge
+// tile and the gather offsets (arrays here rather than on the stack because
+// the kernels are called through function values, which would move them to
+// the heap on every call).
+type gemmBufs struct {
+	pack []uint32
+	tile [12 * 32]float32
+	idx  [32]int32
+}
+
+var gemmBufPool sync.Pool
+
+// gemmRange does the items [lo, hi) of gemmBlocked.
+func gemmRange(a *gemmArgs, lo, hi int) {
+	m, p, y, x, xb, n, kc, panels, bp, rblocks, nb, pairs := a.m, a.p, a.y, a.x, a.xb, a.n, a.kc, a.panels, a.bp, a.rblocks, a.nb, a.pairs
+	R, C := m.Rows, m.Cols
+	mr, nr := p.mr, p.nr
+	bufs, _ := gemmBufPool.Get().(*gemmBufs)
+	if bufs == nil {
+		bufs = new(gemmBufs)
+	}
+	defer gemmBufPool.Put(bufs)
+	if size := bp * nr * kc; cap(bufs.pack) < size {
+		bufs.pack = make([]uint32, size)
+	} else {
+		bufs.pack = bufs.pack[:size]
+	}
+	buf, tile := &bufs.pack, &bufs.tile
+	for it := lo; it < hi; it++ {
+		rb, ib := it%rblocks, it/rblocks
+		pr0 := rb * bp
+		pr1 := min(panels, pr0+bp)
+		i0, i1 := ib*nb, min(n, (ib+1)*nb)
+		for k0 := 0; k0 < C; k0 += kc {
+			kl := min(kc, C-k0)
+			acc := 0
+			if k0 > 0 {
+				acc = 1
+			}
+			psz := nr * kl
+			if pairs {
+				psz = nr * kl / 2
+			}
+			for pn := pr0; pn < pr1; pn++ {
+				m.packPanel(p, (*buf)[(pn-pr0)*psz:(pn-pr0+1)*psz], pn*nr, min(nr, R-pn*nr), k0, kl, pairs, &bufs.idx)
+			}
+			for i := i0; i < i1; i += mr {
+				mrr := min(mr, i1-i)
 				for pn := pr0; pn < pr1; pn++ {
-					m.packPanel(p, (*buf)[(pn-pr0)*psz:(pn-pr0+1)*psz], pn*nr, min(nr, R-pn*nr), k0, kl, pairs)
-				}
-				for i := i0; i < i1; i += mr {
-					mrr := min(mr, i1-i)
-					for pn := pr0; pn < pr1; pn++ {
-						r := pn * nr
-						valid := min(nr, R-r)
-						c, ldc := &y[i*R+r], R
-						if valid < nr {
-							c, ldc = &tile[0], nr
-							if acc != 0 {
-								for ii := 0; ii < mrr; ii++ {
-									copy(tile[ii*nr:ii*nr+valid], y[(i+ii)*R+r:])
-								}
-							}
-						}
-						b := &(*buf)[(pn-pr0)*psz]
-						if pairs {
-							p.gemmBF16[mrr](kl/2, (*uint32)(unsafe.Pointer(&xb[i*C+k0])), C/2, b, nr, c, ldc, acc)
-						} else {
-							p.gemm[mrr](kl, &x[i*C+k0], C, (*float32)(unsafe.Pointer(b)), nr, c, ldc, acc)
-						}
-						if valid < nr {
+					r := pn * nr
+					valid := min(nr, R-r)
+					c, ldc := &y[i*R+r], R
+					if valid < nr {
+						c, ldc = &tile[0], nr
+						if acc != 0 {
 							for ii := 0; ii < mrr; ii++ {
-								copy(y[(i+ii)*R+r:(i+ii)*R+r+valid], tile[ii*nr:])
+								copy(tile[ii*nr:ii*nr+valid], y[(i+ii)*R+r:])
 							}
+						}
+					}
+					b := &(*buf)[(pn-pr0)*psz]
+					if pairs {
+						p.gemmBF16[mrr](kl/2, (*uint32)(unsafe.Pointer(&xb[i*C+k0])), C/2, b, nr, c, ldc, acc)
+					} else {
+						p.gemm[mrr](kl, &x[i*C+k0], C, (*float32)(unsafe.Pointer(b)), nr, c, ldc, acc)
+					}
+					if valid < nr {
+						for ii := 0; ii < mrr; ii++ {
+							copy(y[(i+ii)*R+r:(i+ii)*R+r+valid], tile[ii*nr:])
 						}
 					}
 				}
 			}
 		}
-	})
+	}
 }
 
 // packPanel packs rows r..r+valid-1, columns k0..k0+kl-1 of W into dst as
 // [kl][nr] float32 (or [kl/2][nr] bf16 pairs when pairs). Rows past valid
 // repeat row r (their outputs are discarded).
-func (m *Matrix) packPanel(p *kpath, dst []uint32, r, valid, k0, kl int, pairs bool) {
+func (m *Matrix) packPanel(p *kpath, dst []uint32, r, valid, k0, kl int, pairs bool, idx *[32]int32) {
 	nr, C := p.nr, m.Cols
-	var idx [32]int32
 	esz := 4
 	if m.DType == tensor.BF16 || m.DType == tensor.F16 {
 		esz = 2
