@@ -38,45 +38,58 @@ func Attention(out, q, k, v []float32, nq, pos0 int, p AttnParams) {
 
 // attentionGo is the plain Go Attention, the reference.
 func attentionGo(out, q, k, v []float32, nq, pos0 int, p AttnParams) {
+	attnGoLoop.Run(nq*p.Heads, 1, attnArgs{out: out, q: q, k: k, v: v, nq: nq, pos0: pos0, p: p})
+}
+
+var attnGoLoop = Loop[attnArgs]{Body: attnGoRange}
+
+// attnGoRange does the (row, head) items [lo, hi) of attentionGo.
+func attnGoRange(a *attnArgs, lo, hi int) {
+	out, q, k, v, nq, pos0, p := a.out, a.q, a.k, a.v, a.nq, a.pos0, a.p
 	qDim := p.Heads * p.HeadDim
 	kvDim := p.KVHeads * p.HeadDim
 	group := p.Heads / p.KVHeads
-	ParallelFor(nq*p.Heads, 1, func(lo, hi int) {
-		scores := make([]float32, pos0+nq)
-		for t := lo; t < hi; t++ {
-			i, h := t/p.Heads, t%p.Heads
-			pos := pos0 + i
-			g := h / group
-			qh := q[i*qDim+h*p.HeadDim : i*qDim+(h+1)*p.HeadDim]
-			start := 0
-			if p.Window > 0 && pos-p.Window+1 > 0 {
-				start = pos - p.Window + 1
+	bufs, _ := attnPool.Get().(*attnBufs)
+	if bufs == nil {
+		bufs = new(attnBufs)
+	}
+	defer attnPool.Put(bufs)
+	bufs.s = grow(bufs.s, pos0+nq)
+	scores := bufs.s
+	for t := lo; t < hi; t++ {
+		i, h := t/p.Heads, t%p.Heads
+		pos := pos0 + i
+		g := h / group
+		qh := q[i*qDim+h*p.HeadDim : i*qDim+(h+1)*p.HeadDim]
+		start := 0
+		if p.Window > 0 && pos-p.Window+1 > 0 {
+			start = pos - p.Window + 1
+		}
+		sc := scores[start : pos+1]
+		for j := range sc {
+			kj := k[(start+j)*kvDim+g*p.HeadDim : (start+j)*kvDim+(g+1)*p.HeadDim]
+			s := dotGo(qh, kj) * p.Scale
+			if p.Softcap != 0 {
+				s = p.Softcap * float32(math.Tanh(float64(s/p.Softcap)))
 			}
-			sc := scores[start : pos+1]
-			for j := range sc {
-				kj := k[(start+j)*kvDim+g*p.HeadDim : (start+j)*kvDim+(g+1)*p.HeadDim]
-				s := dotGo(qh, kj) * p.Scale
-				if p.Softcap != 0 {
-					s = p.Softcap * float32(math.Tanh(float64(s/p.Softcap)))
-				}
-				sc[j] = s
-			}
-			softmaxGo(sc)
-			o := out[i*qDim+h*p.HeadDim : i*qDim+(h+1)*p.HeadDim]
-			clear(o)
-			for j, w := range sc {
-				vj := v[(start+j)*kvDim+g*p.HeadDim : (start+j)*kvDim+(g+1)*p.HeadDim]
-				for d := range o {
-					o[d] += w * vj[d]
-				}
+			sc[j] = s
+		}
+		softmaxGo(sc)
+		o := out[i*qDim+h*p.HeadDim : i*qDim+(h+1)*p.HeadDim]
+		clear(o)
+		for j, w := range sc {
+			vj := v[(start+j)*kvDim+g*p.HeadDim : (start+j)*kvDim+(g+1)*p.HeadDim]
+			for d := range o {
+				o[d] += w * vj[d]
 			}
 		}
-	})
+	}
 }
 
-// attnBufs are the per-chunk scratch buffers of attentionSIMD (the arrays
-// live here rather than on the stack because the kernels are called through
-// function values, which would move them to the heap on every call).
+// attnBufs are the per-chunk scratch buffers of attentionSIMD and
+// attentionGo (the arrays live here rather than on the stack because the
+// kernels are called through function values, which would move them to the
+// heap on every call).
 type attnBufs struct {
 	kp, vp, s []float32
 	tile      [12 * 32]float32
