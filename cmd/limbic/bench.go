@@ -73,7 +73,7 @@ GFLOP/s and the weight bytes read per second at the median.`,
 					}
 				}
 			}
-			r, err := model.Bench(cmd.Context(), m.Model, o)
+			r, err := model.Bench(cmd.Context(), m.Transformer, o)
 			if err != nil {
 				return err
 			}

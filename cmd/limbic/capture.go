@@ -74,7 +74,7 @@ blocks.-1.hook_resid_mid, hook_embed, ln_final.hook_normalized, or * for all.`,
 			if len(hooks) == 0 {
 				hooks = []string{"blocks.*.hook_resid_post"}
 			}
-			res, err := model.Capture(m.Model, toks, hooks)
+			res, err := model.Capture(m.Transformer, toks, hooks)
 			if err != nil {
 				return err
 			}

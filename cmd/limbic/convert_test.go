@@ -35,7 +35,7 @@ func TestConvertGGUFRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer m.Close()
-		c, err := model.Capture(m.Model, toks, nil)
+		c, err := model.Capture(m.Transformer, toks, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -120,7 +120,7 @@ posted when it ends.`,
 				fmt.Fprintf(os.Stderr, "seed %d (repeat with --seed %d)\n", seed, seed)
 			}
 			start := time.Now()
-			res, err := model.Generate(cmd.Context(), m.Model, []model.Request{{Prompt: ids, Max: n, Sampling: s, Stop: m.StopIDs(), Hooks: hs}},
+			res, err := model.Generate(cmd.Context(), m.Transformer, []model.Request{{Prompt: ids, Max: n, Sampling: s, Stop: m.StopIDs(), Hooks: hs}},
 				func(t model.Token) bool {
 					if w != nil && !w.token(t) {
 						return false

@@ -126,7 +126,7 @@ emotions.`,
 			if err != nil {
 				return err
 			}
-			tr, err := readout.Read(m.Model, m.Tok, ids, r, hs, readout.TraceOptions{Metric: met, Smooth: smooth, TopK: topK})
+			tr, err := readout.Read(m.Transformer, m.Tok, ids, r, hs, readout.TraceOptions{Metric: met, Smooth: smooth, TopK: topK})
 			if err != nil {
 				return err
 			}

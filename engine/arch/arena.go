@@ -3,22 +3,21 @@ package arch
 import (
 	"errors"
 
-	"github.com/limbic-dev/limbic/engine/format/mmap"
+	"github.com/limbic-dev/limbic/engine/memory"
 )
 
 // arena holds a model's weight matrices in memory of its own
-// (Options.Resident): anonymous regions from mmap.Alloc, which Linux backs
-// with 2 MiB pages. Decode streams every weight once per token, and with
-// 4 KiB pages of a mapped file each page costs a TLB miss and stops the
-// hardware prefetchers; on the 2-core Zen 4 test machine the copy made
-// stories15M decode about 25% faster (2.18 → 1.68 ms a token).
+// (Options.Resident): blocks from memory.Alloc, which Linux backs with
+// 2 MiB pages. Decode streams every weight once per token, and with 4 KiB
+// pages of a mapped file each page costs a TLB miss and stops the hardware
+// prefetchers, so the copy decodes faster than the mapped file.
 //
 // Matrices are packed one after another, 64-byte aligned, into regions of
 // arenaChunk bytes (larger matrices get a region of their own); the unused
 // tail of a region is never touched and so never resident. If the OS
 // refuses a region the arena falls back to the Go heap.
 type arena struct {
-	regions []*mmap.Region
+	regions []*memory.Block
 	free    []byte // unused tail of the newest region
 }
 
@@ -29,7 +28,7 @@ func (a *arena) alloc(n int) []byte {
 	n64 := (n + 63) &^ 63
 	if n64 > len(a.free) {
 		size := max(arenaChunk, n64)
-		r, err := mmap.Alloc(size)
+		r, err := memory.Alloc(size)
 		if err != nil {
 			return make([]byte, n)
 		}

@@ -1,5 +1,5 @@
 // Package arch holds the transformer architectures the engine runs: a
-// config-driven decoder (Config, Weights, Model.Forward) shared by every
+// config-driven decoder (Config, Weights, Transformer.Forward) shared by every
 // family, and one file per family that maps its checkpoint config and
 // tensor names onto it and registers itself:
 //
@@ -20,7 +20,7 @@
 //   - Tensor names are bound explicitly from a per-family table of Hugging
 //     Face names; readers of other formats (llama2.c, GGUF) rename their
 //     tensors to these names. A missing or misshapen tensor is an error that
-//     names it. Model.Bound records what was bound, under canonical names.
+//     names it. Transformer.Bound records what was bound, under canonical names.
 //   - Config describes the model and, in three flags, the stored layout of
 //     its tensors where formats differ: RopeInterleaved (q/k rows for
 //     interleaved rope pairs: llama2.c, GGUF llama), Norm RMSNorm for
@@ -31,7 +31,7 @@
 //     dtype (see package kernels).
 //   - The forward pass reads top to bottom; every residual add has its hook
 //     point (see package hook). With no hooks set, hooks cost one nil check.
-//   - Model.Forward takes a batch of sequences, each with its own KV cache,
+//   - Transformer.Forward takes a batch of sequences, each with its own KV cache,
 //     new tokens, hooks and logits request; all their rows go through each
 //     matrix product together.
 //   - An unknown model_type or GGUF architecture is an error that lists the

@@ -13,7 +13,7 @@ import (
 
 // tinyConfigs are small configs of every family, as their config.json
 // would describe them.
-func tinyConfigs(t *testing.T) map[string]Config {
+func tinyConfigs(t testing.TB) map[string]Config {
 	t.Helper()
 	jsons := map[string]map[string]any{
 		"llama": {"model_type": "llama", "vocab_size": 64.0, "hidden_size": 32.0, "intermediate_size": 48.0,
@@ -49,7 +49,7 @@ func tinyConfigs(t *testing.T) map[string]Config {
 }
 
 // randomModel builds a model of config c with random weights.
-func randomModel(t *testing.T, c Config, seed uint64) (*Model, MapSource) {
+func randomModel(t testing.TB, c Config, seed uint64) (*Transformer, MapSource) {
 	t.Helper()
 	ts, err := RandomTensors(c, seed, tensor.F32)
 	if err != nil {
@@ -284,7 +284,7 @@ func TestGemma3RopeBases(t *testing.T) {
 // attention against a float64 attention with the norm.
 func TestQwen3QKNorm(t *testing.T) {
 	// One head of 4: q = (1, 2, 3, 4), rms = sqrt(30/4), weight (1, 1, 2, 0.5).
-	m := &Model{Config: Config{Norm: RMSNorm, NormEps: 0}}
+	m := &Transformer{Config: Config{Norm: RMSNorm, NormEps: 0}}
 	q := []float32{1, 2, 3, 4}
 	m.normRow(q, q, Norm{W: []float32{1, 1, 2, 0.5}})
 	r := math.Sqrt(7.5)
@@ -309,7 +309,7 @@ func TestSlidingWindow(t *testing.T) {
 
 // checkAttention runs 9 tokens through m and compares every layer's
 // hook_attn_out with refAttention applied to its hook_resid_pre.
-func checkAttention(t *testing.T, m *Model, src MapSource, fam string) {
+func checkAttention(t *testing.T, m *Transformer, src MapSource, fam string) {
 	t.Helper()
 	toks := []int{3, 17, 42, 5, 9, 60, 1, 33, 8}
 	var hs hook.Set

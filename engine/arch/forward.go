@@ -1,6 +1,8 @@
 package arch
 
 import (
+	"fmt"
+
 	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/engine/kernels"
 )
@@ -54,27 +56,34 @@ func (b *batch) run(p hook.Point, x []float32, dim int) {
 // Forward runs the new tokens of every sequence through the model, appends
 // their keys and values to the caches, calls the hooks, and fills each Seq's
 // Out with the logits it asked for.
-func (m *Model) Forward(seqs []*Seq) error {
+func (m *Transformer) Forward(seqs []*Seq) error {
 	if err := m.checkTokens(seqs); err != nil {
 		return err
 	}
-	b := &batch{seqs: seqs, off: make([]int, len(seqs))}
-	for i, s := range seqs {
-		b.off[i] = b.rows
-		b.rows += len(s.Tokens)
-		b.hooks = b.hooks || !s.Hooks.Empty()
-		s.Cache.reserve(s.Cache.n + len(s.Tokens))
-		for j := range s.Tokens {
-			b.pos = append(b.pos, s.Cache.n+j)
-		}
+	n := 0
+	for _, s := range seqs {
+		n += len(s.Tokens)
 	}
-	if b.rows == 0 {
+	if n == 0 {
 		return nil
 	}
-	n, d := b.rows, m.Dim
+	d := m.Dim
 	sc := getScratch(m, n)
 	defer putScratch(sc)
 	x := sc.x
+	// The batch stays on the stack (so that seqs does not escape) and
+	// borrows its slices from the scratch: a decode step allocates nothing.
+	off, pos, hooks := sc.off[:0], sc.pos[:0], false
+	for _, s := range seqs {
+		off = append(off, len(pos))
+		hooks = hooks || !s.Hooks.Empty()
+		s.Cache.reserve(s.Cache.n + len(s.Tokens))
+		for j := range s.Tokens {
+			pos = append(pos, s.Cache.n+j)
+		}
+	}
+	sc.off, sc.pos = off, pos
+	b := &batch{seqs: seqs, off: off, pos: pos, rows: n, hooks: hooks}
 
 	// Token embeddings (scaled for Gemma), plus learned positions (GPT-2).
 	r := 0
@@ -87,7 +96,7 @@ func (m *Model) Forward(seqs []*Seq) error {
 	if m.EmbedScale != 0 {
 		kernels.Scale(x[:n*d], float32(m.EmbedScale))
 	}
-	if m.W.PosEmbed != nil {
+	if m.PosEmbed {
 		for r, p := range b.pos {
 			kernels.Add(x[r*d:(r+1)*d], m.W.PosEmbed[p*d:(p+1)*d])
 		}
@@ -103,17 +112,17 @@ func (m *Model) Forward(seqs []*Seq) error {
 
 // Decode steps of up to prefetchRows new tokens prefetch the layer's
 // attention cache when it holds at most prefetchFloats keys (as many
-// values): half the L2 cache of the test machine's cores.
+// values), 512 KiB in all: half of a 1 MiB per-core L2 cache.
 const (
 	prefetchRows   = 8
 	prefetchFloats = 64 << 10
 )
 
 // block runs transformer block l on the residual stream sc.x.
-func (m *Model) block(l int, b *batch, sc *scratch) {
+func (m *Transformer) block(l int, b *batch, sc *scratch) {
 	w := &m.W.Blocks[l]
 	n, d := b.rows, m.Dim
-	qd, kvd, hd := m.QDim(), m.KVDim(), m.HeadDim
+	qd, kvd := m.QDim(), m.KVDim()
 	x, xn := sc.x, sc.xn
 	b.run(hook.Block(l, hook.ResidPre), x, d)
 
@@ -133,25 +142,11 @@ func (m *Model) block(l int, b *batch, sc *scratch) {
 		}
 	}
 	m.norm(xn, x, w.AttnNorm, n, d)
-	linears([][]float32{sc.q, sc.k, sc.v}, xn, n, &w.Q, &w.K, &w.V)
+	linears3(sc.q, sc.k, sc.v, xn, n, &w.Q, &w.K, &w.V)
 	params, rope := m.attnParams(l)
-	kernels.ParallelFor(n, 8, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			q, k := sc.q[r*qd:(r+1)*qd], sc.k[r*kvd:(r+1)*kvd]
-			if w.QNorm.W != nil {
-				for h := 0; h < m.Heads; h++ {
-					m.normRow(q[h*hd:(h+1)*hd], q[h*hd:(h+1)*hd], w.QNorm)
-				}
-				for h := 0; h < m.KVHeads; h++ {
-					m.normRow(k[h*hd:(h+1)*hd], k[h*hd:(h+1)*hd], w.KNorm)
-				}
-			}
-			if rope != nil {
-				rope.Apply(q, m.Heads, b.pos[r])
-				rope.Apply(k, m.KVHeads, b.pos[r])
-			}
-		}
-	})
+	if m.QKNorm || rope != nil {
+		qkLoop.Run(n, 8, qkArgs{m: m, w: w, q: sc.q, k: sc.k, pos: sc.pos, rope: rope}) // sc.pos is b.pos
+	}
 	for i, s := range b.seqs {
 		c, t, p0 := s.Cache, len(s.Tokens), s.Cache.n
 		copy(c.k[l][p0*kvd:(p0+t)*kvd], sc.k[b.off[i]*kvd:(b.off[i]+t)*kvd])
@@ -159,7 +154,7 @@ func (m *Model) block(l int, b *batch, sc *scratch) {
 		kernels.Attention(sc.att[b.off[i]*qd:], sc.q[b.off[i]*qd:], c.k[l], c.v[l], t, p0, params)
 	}
 	linear(sc.o, sc.att, n, &w.O)
-	if w.PostAttnNorm.W != nil {
+	if m.SandwichNorm {
 		m.norm(sc.o, sc.o, w.PostAttnNorm, n, d)
 	}
 	b.run(hook.Block(l, hook.AttnOut), sc.o, d)
@@ -169,25 +164,15 @@ func (m *Model) block(l int, b *batch, sc *scratch) {
 	// MLP: norm, (gated) up projection, nonlinearity, down projection.
 	m.norm(xn, x, w.MLPNorm, n, d)
 	f := m.FFN
-	if w.Gate.W != nil {
-		linears([][]float32{sc.gate, sc.up}, xn, n, &w.Gate, &w.Up)
-		kernels.ParallelFor(n, 4, func(lo, hi int) {
-			kernels.SwiGLU(sc.up[lo*f:hi*f], sc.gate[lo*f:hi*f], sc.up[lo*f:hi*f], m.Act == GELUTanh)
-		})
+	if m.Gated {
+		linears2(sc.gate, sc.up, xn, n, &w.Gate, &w.Up)
+		gluLoop.Run(n, 4, gluArgs{gate: sc.gate, up: sc.up, f: f, gelu: m.Act == GELUTanh})
 	} else {
 		linear(sc.up, xn, n, &w.Up)
-		act := kernels.SiLU
-		if m.Act == GELUTanh {
-			act = kernels.GELUTanh
-		}
-		kernels.ParallelFor(n*f, 4096, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				sc.up[i] = act(sc.up[i])
-			}
-		})
+		actLoop.Run(n*f, 4096, actArgs{x: sc.up, gelu: m.Act == GELUTanh})
 	}
 	linear(sc.o, sc.up, n, &w.Down)
-	if w.PostMLPNorm.W != nil {
+	if m.SandwichNorm {
 		m.norm(sc.o, sc.o, w.PostMLPNorm, n, d)
 	}
 	b.run(hook.Block(l, hook.MLPOut), sc.o, d)
@@ -197,11 +182,11 @@ func (m *Model) block(l int, b *batch, sc *scratch) {
 
 // logits applies the final norm and the unembedding to the rows that need
 // them, and commits the new positions to the caches.
-func (m *Model) logits(b *batch, sc *scratch) error {
+func (m *Transformer) logits(b *batch, sc *scratch) error {
 	d, v := m.Dim, m.Vocab
 	// Rows that go through the final norm: all rows of sequences that want
 	// every logit or have a hook on it, else only the last row.
-	var rows []int
+	rows := sc.rowsNorm[:0]
 	for i, s := range b.seqs {
 		t := len(s.Tokens)
 		switch {
@@ -216,10 +201,11 @@ func (m *Model) logits(b *batch, sc *scratch) error {
 	for _, r := range rows {
 		m.normRow(sc.xn[r*d:(r+1)*d], sc.x[r*d:(r+1)*d], m.W.FinalNorm)
 	}
+	sc.rowsNorm = rows
 	b.run(hook.LnFinalPoint, sc.xn, d)
 
 	// Gather the rows whose logits are wanted and unembed them together.
-	var want []int
+	want := sc.rowsOut[:0]
 	for i, s := range b.seqs {
 		t := len(s.Tokens)
 		switch s.Logits {
@@ -231,6 +217,7 @@ func (m *Model) logits(b *batch, sc *scratch) error {
 			want = append(want, b.off[i]+t-1)
 		}
 	}
+	sc.rowsOut = want
 	if len(want) > 0 {
 		sc.lin = grow(sc.lin, len(want)*d)
 		sc.lout = grow(sc.lout, len(want)*v)
@@ -238,10 +225,7 @@ func (m *Model) logits(b *batch, sc *scratch) error {
 		for i, r := range want {
 			copy(in[i*d:(i+1)*d], sc.xn[r*d:(r+1)*d])
 		}
-		m.W.Output.MatMul(out, in, len(want))
-		if m.FinalSoftcap != 0 {
-			kernels.Softcap(out, float32(m.FinalSoftcap))
-		}
+		m.unembedNormed(out, in, len(want))
 		k := 0
 		for _, s := range b.seqs {
 			var rows int
@@ -268,27 +252,58 @@ func (m *Model) logits(b *batch, sc *scratch) error {
 	return nil
 }
 
-// linears computes several projections of the same input in one parallel
+// Unembed reads n = len(x)/Dim residual-stream rows x[n, Dim] as next-token
+// logits [n, Vocab], exactly as the forward pass does after its last block:
+// the final norm, the unembedding, then the final soft-cap (Gemma 2). It is
+// the logit lens at any layer.
+func (m *Transformer) Unembed(x []float32) ([]float32, error) {
+	d := m.Dim
+	if len(x) == 0 || len(x)%d != 0 {
+		return nil, fmt.Errorf("arch: unembedding %d values: want a positive multiple of d_model %d", len(x), d)
+	}
+	n := len(x) / d
+	xn := make([]float32, len(x))
+	m.norm(xn, x, m.W.FinalNorm, n, d)
+	out := make([]float32, n*m.Vocab)
+	m.unembedNormed(out, xn, n)
+	return out, nil
+}
+
+// unembedNormed computes out[n, Vocab] from final-normed rows xn[n, Dim]: the
+// unembedding, then the final soft-cap when the family has one.
+func (m *Transformer) unembedNormed(out, xn []float32, n int) {
+	m.W.Output.MatMul(out, xn, n)
+	if m.FinalSoftcap != 0 {
+		kernels.Softcap(out, float32(m.FinalSoftcap))
+	}
+}
+
+// linears3 computes three projections of the same input in one parallel
 // loop (kernels.MatMulMulti), each with its bias.
-func linears(ys [][]float32, x []float32, n int, ls ...*Linear) {
-	ms := make([]*kernels.Matrix, len(ls))
-	for i, l := range ls {
-		ms[i] = l.W
-	}
-	kernels.MatMulMulti(ys, x, n, ms...)
-	for i, l := range ls {
-		if l.B != nil {
-			o := l.W.Rows
-			for r := 0; r < n; r++ {
-				kernels.Add(ys[i][r*o:(r+1)*o], l.B)
-			}
-		}
-	}
+func linears3(y0, y1, y2, x []float32, n int, l0, l1, l2 *Linear) {
+	ys := [3][]float32{y0, y1, y2}
+	kernels.MatMulMulti(ys[:], x, n, l0.W, l1.W, l2.W)
+	addBias(y0, n, l0)
+	addBias(y1, n, l1)
+	addBias(y2, n, l2)
+}
+
+// linears2 is linears3 for two projections.
+func linears2(y0, y1, x []float32, n int, l0, l1 *Linear) {
+	ys := [2][]float32{y0, y1}
+	kernels.MatMulMulti(ys[:], x, n, l0.W, l1.W)
+	addBias(y0, n, l0)
+	addBias(y1, n, l1)
 }
 
 // linear computes y[n, out] = x[n, in]·Wᵀ + bias.
 func linear(y, x []float32, n int, l *Linear) {
 	l.W.MatMul(y, x, n)
+	addBias(y, n, l)
+}
+
+// addBias adds l's bias, if it has one, to each of the n rows of y.
+func addBias(y []float32, n int, l *Linear) {
 	if l.B != nil {
 		o := l.W.Rows
 		for r := 0; r < n; r++ {
@@ -298,15 +313,81 @@ func linear(y, x []float32, n int, l *Linear) {
 }
 
 // norm normalises n rows of width d from src into dst (which may alias src).
-func (m *Model) norm(dst, src []float32, w Norm, n, d int) {
-	kernels.ParallelFor(n, 16, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			m.normRow(dst[r*d:(r+1)*d], src[r*d:(r+1)*d], w)
-		}
-	})
+func (m *Transformer) norm(dst, src []float32, w Norm, n, d int) {
+	normLoop.Run(n, 16, normArgs{m: m, dst: dst, src: src, w: w, d: d})
 }
 
-func (m *Model) normRow(dst, src []float32, w Norm) {
+// The parallel loops of the forward pass, as kernels.Loops so that running
+// them allocates nothing.
+type (
+	normArgs struct {
+		m        *Transformer
+		dst, src []float32
+		w        Norm
+		d        int
+	}
+	qkArgs struct {
+		m    *Transformer
+		w    *Block
+		q, k []float32
+		pos  []int
+		rope *kernels.Rope
+	}
+	gluArgs struct {
+		gate, up []float32
+		f        int
+		gelu     bool
+	}
+	actArgs struct {
+		x    []float32
+		gelu bool
+	}
+)
+
+var (
+	normLoop = kernels.Loop[normArgs]{Body: func(a *normArgs, lo, hi int) {
+		d := a.d
+		for r := lo; r < hi; r++ {
+			a.m.normRow(a.dst[r*d:(r+1)*d], a.src[r*d:(r+1)*d], a.w)
+		}
+	}}
+	// qkLoop applies the per-head q and k norms (Config.QKNorm) and the
+	// rotary embedding to rows [lo, hi).
+	qkLoop = kernels.Loop[qkArgs]{Body: func(a *qkArgs, lo, hi int) {
+		m, w := a.m, a.w
+		qd, kvd, hd := m.QDim(), m.KVDim(), m.HeadDim
+		for r := lo; r < hi; r++ {
+			q, k := a.q[r*qd:(r+1)*qd], a.k[r*kvd:(r+1)*kvd]
+			if m.QKNorm {
+				for h := 0; h < m.Heads; h++ {
+					m.normRow(q[h*hd:(h+1)*hd], q[h*hd:(h+1)*hd], w.QNorm)
+				}
+				for h := 0; h < m.KVHeads; h++ {
+					m.normRow(k[h*hd:(h+1)*hd], k[h*hd:(h+1)*hd], w.KNorm)
+				}
+			}
+			if a.rope != nil {
+				a.rope.Apply(q, m.Heads, a.pos[r])
+				a.rope.Apply(k, m.KVHeads, a.pos[r])
+			}
+		}
+	}}
+	gluLoop = kernels.Loop[gluArgs]{Body: func(a *gluArgs, lo, hi int) {
+		f := a.f
+		kernels.SwiGLU(a.up[lo*f:hi*f], a.gate[lo*f:hi*f], a.up[lo*f:hi*f], a.gelu)
+	}}
+	actLoop = kernels.Loop[actArgs]{Body: func(a *actArgs, lo, hi int) {
+		act := kernels.SiLU
+		if a.gelu {
+			act = kernels.GELUTanh
+		}
+		for i := lo; i < hi; i++ {
+			a.x[i] = act(a.x[i])
+		}
+	}}
+)
+
+func (m *Transformer) normRow(dst, src []float32, w Norm) {
 	eps := float32(m.NormEps)
 	switch m.Norm {
 	case LayerNorm:

@@ -8,9 +8,9 @@ import (
 	"github.com/limbic-dev/limbic/engine/tensor"
 )
 
-// Model is a transformer ready to run: its config, weights and rotary tables.
+// Transformer is a model ready to run: its config, weights and rotary tables.
 // It is safe for concurrent use by forward calls with distinct caches.
-type Model struct {
+type Transformer struct {
 	Config
 	W *Weights
 	// Bound lists the checkpoint tensors the weights were read from, in
@@ -43,7 +43,7 @@ type Options struct {
 }
 
 // New binds a family's weights from src and prepares the model.
-func New(cfg Config, src Source, opts Options) (*Model, error) {
+func New(cfg Config, src Source, opts Options) (*Transformer, error) {
 	ctxLen := cfg.MaxSeq
 	if opts.MaxSeq > 0 {
 		if cfg.PosEmbed && opts.MaxSeq > cfg.MaxSeq {
@@ -69,7 +69,7 @@ func New(cfg Config, src Source, opts Options) (*Model, error) {
 		}
 		return nil, b.err
 	}
-	m := &Model{Config: cfg, W: w, Bound: b.bound, ContextLength: ctxLen, arena: b.arena}
+	m := &Transformer{Config: cfg, W: w, Bound: b.bound, ContextLength: ctxLen, arena: b.arena}
 	if cfg.RopeTheta > 0 {
 		m.ropeGlobal = kernels.NewRope(cfg.HeadDim, cfg.InvFreq(false), cfg.RopeInterleaved, cfg.MaxSeq, 1)
 		m.ropeLocal = m.ropeGlobal
@@ -83,7 +83,7 @@ func New(cfg Config, src Source, opts Options) (*Model, error) {
 // Close releases the weight memory of a model built with Options.Resident
 // (a no-op otherwise). The model must not be used afterwards. Close is safe
 // to call more than once.
-func (m *Model) Close() error {
+func (m *Transformer) Close() error {
 	if m.arena == nil {
 		return nil
 	}
@@ -93,7 +93,7 @@ func (m *Model) Close() error {
 }
 
 // WeightBytes returns the bytes held by weight matrices (a tied output counted once).
-func (m *Model) WeightBytes() int {
+func (m *Transformer) WeightBytes() int {
 	n := m.W.Embed.Bytes()
 	if m.W.Output != m.W.Embed {
 		n += m.W.Output.Bytes()
@@ -120,7 +120,7 @@ type Cache struct {
 }
 
 // NewCache returns an empty cache for this model. Memory grows as positions are added.
-func (m *Model) NewCache() *Cache {
+func (m *Transformer) NewCache() *Cache {
 	return &Cache{kv: m.KVDim(), max: m.MaxSeq, k: make([][]float32, m.Layers), v: make([][]float32, m.Layers)}
 }
 
@@ -159,7 +159,7 @@ func (c *Cache) reserve(n int) {
 	c.cap = nc
 }
 
-func (m *Model) attnParams(layer int) (kernels.AttnParams, *kernels.Rope) {
+func (m *Transformer) attnParams(layer int) (kernels.AttnParams, *kernels.Rope) {
 	scale := m.QueryScale
 	if scale == 0 {
 		scale = 1 / math.Sqrt(float64(m.HeadDim))
@@ -174,7 +174,7 @@ func (m *Model) attnParams(layer int) (kernels.AttnParams, *kernels.Rope) {
 	return p, rope
 }
 
-func (m *Model) checkTokens(seqs []*Seq) error {
+func (m *Transformer) checkTokens(seqs []*Seq) error {
 	for i, s := range seqs {
 		if s.Cache == nil {
 			return fmt.Errorf("sequence %d: no cache", i)

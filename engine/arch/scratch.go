@@ -8,11 +8,13 @@ type scratch struct {
 	x, xn, q, k, v, att, o []float32
 	gate, up               []float32
 	lin, lout              []float32 // unembedding input and output
+	off, pos               []int     // the batch's row offsets and positions
+	rowsNorm, rowsOut      []int     // rows through the final norm, rows unembedded
 }
 
 var scratchPool sync.Pool
 
-func getScratch(m *Model, n int) *scratch {
+func getScratch(m *Transformer, n int) *scratch {
 	s, _ := scratchPool.Get().(*scratch)
 	if s == nil {
 		s = &scratch{}

@@ -19,6 +19,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/limbic-dev/limbic/internal/atomicfile"
+	"github.com/limbic-dev/limbic/internal/retry"
 )
 
 // client talks to a Hugging Face hub.
@@ -268,21 +271,12 @@ func (c *client) wait(ctx context.Context, err error, failures int) error {
 		}
 		return err
 	}
-	d := c.backoff << failures
-	if d > 30*time.Second || d <= 0 {
-		d = 30 * time.Second
+	var after time.Duration
+	if re != nil {
+		after = re.after
 	}
-	if re != nil && re.after > 0 {
-		d = min(re.after, time.Minute)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	p := retry.Policy{Initial: c.backoff, Max: 30 * time.Second}
+	return p.Wait(ctx, failures+1, after)
 }
 
 // statusError turns a failed response into an error; file is the repository
@@ -341,10 +335,7 @@ func (c *client) statusError(resp *http.Response, r Repo, file string) error {
 		}
 		return fmt.Errorf("%w: %s on %s%s%s", ErrNotFound, what, c.endpoint, hint, detail)
 	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
-		var after time.Duration
-		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
-			after = time.Duration(n) * time.Second
-		}
+		after := retry.RetryAfter(resp.Header, time.Now())
 		return &retryable{fmt.Errorf("%s: %s%s", resp.Request.URL, status, detail), after}
 	}
 	return fmt.Errorf("%s: %s%s", resp.Request.URL, status, detail)
@@ -418,7 +409,7 @@ func installFile(f *os.File, final string) error {
 		err = os.Rename(f.Name(), final)
 	}
 	if err == nil {
-		syncDir(filepath.Dir(final))
+		atomicfile.SyncDir(filepath.Dir(final))
 	}
 	return err
 }

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/limbic-dev/limbic/internal/atomicfile"
 )
 
 // DefaultEndpoint is the Hugging Face hub used when HF_ENDPOINT is not set.
@@ -63,7 +65,8 @@ type PullOptions struct {
 	// connection error without progress in between; 0 means 5, negative none.
 	Retries int
 	// Backoff is the first retry's delay, doubled on each further retry up
-	// to 30s; 0 means 1s.
+	// to 30s; 0 means 1s. A server's Retry-After (seconds or HTTP date)
+	// replaces it, also capped at 30s.
 	Backoff time.Duration
 	// StallTimeout aborts (and retries) a download that receives no data for
 	// this long; 0 means 60s.
@@ -226,7 +229,7 @@ func Pull(ctx context.Context, repo string, opts PullOptions) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(ref), 0o755); err != nil {
 		return "", err
 	}
-	if err := writeFileAtomic(ref, []byte(l.dir+"\n")); err != nil {
+	if err := atomicfile.WriteBytes(ref, 0o644, []byte(l.dir+"\n")); err != nil {
 		return "", err
 	}
 	return dir, nil

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/limbic-dev/limbic/internal/atomicfile"
 )
 
 // Home returns limbic's cache directory: $LIMBIC_HOME when set, else
@@ -56,30 +58,8 @@ func installTemp(f *os.File, final string) error {
 		os.Remove(f.Name())
 		return err
 	}
-	syncDir(filepath.Dir(final))
+	atomicfile.SyncDir(filepath.Dir(final))
 	return nil
-}
-
-// syncDir makes a rename durable where the platform supports it (best effort).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}
-
-// writeFileAtomic writes data to path through a synced temporary file and a rename.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := createTemp(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	return installTemp(f, path)
 }
 
 // stamp records that a file with a given size and modification time had a
@@ -139,7 +119,7 @@ func verifyFile(path, want string) (bool, error) {
 }
 
 func writeStamp(path string, fi os.FileInfo, sum string) error {
-	return writeFileAtomic(stampPath(path), []byte(stamp{sum, fi.Size(), fi.ModTime().UnixNano()}.String()))
+	return atomicfile.WriteBytes(stampPath(path), 0o644, []byte(stamp{sum, fi.Size(), fi.ModTime().UnixNano()}.String()))
 }
 
 func fileSHA256(path string) (string, error) {

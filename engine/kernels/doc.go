@@ -41,10 +41,9 @@
 // MatMul with n ≤ gemvMaxN rows (decode) streams the weight once, straight
 // from its stored (possibly bf16/f16) data, one row after another, front to
 // back, dotting each row with all n rows of x. A single sequential stream is
-// what the hardware prefetchers follow best: on the 2-core Zen 4 test
-// machine it reads about twice as fast from DRAM as the earlier dot-form
-// tiles, which read 4 weight rows side by side. Weight rows are split over
-// the pool in contiguous chunks. Larger n (prefill) runs a BLIS-style GEMM: the
+// what the hardware prefetchers follow best, and it reads markedly faster
+// from DRAM than reading several weight rows side by side. Weight rows are
+// split over the pool in contiguous chunks. Larger n (prefill) runs a BLIS-style GEMM: the
 // output is cut into (≤ mcMax weight rows) × (x-row block) items over the
 // pool; each item packs its weight rows one K block (≤ kcMax) at a time into
 // L2-resident panels [kc][nr] with gathers (widening bf16/f16 to float32 on
@@ -69,11 +68,10 @@
 // never waits for a chunk nobody has started. It is safe to call from
 // several goroutines at once and from inside a chunk (nested calls cannot
 // deadlock: the inner call is finished by its caller if no worker is free).
-// A worker that has just finished spins for up to spinTime (100 µs) watching
-// for the next job, which it joins within a microsecond; a decode step runs
-// dozens of short parallel loops back to back, and waking a parked worker
-// took a third of a small GEMV's time. Then it parks: an idle process uses
-// no CPU.
+// A worker that has just finished spins for up to spinTime watching for the
+// next job, which it joins at once; a decode step runs dozens of short
+// parallel loops back to back, and waking a parked worker costs a sizable
+// share of a small GEMV. Then it parks: an idle process uses no CPU.
 //
 // # Adding a path
 //

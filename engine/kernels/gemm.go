@@ -19,8 +19,17 @@ const (
 // over the pool, and each chunk streams its rows once, front to back, for
 // all n rows of x (gemvRange).
 func (m *Matrix) gemv(p *kpath, y, x []float32, n int) {
-	ParallelFor(m.Rows, m.gemvGrain(n), func(lo, hi int) { m.gemvRange(p, y, x, n, lo, hi) })
+	gemvLoop.Run(m.Rows, m.gemvGrain(n), gemvArgs{m: m, p: p, y: y, x: x, n: n})
 }
+
+type gemvArgs struct {
+	m    *Matrix
+	p    *kpath
+	y, x []float32
+	n    int
+}
+
+var gemvLoop = Loop[gemvArgs]{Body: func(a *gemvArgs, lo, hi int) { a.m.gemvRange(a.p, a.y, a.x, a.n, lo, hi) }}
 
 // gemvGrain is the fewest weight rows worth a chunk of their own (about
 // 16K multiply-adds).
@@ -61,7 +70,7 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 		panic(fmt.Sprintf("kernels: MatMulMulti: %d outputs for %d matrices", len(ys), len(ms)))
 	}
 	p := cur.Load()
-	multi := p.gemm != nil && n <= gemvMaxN && len(ms) > 1
+	multi := p.gemm != nil && n <= gemvMaxN && len(ms) > 1 && len(ms) <= maxMulti
 	for i, m := range ms {
 		if m.Cols != ms[0].Cols || len(x) < n*m.Cols || len(ys[i]) < n*m.Rows || m.Cols == 0 || m.DType == tensor.Q8_0 {
 			multi = false
@@ -73,21 +82,36 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 		}
 		return
 	}
-	starts := make([]int, len(ms)+1) // first row of each matrix in the joint range
+	a := multiArgs{p: p, x: x, n: n, nm: len(ms)}
 	grain := 0
 	for i, m := range ms {
-		starts[i+1] = starts[i] + m.Rows
+		a.ms[i], a.ys[i] = m, ys[i]
+		a.starts[i+1] = a.starts[i] + m.Rows
 		grain = max(grain, m.gemvGrain(n))
 	}
-	ParallelFor(starts[len(ms)], grain, func(lo, hi int) {
-		for i, m := range ms {
-			a, b := max(lo, starts[i]), min(hi, starts[i+1])
-			if a < b {
-				m.gemvRange(p, ys[i], x, n, a-starts[i], b-starts[i])
-			}
-		}
-	})
+	multiLoop.Run(a.starts[len(ms)], grain, a)
 }
+
+// maxMulti is the most matrices MatMulMulti joins in one parallel loop.
+const maxMulti = 4
+
+type multiArgs struct {
+	p      *kpath
+	x      []float32
+	n, nm  int
+	ms     [maxMulti]*Matrix
+	ys     [maxMulti][]float32
+	starts [maxMulti + 1]int // first row of each matrix in the joint range
+}
+
+var multiLoop = Loop[multiArgs]{Body: func(a *multiArgs, lo, hi int) {
+	for i, m := range a.ms[:a.nm] {
+		r0, r1 := max(lo, a.starts[i]), min(hi, a.starts[i+1])
+		if r0 < r1 {
+			m.gemvRange(a.p, a.ys[i], a.x, a.n, r0-a.starts[i], r1-a.starts[i])
+		}
+	}
+}}
 
 // gemvRows does weight rows [r0, r0+rows) for the n rows of x with the
 // path's row-streaming kernels (one pass over the weight per gemvMaxN rows
@@ -200,66 +224,102 @@ func (m *Matrix) gemmBlocked(p *kpath, y, x []float32, n int) {
 		toBF16(p, xb, x[:n*C])
 	}
 
-	ParallelFor(rblocks*nblocks, 1, func(lo, hi int) {
-		buf := getPackBuf(bp * nr * kc)
-		defer packPool.Put(buf)
-		var tile [12 * 32]float32
-		for it := lo; it < hi; it++ {
-			rb, ib := it%rblocks, it/rblocks
-			pr0 := rb * bp
-			pr1 := min(panels, pr0+bp)
-			i0, i1 := ib*nb, min(n, (ib+1)*nb)
-			for k0 := 0; k0 < C; k0 += kc {
-				kl := min(kc, C-k0)
-				acc := 0
-				if k0 > 0 {
-					acc = 1
-				}
-				psz := nr * kl
-				if pairs {
-					psz = nr * kl / 2
-				}
+	gemmLoop.Run(rblocks*nblocks, 1, gemmArgs{m: m, p: p, y: y, x: x, xb: xb, n: n, kc: kc, panels: panels, bp: bp, rblocks: rblocks, nb: nb, pairs: pairs})
+}
+
+type gemmArgs struct {
+	m                              *Matrix
+	p                              *kpath
+	y, x                           []float32
+	xb                             []uint16
+	n, kc, panels, bp, rblocks, nb int
+	pairs                          bool
+}
+
+var gemmLoop = Loop[gemmArgs]{Body: gemmRange}
+
+// gemmBufs are a gemmBlocked chunk's scratch: the packed panels, the edge
+// tile and the gather offsets (arrays here rather than on the stack because
+// the kernels are called through function values, which would move them to
+// the heap on every call).
+type gemmBufs struct {
+	pack []uint32
+	tile [12 * 32]float32
+	idx  [32]int32
+}
+
+var gemmBufPool sync.Pool
+
+// gemmRange does the items [lo, hi) of gemmBlocked.
+func gemmRange(a *gemmArgs, lo, hi int) {
+	m, p, y, x, xb, n, kc, panels, bp, rblocks, nb, pairs := a.m, a.p, a.y, a.x, a.xb, a.n, a.kc, a.panels, a.bp, a.rblocks, a.nb, a.pairs
+	R, C := m.Rows, m.Cols
+	mr, nr := p.mr, p.nr
+	bufs, _ := gemmBufPool.Get().(*gemmBufs)
+	if bufs == nil {
+		bufs = new(gemmBufs)
+	}
+	defer gemmBufPool.Put(bufs)
+	if size := bp * nr * kc; cap(bufs.pack) < size {
+		bufs.pack = make([]uint32, size)
+	} else {
+		bufs.pack = bufs.pack[:size]
+	}
+	buf, tile := &bufs.pack, &bufs.tile
+	for it := lo; it < hi; it++ {
+		rb, ib := it%rblocks, it/rblocks
+		pr0 := rb * bp
+		pr1 := min(panels, pr0+bp)
+		i0, i1 := ib*nb, min(n, (ib+1)*nb)
+		for k0 := 0; k0 < C; k0 += kc {
+			kl := min(kc, C-k0)
+			acc := 0
+			if k0 > 0 {
+				acc = 1
+			}
+			psz := nr * kl
+			if pairs {
+				psz = nr * kl / 2
+			}
+			for pn := pr0; pn < pr1; pn++ {
+				m.packPanel(p, (*buf)[(pn-pr0)*psz:(pn-pr0+1)*psz], pn*nr, min(nr, R-pn*nr), k0, kl, pairs, &bufs.idx)
+			}
+			for i := i0; i < i1; i += mr {
+				mrr := min(mr, i1-i)
 				for pn := pr0; pn < pr1; pn++ {
-					m.packPanel(p, (*buf)[(pn-pr0)*psz:(pn-pr0+1)*psz], pn*nr, min(nr, R-pn*nr), k0, kl, pairs)
-				}
-				for i := i0; i < i1; i += mr {
-					mrr := min(mr, i1-i)
-					for pn := pr0; pn < pr1; pn++ {
-						r := pn * nr
-						valid := min(nr, R-r)
-						c, ldc := &y[i*R+r], R
-						if valid < nr {
-							c, ldc = &tile[0], nr
-							if acc != 0 {
-								for ii := 0; ii < mrr; ii++ {
-									copy(tile[ii*nr:ii*nr+valid], y[(i+ii)*R+r:])
-								}
-							}
-						}
-						b := &(*buf)[(pn-pr0)*psz]
-						if pairs {
-							p.gemmBF16[mrr](kl/2, (*uint32)(unsafe.Pointer(&xb[i*C+k0])), C/2, b, nr, c, ldc, acc)
-						} else {
-							p.gemm[mrr](kl, &x[i*C+k0], C, (*float32)(unsafe.Pointer(b)), nr, c, ldc, acc)
-						}
-						if valid < nr {
+					r := pn * nr
+					valid := min(nr, R-r)
+					c, ldc := &y[i*R+r], R
+					if valid < nr {
+						c, ldc = &tile[0], nr
+						if acc != 0 {
 							for ii := 0; ii < mrr; ii++ {
-								copy(y[(i+ii)*R+r:(i+ii)*R+r+valid], tile[ii*nr:])
+								copy(tile[ii*nr:ii*nr+valid], y[(i+ii)*R+r:])
 							}
+						}
+					}
+					b := &(*buf)[(pn-pr0)*psz]
+					if pairs {
+						p.gemmBF16[mrr](kl/2, (*uint32)(unsafe.Pointer(&xb[i*C+k0])), C/2, b, nr, c, ldc, acc)
+					} else {
+						p.gemm[mrr](kl, &x[i*C+k0], C, (*float32)(unsafe.Pointer(b)), nr, c, ldc, acc)
+					}
+					if valid < nr {
+						for ii := 0; ii < mrr; ii++ {
+							copy(y[(i+ii)*R+r:(i+ii)*R+r+valid], tile[ii*nr:])
 						}
 					}
 				}
 			}
 		}
-	})
+	}
 }
 
 // packPanel packs rows r..r+valid-1, columns k0..k0+kl-1 of W into dst as
 // [kl][nr] float32 (or [kl/2][nr] bf16 pairs when pairs). Rows past valid
 // repeat row r (their outputs are discarded).
-func (m *Matrix) packPanel(p *kpath, dst []uint32, r, valid, k0, kl int, pairs bool) {
+func (m *Matrix) packPanel(p *kpath, dst []uint32, r, valid, k0, kl int, pairs bool, idx *[32]int32) {
 	nr, C := p.nr, m.Cols
-	var idx [32]int32
 	esz := 4
 	if m.DType == tensor.BF16 || m.DType == tensor.F16 {
 		esz = 2

@@ -143,10 +143,10 @@ func (m *Matrix) matmulGo(y, x []float32, n int) {
 	// Split the output rows (weight rows) across workers; each worker
 	// streams its weight rows once and applies them to all n inputs.
 	grain := 1 + 4096/(m.Cols+1)
-	ParallelFor(m.Rows, grain, func(lo, hi int) {
-		m.matmulRange(y, x, n, lo, hi)
-	})
+	matmulGoLoop.Run(m.Rows, grain, gemvArgs{m: m, y: y, x: x, n: n})
 }
+
+var matmulGoLoop = Loop[gemvArgs]{Body: func(a *gemvArgs, lo, hi int) { a.m.matmulRange(a.y, a.x, a.n, lo, hi) }}
 
 func (m *Matrix) matmulRange(y, x []float32, n, lo, hi int) {
 	cols := m.Cols

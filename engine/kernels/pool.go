@@ -24,9 +24,9 @@ import (
 // Workers find jobs in two ways. A worker that has just finished a chunk
 // spins for up to spinTime, watching the board (the newest job) and the
 // ticket channel; at most GOMAXPROCS-1 spin at once, so the caller keeps a
-// core. A decode step issues a few dozen parallel loops a few microseconds
-// apart, and a spinning worker joins each within a microsecond, where waking
-// a parked goroutine takes several (it was a third of a small GEMV's time).
+// core. A decode step issues a few dozen parallel loops in quick
+// succession; a spinning worker joins each at once, where waking a parked
+// goroutine costs a sizable share of a small GEMV.
 // A worker that saw no work for spinTime parks on the channel, and callers
 // send it tickets only when too few workers are spinning: an idle process
 // burns no CPU after spinTime.
@@ -41,13 +41,42 @@ var (
 
 const spinTime = 100 * time.Microsecond
 
+// A job is reused once its caller has seen it done (jobFree), while stale
+// tickets for it may still sit in poolJobs and spinners may still hold it:
+// such a late worker can only claim chunks through state, so it either finds
+// the job exhausted or runs chunks of the job the struct now holds, whose
+// fn and n were written before state published it.
 type job struct {
-	fn     func(lo, hi int)
-	n      int
-	chunks int32
-	next   atomic.Int32
-	left   atomic.Int32
-	done   chan struct{}
+	fn    func(lo, hi int)
+	n     int
+	state atomic.Uint64 // chunks<<32 | next chunk to claim
+	left  atomic.Int32  // chunks not finished
+	done  chan struct{} // receives once, from the last chunk to finish
+}
+
+var (
+	jobMu   sync.Mutex
+	jobFree []*job
+)
+
+func getJob() *job {
+	jobMu.Lock()
+	defer jobMu.Unlock()
+	if n := len(jobFree); n > 0 {
+		j := jobFree[n-1]
+		jobFree = jobFree[:n-1]
+		return j
+	}
+	return &job{done: make(chan struct{}, 1)}
+}
+
+func putJob(j *job) {
+	j.fn = nil
+	jobMu.Lock()
+	defer jobMu.Unlock()
+	if len(jobFree) < 256 {
+		jobFree = append(jobFree, j)
+	}
 }
 
 func startPool() {
@@ -73,7 +102,7 @@ func worker() {
 func spin() {
 	last := time.Now()
 	for {
-		if j := board.Load(); j != nil && j.next.Load() < j.chunks {
+		if j := board.Load(); j != nil && j.pending() {
 			j.run()
 			last = time.Now()
 			continue
@@ -92,18 +121,30 @@ func spin() {
 	}
 }
 
+// pending reports whether the job has chunks left to claim.
+func (j *job) pending() bool {
+	s := j.state.Load()
+	return uint32(s) < uint32(s>>32)
+}
+
 // run claims and runs chunks until none is left.
 func (j *job) run() {
 	for {
-		c := j.next.Add(1) - 1
-		if c >= j.chunks {
+		s := j.state.Load()
+		c, chunks := uint32(s), uint32(s>>32)
+		if c >= chunks {
 			return
 		}
-		lo := int(int64(c) * int64(j.n) / int64(j.chunks))
-		hi := int(int64(c+1) * int64(j.n) / int64(j.chunks))
+		if !j.state.CompareAndSwap(s, s+1) {
+			continue
+		}
+		// The claim keeps the job from being reused until this chunk is
+		// counted done, so fn and n are this job's.
+		lo := int(int64(c) * int64(j.n) / int64(chunks))
+		hi := int(int64(c+1) * int64(j.n) / int64(chunks))
 		j.fn(lo, hi)
 		if j.left.Add(-1) == 0 {
-			close(j.done)
+			j.done <- struct{}{}
 		}
 	}
 }
@@ -134,8 +175,10 @@ func ParallelFor(n, grain int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	j := &job{fn: fn, n: n, chunks: int32(chunks), done: make(chan struct{})}
+	j := getJob()
+	j.fn, j.n = fn, n
 	j.left.Store(int32(chunks))
+	j.state.Store(uint64(chunks) << 32)
 	board.Store(j)
 	tickets := min(chunks-1, w) - int(spinners.Load())
 send:
@@ -154,4 +197,37 @@ send:
 		runtime.Gosched()
 	}
 	<-j.done
+	putJob(j)
+}
+
+// Loop is a parallel loop body over arguments of type A that runs without
+// allocating: a closure handed to ParallelFor escapes to the heap, so Run
+// instead takes a pooled task whose ParallelFor function was bound once,
+// when the task was made, and sets its arguments. Declare one Loop per body,
+// as a package variable:
+//
+//	var scaleLoop = kernels.Loop[scaleArgs]{Body: func(a *scaleArgs, lo, hi int) { … }}
+//	scaleLoop.Run(n, grain, scaleArgs{x: x, s: s})
+type Loop[A any] struct {
+	Body func(a *A, lo, hi int)
+	pool sync.Pool
+}
+
+type loopTask[A any] struct {
+	args A
+	fn   func(lo, hi int)
+}
+
+// Run calls Body over [0, n) split like ParallelFor, with args.
+func (l *Loop[A]) Run(n, grain int, args A) {
+	t, _ := l.pool.Get().(*loopTask[A])
+	if t == nil {
+		t = new(loopTask[A])
+		t.fn = func(lo, hi int) { l.Body(&t.args, lo, hi) }
+	}
+	t.args = args
+	ParallelFor(n, grain, t.fn)
+	var zero A
+	t.args = zero // drop the references
+	l.pool.Put(t)
 }

@@ -18,7 +18,7 @@ import (
 // away (its context ends, or its callback returns false) leaves the batch at
 // the next step.
 type Batcher struct {
-	m    *arch.Model
+	m    *arch.Transformer
 	o    BatcherOptions
 	jobs chan *job
 
@@ -64,7 +64,7 @@ type job struct {
 var ErrClosed = errors.New("batcher closed")
 
 // NewBatcher starts a batcher on m. Close stops it.
-func NewBatcher(m *arch.Model, o BatcherOptions) *Batcher {
+func NewBatcher(m *arch.Transformer, o BatcherOptions) *Batcher {
 	if o.MaxSeqs <= 0 {
 		o.MaxSeqs = 16
 	}

@@ -12,7 +12,7 @@ import (
 // give the same tokens as Generate alone (sequences are independent).
 func TestBatcherMatchesGenerate(t *testing.T) {
 	m := models(t)["llama2c"]
-	b := NewBatcher(m.Model, BatcherOptions{MaxSeqs: 3, PrefillRows: 7})
+	b := NewBatcher(m.Transformer, BatcherOptions{MaxSeqs: 3, PrefillRows: 7})
 	defer b.Close()
 	prompts := []string{"Tom was angry.", "Once upon a time, there was a big red ball that", "Sue felt happy", "The cat", "Lily and Ben went to the park to play."}
 	var wg sync.WaitGroup
@@ -32,7 +32,7 @@ func TestBatcherMatchesGenerate(t *testing.T) {
 		if errs[i] != nil {
 			t.Fatal(errs[i])
 		}
-		want, err := Generate(context.Background(), m.Model, []Request{{Prompt: m.Tok.Encode(p, true), Max: 12 + i, Sampling: Sampling{Temp: 0.8, Seed: uint64(i)}}}, nil)
+		want, err := Generate(context.Background(), m.Transformer, []Request{{Prompt: m.Tok.Encode(p, true), Max: 12 + i, Sampling: Sampling{Temp: 0.8, Seed: uint64(i)}}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func TestBatcherMatchesGenerate(t *testing.T) {
 
 func TestBatcherCancel(t *testing.T) {
 	m := models(t)["llama2c"]
-	b := NewBatcher(m.Model, BatcherOptions{})
+	b := NewBatcher(m.Transformer, BatcherOptions{})
 	defer b.Close()
 	// The callback ends the sequence after 3 tokens.
 	n := 0

@@ -54,7 +54,7 @@ type BenchReport struct {
 }
 
 // Bench runs the tests on m.
-func Bench(ctx context.Context, m *arch.Model, o BenchOptions) (*BenchReport, error) {
+func Bench(ctx context.Context, m *arch.Transformer, o BenchOptions) (*BenchReport, error) {
 	if len(o.Prefill) == 0 && len(o.Decode) == 0 {
 		o.Prefill, o.Decode = []int{64, 512}, []int{128}
 	}
@@ -153,7 +153,7 @@ func Bench(ctx context.Context, m *arch.Model, o BenchOptions) (*BenchReport, er
 // forwardFLOPs counts multiply-adds ×2 for n tokens from an empty cache:
 // the block matrix products, attention scores and mixing, and the
 // unembedding (last token only for prefill, every token for decode).
-func forwardFLOPs(m *arch.Model, n int, prefill bool) float64 {
+func forwardFLOPs(m *arch.Transformer, n int, prefill bool) float64 {
 	d, f := float64(m.Dim), float64(m.FFN)
 	perTok := 2 * (d*float64(m.QDim()) + 2*d*float64(m.KVDim()) + float64(m.QDim())*d)
 	if m.Gated {

@@ -22,13 +22,13 @@ func BenchmarkDecode(b *testing.B) {
 			}
 			defer m.Close()
 			req := []Request{{Prompt: []int{1, 500}, Max: 128}}
-			if _, err := Generate(context.Background(), m.Model, req, nil); err != nil {
+			if _, err := Generate(context.Background(), m.Transformer, req, nil); err != nil {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			toks := 0
 			for i := 0; i < b.N; i++ {
-				res, err := Generate(context.Background(), m.Model, req, nil)
+				res, err := Generate(context.Background(), m.Transformer, req, nil)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -20,7 +20,7 @@ type Captured struct {
 
 // Capture runs one forward pass over tokens (in chunks) with capture hooks at
 // every point the patterns name, like TransformerLens' run_with_cache.
-func Capture(m *arch.Model, tokens []int, patterns []string) (*Captured, error) {
+func Capture(m *arch.Transformer, tokens []int, patterns []string) (*Captured, error) {
 	if len(tokens) == 0 {
 		return nil, fmt.Errorf("capture: no tokens")
 	}

@@ -78,7 +78,7 @@ func readSynthRefs(t *testing.T, family string) []synthRef {
 func compareToRef(t *testing.T, m *Model, refs []synthRef) (worstLogit, worstResid float64) {
 	t.Helper()
 	for _, ref := range refs {
-		c, err := Capture(m.Model, ref.tokens, []string{"blocks.*.hook_resid_post"})
+		c, err := Capture(m.Transformer, ref.tokens, []string{"blocks.*.hook_resid_post"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +211,7 @@ func logitsOf(t *testing.T, m *Model, refs []synthRef) []float32 {
 	t.Helper()
 	var out []float32
 	for _, ref := range refs {
-		c, err := Capture(m.Model, ref.tokens, nil)
+		c, err := Capture(m.Transformer, ref.tokens, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -53,7 +53,7 @@ func TestHFLayouts(t *testing.T) {
 	toks := []int{1, 9, 33, 250, 4, 77, 2, 100}
 	logits := func(dir string) []float32 {
 		m := loadOrFail(t, dir, LoadOptions{})
-		c, err := Capture(m.Model, toks, nil)
+		c, err := Capture(m.Transformer, toks, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestGemma3Multimodal(t *testing.T) {
 	toks := []int{2, 5, 9, 11, 40, 3, 8, 63, 1}
 	logits := func(dir string) []float32 {
 		mm := loadOrFail(t, dir, LoadOptions{})
-		c, err := Capture(mm.Model, toks, nil)
+		c, err := Capture(mm.Transformer, toks, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,7 +203,7 @@ func TestUnverifiedFamiliesRoundTrip(t *testing.T) {
 	toks := []int{2, 5, 9, 11, 40, 3, 8, 63, 1, 7, 7}
 	logits := func(path string) ([]float32, *Model) {
 		mm := loadOrFail(t, path, LoadOptions{})
-		c, err := Capture(mm.Model, toks, nil)
+		c, err := Capture(mm.Transformer, toks, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

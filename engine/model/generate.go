@@ -50,7 +50,7 @@ type Token struct {
 // every live sequence decodes one token per forward call. onToken (may be
 // nil) sees each sampled token; returning false ends that sequence
 // (StopCanceled). Canceling ctx ends all of them.
-func Generate(ctx context.Context, m *arch.Model, reqs []Request, onToken func(Token) bool) ([]Result, error) {
+func Generate(ctx context.Context, m *arch.Transformer, reqs []Request, onToken func(Token) bool) ([]Result, error) {
 	res := make([]Result, len(reqs))
 	samplers := make([]*Sampler, len(reqs))
 	seqs := make([]*arch.Seq, len(reqs))
@@ -141,17 +141,17 @@ func nextToken(seq int, r *Request, sm *Sampler, s *arch.Seq, res *Result, maxSe
 // Prefill runs each request's prompt through the model in chunks of at most
 // PrefillChunk rows per forward call, leaving the last position's logits in
 // seqs[i].Out. seqs[i] carries the cache and hooks.
-func Prefill(ctx context.Context, m *arch.Model, seqs []*arch.Seq, reqs []Request) error {
+func Prefill(ctx context.Context, m *arch.Transformer, seqs []*arch.Seq, reqs []Request) error {
 	return prefill(ctx, m, seqs, reqs, arch.LastLogits)
 }
 
 // PrefillOnly is Prefill without logits (hooks still see every position):
 // the extraction path.
-func PrefillOnly(ctx context.Context, m *arch.Model, seqs []*arch.Seq, reqs []Request) error {
+func PrefillOnly(ctx context.Context, m *arch.Transformer, seqs []*arch.Seq, reqs []Request) error {
 	return prefill(ctx, m, seqs, reqs, arch.NoLogits)
 }
 
-func prefill(ctx context.Context, m *arch.Model, seqs []*arch.Seq, reqs []Request, last arch.Logits) error {
+func prefill(ctx context.Context, m *arch.Transformer, seqs []*arch.Seq, reqs []Request, last arch.Logits) error {
 	done := make([]int, len(reqs)) // prompt tokens prefilled per request
 	for {
 		var batch []*arch.Seq

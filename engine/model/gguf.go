@@ -49,7 +49,7 @@ func loadGGUF(path string, o LoadOptions) (*Model, error) {
 		return fail(err)
 	}
 	o.evict(f.Evict)
-	return &Model{Model: am, Tok: tok, Path: path, Format: FormatGGUF, closers: []func() error{am.Close, f.Close}, src: src}, nil
+	return &Model{Transformer: am, Tok: tok, Path: path, Format: FormatGGUF, closers: []func() error{am.Close, f.Close}, src: src}, nil
 }
 
 // ggufSource offers a GGUF file's tensors under Hugging Face names.

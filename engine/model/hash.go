@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/limbic-dev/limbic/engine/hub"
+	"github.com/limbic-dev/limbic/internal/atomicfile"
 )
 
 // WeightFiles returns the files that hold the model's weights.
@@ -94,10 +95,7 @@ func fileSHA256(path string) (string, error) {
 	// The stamp is a cache: failing to write it is not an error.
 	if b, err := json.Marshal(hashStamp{Path: abs, Size: st.Size(), ModTime: st.ModTime().UnixNano(), SHA256: sum}); err == nil {
 		if os.MkdirAll(filepath.Dir(stampPath), 0o755) == nil {
-			tmp := stampPath + ".tmp"
-			if os.WriteFile(tmp, b, 0o644) == nil {
-				os.Rename(tmp, stampPath)
-			}
+			_ = atomicfile.WriteBytes(stampPath, 0o644, b)
 		}
 	}
 	return sum, nil

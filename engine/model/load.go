@@ -27,9 +27,10 @@ const (
 	FormatGGUF    = "gguf"
 )
 
-// Model is a loaded model: the engine, its tokenizer and where it came from.
+// Model is a loaded model: the engine (the embedded Transformer), its
+// tokenizer and where it came from.
 type Model struct {
-	*arch.Model
+	*arch.Transformer
 	// Tok is the tokenizer, with the chat template; nil for a checkpoint
 	// without one (feed token ids; Tokenizer says why).
 	Tok    *tokenizer.Tokenizer
@@ -76,7 +77,8 @@ type LoadOptions struct {
 	// Mmap runs the weights straight from the memory-mapped checkpoint
 	// instead of copying them into memory of the model's own
 	// (arch.Options.Resident, the default). Mapping starts faster and shares
-	// the page cache between processes; the copy decodes about 25% faster.
+	// the page cache between processes; the copy decodes faster (huge
+	// pages: see arch.Options.Resident).
 	// Load maps anyway when the copy would take more than three quarters of
 	// the memory available (MemAvailable on Linux).
 	Mmap     bool
@@ -191,7 +193,7 @@ func loadLlama2C(path, tokPath string, o LoadOptions) (*Model, error) {
 		return nil, err
 	}
 	o.evict(r.Evict)
-	return &Model{Model: am, Tok: tok, Path: path, Format: FormatLlama2C, closers: []func() error{am.Close, r.Close}, src: src}, nil
+	return &Model{Transformer: am, Tok: tok, Path: path, Format: FormatLlama2C, closers: []func() error{am.Close, r.Close}, src: src}, nil
 }
 
 // Llama2CConfig is the engine config of a llama2.c checkpoint: Llama with
@@ -236,5 +238,5 @@ func loadHF(dir string, o LoadOptions) (*Model, error) {
 		}
 	}
 	o.evict(d.Evict)
-	return &Model{Model: am, Tok: tok, Path: dir, Format: FormatHF, closers: []func() error{am.Close, d.Close}, src: d, files: d.WeightFiles()}, nil
+	return &Model{Transformer: am, Tok: tok, Path: dir, Format: FormatHF, closers: []func() error{am.Close, d.Close}, src: d, files: d.WeightFiles()}, nil
 }

@@ -107,7 +107,7 @@ func TestReferenceForward(t *testing.T) {
 			if got := m.Tok.Encode(ref.prompt, true); fmt.Sprint(got) != fmt.Sprint(ref.tokens) {
 				t.Errorf("%s: tokens of %q = %v, want %v", name, ref.prompt, got, ref.tokens)
 			}
-			c, err := Capture(m.Model, ref.tokens, []string{"blocks.*.hook_resid_post"})
+			c, err := Capture(m.Transformer, ref.tokens, []string{"blocks.*.hook_resid_post"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,11 +139,11 @@ func TestReferenceForward(t *testing.T) {
 func TestHFExportSameLogits(t *testing.T) {
 	ms := models(t)
 	toks := ms["llama2c"].Tok.Encode("Once upon a time, there was a little dog named Max. Max was sad.", true)
-	a, err := Capture(ms["llama2c"].Model, toks, nil)
+	a, err := Capture(ms["llama2c"].Transformer, toks, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Capture(ms["hf"].Model, toks, nil)
+	b, err := Capture(ms["hf"].Transformer, toks, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestGreedyReference(t *testing.T) {
 			if fmt.Sprint(ids) != fmt.Sprint(ref.PromptIDs) {
 				t.Fatalf("%s: prompt ids %v, want %v", name, ids, ref.PromptIDs)
 			}
-			res, err := Generate(context.Background(), m.Model, []Request{{Prompt: ids, Max: len(ref.Greedy)}}, nil)
+			res, err := Generate(context.Background(), m.Transformer, []Request{{Prompt: ids, Max: len(ref.Greedy)}}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,12 +198,12 @@ func TestBatchedGenerationMatchesSingle(t *testing.T) {
 	for i, p := range prompts {
 		reqs = append(reqs, Request{Prompt: m.Tok.Encode(p, true), Max: 20 + 5*i, Sampling: Sampling{Temp: 0.9, Seed: uint64(i)}})
 	}
-	batch, err := Generate(context.Background(), m.Model, reqs, nil)
+	batch, err := Generate(context.Background(), m.Transformer, reqs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range reqs {
-		single, err := Generate(context.Background(), m.Model, []Request{r}, nil)
+		single, err := Generate(context.Background(), m.Transformer, []Request{r}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +218,7 @@ func TestBatchedGenerationMatchesSingle(t *testing.T) {
 // as a forward from the shifted residual does (the same shift added at
 // blocks.4.hook_resid_pre gives the same result), and so do the logits.
 func TestHookAddPropagates(t *testing.T) {
-	m := models(t)["llama2c"].Model
+	m := models(t)["llama2c"].Transformer
 	toks := models(t)["llama2c"].Tok.Encode("Lily was happy to see her friend.", true)
 	vec := make([]float32, m.Dim)
 	for i := range vec {
@@ -276,7 +276,7 @@ func TestHookAddPropagates(t *testing.T) {
 // TestHookSpan steers only positions [3, 5): earlier positions never move
 // (causal attention), later ones do.
 func TestHookSpan(t *testing.T) {
-	m := models(t)["llama2c"].Model
+	m := models(t)["llama2c"].Transformer
 	toks := models(t)["llama2c"].Tok.Encode("Lily was happy to see her friend at the park.", true)
 	vec := make([]float32, m.Dim)
 	for i := range vec {
@@ -309,7 +309,7 @@ func TestHookSpan(t *testing.T) {
 }
 
 func TestNoHooksNoCapture(t *testing.T) {
-	m := models(t)["llama2c"].Model
+	m := models(t)["llama2c"].Transformer
 	s := &arch.Seq{Cache: m.NewCache(), Tokens: []int{1, 100, 200}, Logits: arch.LastLogits}
 	if err := m.Forward([]*arch.Seq{s}); err != nil {
 		t.Fatal(err)
@@ -379,13 +379,13 @@ func TestBadInput(t *testing.T) {
 	for i := range long {
 		long[i] = 100
 	}
-	if _, err := Generate(context.Background(), m.Model, []Request{{Prompt: long, Max: 1}}, nil); err == nil || !strings.Contains(err.Error(), "context length") {
+	if _, err := Generate(context.Background(), m.Transformer, []Request{{Prompt: long, Max: 1}}, nil); err == nil || !strings.Contains(err.Error(), "context length") {
 		t.Errorf("overlong prompt: error %v", err)
 	}
-	if _, err := Capture(m.Model, long, nil); err == nil || !strings.Contains(err.Error(), "context length") {
+	if _, err := Capture(m.Transformer, long, nil); err == nil || !strings.Contains(err.Error(), "context length") {
 		t.Errorf("overlong capture: error %v", err)
 	}
-	if _, err := Capture(m.Model, []int{1, m.Vocab}, nil); err == nil || !strings.Contains(err.Error(), "vocabulary") {
+	if _, err := Capture(m.Transformer, []int{1, m.Vocab}, nil); err == nil || !strings.Contains(err.Error(), "vocabulary") {
 		t.Errorf("out-of-range token: error %v", err)
 	}
 }

@@ -39,7 +39,7 @@ func TestReferenceEveryPath(t *testing.T) {
 				worstL, worstR, agree, total := 0.0, 0.0, 0, 0
 				for _, file := range files {
 					ref := readReference(t, file)
-					c, err := Capture(m.Model, ref.tokens, []string{"blocks.*.hook_resid_post"})
+					c, err := Capture(m.Transformer, ref.tokens, []string{"blocks.*.hook_resid_post"})
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -44,6 +44,14 @@ func WriteFile(path string, perm os.FileMode, write func(w io.Writer) error) (er
 	return nil
 }
 
+// WriteBytes is WriteFile for data already in memory.
+func WriteBytes(path string, perm os.FileMode, data []byte) error {
+	return WriteFile(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
 // WriteSynced calls write with a buffered writer on f, flushes the buffer and
 // fsyncs f. It does not close f.
 func WriteSynced(f *os.File, write func(w io.Writer) error) error {

@@ -117,7 +117,7 @@ func (e *Env) continuation(promptText, word string) ([]int, error) {
 // logProbs runs prompt with hooks, then scores each continuation (teacher
 // forcing): Σ log p(cont_i | prompt, cont_<i). The hooks apply to the
 // prompt's positions only if their spans say so.
-func logProbs(m *arch.Model, prompt []int, conts [][]int, hs *hook.Set) ([]float64, error) {
+func logProbs(m *arch.Transformer, prompt []int, conts [][]int, hs *hook.Set) ([]float64, error) {
 	c := m.NewCache()
 	seq := &arch.Seq{Cache: c, Tokens: prompt, Hooks: hs, Logits: arch.LastLogits}
 	if err := m.Forward([]*arch.Seq{seq}); err != nil {
@@ -159,7 +159,7 @@ func (e *Env) lastReadout(ids []int, r *readout.Reader) (readout.Scores, error) 
 	if err != nil {
 		return readout.Scores{}, err
 	}
-	scores, err := readout.Scan(e.Model.Model, ids, r, hs)
+	scores, err := readout.Scan(e.Model.Transformer, ids, r, hs)
 	if err != nil {
 		return readout.Scores{}, err
 	}

@@ -119,7 +119,7 @@ func Feel(ctx context.Context, e *Env, o FeelOptions) (*FeelResult, error) {
 			if hs, _, err = steer.Hooks(hs, specs, e.Pack, o); err != nil {
 				return nil, err
 			}
-			lp, err := logProbs(m.Model, ids[i], conts[i], hs)
+			lp, err := logProbs(m.Transformer, ids[i], conts[i], hs)
 			if err != nil {
 				return nil, err
 			}

@@ -5,8 +5,8 @@ import (
 	"encoding/gob"
 	"fmt"
 	"os"
-	"path/filepath"
 
+	"github.com/limbic-dev/limbic/internal/atomicfile"
 	"github.com/limbic-dev/limbic/science/vecpack"
 )
 
@@ -32,7 +32,7 @@ func saveState(path string, s *state) error {
 	if err := gob.NewEncoder(&buf).Encode(s); err != nil {
 		return fmt.Errorf("extract: encoding checkpoint: %w", err)
 	}
-	return writeAtomic(path, buf.Bytes())
+	return atomicfile.WriteBytes(path, 0o600, buf.Bytes())
 }
 
 func loadState(path string) (*state, error) {
@@ -48,38 +48,4 @@ func loadState(path string) (*state, error) {
 		return nil, fmt.Errorf("extract: checkpoint %s has version %d, want %d; delete it to start over", path, s.Version, checkpointVersion)
 	}
 	return &s, nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/arch"
 	"github.com/limbic-dev/limbic/engine/hook"
-	"github.com/limbic-dev/limbic/engine/kernels"
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/engine/tokenizer/chat"
 	"github.com/limbic-dev/limbic/science/extract"
@@ -49,7 +48,7 @@ func (g Generator) Generate(ctx context.Context, reqs []stories.Request) ([]stri
 		mreqs[i] = model.Request{Prompt: prompts[i], Max: min(r.MaxTokens, g.M.MaxSeq-len(prompts[i])), Stop: g.M.StopIDs(),
 			Sampling: model.Sampling{Temp: r.Temperature, TopP: r.TopP, Seed: r.Seed}}
 	}
-	res, err := model.Generate(ctx, g.M.Model, mreqs, nil)
+	res, err := model.Generate(ctx, g.M.Transformer, mreqs, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +117,7 @@ func (r Runner) Residuals(ctx context.Context, texts []extract.Text, layers []in
 		seqs[i] = &arch.Seq{Cache: r.M.NewCache(), Hooks: hs}
 		reqs[i] = model.Request{Prompt: ids}
 	}
-	if err := model.PrefillOnly(ctx, r.M.Model, seqs, reqs); err != nil {
+	if err := model.PrefillOnly(ctx, r.M.Transformer, seqs, reqs); err != nil {
 		return err
 	}
 	for i := range texts {
@@ -134,19 +133,14 @@ func (r Runner) Residuals(ctx context.Context, texts []extract.Text, layers []in
 // Lens is the logit lens: the model's final norm, then its unembedding.
 type Lens struct{ M *model.Model }
 
-// Unembed implements validate.Unembedder.
+// Unembed implements validate.Unembedder with the model's own final norm,
+// unembedding and final soft-cap (arch.Transformer.Unembed). v must have
+// width d_model; anything else is a programming error and panics.
 func (l Lens) Unembed(v []float32) []float32 {
-	m := l.M
-	xn := make([]float32, len(v))
-	eps := float32(m.NormEps)
-	switch m.Norm {
-	case arch.LayerNorm:
-		kernels.LayerNorm(xn, v, m.W.FinalNorm.W, m.W.FinalNorm.B, eps)
-	default:
-		kernels.RMSNorm(xn, v, m.W.FinalNorm.W, eps, m.Norm == arch.RMSNormPlusOne)
+	out, err := l.M.Unembed(v)
+	if err != nil {
+		panic(err)
 	}
-	out := make([]float32, m.Vocab)
-	m.W.Output.MatMul(out, xn, 1)
 	return out
 }
 

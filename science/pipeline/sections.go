@@ -14,7 +14,7 @@ func Sections(feel *experiment.FeelResult, dose *experiment.DoseResult, imp *exp
 	var out []report.Section
 	if feel != nil {
 		s := report.Section{ID: "feel", Title: "Steering check: “He felt / She felt”", JSON: feel,
-			Note: fmt.Sprintf("Each emotion steered at ±%g × the mean residual norm on layers %v, on the prompt tokens only; Δ log-probability of the emotion's own word as the continuation of %s (mean over the prompts). Own word rises when added for %.0f%% of the emotions and falls when subtracted for %.0f%% (the issue's target: ≥ 90%% each).",
+			Note: fmt.Sprintf("Each emotion steered at ±%g × the mean residual norm on layers %v, on the prompt tokens only; Δ log-probability of the emotion's own word as the continuation of %s (mean over the prompts). Own word rises when added for %.0f%% of the emotions and falls when subtracted for %.0f%%.",
 				feel.Strength, feel.Layers, promptNames(feel.Prompts), 100*feel.RaiseRate, 100*feel.LowerRate),
 			Head: []string{"emotion", "Δ own word (+)", "Δ own word (−)", "rank of own word among risers", "word that rose most (+)"}}
 		for i, e := range feel.Emotions {

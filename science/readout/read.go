@@ -27,7 +27,7 @@ func Tokens(tok *tokenizer.Tokenizer, ids []int) []Token {
 // Scan runs ids through m and returns the reader's scores at every position.
 // extra hooks (steering) run before the readout at the same point, so a
 // steered layer reads the steered activations.
-func Scan(m *arch.Model, ids []int, r *Reader, extra *hook.Set) ([]Scores, error) {
+func Scan(m *arch.Transformer, ids []int, r *Reader, extra *hook.Set) ([]Scores, error) {
 	if r.d != m.Dim {
 		return nil, fmt.Errorf("readout: vectors of width %d, model of width %d", r.d, m.Dim)
 	}
@@ -55,7 +55,7 @@ func Scan(m *arch.Model, ids []int, r *Reader, extra *hook.Set) ([]Scores, error
 }
 
 // Read scans ids and builds the trace.
-func Read(m *arch.Model, tok *tokenizer.Tokenizer, ids []int, r *Reader, extra *hook.Set, o TraceOptions) (*Trace, error) {
+func Read(m *arch.Transformer, tok *tokenizer.Tokenizer, ids []int, r *Reader, extra *hook.Set, o TraceOptions) (*Trace, error) {
 	scores, err := Scan(m, ids, r, extra)
 	if err != nil {
 		return nil, err

@@ -224,11 +224,11 @@ func TestScanOnModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := m.Tok.Encode("The dog was happy. Then it rained and he felt sad.", true)
-	tr, err := Read(m.Model, m.Tok, ids, r, nil, TraceOptions{})
+	tr, err := Read(m.Transformer, m.Tok, ids, r, nil, TraceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := model.Capture(m.Model, ids, []string{"blocks.4.hook_resid_post"})
+	c, err := model.Capture(m.Transformer, ids, []string{"blocks.4.hook_resid_post"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestScanOnModel(t *testing.T) {
 		add[i] = 3 * u[i]
 	}
 	hs.Add(hook.Block(4, hook.ResidPost), hook.AddVector(add, nil))
-	st, err := Read(m.Model, m.Tok, ids, r, &hs, TraceOptions{})
+	st, err := Read(m.Transformer, m.Tok, ids, r, &hs, TraceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func BenchmarkDecodeReadout(b *testing.B) {
 			req := model.Request{Prompt: []int{1, 500}, Max: 64, Hooks: hs}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := model.Generate(context.Background(), m.Model, []model.Request{req}, nil); err != nil {
+				if _, err := model.Generate(context.Background(), m.Transformer, []model.Request{req}, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

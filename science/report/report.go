@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/limbic-dev/limbic/internal/atomicfile"
 	"github.com/limbic-dev/limbic/science/validate"
 )
 
@@ -211,43 +212,12 @@ func WriteFiles(dir string, in Input) (htmlPath, jsonPath string, err error) {
 		return "", "", err
 	}
 	htmlPath, jsonPath = filepath.Join(dir, "report.html"), filepath.Join(dir, "report.json")
-	if err := writeAtomic(htmlPath, buf.Bytes()); err != nil {
+	// 0644: reports are for sharing.
+	if err := atomicfile.WriteBytes(htmlPath, 0o644, buf.Bytes()); err != nil {
 		return "", "", err
 	}
-	if err := writeAtomic(jsonPath, append(js, '\n')); err != nil {
+	if err := atomicfile.WriteBytes(jsonPath, 0o644, append(js, '\n')); err != nil {
 		return "", "", err
 	}
 	return htmlPath, jsonPath, nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil { // CreateTemp makes 0600; reports are for sharing
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
 }

@@ -7,14 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/limbic-dev/limbic/internal/retry"
 )
 
 // APIKeyEnv lists the environment variables the OpenAI generator takes its
@@ -30,8 +30,8 @@ type OpenAI struct {
 	APIKey      string // sent as a Bearer token when non-empty
 	Client      *http.Client
 	MaxRetries  int           // retries per request after the first try (default 5)
-	Backoff     time.Duration // first retry delay, doubled each time, with jitter (default 1s)
-	MaxBackoff  time.Duration // cap on one delay (default 60s)
+	Backoff     time.Duration // first retry delay, doubled each time, with ±25% jitter (default 1s)
+	MaxBackoff  time.Duration // cap on one delay and on a Retry-After (default 60s)
 	Concurrency int           // requests in flight (default 4)
 
 	sleep func(ctx context.Context, d time.Duration) error
@@ -166,42 +166,33 @@ func (g *OpenAI) one(ctx context.Context, r *Request) (string, error) {
 	if retries == 0 {
 		retries = 5
 	}
-	delay := g.Backoff
-	if delay <= 0 {
-		delay = time.Second
+	p := retry.Policy{Initial: g.Backoff, Max: g.MaxBackoff, Jitter: 0.25, Retries: max(retries, 0), Sleep: g.sleep}
+	if p.Initial <= 0 {
+		p.Initial = time.Second
 	}
-	maxDelay := g.MaxBackoff
-	if maxDelay <= 0 {
-		maxDelay = time.Minute
+	if p.Max <= 0 {
+		p.Max = time.Minute
 	}
-	sleep := g.sleep
-	if sleep == nil {
-		sleep = sleepCtx
-	}
-	for attempt := 0; ; attempt++ {
-		text, retryAfter, err := g.post(ctx, body)
-		if err == nil {
-			return text, nil
-		}
+	var text string
+	_, err = p.Do(ctx, func(int) error {
+		var (
+			retryAfter time.Duration
+			err        error
+		)
+		text, retryAfter, err = g.post(ctx, body)
 		var perm permanentError
-		if errors.As(err, &perm) || ctx.Err() != nil || attempt >= retries {
-			if ctx.Err() != nil {
-				return "", ctx.Err()
-			}
-			return "", err
+		if errors.As(err, &perm) {
+			return retry.Permanent(err)
 		}
-		d := delay << attempt
-		if d > maxDelay || d <= 0 {
-			d = maxDelay
+		return retry.After(err, retryAfter)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
 		}
-		d = d/2 + rand.N(d/2+1) // jitter in [d/2, d]
-		if retryAfter > d {
-			d = min(retryAfter, maxDelay)
-		}
-		if err := sleep(ctx, d); err != nil {
-			return "", err
-		}
+		return "", err
 	}
+	return text, nil
 }
 
 type permanentError struct{ error }
@@ -229,9 +220,7 @@ func (g *OpenAI) post(ctx context.Context, body []byte) (text string, retryAfter
 		return "", 0, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s >= 0 {
-			retryAfter = time.Duration(s) * time.Second
-		}
+		retryAfter = retry.RetryAfter(resp.Header, time.Now())
 		msg := strings.TrimSpace(string(raw))
 		if len(msg) > 500 {
 			msg = msg[:500] + "…"
@@ -259,15 +248,4 @@ func (g *OpenAI) post(ctx context.Context, body []byte) (text string, retryAfter
 		return c.Message.Content, 0, nil
 	}
 	return c.Text, 0, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

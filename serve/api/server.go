@@ -154,7 +154,7 @@ func New(cfg Config) (*Server, error) {
 			s.refreshLoad()
 		}
 	}
-	s.batcher = model.NewBatcher(m.Model, bo)
+	s.batcher = model.NewBatcher(m.Transformer, bo)
 	s.routes()
 	if err := s.setupEdge(); err != nil {
 		s.batcher.Close()

@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/limbic-dev/limbic/internal/retry"
 )
 
 // Payload is the JSON body POSTed to a webhook: the stored alert's id and
@@ -72,7 +73,7 @@ type Notifier struct {
 	Client *http.Client
 	// Backoff before retry k (1-based) is InitialBackoff·2^(k-1), at most
 	// MaxBackoff, times a random factor in [1-Jitter, 1+Jitter]. A Retry-After
-	// header (seconds) of a 429 or 503 answer replaces it, capped at MaxBackoff.
+	// header (seconds or HTTP date) replaces it, capped at MaxBackoff.
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
 	Jitter         float64
@@ -107,39 +108,26 @@ func (n *Notifier) Send(ctx context.Context, d Delivery) Result {
 	if timeout <= 0 {
 		timeout = DefaultWebhookTimeout
 	}
-	for attempt := 1; ; attempt++ {
-		res.Attempts = attempt
-		status, retryAfter, err := n.attempt(ctx, d, attempt, timeout)
-		res.Status, res.Err = status, err
-		if err == nil {
-			res.Delivered = true
-			break
-		}
-		if ctx.Err() != nil {
-			res.Err, res.Abandoned = fmt.Errorf("%w (stopped: %w)", err, ctx.Err()), true
-			break
-		}
-		if !retryable(status, err) || attempt > d.Retries {
-			break
-		}
-		wait := n.backoff(attempt)
-		if retryAfter > 0 {
-			wait = min(retryAfter, n.MaxBackoff)
-		}
-		if n.MaxElapsed > 0 && time.Since(start)+wait > n.MaxElapsed {
-			res.Err = fmt.Errorf("%w (giving up: retrying would exceed %v)", err, n.MaxElapsed)
-			break
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			res.Err, res.Abandoned = fmt.Errorf("%w (stopped: %w)", err, ctx.Err()), true
-			res.Elapsed = time.Since(start)
-			return res
-		case <-t.C:
-		}
+	p := retry.Policy{
+		Initial:    n.InitialBackoff,
+		Max:        n.MaxBackoff,
+		Jitter:     n.Jitter,
+		Retries:    d.Retries,
+		MaxElapsed: n.MaxElapsed,
 	}
+	attempts, err := p.Do(ctx, func(attempt int) error {
+		status, retryAfter, err := n.attempt(ctx, d, attempt, timeout)
+		res.Status = status
+		switch {
+		case err == nil:
+			return nil
+		case !retryable(status, err):
+			return retry.Permanent(err)
+		}
+		return retry.After(err, retryAfter)
+	})
+	res.Attempts, res.Err, res.Delivered = attempts, err, err == nil
+	res.Abandoned = err != nil && ctx.Err() != nil
 	res.Elapsed = time.Since(start)
 	return res
 }
@@ -201,10 +189,7 @@ func (n *Notifier) attempt(ctx context.Context, d Delivery, attempt int, timeout
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp.StatusCode, 0, nil
 	}
-	if s, e := strconv.Atoi(resp.Header.Get("Retry-After")); e == nil && s >= 0 {
-		retryAfter = time.Duration(s) * time.Second
-	}
-	return resp.StatusCode, retryAfter, &statusError{status: resp.StatusCode, body: string(bytes.TrimSpace(msg))}
+	return resp.StatusCode, retry.RetryAfter(resp.Header, time.Now()), &statusError{status: resp.StatusCode, body: string(bytes.TrimSpace(msg))}
 }
 
 func retryable(status int, err error) bool {
@@ -219,18 +204,4 @@ func retryable(status int, err error) bool {
 		return true
 	}
 	return false
-}
-
-func (n *Notifier) backoff(retry int) time.Duration {
-	d := n.InitialBackoff
-	for i := 1; i < retry && d < n.MaxBackoff; i++ {
-		d *= 2
-	}
-	if n.MaxBackoff > 0 {
-		d = min(d, n.MaxBackoff)
-	}
-	if n.Jitter > 0 {
-		d = time.Duration(float64(d) * (1 + n.Jitter*(2*rand.Float64()-1)))
-	}
-	return d
 }

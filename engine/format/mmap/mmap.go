@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"unsafe"
 )
 
 // Region is a read-only view of a whole file.
@@ -14,7 +13,6 @@ type Region struct {
 
 	mu     sync.Mutex
 	mapped []byte // the mapping to release, nil when not mapped
-	file   bool   // mapped is a mapping of a file (not anonymous memory)
 	closed bool
 }
 
@@ -71,25 +69,9 @@ func (r *Region) Mapped() bool {
 	return r.mapped != nil
 }
 
-// Alloc returns a zeroed, writable region of size bytes that is not backed
-// by a file. On Linux it is an anonymous mapping aligned to 2 MiB and marked
-// for transparent huge pages (madvise MADV_HUGEPAGE), so a large array read
-// front to back costs one TLB entry per 2 MiB instead of per 4 KiB; the
-// model weights live in such regions. Pages are committed on first write.
-// Elsewhere it is an ordinary 64-byte aligned allocation. Close releases it.
-func Alloc(size int) (*Region, error) {
-	if size < 0 {
-		return nil, fmt.Errorf("mmap: Alloc(%d): negative size", size)
-	}
-	if size == 0 {
-		return &Region{Data: []byte{}}, nil
-	}
-	return alloc(size)
-}
-
 // Evict drops the region's pages from this process's resident set when it
-// maps a file; the next access reads them again from the file (or the page
-// cache), so Data stays valid. It is a no-op for other regions. A loader
+// is mapped; the next access reads them again from the file (or the page
+// cache), so Data stays valid. It is a no-op for a region read into memory. A loader
 // calls it after copying a checkpoint's weights elsewhere, so that the copy
 // and the mapping are not both counted as resident memory.
 func (r *Region) Evict() error {
@@ -98,10 +80,8 @@ func (r *Region) Evict() error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.mapped == nil || !r.file {
+	if r.mapped == nil {
 		return nil
 	}
 	return evict(r.mapped)
 }
-
-func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }

@@ -21,14 +21,4 @@ func openFile(f *os.File, path string, size int) (*Region, error) {
 
 func unmap([]byte) error { return nil }
 
-func alloc(size int) (*Region, error) {
-	words := make([]uint64, (size+63)/8+8)
-	b := unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), len(words)*8)
-	off := 0
-	if a := int(uintptrOf(b) % 64); a != 0 {
-		off = 64 - a
-	}
-	return &Region{Data: b[off : off+size]}, nil
-}
-
 func evict([]byte) error { return nil }

@@ -57,47 +57,6 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-func TestAlloc(t *testing.T) {
-	for _, n := range []int{0, 1, 4096, 3<<20 + 5} {
-		r, err := Alloc(n)
-		if err != nil {
-			t.Fatalf("Alloc(%d): %v", n, err)
-		}
-		if len(r.Data) != n {
-			t.Fatalf("Alloc(%d): %d bytes", n, len(r.Data))
-		}
-		if n > 0 {
-			if p := uintptr(unsafe.Pointer(&r.Data[0])); p%64 != 0 {
-				t.Errorf("Alloc(%d) at %#x: not 64-byte aligned", n, p)
-			}
-		}
-		for i := range r.Data {
-			if r.Data[i] != 0 {
-				t.Fatalf("Alloc(%d): byte %d is %d, want zero", n, i, r.Data[i])
-			}
-			r.Data[i] = byte(i)
-		}
-		// Evict must leave anonymous memory alone: it has no file to reload from.
-		if err := r.Evict(); err != nil {
-			t.Fatalf("Evict: %v", err)
-		}
-		for i := range r.Data {
-			if r.Data[i] != byte(i) {
-				t.Fatalf("Alloc(%d): byte %d changed to %d after Evict", n, i, r.Data[i])
-			}
-		}
-		if err := r.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Close(); err != nil {
-			t.Fatalf("second Close: %v", err)
-		}
-	}
-	if _, err := Alloc(-1); err == nil {
-		t.Error("Alloc(-1): no error")
-	}
-}
-
 // Evicting a mapped file keeps its contents readable.
 func TestEvictFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "f")

@@ -15,27 +15,7 @@ func openFile(f *os.File, path string, size int) (*Region, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mmap %s: %w", path, err)
 	}
-	return &Region{Data: b, mapped: b, file: true}, nil
-}
-
-const hugePage = 2 << 20
-
-func alloc(size int) (*Region, error) {
-	// Over-allocate by one huge page and trim, so that Data starts on a
-	// 2 MiB boundary (the kernel backs only aligned 2 MiB ranges with huge
-	// pages).
-	n := (size + hugePage - 1) &^ (hugePage - 1)
-	b, err := syscall.Mmap(-1, 0, n+hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
-	if err != nil {
-		return nil, fmt.Errorf("mmap: allocating %d bytes: %w", size, err)
-	}
-	off := 0
-	if a := int(uintptrOf(b) % hugePage); a != 0 {
-		off = hugePage - a
-	}
-	data := b[off : off+size : off+n]
-	adviseHuge(b[off : off+n])
-	return &Region{Data: data, mapped: b}, nil
+	return &Region{Data: b, mapped: b}, nil
 }
 
 func evict(b []byte) error {

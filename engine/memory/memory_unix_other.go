@@ -1,5 +1,5 @@
 //go:build unix && !linux
 
-package mmap
+package memory
 
 func adviseHuge([]byte) {}
