@@ -51,6 +51,10 @@ type kpath struct {
 	expSum   func(dst, src *float32, n int, scale, m float32) float32
 	gateMul  func(dst, gate, up *float32, n int, gelu int)
 	scores   func(q, k *float32, ldk, nk, hd int, s *float32) // hd ≤ 8 vectors (AVX2: 4)
+
+	// Quantised weights, int8 product: one unpacked weight block against x
+	// quantised to 8 bits (see quant.go); nil: qdotGo.
+	qdot16 func(u *unpacked, q []int8, d []float32, s []int32, size int) float32
 }
 
 var (

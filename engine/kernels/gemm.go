@@ -19,7 +19,7 @@ const (
 // over the pool, and each chunk streams its rows once, front to back, for
 // all n rows of x (gemvRange).
 func (m *Matrix) gemv(p *kpath, y, x []float32, n int) {
-	ParallelFor(m.Rows, m.gemvGrain(n), func(lo, hi int) { m.gemvRange(p, y, x, n, lo, hi) })
+	ParallelFor(m.Rows, m.gemvGrain(n), func(lo, hi int) { m.gemvRange(p, y, x, nil, n, lo, hi) })
 }
 
 // gemvGrain is the fewest weight rows worth a chunk of their own (about
@@ -27,9 +27,14 @@ func (m *Matrix) gemv(p *kpath, y, x []float32, n int) {
 func (m *Matrix) gemvGrain(n int) int { return 4 + 16384/(m.Cols*n+1) }
 
 // gemvRange does weight rows [lo, hi) of y = x·Wᵀ for n rows of x: with the
-// path's row-streaming kernels, or, for Q8_0 and rows narrower than a
-// vector, row by row with Dot.
-func (m *Matrix) gemvRange(p *kpath, y, x []float32, n, lo, hi int) {
+// path's row-streaming kernels, for quantised weights block by block
+// (quantRange; xq holds x quantised to 8 bits when the integer kernels run,
+// else nil), or, for rows narrower than a vector, row by row with Dot.
+func (m *Matrix) gemvRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) {
+	if m.q != nil {
+		m.quantRange(p, y, x, xq, n, lo, hi)
+		return
+	}
 	if m.gemvRows(p, y, x, n, lo, hi-lo) {
 		return
 	}
@@ -62,16 +67,23 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 	}
 	p := cur.Load()
 	multi := p.gemm != nil && n <= gemvMaxN && len(ms) > 1
+	intDot := true // every matrix runs the integer kernels on x quantised to 8 bits
 	for i, m := range ms {
-		if m.Cols != ms[0].Cols || len(x) < n*m.Cols || len(ys[i]) < n*m.Rows || m.Cols == 0 || m.DType == tensor.Q8_0 {
+		if m.Cols != ms[0].Cols || len(x) < n*m.Cols || len(ys[i]) < n*m.Rows || m.Cols == 0 {
 			multi = false
 		}
+		intDot = intDot && m.q != nil && m.intKernel(p) != nil
 	}
 	if !multi {
 		for i, m := range ms {
 			m.MatMul(ys[i], x, n)
 		}
 		return
+	}
+	var xq *actQ8
+	if intDot {
+		xq = quantizeAct(x, n, ms[0].Cols)
+		defer putAct(xq)
 	}
 	starts := make([]int, len(ms)+1) // first row of each matrix in the joint range
 	grain := 0
@@ -83,7 +95,7 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 		for i, m := range ms {
 			a, b := max(lo, starts[i]), min(hi, starts[i+1])
 			if a < b {
-				m.gemvRange(p, ys[i], x, n, a-starts[i], b-starts[i])
+				m.gemvRange(p, ys[i], x, xq, n, a-starts[i], b-starts[i])
 			}
 		}
 	})
@@ -170,6 +182,9 @@ func (m *Matrix) gemmBlocked(p *kpath, y, x []float32, n int) {
 	// K blocks of equal size, even (pairs stay whole).
 	kblocks := (C + kcMax - 1) / kcMax
 	kc := ((C+kblocks-1)/kblocks + 1) &^ 1
+	if m.q != nil { // whole quantised blocks
+		kc = (kc + m.qsize - 1) / m.qsize * m.qsize
+	}
 	if pairs {
 		kblocks = (C + 2*kcMax - 1) / (2 * kcMax)
 		kc = ((C+kblocks-1)/kblocks + 1) &^ 1
@@ -292,8 +307,20 @@ func (m *Matrix) packPanel(p *kpath, dst []uint32, r, valid, k0, kl int, pairs b
 		}
 		return
 	}
-	// Generic: convert each row segment, scatter into the panel.
 	d := unsafe.Slice((*float32)(unsafe.Pointer(&dst[0])), nr*kl)
+	if m.q != nil { // dequantise the blocks of [k0, k0+kl) (whole blocks: see gemmBlocked)
+		var buf [kcMax + tensor.QKK]float32
+		rb, b0 := m.rowBytes(), k0/m.qsize*m.qbytes
+		for j := 0; j < nr; j++ {
+			r := r + min(j, valid-1)
+			tensor.Dequant(m.DType, buf[:kl], m.q[r*rb+b0:(r+1)*rb])
+			for k := 0; k < kl; k++ {
+				d[k*nr+j] = buf[k]
+			}
+		}
+		return
+	}
+	// Generic: convert each row segment, scatter into the panel.
 	row := make([]float32, C)
 	for j := 0; j < nr; j++ {
 		if j < valid {
