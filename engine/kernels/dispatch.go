@@ -52,9 +52,9 @@ type kpath struct {
 	gateMul  func(dst, gate, up *float32, n int, gelu int)
 	scores   func(q, k *float32, ldk, nk, hd int, s *float32) // hd ≤ 8 vectors (AVX2: 4)
 
-	// Quantised weights, int8 product: one unpacked weight block against x
-	// quantised to 8 bits (see quant.go); nil: qdotGo.
-	qdot16 func(u *unpacked, q []int8, d []float32, s []int32, size int) float32
+	// Quantised weights, int8 product: one unpacked weight row against x
+	// quantised to 8 bits (see quant.go); nil: qdotRowGo.
+	qdotRow func(w *int8, ws *float32, x *int8, xd *float32, n int) float32
 }
 
 var (

@@ -968,3 +968,15 @@ func packBF16Avx2(dst *float32, src *uint16, idx *int32, k2 int)
 //
 //go:noescape
 func cvtBF16Avx512(dst *uint16, src *float32, n int)
+
+// qdotRowAvx2 returns Σ_{g<n/16} float32(Σ_{i<16} w[16g+i]·x[16g+i])·ws[g]·xd[g/2]
+// (VPMADDUBSW + VPMADDWD); n must be a positive multiple of 32 and x in −127…127.
+//
+//go:noescape
+func qdotRowAvx2(w *int8, ws *float32, x *int8, xd *float32, n int) float32
+
+// qdotRowVnni returns Σ_{g<n/16} float32(Σ_{i<16} w[16g+i]·x[16g+i])·ws[g]·xd[g/2]
+// (VPDPBUSD (AVX512_VNNI, 256-bit)); n must be a positive multiple of 32 and x in −127…127.
+//
+//go:noescape
+func qdotRowVnni(w *int8, ws *float32, x *int8, xd *float32, n int) float32

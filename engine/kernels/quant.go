@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/limbic-dev/limbic/engine/tensor"
 )
@@ -17,9 +18,10 @@ import (
 //     (bit-identical to ggml's dequantisation) and dotted with x in float32,
 //     so the result is that of the dequantised f32 model;
 //   - int8 (the default): x is quantised to 8 bits per block of 32 values
-//     (scale max|x|/127, as llama.cpp's Q8_0), each weight block is read as
-//     small integers with one scale (and min) per 16 values, and the products
-//     are summed in integers, scaled once per 16 values. Like llama.cpp's own
+//     (scale max|x|/127, as llama.cpp's Q8_0), each weight row is unpacked
+//     once to int8 with one scale (and min) per 16 values, and the products
+//     are summed in integers four at a time (VPMADDUBSW/VPMADDWD on AVX2,
+//     VPDPBUSD with AVX512_VNNI), then scaled in float32. Like llama.cpp's own
 //     quantised products, this moves the logits by about the quantisation
 //     error of the activations (see testdata/reference/quant/README.md).
 //
@@ -57,11 +59,11 @@ func QuantExact() bool { return quantExact.Load() }
 func (m *Matrix) rowBytes() int { return m.Cols / m.qsize * m.qbytes }
 
 // actQ8 is n rows of x quantised to 8 bits per block of 32 values: x ≈
-// d[b]·q[32b+i]; s holds Σq over each 16 values (for the weights' mins).
+// d·q with d = max|x|/127 per block; sd holds d·Σq over each 16 values (for
+// the weights' mins).
 type actQ8 struct {
-	q []int8
-	d []float32
-	s []int32
+	q     []int8
+	d, sd []float32
 }
 
 var actPool sync.Pool
@@ -74,12 +76,12 @@ func quantizeAct(x []float32, n, cols int) *actQ8 {
 	}
 	nv := n * cols
 	if cap(a.q) < nv {
-		a.q, a.d, a.s = make([]int8, nv), make([]float32, nv/32), make([]int32, nv/16)
+		a.q, a.d, a.sd = make([]int8, nv), make([]float32, nv/32), make([]float32, nv/16)
 	}
-	a.q, a.d, a.s = a.q[:nv], a.d[:nv/32], a.s[:nv/16]
+	a.q, a.d, a.sd = a.q[:nv], a.d[:nv/32], a.sd[:nv/16]
 	ParallelFor(nv/32, 256, func(lo, hi int) {
 		for b := lo; b < hi; b++ {
-			quantBlock32(a.q[32*b:32*b+32], &a.d[b], a.s[2*b:2*b+2], x[32*b:32*b+32])
+			a.d[b] = quantBlock32(a.q[32*b:32*b+32], a.sd[2*b:2*b+2], x[32*b:32*b+32])
 		}
 	})
 	return a
@@ -87,21 +89,22 @@ func quantizeAct(x []float32, n, cols int) *actQ8 {
 
 func putAct(a *actQ8) { actPool.Put(a) }
 
-// quantBlock32 quantises 32 values to int8 with scale max|x|/127, rounding
-// to nearest (ties away from zero).
-func quantBlock32(q []int8, d *float32, s []int32, x []float32) {
+// quantBlock32 quantises 32 values to int8 with scale d = max|x|/127,
+// rounding to nearest (ties away from zero), so q stays in −127…127; it
+// returns d.
+func quantBlock32(q []int8, sd []float32, x []float32) float32 {
 	amax := float32(0)
 	for _, v := range x[:32] {
 		amax = max(amax, float32(math.Abs(float64(v))))
 	}
-	*d = amax / 127
+	d := amax / 127
 	id := float32(0)
 	if amax != 0 {
 		id = 127 / amax
 	}
 	var s0, s1 int32
 	for i, v := range x[:32] {
-		r := int8(math.Round(float64(v * id)))
+		r := int8(max(-127, min(127, math.Round(float64(v*id)))))
 		q[i] = r
 		if i < 16 {
 			s0 += int32(r)
@@ -109,76 +112,71 @@ func quantBlock32(q []int8, d *float32, s []int32, x []float32) {
 			s1 += int32(r)
 		}
 	}
-	s[0], s[1] = s0, s1
+	sd[0], sd[1] = d*float32(s0), d*float32(s1)
+	return d
 }
 
-// unpacked is one weight block in integer form: value i = sc[i/16]·q[i] −
-// mn[i/16].
-type unpacked struct {
-	q      [tensor.QKK]int8
-	sc, mn [tensor.QKK / 16]float32
-}
-
-// unpackers turn one block of each type into integer form.
-var unpackers = map[tensor.DType]func(u *unpacked, b []byte){
-	tensor.Q8_0: func(u *unpacked, b []byte) {
+// unpackers turn one block of each type into integer form: value i =
+// sc[i/16]·q[i] − mn[i/16].
+var unpackers = map[tensor.DType]func(q []int8, sc, mn []float32, b []byte){
+	tensor.Q8_0: func(q []int8, sc, mn []float32, b []byte) {
 		d := f16(b, 0)
 		for i, v := range b[2:34] {
-			u.q[i] = int8(v)
+			q[i] = int8(v)
 		}
-		u.sc[0], u.sc[1], u.mn[0], u.mn[1] = d, d, 0, 0
+		sc[0], sc[1], mn[0], mn[1] = d, d, 0, 0
 	},
-	tensor.Q4_0: func(u *unpacked, b []byte) {
+	tensor.Q4_0: func(q []int8, sc, mn []float32, b []byte) {
 		d := f16(b, 0)
 		for j, v := range b[2:18] {
-			u.q[j], u.q[j+16] = int8(v&15)-8, int8(v>>4)-8
+			q[j], q[j+16] = int8(v&15)-8, int8(v>>4)-8
 		}
-		u.sc[0], u.sc[1], u.mn[0], u.mn[1] = d, d, 0, 0
+		sc[0], sc[1], mn[0], mn[1] = d, d, 0, 0
 	},
-	tensor.Q4_1: func(u *unpacked, b []byte) {
+	tensor.Q4_1: func(q []int8, sc, mn []float32, b []byte) {
 		d, m := f16(b, 0), f16(b, 2)
 		for j, v := range b[4:20] {
-			u.q[j], u.q[j+16] = int8(v&15), int8(v>>4)
+			q[j], q[j+16] = int8(v&15), int8(v>>4)
 		}
-		u.sc[0], u.sc[1], u.mn[0], u.mn[1] = d, d, -m, -m
+		sc[0], sc[1], mn[0], mn[1] = d, d, -m, -m
 	},
-	tensor.Q5_0: func(u *unpacked, b []byte) {
+	tensor.Q5_0: func(q []int8, sc, mn []float32, b []byte) {
 		d := f16(b, 0)
 		qh := binary.LittleEndian.Uint32(b[2:])
 		for j, v := range b[6:22] {
-			u.q[j] = int8(v&15|byte(qh>>j)&1<<4) - 16
-			u.q[j+16] = int8(v>>4|byte(qh>>(j+16))&1<<4) - 16
+			q[j] = int8(v&15|byte(qh>>j)&1<<4) - 16
+			q[j+16] = int8(v>>4|byte(qh>>(j+16))&1<<4) - 16
 		}
-		u.sc[0], u.sc[1], u.mn[0], u.mn[1] = d, d, 0, 0
+		sc[0], sc[1], mn[0], mn[1] = d, d, 0, 0
 	},
-	tensor.Q5_1: func(u *unpacked, b []byte) {
+	tensor.Q5_1: func(q []int8, sc, mn []float32, b []byte) {
 		d, m := f16(b, 0), f16(b, 2)
 		qh := binary.LittleEndian.Uint32(b[4:])
 		for j, v := range b[8:24] {
-			u.q[j] = int8(v&15 | byte(qh>>j)&1<<4)
-			u.q[j+16] = int8(v>>4 | byte(qh>>(j+16))&1<<4)
+			q[j] = int8(v&15 | byte(qh>>j)&1<<4)
+			q[j+16] = int8(v>>4 | byte(qh>>(j+16))&1<<4)
 		}
-		u.sc[0], u.sc[1], u.mn[0], u.mn[1] = d, d, -m, -m
+		sc[0], sc[1], mn[0], mn[1] = d, d, -m, -m
 	},
-	tensor.IQ4_NL: func(u *unpacked, b []byte) {
+	tensor.IQ4_NL: func(q []int8, sc, mn []float32, b []byte) {
 		d := f16(b, 0)
 		for j, v := range b[2:18] {
-			u.q[j], u.q[j+16] = tensor.IQ4Values[v&15], tensor.IQ4Values[v>>4]
+			q[j], q[j+16] = tensor.IQ4Values[v&15], tensor.IQ4Values[v>>4]
 		}
-		u.sc[0], u.sc[1], u.mn[0], u.mn[1] = d, d, 0, 0
+		sc[0], sc[1], mn[0], mn[1] = d, d, 0, 0
 	},
-	tensor.Q2_K: func(u *unpacked, b []byte) {
-		sc, qs := b[0:16], b[16:80]
+	tensor.Q2_K: func(q []int8, sc, mn []float32, b []byte) {
+		s, qs := b[0:16], b[16:80]
 		d, dmin := f16(b, 80), f16(b, 82)
 		for g := 0; g < 16; g++ { // g = 128n + 32j + 16h over 16-value groups
 			n, j, h := g/8, g%8/2, g%2
-			u.sc[g], u.mn[g] = d*float32(sc[g]&15), dmin*float32(sc[g]>>4)
+			sc[g], mn[g] = d*float32(s[g]&15), dmin*float32(s[g]>>4)
 			for l := 0; l < 16; l++ {
-				u.q[16*g+l] = int8(qs[32*n+16*h+l] >> (2 * j) & 3)
+				q[16*g+l] = int8(qs[32*n+16*h+l] >> (2 * j) & 3)
 			}
 		}
 	},
-	tensor.Q3_K: func(u *unpacked, b []byte) {
+	tensor.Q3_K: func(q []int8, sc, mn []float32, b []byte) {
 		hm, qs := b[0:32], b[32:96]
 		s := b[96:108]
 		d := f16(b, 108)
@@ -186,50 +184,50 @@ var unpackers = map[tensor.DType]func(u *unpacked, b []byte){
 			n, j, h := g/8, g%8/2, g%2
 			lo := s[g%8] >> (4 * (g / 8)) & 15
 			hi := s[8+g%4] >> (2 * (g / 4)) & 3
-			u.sc[g], u.mn[g] = d*float32(int(lo|hi<<4)-32), 0
+			sc[g], mn[g] = d*float32(int(lo|hi<<4)-32), 0
 			m := byte(1) << (4*n + j)
 			for l := 0; l < 16; l++ {
 				v := int8(qs[32*n+16*h+l] >> (2 * j) & 3)
 				if hm[16*h+l]&m == 0 {
 					v -= 4
 				}
-				u.q[16*g+l] = v
+				q[16*g+l] = v
 			}
 		}
 	},
-	tensor.Q4_K: func(u *unpacked, b []byte) {
+	tensor.Q4_K: func(q []int8, sc, mn []float32, b []byte) {
 		d, dmin := f16(b, 0), f16(b, 2)
 		s, qs := b[4:16], b[16:144]
 		for j := 0; j < 4; j++ {
 			s1, m1 := scaleMinK4(2*j, s)
 			s2, m2 := scaleMinK4(2*j+1, s)
-			u.sc[4*j], u.sc[4*j+1], u.mn[4*j], u.mn[4*j+1] = d*float32(s1), d*float32(s1), dmin*float32(m1), dmin*float32(m1)
-			u.sc[4*j+2], u.sc[4*j+3], u.mn[4*j+2], u.mn[4*j+3] = d*float32(s2), d*float32(s2), dmin*float32(m2), dmin*float32(m2)
+			sc[4*j], sc[4*j+1], mn[4*j], mn[4*j+1] = d*float32(s1), d*float32(s1), dmin*float32(m1), dmin*float32(m1)
+			sc[4*j+2], sc[4*j+3], mn[4*j+2], mn[4*j+3] = d*float32(s2), d*float32(s2), dmin*float32(m2), dmin*float32(m2)
 			for l, v := range qs[32*j : 32*j+32] {
-				u.q[64*j+l], u.q[64*j+32+l] = int8(v&15), int8(v>>4)
+				q[64*j+l], q[64*j+32+l] = int8(v&15), int8(v>>4)
 			}
 		}
 	},
-	tensor.Q5_K: func(u *unpacked, b []byte) {
+	tensor.Q5_K: func(q []int8, sc, mn []float32, b []byte) {
 		d, dmin := f16(b, 0), f16(b, 2)
 		s, qh, qs := b[4:16], b[16:48], b[48:176]
 		for j := 0; j < 4; j++ {
 			s1, m1 := scaleMinK4(2*j, s)
 			s2, m2 := scaleMinK4(2*j+1, s)
-			u.sc[4*j], u.sc[4*j+1], u.mn[4*j], u.mn[4*j+1] = d*float32(s1), d*float32(s1), dmin*float32(m1), dmin*float32(m1)
-			u.sc[4*j+2], u.sc[4*j+3], u.mn[4*j+2], u.mn[4*j+3] = d*float32(s2), d*float32(s2), dmin*float32(m2), dmin*float32(m2)
+			sc[4*j], sc[4*j+1], mn[4*j], mn[4*j+1] = d*float32(s1), d*float32(s1), dmin*float32(m1), dmin*float32(m1)
+			sc[4*j+2], sc[4*j+3], mn[4*j+2], mn[4*j+3] = d*float32(s2), d*float32(s2), dmin*float32(m2), dmin*float32(m2)
 			for l, v := range qs[32*j : 32*j+32] {
-				u.q[64*j+l] = int8(v&15 | qh[l]>>(2*j)&1<<4)
-				u.q[64*j+32+l] = int8(v>>4 | qh[l]>>(2*j+1)&1<<4)
+				q[64*j+l] = int8(v&15 | qh[l]>>(2*j)&1<<4)
+				q[64*j+32+l] = int8(v>>4 | qh[l]>>(2*j+1)&1<<4)
 			}
 		}
 	},
-	tensor.Q6_K: func(u *unpacked, b []byte) {
-		ql, qh, sc := b[0:128], b[128:192], b[192:208]
+	tensor.Q6_K: func(q []int8, sc, mn []float32, b []byte) {
+		ql, qh, s := b[0:128], b[128:192], b[192:208]
 		d := f16(b, 208)
 		for n := 0; n < 2; n++ {
 			l4, h4 := ql[64*n:64*n+64], qh[32*n:32*n+32]
-			o := u.q[128*n : 128*n+128]
+			o := q[128*n : 128*n+128]
 			for l := 0; l < 32; l++ {
 				o[l] = int8(l4[l]&15|(h4[l]&3)<<4) - 32
 				o[l+32] = int8(l4[l+32]&15|(h4[l]>>2&3)<<4) - 32
@@ -238,19 +236,19 @@ var unpackers = map[tensor.DType]func(u *unpacked, b []byte){
 			}
 		}
 		for g := 0; g < 16; g++ { // 16-value group g has scale sc[g]
-			u.sc[g], u.mn[g] = d*float32(int8(sc[g])), 0
+			sc[g], mn[g] = d*float32(int8(s[g])), 0
 		}
 	},
-	tensor.IQ4_XS: func(u *unpacked, b []byte) {
+	tensor.IQ4_XS: func(q []int8, sc, mn []float32, b []byte) {
 		d := f16(b, 0)
 		sh := binary.LittleEndian.Uint16(b[2:])
 		sl, qs := b[4:8], b[8:136]
 		for ib := 0; ib < 8; ib++ {
 			ls := int(sl[ib/2]>>(4*(ib%2))&15) | int(sh>>(2*ib)&3)<<4
 			dl := d * float32(ls-32)
-			u.sc[2*ib], u.sc[2*ib+1], u.mn[2*ib], u.mn[2*ib+1] = dl, dl, 0, 0
+			sc[2*ib], sc[2*ib+1], mn[2*ib], mn[2*ib+1] = dl, dl, 0, 0
 			for j, v := range qs[16*ib : 16*ib+16] {
-				u.q[32*ib+j], u.q[32*ib+16+j] = tensor.IQ4Values[v&15], tensor.IQ4Values[v>>4]
+				q[32*ib+j], q[32*ib+16+j] = tensor.IQ4Values[v&15], tensor.IQ4Values[v>>4]
 			}
 		}
 	},
@@ -268,30 +266,62 @@ func scaleMinK4(j int, q []byte) (sc, m byte) {
 
 // intKernel returns the int8 row kernel for m on path p, or nil when m runs
 // the exact product.
-func (m *Matrix) intKernel(p *kpath) func(u *unpacked, q []int8, d []float32, s []int32, size int) float32 {
+func (m *Matrix) intKernel(p *kpath) func(w *int8, ws *float32, x *int8, xd *float32, n int) float32 {
 	if quantExact.Load() || unpackers[m.DType] == nil {
 		return nil
 	}
-	if p.qdot16 != nil {
-		return p.qdot16
+	if p.qdotRow != nil {
+		return p.qdotRow
 	}
-	return qdotGo
+	return qdotRowGo
 }
 
-// qdotGo is the int8 dot of one unpacked weight block (size values) with x
-// quantised: Σ over 16-value groups g of (sc[g]·d)·Σq·xq − (mn[g]·d)·Σxq.
-func qdotGo(u *unpacked, q []int8, d []float32, s []int32, size int) float32 {
+// qdotRowGo is the int8 row dot, the reference of the SIMD qdotRow kernels:
+// Σ over blocks b of 32 values and their halves h of
+// float32(Σ_{16} w·x)·ws[2b+h]·xd[b]; n a multiple of 32.
+func qdotRowGo(w *int8, ws *float32, x *int8, xd *float32, n int) float32 {
+	wv, xv := unsafe.Slice(w, n), unsafe.Slice(x, n)
+	wsv, xdv := unsafe.Slice(ws, n/16), unsafe.Slice(xd, n/32)
 	var acc float32
-	for g := 0; g < size/16; g++ {
+	for g := range wsv {
 		var is int32
-		w, x := u.q[16*g:16*g+16], q[16*g:16*g+16]
-		for i := range w {
-			is += int32(w[i]) * int32(x[i])
+		for i := 16 * g; i < 16*g+16; i++ {
+			is += int32(wv[i]) * int32(xv[i])
 		}
-		dx := d[g/2]
-		acc += u.sc[g]*dx*float32(is) - u.mn[g]*dx*float32(s[g])
+		acc += float32(is) * wsv[g] * xdv[g/2]
 	}
 	return acc
+}
+
+// rowInts is one weight row in integer form: value i = sc[i/16]·q[i] −
+// mn[i/16]; hasMin is false when every mn is 0.
+type rowInts struct {
+	q      []int8
+	sc, mn []float32
+	hasMin bool
+}
+
+// unpackRow unpacks weight row r of m into ri.
+func (m *Matrix) unpackRow(ri *rowInts, r int) {
+	C, qs, qb := m.Cols, m.qsize, m.qbytes
+	if cap(ri.q) < C {
+		ri.q, ri.sc, ri.mn = make([]int8, C), make([]float32, C/16), make([]float32, C/16)
+	}
+	ri.q, ri.sc, ri.mn = ri.q[:C], ri.sc[:C/16], ri.mn[:C/16]
+	unpack := unpackers[m.DType]
+	rb := m.rowBytes()
+	row := m.q[r*rb : (r+1)*rb]
+	for b := 0; b < C/qs; b++ {
+		g := b * qs / 16
+		unpack(ri.q[b*qs:(b+1)*qs], ri.sc[g:g+qs/16], ri.mn[g:g+qs/16], row[b*qb:(b+1)*qb])
+	}
+	ri.hasMin = false
+	for _, v := range ri.mn {
+		if v != 0 {
+			ri.hasMin = true
+			break
+		}
+	}
 }
 
 // matmulQuant is MatMul for quantised weights.
@@ -314,33 +344,26 @@ func (m *Matrix) matmulQuant(p *kpath, y, x []float32, n int) {
 // product), or, with xq nil, dequantised to float32 and dotted with x (the
 // exact product). Each block is decoded once for all n rows of x.
 func (m *Matrix) quantRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) {
-	R, C, qs, qb := m.Rows, m.Cols, m.qsize, m.qbytes
-	rb := m.rowBytes()
+	R, C := m.Rows, m.Cols
 	if xq != nil {
 		if f := m.intKernel(p); f != nil {
-			unpack := unpackers[m.DType]
-			var u unpacked
+			var ri rowInts
 			for r := lo; r < hi; r++ {
+				m.unpackRow(&ri, r)
 				for i := 0; i < n; i++ {
-					y[i*R+r] = 0
-				}
-				row := m.q[r*rb : (r+1)*rb]
-				for b := 0; b < C/qs; b++ {
-					unpack(&u, row[b*qb:(b+1)*qb])
-					for i := 0; i < n; i++ {
-						o := i*C + b*qs
-						y[i*R+r] += f(&u, xq.q[o:o+qs], xq.d[o/32:], xq.s[o/16:], qs)
+					o := i * C
+					v := f(&ri.q[0], &ri.sc[0], &xq.q[o], &xq.d[o/32], C)
+					if ri.hasMin {
+						v -= dotPath(p, ri.mn, xq.sd[o/16:(i+1)*C/16])
 					}
+					y[i*R+r] = v
 				}
 			}
 			return
 		}
 	}
 	deq := tensor.BlockDequantizer(m.DType)
-	dot := dotGo
-	if p.dot != nil {
-		dot = func(a, b []float32) float32 { return p.dot(&a[0], &b[0], len(a)) } // qs is a multiple of every path's lanes
-	}
+	qs, qb, rb := m.qsize, m.qbytes, m.rowBytes()
 	var buf [tensor.QKK]float32
 	w := buf[:qs]
 	for r := lo; r < hi; r++ {
@@ -351,8 +374,21 @@ func (m *Matrix) quantRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) 
 		for b := 0; b < C/qs; b++ {
 			deq(w, row[b*qb:(b+1)*qb])
 			for i := 0; i < n; i++ {
-				y[i*R+r] += dot(x[i*C+b*qs:i*C+(b+1)*qs], w)
+				y[i*R+r] += dotPath(p, x[i*C+b*qs:i*C+(b+1)*qs], w)
 			}
 		}
 	}
+}
+
+// dotPath is Dot on path p (a and b of equal length).
+func dotPath(p *kpath, a, b []float32) float32 {
+	if p.dot != nil && len(a) >= p.lanes {
+		k := len(a) &^ (p.lanes - 1)
+		s := p.dot(&a[0], &b[0], k)
+		for i := k; i < len(a); i++ {
+			s += a[i] * b[i]
+		}
+		return s
+	}
+	return dotGo(a, b)
 }
