@@ -1,11 +1,15 @@
 package model
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/limbic-dev/limbic/engine/format/gguf"
 	"github.com/limbic-dev/limbic/engine/format/safetensors"
 	"github.com/limbic-dev/limbic/engine/kernels"
 	"github.com/limbic-dev/limbic/internal/testref"
@@ -158,4 +162,44 @@ func refInts(t *testing.T, f *safetensors.File, name string) []int {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestBenchReportsWeightTypes checks bench's weight types and bytes per
+// token against the file's own tensor table: every quantised tensor is read
+// once per token but token_embd, of which one row is read.
+func TestBenchReportsWeightTypes(t *testing.T) {
+	p := testref.Path("quant", "model-Q4_K_M.gguf")
+	f, err := gguf.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTypes := map[string]int64{}
+	var wantPerToken int64
+	for _, ti := range f.TensorInfos() {
+		if ti.Type == gguf.F32 { // norms: not weight matrices
+			continue
+		}
+		wantTypes[strings.ToLower(ti.Type.String())] += ti.Size
+		if ti.Name == "token_embd.weight" {
+			wantPerToken += ti.Size / int64(ti.Shape[0])
+		} else {
+			wantPerToken += ti.Size
+		}
+	}
+	f.Close()
+	m := loadOrFail(t, p, LoadOptions{})
+	defer m.Close()
+	r, err := Bench(context.Background(), m.Model, BenchOptions{Prefill: []int{4}, Decode: []int{2}, Repeats: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.DType, "q4_k+q6_k"; got != want {
+		t.Errorf("DType = %q, want %q", got, want)
+	}
+	if !reflect.DeepEqual(r.WeightTypes, wantTypes) {
+		t.Errorf("WeightTypes = %v, want %v", r.WeightTypes, wantTypes)
+	}
+	if r.BytesPerToken != wantPerToken {
+		t.Errorf("BytesPerToken = %d, want %d", r.BytesPerToken, wantPerToken)
+	}
 }
