@@ -68,6 +68,10 @@ func (d DType) Block() (values, bytes int) {
 	return 0, 0
 }
 
+// BlockValues returns the number of values in one block of d (1 for plain
+// dtypes).
+func (d DType) BlockValues() int { v, _ := d.Block(); return max(v, 1) }
+
 // Dequant expands the blocks of dtype d in src into dst (len(dst) values, a
 // whole number of blocks; src holds at least those blocks). The values are
 // bit-identical to ggml's reference dequantisation (built without FMA).

@@ -71,3 +71,29 @@ func TestDequantErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeEdges checks Quantize's errors and its all-zero blocks, which
+// must decode to zeros.
+func TestQuantizeEdges(t *testing.T) {
+	if _, err := Quantize(Q5_K, make([]float32, 256)); err == nil {
+		t.Error("Quantize(Q5_K) accepted a type it cannot write")
+	}
+	if _, err := Quantize(Q4_K, make([]float32, 255)); err == nil {
+		t.Error("Quantize(Q4_K, 255 values) accepted a partial block")
+	}
+	for _, d := range []DType{Q8_0, Q4_0, Q4_K, Q6_K} {
+		q, err := Quantize(d, make([]float32, 512))
+		if err != nil {
+			t.Fatalf("%v: %v", d, err)
+		}
+		back := make([]float32, 512)
+		if err := Dequant(d, back, q); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range back {
+			if v != 0 {
+				t.Fatalf("%v: zero block decodes to %g at %d", d, v, i)
+			}
+		}
+	}
+}

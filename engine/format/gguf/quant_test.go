@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,8 +36,9 @@ const quantRefRows = 4
 
 // TestMakeQuantRef writes testdata/reference/quant/blocks.gguf from the
 // shared reference: for each file and each quantised type in it, the first
-// quantRefRows rows of one tensor as stored ("FILE/NAME") and as llama.cpp's
-// gguf-py dequantises them ("FILE/NAME.want", F32). Run with
+// quantRefRows rows of one tensor as stored ("FILE/NAME"), as llama.cpp's
+// gguf-py dequantises them ("FILE/NAME.want", F32) and as they are in the
+// f32 model that llama-quantize quantised ("FILE/NAME.f32"). Run with
 // LIMBIC_MAKE_QUANTREF=1.
 func TestMakeQuantRef(t *testing.T) {
 	if os.Getenv("LIMBIC_MAKE_QUANTREF") == "" {
@@ -46,6 +48,11 @@ func TestMakeQuantRef(t *testing.T) {
 	if dir == "" {
 		t.Fatal("no shared quant reference")
 	}
+	src, err := Open(filepath.Join(dir, "model-f32.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
 	w := NewWriter()
 	for _, name := range quantFiles {
 		f, err := Open(filepath.Join(dir, "model-"+name+".gguf"))
@@ -70,6 +77,17 @@ func TestMakeQuantRef(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := w.AddTensor(tensor.FromF32(raw.Name+".want", raw.Shape, want[:quantRefRows*cols])); err != nil {
+				t.Fatal(err)
+			}
+			st, err := src.Tensor(ti.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sv, err := st.F32()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.AddTensor(tensor.FromF32(raw.Name+".f32", raw.Shape, sv[:quantRefRows*cols])); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -129,7 +147,7 @@ func TestDequantBlocks(t *testing.T) {
 	defer f.Close()
 	types := map[tensor.DType]bool{}
 	for _, ti := range f.TensorInfos() {
-		if strings.HasSuffix(ti.Name, ".want") {
+		if strings.HasSuffix(ti.Name, ".want") || strings.HasSuffix(ti.Name, ".f32") {
 			continue
 		}
 		q, err := f.Tensor(ti.Name)
@@ -190,5 +208,110 @@ func TestDequantShared(t *testing.T) {
 				t.Errorf("%d quantised tensors checked, want 16", n)
 			}
 		})
+	}
+}
+
+// quantizable lists the types tensor.Quantize writes.
+var quantizable = []tensor.DType{tensor.Q8_0, tensor.Q4_0, tensor.Q4_K, tensor.Q6_K}
+
+// TestQuantizeBlocks checks tensor.Quantize against llama-quantize's output
+// for the same f32 rows, byte for byte, on the compact testdata.
+func TestQuantizeBlocks(t *testing.T) {
+	f, err := Open(testref.Path("quant", "blocks.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	done := map[tensor.DType]int{}
+	for _, ti := range f.TensorInfos() {
+		if strings.Contains(ti.Name, ".") && (strings.HasSuffix(ti.Name, ".want") || strings.HasSuffix(ti.Name, ".f32")) {
+			continue
+		}
+		q, err := f.Tensor(ti.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(quantizable, q.DType) {
+			continue
+		}
+		src, err := f.Tensor(ti.Name + ".f32")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := src.F32()
+		got, err := tensor.Quantize(q.DType, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkBytes(t, ti.Name, got, q.Data)
+		done[q.DType]++
+	}
+	for _, d := range quantizable {
+		if done[d] == 0 {
+			t.Errorf("no reference rows of %v", d)
+		}
+	}
+}
+
+// TestQuantizeShared quantises every tensor of the shared f32 model to the
+// type llama-quantize chose for it in the Q4_0, Q4_K_M, Q6_K and Q8_0 files
+// and compares the bytes (skipped where the shared reference is absent).
+func TestQuantizeShared(t *testing.T) {
+	dir := sharedQuantDir()
+	if dir == "" {
+		t.Skip("shared quant reference not present (set LIMBIC_QUANT_REF)")
+	}
+	src, err := Open(filepath.Join(dir, "model-f32.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	for _, name := range []string{"Q4_0", "Q4_K_M", "Q6_K", "Q8_0"} {
+		f, err := Open(filepath.Join(dir, "model-"+name+".gguf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, ti := range f.TensorInfos() {
+			if ti.Type == F32 {
+				continue
+			}
+			q, _ := f.Tensor(ti.Name)
+			s, err := src.Tensor(ti.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, _ := s.F32()
+			got, err := tensor.Quantize(q.DType, v)
+			if err != nil {
+				t.Fatalf("%s %s: %v", name, ti.Name, err)
+			}
+			checkBytes(t, name+" "+ti.Name, got, q.Data)
+			n++
+		}
+		f.Close()
+		if n != 16 {
+			t.Errorf("%s: %d tensors compared, want 16", name, n)
+		}
+	}
+}
+
+func checkBytes(t *testing.T, what string, got, want []byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d bytes, want %d", what, len(got), len(want))
+		return
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			n := 0
+			for j := range got {
+				if got[j] != want[j] {
+					n++
+				}
+			}
+			t.Errorf("%s: %d of %d bytes differ, first at %d: %#x, want %#x", what, n, len(got), i, got[i], want[i])
+			return
+		}
 	}
 }
