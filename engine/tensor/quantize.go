@@ -208,7 +208,7 @@ func qkx2(x, w []float32, nmax int, L []uint8) (scale, negMin float32) {
 	}
 	var aux [32]uint8
 	for step := 0; step <= 20; step++ {
-		iscale = (float32(-1)+float32(float32(0.1)*float32(step))+float32(nmax)) / (hi - lo)
+		iscale = (float32(-1) + float32(float32(0.1)*float32(step)) + float32(nmax)) / (hi - lo)
 		var sumL, sumL2, sumXL float32
 		for i := range x[:n] {
 			l := level(iscale, x[i], lo)
