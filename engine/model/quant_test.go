@@ -203,3 +203,78 @@ func TestBenchReportsWeightTypes(t *testing.T) {
 		t.Errorf("BytesPerToken = %d, want %d", r.BytesPerToken, wantPerToken)
 	}
 }
+
+// compareGGUFTensors checks that got has want's tensors with the same types
+// and shapes, and, when bytesToo, the same bytes.
+func compareGGUFTensors(t *testing.T, got, want string, bytesToo bool) {
+	t.Helper()
+	g, err := gguf.Open(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	w, err := gguf.Open(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if len(g.TensorInfos()) != len(w.TensorInfos()) {
+		t.Errorf("%d tensors, want %d", len(g.TensorInfos()), len(w.TensorInfos()))
+	}
+	for _, wi := range w.TensorInfos() {
+		gt, err := g.Tensor(wi.Name)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		wt, _ := w.Tensor(wi.Name)
+		if gt.DType != wt.DType || !reflect.DeepEqual(gt.Shape, wt.Shape) {
+			t.Errorf("%s: %v %v, want %v %v", wi.Name, gt.DType, gt.Shape, wt.DType, wt.Shape)
+			continue
+		}
+		if bytesToo && string(gt.Data) != string(wt.Data) {
+			t.Errorf("%s (%v): the bytes differ from llama-quantize's", wi.Name, wt.DType)
+		}
+	}
+}
+
+// TestExportGGUFMixTypes re-quantises the Q4_K_M test model with the q4_k_m
+// mix: every tensor must get the type llama-quantize gave it.
+func TestExportGGUFMixTypes(t *testing.T) {
+	p := testref.Path("quant", "model-Q4_K_M.gguf")
+	m := loadOrFail(t, p, LoadOptions{})
+	defer m.Close()
+	out := filepath.Join(t.TempDir(), "m.gguf")
+	if err := m.ExportGGUFMix(out, "q4_k_m"); err != nil {
+		t.Fatal(err)
+	}
+	compareGGUFTensors(t, out, p, false)
+	if err := m.ExportGGUFMix(out, "q3_k_s"); err == nil {
+		t.Error("ExportGGUFMix accepted an unknown mix")
+	}
+}
+
+// TestExportGGUFMixLikeLlamaQuantize converts the shared f32 model with the
+// q4_0 and q4_k_m mixes and compares every tensor, type and bytes, with
+// llama-quantize's files (skipped where the shared reference is absent).
+func TestExportGGUFMixLikeLlamaQuantize(t *testing.T) {
+	dir := os.Getenv("LIMBIC_QUANT_REF")
+	if dir == "" {
+		dir = "/work/shared/reference/quant"
+	}
+	src := filepath.Join(dir, "model-f32.gguf")
+	if _, err := os.Stat(src); err != nil {
+		t.Skipf("shared quant reference not present: %v", err)
+	}
+	m := loadOrFail(t, src, LoadOptions{})
+	defer m.Close()
+	for mix, file := range map[string]string{"q4_0": "model-Q4_0.gguf", "q4_k_m": "model-Q4_K_M.gguf"} {
+		t.Run(mix, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "m.gguf")
+			if err := m.ExportGGUFMix(out, mix); err != nil {
+				t.Fatal(err)
+			}
+			compareGGUFTensors(t, out, filepath.Join(dir, file), true)
+		})
+	}
+}
