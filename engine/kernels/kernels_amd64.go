@@ -975,8 +975,32 @@ func cvtBF16Avx512(dst *uint16, src *float32, n int)
 //go:noescape
 func qdotRowAvx2(w *int8, ws *float32, x *int8, xd *float32, n int) float32
 
+// qdotQ8_0Avx2 returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// Q8_0 blocks at w (d_b: the block's f16 scale, q_b its int8 values); x in −127…127.
+//
+//go:noescape
+func qdotQ8_0Avx2(w *byte, x *int8, xd *float32, nb int) float32
+
+// qdotQ4_KAvx2 returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the
+// 4-bit values q of nsb Q4_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ4_KAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+
 // qdotRowVnni returns Σ_{g<n/16} float32(Σ_{i<16} w[16g+i]·x[16g+i])·ws[g]·xd[g/2]
 // (VPDPBUSD (AVX512_VNNI, 256-bit)); n must be a positive multiple of 32 and x in −127…127.
 //
 //go:noescape
 func qdotRowVnni(w *int8, ws *float32, x *int8, xd *float32, n int) float32
+
+// qdotQ8_0Vnni returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// Q8_0 blocks at w (d_b: the block's f16 scale, q_b its int8 values); x in −127…127.
+//
+//go:noescape
+func qdotQ8_0Vnni(w *byte, x *int8, xd *float32, nb int) float32
+
+// qdotQ4_KVnni returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the
+// 4-bit values q of nsb Q4_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ4_KVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32

@@ -345,6 +345,16 @@ func (m *Matrix) matmulQuant(p *kpath, y, x []float32, n int) {
 // exact product). Each block is decoded once for all n rows of x.
 func (m *Matrix) quantRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) {
 	R, C := m.Rows, m.Cols
+	if xq != nil && m.intKernel(p) != nil {
+		switch m.DType {
+		case tensor.Q8_0:
+			m.rangeQ8_0(p, y, xq, n, lo, hi)
+			return
+		case tensor.Q4_K:
+			m.rangeQ4_K(p, y, xq, n, lo, hi)
+			return
+		}
+	}
 	if xq != nil {
 		if f := m.intKernel(p); f != nil {
 			var ri rowInts
@@ -391,4 +401,97 @@ func dotPath(p *kpath, a, b []float32) float32 {
 		return s
 	}
 	return dotGo(a, b)
+}
+
+// rangeQ8_0 is quantRange's int8 product for Q8_0, straight from the blocks.
+func (m *Matrix) rangeQ8_0(p *kpath, y []float32, xq *actQ8, n, lo, hi int) {
+	R, C, rb := m.Rows, m.Cols, m.rowBytes()
+	f := p.qdotQ8_0
+	if f == nil {
+		f = qdotQ8_0Go
+	}
+	for r := lo; r < hi; r++ {
+		w := &m.q[r*rb]
+		for i := 0; i < n; i++ {
+			y[i*R+r] = f(w, &xq.q[i*C], &xq.d[i*C/32], C/32)
+		}
+	}
+}
+
+// qdotQ8_0Go is the reference of the qdotQ8_0 kernels: Σ over nb Q8_0
+// blocks of float32(Σ q·x)·(d·xd[b]).
+func qdotQ8_0Go(w *byte, x *int8, xd *float32, nb int) float32 {
+	wv, xv, xdv := unsafe.Slice(w, 34*nb), unsafe.Slice(x, 32*nb), unsafe.Slice(xd, nb)
+	var acc float32
+	for b := range xdv {
+		blk := wv[34*b : 34*b+34]
+		var is int32
+		for i, q := range blk[2:] {
+			is += int32(int8(q)) * int32(xv[32*b+i])
+		}
+		acc += float32(is) * (f16(blk, 0) * xdv[b])
+	}
+	return acc
+}
+
+// rangeQ4_K is quantRange's int8 product for Q4_K: the 6-bit scales and
+// mins of each row are decoded in Go (8 per 256 values), the nibbles are
+// multiplied by the kernel, and the mins' term Σ dmin·m·d_x·Σq_x is
+// subtracted here.
+func (m *Matrix) rangeQ4_K(p *kpath, y []float32, xq *actQ8, n, lo, hi int) {
+	R, C, rb := m.Rows, m.Cols, m.rowBytes()
+	f := p.qdotQ4_K
+	if f == nil {
+		f = qdotQ4_KGo
+	}
+	ws, mn := make([]float32, C/32), make([]float32, C/32)
+	for r := lo; r < hi; r++ {
+		row := m.q[r*rb : (r+1)*rb]
+		hasMin := false
+		for s := 0; s < C/256; s++ {
+			b := row[144*s : 144*s+144]
+			d, dmin := f16(b, 0), f16(b, 2)
+			for k := 0; k < 8; k++ {
+				sc, mk := scaleMinK4(k, b[4:16])
+				ws[8*s+k], mn[8*s+k] = d*float32(sc), dmin*float32(mk)
+				hasMin = hasMin || mk != 0 && dmin != 0
+			}
+		}
+		for i := 0; i < n; i++ {
+			v := f(&row[0], &ws[0], &xq.q[i*C], &xq.d[i*C/32], C/256)
+			if hasMin {
+				sd := xq.sd[i*C/16 : (i+1)*C/16]
+				var t float32
+				for k, mk := range mn {
+					t += mk * (sd[2*k] + sd[2*k+1])
+				}
+				v -= t
+			}
+			y[i*R+r] = v
+		}
+	}
+}
+
+// qdotQ4_KGo is the reference of the qdotQ4_K kernels: Σ over the 32-value
+// sub-blocks k of nsb Q4_K super-blocks of float32(Σ q·x)·(ws[k]·xd[k]),
+// q the 4-bit values (the mins are the caller's).
+func qdotQ4_KGo(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 {
+	wv, xv := unsafe.Slice(w, 144*nsb), unsafe.Slice(x, 256*nsb)
+	wsv, xdv := unsafe.Slice(ws, 8*nsb), unsafe.Slice(xd, 8*nsb)
+	var acc float32
+	for s := 0; s < nsb; s++ {
+		qs := wv[144*s+16 : 144*s+144]
+		for j := 0; j < 4; j++ {
+			var lo, hi int32
+			for l := 0; l < 32; l++ {
+				q := qs[32*j+l]
+				lo += int32(q&15) * int32(xv[256*s+64*j+l])
+				hi += int32(q>>4) * int32(xv[256*s+64*j+32+l])
+			}
+			k := 8*s + 2*j
+			acc += float32(lo) * (wsv[k] * xdv[k])
+			acc += float32(hi) * (wsv[k+1] * xdv[k+1])
+		}
+	}
+	return acc
 }

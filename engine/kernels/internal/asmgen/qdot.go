@@ -77,3 +77,129 @@ func (g *gen) qdot(vnni bool) {
 	g.f("MOVSS X3, ret+40(FP)")
 	g.f("RET")
 }
+
+// qdotMul emits the byte products of one register of 32 weights in Y0
+// (unsigned when unsigned, else signed) and 32 int8 x in Y1, summed in fours
+// into the 8 int32 of Y2. Y15 holds 16-bit ones on AVX2.
+func (g *gen) qdotMul(vnni, unsigned bool) {
+	if !unsigned {
+		g.f("VPSIGNB Y0, Y1, Y1")
+		g.f("VPABSB Y0, Y0")
+	}
+	if vnni {
+		g.f("VPXOR Y2, Y2, Y2")
+		g.f("VPDPBUSD Y1, Y0, Y2")
+	} else {
+		g.f("VPMADDUBSW Y1, Y0, Y2")
+		g.f("VPMADDWD Y15, Y2, Y2")
+	}
+}
+
+func (g *gen) qdotSuffix(vnni bool) string {
+	if vnni {
+		return "Vnni"
+	}
+	return "Avx2"
+}
+
+// qdotQ8_0 emits the int8 row dot straight from Q8_0 blocks (34 bytes: an
+// f16 scale, 32 int8):
+//
+//	Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(f16(d_b)·xd[b])
+func (g *gen) qdotQ8_0(vnni bool) {
+	name := "qdotQ8_0" + g.qdotSuffix(vnni)
+	doc := fmt.Sprintf("// %s returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) over nb\n// Q8_0 blocks at w (d_b: the block's f16 scale, q_b its int8 values); x in −127…127.", name)
+	g.fn(name, doc, "w *byte, x *int8, xd *float32, nb int", "float32")
+	g.f("MOVQ w+0(FP), SI")
+	g.f("MOVQ x+8(FP), DI")
+	g.f("MOVQ xd+16(FP), R9")
+	g.f("MOVQ nb+24(FP), CX")
+	g.f("VXORPS Y3, Y3, Y3")
+	if !vnni {
+		g.f("VPCMPEQW Y15, Y15, Y15")
+		g.f("VPSRLW $15, Y15, Y15")
+	}
+	g.f("TESTQ CX, CX")
+	g.f("JZ done")
+	g.label("loop")
+	g.f("VMOVDQU 2(SI), Y0")
+	g.f("VMOVDQU (DI), Y1")
+	g.qdotMul(vnni, false)
+	g.f("VCVTDQ2PS Y2, Y2")
+	g.f("MOVWLZX (SI), AX")
+	g.f("VMOVD AX, X5")
+	g.f("VCVTPH2PS X5, X5")
+	g.f("VMULSS (R9), X5, X5")
+	g.f("VBROADCASTSS X5, Y5")
+	g.f("VFMADD231PS Y5, Y2, Y3")
+	g.f("ADDQ $34, SI")
+	g.f("ADDQ $32, DI")
+	g.f("ADDQ $4, R9")
+	g.f("DECQ CX")
+	g.f("JNZ loop")
+	g.label("done")
+	g.hsum(avx2, 3, 5)
+	g.f("VZEROUPPER")
+	g.f("MOVSS X3, ret+32(FP)")
+	g.f("RET")
+}
+
+// qdotQ4_K emits the int8 row dot of the 4-bit values of Q4_K super-blocks
+// (144 bytes; the 128 bytes of nibbles at offset 16), with the scales of
+// the 32-value sub-blocks already decoded into ws (d·sc, 8 per super-block):
+//
+//	Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k])
+//
+// (the mins are the caller's). Sub-block 2j of a super-block is the low
+// nibbles of its bytes 32j…32j+31, sub-block 2j+1 the high ones.
+func (g *gen) qdotQ4_K(vnni bool) {
+	name := "qdotQ4_K" + g.qdotSuffix(vnni)
+	doc := fmt.Sprintf("// %s returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the\n// 4-bit values q of nsb Q4_K super-blocks at w; x in −127…127.", name)
+	g.fn(name, doc, "w *byte, ws *float32, x *int8, xd *float32, nsb int", "float32")
+	g.f("MOVQ w+0(FP), SI")
+	g.f("MOVQ ws+8(FP), R8")
+	g.f("MOVQ x+16(FP), DI")
+	g.f("MOVQ xd+24(FP), R9")
+	g.f("MOVQ nsb+32(FP), CX")
+	g.f("VXORPS Y3, Y3, Y3")
+	g.f("VXORPS Y4, Y4, Y4")
+	if !vnni {
+		g.f("VPCMPEQW Y15, Y15, Y15")
+		g.f("VPSRLW $15, Y15, Y15")
+	}
+	g.f("MOVL $0x0f0f0f0f, AX")
+	g.f("VMOVD AX, X14")
+	g.f("VPBROADCASTD X14, Y14")
+	g.f("TESTQ CX, CX")
+	g.f("JZ done")
+	g.label("loop")
+	for j := 0; j < 4; j++ {
+		for h := 0; h < 2; h++ {
+			k := 2*j + h
+			g.f("VMOVDQU %d(SI), Y0", 16+32*j)
+			if h == 1 {
+				g.f("VPSRLW $4, Y0, Y0")
+			}
+			g.f("VPAND Y14, Y0, Y0")
+			g.f("VMOVDQU %d(DI), Y1", 32*k)
+			g.qdotMul(vnni, true)
+			g.f("VCVTDQ2PS Y2, Y2")
+			g.f("VMOVSS %d(R8), X5", 4*k)
+			g.f("VMULSS %d(R9), X5, X5", 4*k)
+			g.f("VBROADCASTSS X5, Y5")
+			g.f("VFMADD231PS Y5, Y2, Y%d", 3+h)
+		}
+	}
+	g.f("ADDQ $144, SI")
+	g.f("ADDQ $32, R8")
+	g.f("ADDQ $256, DI")
+	g.f("ADDQ $32, R9")
+	g.f("DECQ CX")
+	g.f("JNZ loop")
+	g.label("done")
+	g.f("VADDPS Y4, Y3, Y3")
+	g.hsum(avx2, 3, 5)
+	g.f("VZEROUPPER")
+	g.f("MOVSS X3, ret+40(FP)")
+	g.f("RET")
+}
