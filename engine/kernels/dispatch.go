@@ -55,10 +55,11 @@ type kpath struct {
 	// Quantised weights, int8 product: one unpacked weight row against x
 	// quantised to 8 bits (see quant.go); nil: qdotRowGo.
 	qdotRow func(w *int8, ws *float32, x *int8, xd *float32, n int) float32
-	// The same straight from Q8_0 blocks and from Q4_K nibbles (nil:
-	// qdotQ8_0Go, qdotQ4_KGo).
+	// The same straight from Q8_0 blocks, Q4_K nibbles and Q6_K's 6-bit
+	// values (nil: qdotQ8_0Go, qdotQ4_KGo, qdotQ6_KGo).
 	qdotQ8_0 func(w *byte, x *int8, xd *float32, nb int) float32
 	qdotQ4_K func(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+	qdotQ6_K func(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
 }
 
 var (

@@ -987,6 +987,12 @@ func qdotQ8_0Avx2(w *byte, x *int8, xd *float32, nb int) float32
 //go:noescape
 func qdotQ4_KAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
 
+// qdotQ6_KAvx2 returns Σ_{g<16·nsb} float32(Σ_{i<16} u[16g+i]·x[16g+i])·(ws[g]·xd[g/2]) over the
+// unsigned 6-bit values u (q+32) of nsb Q6_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ6_KAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+
 // qdotRowVnni returns Σ_{g<n/16} float32(Σ_{i<16} w[16g+i]·x[16g+i])·ws[g]·xd[g/2]
 // (VPDPBUSD (AVX512_VNNI, 256-bit)); n must be a positive multiple of 32 and x in −127…127.
 //
@@ -1004,3 +1010,9 @@ func qdotQ8_0Vnni(w *byte, x *int8, xd *float32, nb int) float32
 //
 //go:noescape
 func qdotQ4_KVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+
+// qdotQ6_KVnni returns Σ_{g<16·nsb} float32(Σ_{i<16} u[16g+i]·x[16g+i])·(ws[g]·xd[g/2]) over the
+// unsigned 6-bit values u (q+32) of nsb Q6_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ6_KVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32

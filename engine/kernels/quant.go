@@ -353,6 +353,9 @@ func (m *Matrix) quantRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) 
 		case tensor.Q4_K:
 			m.rangeQ4_K(p, y, xq, n, lo, hi)
 			return
+		case tensor.Q6_K:
+			m.rangeQ6_K(p, y, xq, n, lo, hi)
+			return
 		}
 	}
 	if xq != nil {
@@ -491,6 +494,63 @@ func qdotQ4_KGo(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 {
 			k := 8*s + 2*j
 			acc += float32(lo) * (wsv[k] * xdv[k])
 			acc += float32(hi) * (wsv[k+1] * xdv[k+1])
+		}
+	}
+	return acc
+}
+
+// rangeQ6_K is quantRange's int8 product for Q6_K: the int8 scales of each
+// row's 16-value groups are decoded in Go, the kernel multiplies the
+// unsigned 6-bit values, and the offset's term 32·Σ d·sc·d_x·Σq_x is
+// subtracted here.
+func (m *Matrix) rangeQ6_K(p *kpath, y []float32, xq *actQ8, n, lo, hi int) {
+	R, C, rb := m.Rows, m.Cols, m.rowBytes()
+	f := p.qdotQ6_K
+	if f == nil {
+		f = qdotQ6_KGo
+	}
+	ws := make([]float32, C/16)
+	for r := lo; r < hi; r++ {
+		row := m.q[r*rb : (r+1)*rb]
+		for s := 0; s < C/256; s++ {
+			b := row[210*s : 210*s+210]
+			d := f16(b, 208)
+			for g, sc := range b[192:208] {
+				ws[16*s+g] = d * float32(int8(sc))
+			}
+		}
+		for i := 0; i < n; i++ {
+			v := f(&row[0], &ws[0], &xq.q[i*C], &xq.d[i*C/32], C/256)
+			y[i*R+r] = v - 32*dotPath(p, ws, xq.sd[i*C/16:(i+1)*C/16])
+		}
+	}
+}
+
+// qdotQ6_KGo is the reference of the qdotQ6_K kernels: Σ over the 16-value
+// groups g of nsb Q6_K super-blocks of float32(Σ u·x)·(ws[g]·xd[g/2]), u
+// the unsigned 6-bit values (q+32).
+func qdotQ6_KGo(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 {
+	wv, xv := unsafe.Slice(w, 210*nsb), unsafe.Slice(x, 256*nsb)
+	wsv, xdv := unsafe.Slice(ws, 16*nsb), unsafe.Slice(xd, 8*nsb)
+	var acc float32
+	var u [256]int32
+	for s := 0; s < nsb; s++ {
+		ql, qh := wv[210*s:210*s+128], wv[210*s+128:210*s+192]
+		for n := 0; n < 2; n++ {
+			for l := 0; l < 32; l++ {
+				h := qh[32*n+l]
+				u[128*n+l] = int32(ql[64*n+l]&15 | (h&3)<<4)
+				u[128*n+32+l] = int32(ql[64*n+32+l]&15 | (h>>2&3)<<4)
+				u[128*n+64+l] = int32(ql[64*n+l]>>4 | (h>>4&3)<<4)
+				u[128*n+96+l] = int32(ql[64*n+32+l]>>4 | (h>>6&3)<<4)
+			}
+		}
+		for g := 0; g < 16; g++ {
+			var is int32
+			for i := 16 * g; i < 16*g+16; i++ {
+				is += u[i] * int32(xv[256*s+i])
+			}
+			acc += float32(is) * (wsv[16*s+g] * xdv[8*s+g/2])
 		}
 	}
 	return acc

@@ -203,3 +203,88 @@ func (g *gen) qdotQ4_K(vnni bool) {
 	g.f("MOVSS X3, ret+40(FP)")
 	g.f("RET")
 }
+
+// qdotQ6_K emits the int8 row dot of the 6-bit values (0…63, stored
+// offset by 32) of Q6_K super-blocks (210 bytes: ql[128], qh[64], …), with
+// the scales of the 16-value groups decoded into ws (d·sc, 16 per
+// super-block):
+//
+//	Σ_{g<16·nsb} float32(Σ_{i<16} u[16g+i]·x[16g+i])·(ws[g]·xd[g/2])
+//
+// u = q+32 unsigned; the caller subtracts the offset's 32·Σx.
+func (g *gen) qdotQ6_K(vnni bool) {
+	name := "qdotQ6_K" + g.qdotSuffix(vnni)
+	doc := fmt.Sprintf("// %s returns Σ_{g<16·nsb} float32(Σ_{i<16} u[16g+i]·x[16g+i])·(ws[g]·xd[g/2]) over the\n// unsigned 6-bit values u (q+32) of nsb Q6_K super-blocks at w; x in −127…127.", name)
+	g.fn(name, doc, "w *byte, ws *float32, x *int8, xd *float32, nsb int", "float32")
+	g.f("MOVQ w+0(FP), SI")
+	g.f("MOVQ ws+8(FP), R8")
+	g.f("MOVQ x+16(FP), DI")
+	g.f("MOVQ xd+24(FP), R9")
+	g.f("MOVQ nsb+32(FP), CX")
+	g.f("VXORPS Y3, Y3, Y3")
+	g.f("VXORPS Y4, Y4, Y4")
+	if !vnni {
+		g.f("VPCMPEQW Y15, Y15, Y15")
+		g.f("VPSRLW $15, Y15, Y15")
+	}
+	g.f("MOVL $0x0f0f0f0f, AX")
+	g.f("VMOVD AX, X14")
+	g.f("VPBROADCASTD X14, Y14") // low nibbles
+	g.f("MOVL $0x30303030, AX")
+	g.f("VMOVD AX, X13")
+	g.f("VPBROADCASTD X13, Y13") // bits 4-5
+	g.f("TESTQ CX, CX")
+	g.f("JZ done")
+	g.label("loop")
+	for n := 0; n < 2; n++ {
+		// Y8 = ql[64n…], Y9 = ql[64n+32…], Y10 = qh[32n…]
+		g.f("VMOVDQU %d(SI), Y8", 64*n)
+		g.f("VMOVDQU %d(SI), Y9", 64*n+32)
+		g.f("VMOVDQU %d(SI), Y10", 128+32*n)
+		for part := 0; part < 4; part++ {
+			// values 128n+32·part …: low bits from Y8/Y9 (low or high nibble), high bits from Y10
+			src := 8 + part%2
+			if part < 2 {
+				g.f("VPAND Y14, Y%d, Y0", src)
+			} else {
+				g.f("VPSRLW $4, Y%d, Y0", src)
+				g.f("VPAND Y14, Y0, Y0")
+			}
+			switch part { // bits 2·part…2·part+1 of qh moved to bits 4-5
+			case 0:
+				g.f("VPSLLW $4, Y10, Y6")
+			case 1:
+				g.f("VPSLLW $2, Y10, Y6")
+			case 2:
+				g.f("VMOVDQA Y10, Y6")
+			case 3:
+				g.f("VPSRLW $2, Y10, Y6")
+			}
+			g.f("VPAND Y13, Y6, Y6")
+			g.f("VPOR Y6, Y0, Y0")
+			blk := 4*n + part // x block of 32
+			g.f("VMOVDQU %d(DI), Y1", 32*blk)
+			g.qdotMul(vnni, true)
+			g.f("VCVTDQ2PS Y2, Y2")
+			g.f("VMOVSS %d(R9), X7", 4*blk)
+			g.f("VMULSS %d(R8), X7, X5", 8*blk)
+			g.f("VMULSS %d(R8), X7, X6", 8*blk+4)
+			g.f("VBROADCASTSS X5, X5")
+			g.f("VBROADCASTSS X6, X6")
+			g.f("VINSERTF128 $1, X6, Y5, Y5")
+			g.f("VFMADD231PS Y5, Y2, Y%d", 3+part%2)
+		}
+	}
+	g.f("ADDQ $210, SI")
+	g.f("ADDQ $64, R8")
+	g.f("ADDQ $256, DI")
+	g.f("ADDQ $32, R9")
+	g.f("DECQ CX")
+	g.f("JNZ loop")
+	g.label("done")
+	g.f("VADDPS Y4, Y3, Y3")
+	g.hsum(avx2, 3, 5)
+	g.f("VZEROUPPER")
+	g.f("MOVSS X3, ret+40(FP)")
+	g.f("RET")
+}
