@@ -993,6 +993,18 @@ func qdotQ4_KAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
 //go:noescape
 func qdotQ6_KAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
 
+// qdotQ4_0Avx2 returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// Q4_0 blocks at w (d_b: the block's f16 scale, v_b its values q−8); x in −127…127.
+//
+//go:noescape
+func qdotQ4_0Avx2(w *byte, x *int8, xd *float32, nb int) float32
+
+// qdotIQ4_NLAvx2 returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// IQ4_NL blocks at w (d_b: the block's f16 scale, v_b its values tab[q]); x in −127…127.
+//
+//go:noescape
+func qdotIQ4_NLAvx2(w *byte, x *int8, xd *float32, nb int, tab *int8) float32
+
 // qdotRowVnni returns Σ_{g<n/16} float32(Σ_{i<16} w[16g+i]·x[16g+i])·ws[g]·xd[g/2]
 // (VPDPBUSD (AVX512_VNNI, 256-bit)); n must be a positive multiple of 32 and x in −127…127.
 //
@@ -1016,3 +1028,15 @@ func qdotQ4_KVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
 //
 //go:noescape
 func qdotQ6_KVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+
+// qdotQ4_0Vnni returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// Q4_0 blocks at w (d_b: the block's f16 scale, v_b its values q−8); x in −127…127.
+//
+//go:noescape
+func qdotQ4_0Vnni(w *byte, x *int8, xd *float32, nb int) float32
+
+// qdotIQ4_NLVnni returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// IQ4_NL blocks at w (d_b: the block's f16 scale, v_b its values tab[q]); x in −127…127.
+//
+//go:noescape
+func qdotIQ4_NLVnni(w *byte, x *int8, xd *float32, nb int, tab *int8) float32

@@ -356,6 +356,9 @@ func (m *Matrix) quantRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) 
 		case tensor.Q6_K:
 			m.rangeQ6_K(p, y, xq, n, lo, hi)
 			return
+		case tensor.Q4_0, tensor.IQ4_NL:
+			m.rangeNibble32(p, y, xq, n, lo, hi)
+			return
 		}
 	}
 	if xq != nil {
@@ -552,6 +555,51 @@ func qdotQ6_KGo(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 {
 			}
 			acc += float32(is) * (wsv[16*s+g] * xdv[8*s+g/2])
 		}
+	}
+	return acc
+}
+
+// rangeNibble32 is quantRange's int8 product for Q4_0 and IQ4_NL, straight
+// from the blocks.
+func (m *Matrix) rangeNibble32(p *kpath, y []float32, xq *actQ8, n, lo, hi int) {
+	R, C, rb := m.Rows, m.Cols, m.rowBytes()
+	f := func(w *byte, x *int8, xd *float32, nb int) float32 { return qdotNibble32Go(w, x, xd, nb, nil) }
+	if m.DType == tensor.Q4_0 && p.qdotQ4_0 != nil {
+		f = p.qdotQ4_0
+	}
+	if m.DType == tensor.IQ4_NL {
+		k := p.qdotIQ4_NL
+		if k == nil {
+			k = qdotNibble32Go
+		}
+		f = func(w *byte, x *int8, xd *float32, nb int) float32 { return k(w, x, xd, nb, &tensor.IQ4Values[0]) }
+	}
+	for r := lo; r < hi; r++ {
+		w := &m.q[r*rb]
+		for i := 0; i < n; i++ {
+			y[i*R+r] = f(w, &xq.q[i*C], &xq.d[i*C/32], C/32)
+		}
+	}
+}
+
+// qdotNibble32Go is the reference of the qdotQ4_0 (tab nil: values q−8) and
+// qdotIQ4_NL (values tab[q]) kernels: Σ over nb blocks of float32(Σ v·x)·
+// (d·xd[b]).
+func qdotNibble32Go(w *byte, x *int8, xd *float32, nb int, tab *int8) float32 {
+	wv, xv, xdv := unsafe.Slice(w, 18*nb), unsafe.Slice(x, 32*nb), unsafe.Slice(xd, nb)
+	val := func(q byte) int32 { return int32(q) - 8 }
+	if tab != nil {
+		t := unsafe.Slice(tab, 16)
+		val = func(q byte) int32 { return int32(t[q]) }
+	}
+	var acc float32
+	for b := range xdv {
+		blk := wv[18*b : 18*b+18]
+		var is int32
+		for j, q := range blk[2:] {
+			is += val(q&15)*int32(xv[32*b+j]) + val(q>>4)*int32(xv[32*b+16+j])
+		}
+		acc += float32(is) * (f16(blk, 0) * xdv[b])
 	}
 	return acc
 }

@@ -288,3 +288,76 @@ func (g *gen) qdotQ6_K(vnni bool) {
 	g.f("MOVSS X3, ret+40(FP)")
 	g.f("RET")
 }
+
+// qdotNibble32 emits the int8 row dot straight from 18-byte blocks of an f16
+// scale and 16 bytes of nibbles (value j in the low nibble of byte j, value
+// j+16 in the high one): Q4_0 (q−8) or, with iq4, IQ4_NL (the codebook
+// entry of q, looked up with VPSHUFB from the 16 int8 at tab):
+//
+//	Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(f16(d_b)·xd[b])
+func (g *gen) qdotNibble32(vnni, iq4 bool) {
+	typ, what := "Q4_0", "q−8"
+	params := "w *byte, x *int8, xd *float32, nb int"
+	if iq4 {
+		typ, what = "IQ4_NL", "tab[q]"
+		params = "w *byte, x *int8, xd *float32, nb int, tab *int8"
+	}
+	name := "qdot" + typ + g.qdotSuffix(vnni)
+	doc := fmt.Sprintf("// %s returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb\n// %s blocks at w (d_b: the block's f16 scale, v_b its values %s); x in −127…127.", name, typ, what)
+	g.fn(name, doc, params, "float32")
+	g.f("MOVQ w+0(FP), SI")
+	g.f("MOVQ x+8(FP), DI")
+	g.f("MOVQ xd+16(FP), R9")
+	g.f("MOVQ nb+24(FP), CX")
+	g.f("VXORPS Y3, Y3, Y3")
+	if !vnni {
+		g.f("VPCMPEQW Y15, Y15, Y15")
+		g.f("VPSRLW $15, Y15, Y15")
+	}
+	g.f("MOVL $0x0f0f0f0f, AX")
+	g.f("VMOVD AX, X14")
+	g.f("VPBROADCASTD X14, Y14")
+	if iq4 {
+		g.f("MOVQ tab+32(FP), AX")
+		g.f("VBROADCASTI128 (AX), Y13")
+	} else {
+		g.f("MOVL $0x08080808, AX")
+		g.f("VMOVD AX, X13")
+		g.f("VPBROADCASTD X13, Y13")
+	}
+	g.f("TESTQ CX, CX")
+	g.f("JZ done")
+	g.label("loop")
+	g.f("VMOVDQU 2(SI), X0")
+	g.f("VPSRLW $4, X0, X6")
+	g.f("VINSERTI128 $1, X6, Y0, Y0")
+	g.f("VPAND Y14, Y0, Y0")
+	if iq4 {
+		g.f("VPSHUFB Y0, Y13, Y0")
+	} else {
+		g.f("VPSUBB Y13, Y0, Y0")
+	}
+	g.f("VMOVDQU (DI), Y1")
+	g.qdotMul(vnni, false)
+	g.f("VCVTDQ2PS Y2, Y2")
+	g.f("MOVWLZX (SI), AX")
+	g.f("VMOVD AX, X5")
+	g.f("VCVTPH2PS X5, X5")
+	g.f("VMULSS (R9), X5, X5")
+	g.f("VBROADCASTSS X5, Y5")
+	g.f("VFMADD231PS Y5, Y2, Y3")
+	g.f("ADDQ $18, SI")
+	g.f("ADDQ $32, DI")
+	g.f("ADDQ $4, R9")
+	g.f("DECQ CX")
+	g.f("JNZ loop")
+	g.label("done")
+	g.hsum(avx2, 3, 5)
+	g.f("VZEROUPPER")
+	if iq4 {
+		g.f("MOVSS X3, ret+40(FP)")
+	} else {
+		g.f("MOVSS X3, ret+32(FP)")
+	}
+	g.f("RET")
+}
