@@ -184,3 +184,46 @@ func BenchmarkMatMulQuant(b *testing.B) {
 		}
 	}
 }
+
+// FuzzMatMulQuant multiplies a matrix made of arbitrary block bytes, of
+// every type, on every path with both products: nothing may panic, and the
+// products must agree with the exact Go reference wherever that is finite
+// and the inputs are ordinary (checked by TestMatMulQuant; here only that
+// they run and write every output).
+func FuzzMatMulQuant(f *testing.F) {
+	f.Add(uint8(0), uint8(1), []byte{1, 2, 3})
+	f.Add(uint8(9), uint8(2), make([]byte, 600))
+	f.Fuzz(func(t *testing.T, sel, rows uint8, data []byte) {
+		dt := tensor.QuantTypes[int(sel)%len(tensor.QuantTypes)]
+		size, bytes := dt.Block()
+		r := int(rows%4) + 1
+		nb := max(1, len(data)/(r*bytes))
+		b := make([]byte, r*nb*bytes)
+		copy(b, data)
+		m, err := NewMatrix(&tensor.Tensor{Name: "w", DType: dt, Shape: []int{r, nb * size}, Data: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := make([]float32, 2*nb*size)
+		for i := range x {
+			x[i] = float32(i%7) - 3
+		}
+		for _, path := range Paths() {
+			for _, exact := range []bool{true, false} {
+				restorePath, restoreMode := SetPath(path), SetQuantExact(exact)
+				y := make([]float32, 2*r)
+				for i := range y {
+					y[i] = -12345
+				}
+				m.MatMul(y, x, 2)
+				restoreMode()
+				restorePath()
+				for i, v := range y {
+					if v == -12345 {
+						t.Fatalf("%v %s exact=%v: y[%d] not written", dt, path, exact, i)
+					}
+				}
+			}
+		}
+	})
+}
