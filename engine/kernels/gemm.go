@@ -67,12 +67,12 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 	}
 	p := cur.Load()
 	multi := p.gemm != nil && n <= gemvMaxN && len(ms) > 1
-	intDot := true // every matrix runs the integer kernels on x quantised to 8 bits
+	intDot := false // some matrix runs the int8 product on x quantised to 8 bits
 	for i, m := range ms {
 		if m.Cols != ms[0].Cols || len(x) < n*m.Cols || len(ys[i]) < n*m.Rows || m.Cols == 0 {
 			multi = false
 		}
-		intDot = intDot && m.q != nil && m.intKernel(p) != nil
+		intDot = intDot || m.q != nil && m.intKernel(p) != nil
 	}
 	if !multi {
 		for i, m := range ms {

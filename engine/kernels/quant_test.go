@@ -114,7 +114,7 @@ func TestMatMulQuant(t *testing.T) {
 }
 
 // TestMatMulMultiQuant checks that MatMulMulti over quantised matrices of
-// mixed types gives what MatMul gives for each.
+// mixed types (and an f32 one) gives what MatMul gives for each.
 func TestMatMulMultiQuant(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {
 		forEachQuantMode(t, func(t *testing.T, exact bool) {
@@ -122,11 +122,12 @@ func TestMatMulMultiQuant(t *testing.T) {
 			a, _ := testMatrix(r, tensor.Q4_K, 9, 512)
 			b, _ := testMatrix(r, tensor.Q6_K, 20, 512)
 			c, _ := testMatrix(r, tensor.Q8_0, 3, 512)
+			d, _ := testMatrix(r, tensor.F32, 5, 512)
 			for _, n := range []int{1, 4} {
 				x := randF32(r, n*512)
-				ys := [][]float32{make([]float32, n*9), make([]float32, n*20), make([]float32, n*3)}
-				MatMulMulti(ys, x, n, a, b, c)
-				for i, m := range []*Matrix{a, b, c} {
+				ys := [][]float32{make([]float32, n*9), make([]float32, n*20), make([]float32, n*3), make([]float32, n*5)}
+				MatMulMulti(ys, x, n, a, b, c, d)
+				for i, m := range []*Matrix{a, b, c, d} {
 					want := make([]float32, n*m.Rows)
 					m.MatMul(want, x, n)
 					for j := range want {
