@@ -78,7 +78,8 @@
 //     AVX512_VNNI); the other types are unpacked to int8 one weight row at a
 //     time (in Go) for a generic row kernel (qdotRow). The logits move by
 //     about what llama.cpp's own products move them (0.1-0.2 on the test
-//     model, see testdata/reference/quant/README.md).
+//     model, see testdata/reference/quant/README.md). Prefill of more than
+//     int8MaxN rows runs the exact GEMM instead, which is faster there.
 //   - exact: each block is dequantised to float32 inside the kernel,
 //     bit-identical to ggml's dequantisation, and dotted in float32 (decode)
 //     or packed for the GEMM (prefill), so the logits are those of the

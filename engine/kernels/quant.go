@@ -18,12 +18,16 @@ import (
 //     (bit-identical to ggml's dequantisation) and dotted with x in float32,
 //     so the result is that of the dequantised f32 model;
 //   - int8 (the default): x is quantised to 8 bits per block of 32 values
-//     (scale max|x|/127, as llama.cpp's Q8_0), each weight row is unpacked
-//     once to int8 with one scale (and min) per 16 values, and the products
-//     are summed in integers four at a time (VPMADDUBSW/VPMADDWD on AVX2,
+//     (scale max|x|/127, as llama.cpp's Q8_0); Q8_0, Q4_0, IQ4_NL, Q4_K and
+//     Q6_K blocks are read as stored by their own kernels (rangeQ8_0, …),
+//     the other types' rows are unpacked once to int8 with one scale (and
+//     min) per 16 values for a generic row kernel (qdotRow); the products are
+//     summed in integers four at a time (VPMADDUBSW/VPMADDWD on AVX2,
 //     VPDPBUSD with AVX512_VNNI), then scaled in float32. Like llama.cpp's own
 //     quantised products, this moves the logits by about the quantisation
 //     error of the activations (see testdata/reference/quant/README.md).
+//     On a SIMD path, more than int8MaxN rows of x (prefill) run the exact
+//     GEMM instead, which is faster there.
 //
 // EnvQuant ("exact" or "int8") chooses at init; SetQuantExact switches at
 // run time.
@@ -54,6 +58,14 @@ func SetQuantExact(exact bool) (restore func()) {
 
 // QuantExact reports whether quantised weights run the exact product.
 func QuantExact() bool { return quantExact.Load() }
+
+// int8MaxN is the most rows of x the int8 product takes on a SIMD path:
+// beyond it (prefill) the GEMM on dequantised panels is faster, and exact.
+const int8MaxN = 32
+
+// xTile is how many rows of x the int8 kernels take against a run of weight
+// rows at a time.
+const xTile = 16
 
 // rowBytes is the size of one row of a quantised matrix.
 func (m *Matrix) rowBytes() int { return m.Cols / m.qsize * m.qbytes }
@@ -326,7 +338,7 @@ func (m *Matrix) unpackRow(ri *rowInts, r int) {
 
 // matmulQuant is MatMul for quantised weights.
 func (m *Matrix) matmulQuant(p *kpath, y, x []float32, n int) {
-	if m.intKernel(p) != nil {
+	if m.intKernel(p) != nil && (p.gemm == nil || n <= int8MaxN) {
 		xq := quantizeAct(x, n, m.Cols)
 		defer putAct(xq)
 		ParallelFor(m.Rows, m.gemvGrain(n), func(lo, hi int) { m.quantRange(p, y, x, xq, n, lo, hi) })
@@ -346,18 +358,24 @@ func (m *Matrix) matmulQuant(p *kpath, y, x []float32, n int) {
 func (m *Matrix) quantRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) {
 	R, C := m.Rows, m.Cols
 	if xq != nil && m.intKernel(p) != nil {
+		var f func(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int)
 		switch m.DType {
 		case tensor.Q8_0:
-			m.rangeQ8_0(p, y, xq, n, lo, hi)
-			return
+			f = m.rangeQ8_0
 		case tensor.Q4_K:
-			m.rangeQ4_K(p, y, xq, n, lo, hi)
-			return
+			f = m.rangeQ4_K
 		case tensor.Q6_K:
-			m.rangeQ6_K(p, y, xq, n, lo, hi)
-			return
+			f = m.rangeQ6_K
 		case tensor.Q4_0, tensor.IQ4_NL:
-			m.rangeNibble32(p, y, xq, n, lo, hi)
+			f = m.rangeNibble32
+		}
+		if f != nil {
+			// x in tiles of xTile rows, each against all the rows
+			// [lo, hi): the tile's int8 x stays in cache while the
+			// weight rows stream past it.
+			for i0 := 0; i0 < n; i0 += xTile {
+				f(p, y, xq, i0, min(n, i0+xTile), lo, hi)
+			}
 			return
 		}
 	}
@@ -410,7 +428,7 @@ func dotPath(p *kpath, a, b []float32) float32 {
 }
 
 // rangeQ8_0 is quantRange's int8 product for Q8_0, straight from the blocks.
-func (m *Matrix) rangeQ8_0(p *kpath, y []float32, xq *actQ8, n, lo, hi int) {
+func (m *Matrix) rangeQ8_0(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
 	R, C, rb := m.Rows, m.Cols, m.rowBytes()
 	f := p.qdotQ8_0
 	if f == nil {
@@ -418,7 +436,7 @@ func (m *Matrix) rangeQ8_0(p *kpath, y []float32, xq *actQ8, n, lo, hi int) {
 	}
 	for r := lo; r < hi; r++ {
 		w := &m.q[r*rb]
-		for i := 0; i < n; i++ {
+		for i := i0; i < i1; i++ {
 			y[i*R+r] = f(w, &xq.q[i*C], &xq.d[i*C/32], C/32)
 		}
 	}
@@ -444,7 +462,7 @@ func qdotQ8_0Go(w *byte, x *int8, xd *float32, nb int) float32 {
 // mins of each row are decoded in Go (8 per 256 values), the nibbles are
 // multiplied by the kernel, and the mins' term Σ dmin·m·d_x·Σq_x is
 // subtracted here.
-func (m *Matrix) rangeQ4_K(p *kpath, y []float32, xq *actQ8, n, lo, hi int) {
+func (m *Matrix) rangeQ4_K(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
 	R, C, rb := m.Rows, m.Cols, m.rowBytes()
 	f := p.qdotQ4_K
 	if f == nil {
@@ -463,7 +481,7 @@ func (m *Matrix) rangeQ4_K(p *kpath, y []float32, xq *actQ8, n, lo, hi int) {
 				hasMin = hasMin || mk != 0 && dmin != 0
 			}
 		}
-		for i := 0; i < n; i++ {
+		for i := i0; i < i1; i++ {
 			v := f(&row[0], &ws[0], &xq.q[i*C], &xq.d[i*C/32], C/256)
 			if hasMin {
 				sd := xq.sd[i*C/16 : (i+1)*C/16]
@@ -506,7 +524,7 @@ func qdotQ4_KGo(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 {
 // row's 16-value groups are decoded in Go, the kernel multiplies the
 // unsigned 6-bit values, and the offset's term 32·Σ d·sc·d_x·Σq_x is
 // subtracted here.
-func (m *Matrix) rangeQ6_K(p *kpath, y []float32, xq *actQ8, n, lo, hi int) {
+func (m *Matrix) rangeQ6_K(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
 	R, C, rb := m.Rows, m.Cols, m.rowBytes()
 	f := p.qdotQ6_K
 	if f == nil {
@@ -522,7 +540,7 @@ func (m *Matrix) rangeQ6_K(p *kpath, y []float32, xq *actQ8, n, lo, hi int) {
 				ws[16*s+g] = d * float32(int8(sc))
 			}
 		}
-		for i := 0; i < n; i++ {
+		for i := i0; i < i1; i++ {
 			v := f(&row[0], &ws[0], &xq.q[i*C], &xq.d[i*C/32], C/256)
 			y[i*R+r] = v - 32*dotPath(p, ws, xq.sd[i*C/16:(i+1)*C/16])
 		}
@@ -561,7 +579,7 @@ func qdotQ6_KGo(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 {
 
 // rangeNibble32 is quantRange's int8 product for Q4_0 and IQ4_NL, straight
 // from the blocks.
-func (m *Matrix) rangeNibble32(p *kpath, y []float32, xq *actQ8, n, lo, hi int) {
+func (m *Matrix) rangeNibble32(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
 	R, C, rb := m.Rows, m.Cols, m.rowBytes()
 	f := func(w *byte, x *int8, xd *float32, nb int) float32 { return qdotNibble32Go(w, x, xd, nb, nil) }
 	if m.DType == tensor.Q4_0 && p.qdotQ4_0 != nil {
@@ -576,7 +594,7 @@ func (m *Matrix) rangeNibble32(p *kpath, y []float32, xq *actQ8, n, lo, hi int) 
 	}
 	for r := lo; r < hi; r++ {
 		w := &m.q[r*rb]
-		for i := 0; i < n; i++ {
+		for i := i0; i < i1; i++ {
 			y[i*R+r] = f(w, &xq.q[i*C], &xq.d[i*C/32], C/32)
 		}
 	}

@@ -83,7 +83,7 @@ func checkMatMulInt8(t *testing.T, y, x, w []float32, n, rows, cols int) {
 // prefill n), with guard values around y.
 func TestMatMulQuant(t *testing.T) {
 	type shape struct{ n, rows int }
-	shapes := []shape{{1, 1}, {1, 7}, {2, 33}, {3, 5}, {6, 17}, {7, 31}, {13, 40}, {64, 65}}
+	shapes := []shape{{1, 1}, {1, 7}, {2, 33}, {3, 5}, {6, 17}, {7, 31}, {13, 40}, {20, 9}, {64, 65}}
 	for _, dt := range tensor.QuantTypes {
 		t.Run(dt.String(), func(t *testing.T) {
 			forEachPath(t, func(t *testing.T) {
@@ -162,7 +162,7 @@ func BenchmarkMatMulQuant(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, dt := range []tensor.DType{tensor.F32, tensor.Q8_0, tensor.Q4_0, tensor.Q4_K, tensor.Q6_K} {
 		m, _ := testMatrix(r, dt, R, C)
-		for _, n := range []int{1, 16} {
+		for _, n := range []int{1, 16, 128} {
 			x := randF32(r, n*C)
 			y := make([]float32, n*R)
 			modes := []bool{true, false}
