@@ -60,6 +60,7 @@ type kpath struct {
 	qdotQ8_0 func(w *byte, x *int8, xd *float32, nb int) float32
 	qdotQ4_K func(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
 	qdotQ6_K func(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+	qdotQ5_K func(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 // nil: qdotQ5_KGo
 	// The same straight from Q4_0 and IQ4_NL blocks (nil: qdotQ4_0Go,
 	// qdotIQ4_NLGo).
 	qdotQ4_0   func(w *byte, x *int8, xd *float32, nb int) float32

@@ -982,10 +982,16 @@ func qdotRowAvx2(w *int8, ws *float32, x *int8, xd *float32, n int) float32
 func qdotQ8_0Avx2(w *byte, x *int8, xd *float32, nb int) float32
 
 // qdotQ4_KAvx2 returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the
-// 4-bit values q of nsb Q4_K super-blocks at w; x in −127…127.
+// unsigned values q of nsb Q4_K super-blocks at w; x in −127…127.
 //
 //go:noescape
 func qdotQ4_KAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+
+// qdotQ5_KAvx2 returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the
+// unsigned values q of nsb Q5_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ5_KAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
 
 // qdotQ6_KAvx2 returns Σ_{g<16·nsb} float32(Σ_{i<16} u[16g+i]·x[16g+i])·(ws[g]·xd[g/2]) over the
 // unsigned 6-bit values u (q+32) of nsb Q6_K super-blocks at w; x in −127…127.
@@ -1018,10 +1024,16 @@ func qdotRowVnni(w *int8, ws *float32, x *int8, xd *float32, n int) float32
 func qdotQ8_0Vnni(w *byte, x *int8, xd *float32, nb int) float32
 
 // qdotQ4_KVnni returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the
-// 4-bit values q of nsb Q4_K super-blocks at w; x in −127…127.
+// unsigned values q of nsb Q4_K super-blocks at w; x in −127…127.
 //
 //go:noescape
 func qdotQ4_KVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+
+// qdotQ5_KVnni returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the
+// unsigned values q of nsb Q5_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ5_KVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
 
 // qdotQ6_KVnni returns Σ_{g<16·nsb} float32(Σ_{i<16} u[16g+i]·x[16g+i])·(ws[g]·xd[g/2]) over the
 // unsigned 6-bit values u (q+32) of nsb Q6_K super-blocks at w; x in −127…127.

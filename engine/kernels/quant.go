@@ -18,7 +18,7 @@ import (
 //     (bit-identical to ggml's dequantisation) and dotted with x in float32,
 //     so the result is that of the dequantised f32 model;
 //   - int8 (the default): x is quantised to 8 bits per block of 32 values
-//     (scale max|x|/127, as llama.cpp's Q8_0); Q8_0, Q4_0, IQ4_NL, Q4_K and
+//     (scale max|x|/127, as llama.cpp's Q8_0); Q8_0, Q4_0, IQ4_NL, Q4_K, Q5_K and
 //     Q6_K blocks are read as stored by their own kernels (rangeQ8_0, …),
 //     the other types' rows are unpacked once to int8 with one scale (and
 //     min) per 16 values for a generic row kernel (qdotRow); the products are
@@ -362,7 +362,7 @@ func (m *Matrix) quantRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) 
 		switch m.DType {
 		case tensor.Q8_0:
 			f = m.rangeQ8_0
-		case tensor.Q4_K:
+		case tensor.Q4_K, tensor.Q5_K:
 			f = m.rangeQ4_K
 		case tensor.Q6_K:
 			f = m.rangeQ6_K
@@ -458,22 +458,29 @@ func qdotQ8_0Go(w *byte, x *int8, xd *float32, nb int) float32 {
 	return acc
 }
 
-// rangeQ4_K is quantRange's int8 product for Q4_K: the 6-bit scales and
+// rangeQ4_K is quantRange's int8 product for Q4_K and Q5_K (the same
+// scales and mins, a fifth bit per value): the 6-bit scales and
 // mins of each row are decoded in Go (8 per 256 values), the nibbles are
 // multiplied by the kernel, and the mins' term Σ dmin·m·d_x·Σq_x is
 // subtracted here.
 func (m *Matrix) rangeQ4_K(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
 	R, C, rb := m.Rows, m.Cols, m.rowBytes()
-	f := p.qdotQ4_K
+	f, sb := p.qdotQ4_K, 144
 	if f == nil {
 		f = qdotQ4_KGo
+	}
+	if m.DType == tensor.Q5_K {
+		f, sb = p.qdotQ5_K, 176
+		if f == nil {
+			f = qdotQ5_KGo
+		}
 	}
 	ws, mn := make([]float32, C/32), make([]float32, C/32)
 	for r := lo; r < hi; r++ {
 		row := m.q[r*rb : (r+1)*rb]
 		hasMin := false
 		for s := 0; s < C/256; s++ {
-			b := row[144*s : 144*s+144]
+			b := row[sb*s : sb*s+sb]
 			d, dmin := f16(b, 0), f16(b, 2)
 			for k := 0; k < 8; k++ {
 				sc, mk := scaleMinK4(k, b[4:16])
@@ -618,6 +625,31 @@ func qdotNibble32Go(w *byte, x *int8, xd *float32, nb int, tab *int8) float32 {
 			is += val(q&15)*int32(xv[32*b+j]) + val(q>>4)*int32(xv[32*b+16+j])
 		}
 		acc += float32(is) * (f16(blk, 0) * xdv[b])
+	}
+	return acc
+}
+
+// qdotQ5_KGo is the reference of the qdotQ5_K kernels: qdotQ4_KGo for the
+// 5-bit values of Q5_K super-blocks.
+func qdotQ5_KGo(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 {
+	wv, xv := unsafe.Slice(w, 176*nsb), unsafe.Slice(x, 256*nsb)
+	wsv, xdv := unsafe.Slice(ws, 8*nsb), unsafe.Slice(xd, 8*nsb)
+	var acc float32
+	for s := 0; s < nsb; s++ {
+		qh, qs := wv[176*s+16:176*s+48], wv[176*s+48:176*s+176]
+		for j := 0; j < 4; j++ {
+			var lo, hi int32
+			for l := 0; l < 32; l++ {
+				q := qs[32*j+l]
+				ql := int32(q&15) | int32(qh[l]>>(2*j)&1)<<4
+				qu := int32(q>>4) | int32(qh[l]>>(2*j+1)&1)<<4
+				lo += ql * int32(xv[256*s+64*j+l])
+				hi += qu * int32(xv[256*s+64*j+32+l])
+			}
+			k := 8*s + 2*j
+			acc += float32(lo) * (wsv[k] * xdv[k])
+			acc += float32(hi) * (wsv[k+1] * xdv[k+1])
+		}
 	}
 	return acc
 }

@@ -585,7 +585,8 @@ func main() {
 	for _, vnni := range []bool{false, true} {
 		g.qdot(vnni)
 		g.qdotQ8_0(vnni)
-		g.qdotQ4_K(vnni)
+		g.qdotQ4_K(vnni, false)
+		g.qdotQ4_K(vnni, true)
 		g.qdotQ6_K(vnni)
 		g.qdotNibble32(vnni, false)
 		g.qdotNibble32(vnni, true)

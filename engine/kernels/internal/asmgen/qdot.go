@@ -145,16 +145,23 @@ func (g *gen) qdotQ8_0(vnni bool) {
 }
 
 // qdotQ4_K emits the int8 row dot of the 4-bit values of Q4_K super-blocks
-// (144 bytes; the 128 bytes of nibbles at offset 16), with the scales of
-// the 32-value sub-blocks already decoded into ws (d·sc, 8 per super-block):
+// (144 bytes; the 128 bytes of nibbles at offset 16) or, with q5, of the
+// 5-bit values of Q5_K super-blocks (176 bytes; the fifth bits at offset 16,
+// one byte per 32-value position with bit k for sub-block k, the nibbles at
+// offset 48), with the scales of the 32-value sub-blocks already decoded
+// into ws (d·sc, 8 per super-block):
 //
 //	Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k])
 //
 // (the mins are the caller's). Sub-block 2j of a super-block is the low
 // nibbles of its bytes 32j…32j+31, sub-block 2j+1 the high ones.
-func (g *gen) qdotQ4_K(vnni bool) {
-	name := "qdotQ4_K" + g.qdotSuffix(vnni)
-	doc := fmt.Sprintf("// %s returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the\n// 4-bit values q of nsb Q4_K super-blocks at w; x in −127…127.", name)
+func (g *gen) qdotQ4_K(vnni, q5 bool) {
+	typ, stride, qsOff := "Q4_K", 144, 16
+	if q5 {
+		typ, stride, qsOff = "Q5_K", 176, 48
+	}
+	name := "qdot" + typ + g.qdotSuffix(vnni)
+	doc := fmt.Sprintf("// %s returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the\n// unsigned values q of nsb %s super-blocks at w; x in −127…127.", name, typ)
 	g.fn(name, doc, "w *byte, ws *float32, x *int8, xd *float32, nsb int", "float32")
 	g.f("MOVQ w+0(FP), SI")
 	g.f("MOVQ ws+8(FP), R8")
@@ -170,17 +177,37 @@ func (g *gen) qdotQ4_K(vnni bool) {
 	g.f("MOVL $0x0f0f0f0f, AX")
 	g.f("VMOVD AX, X14")
 	g.f("VPBROADCASTD X14, Y14")
+	if q5 {
+		g.f("MOVL $0x10101010, AX")
+		g.f("VMOVD AX, X13")
+		g.f("VPBROADCASTD X13, Y13")
+	}
 	g.f("TESTQ CX, CX")
 	g.f("JZ done")
 	g.label("loop")
+	if q5 {
+		g.f("VMOVDQU 16(SI), Y10")
+	}
 	for j := 0; j < 4; j++ {
 		for h := 0; h < 2; h++ {
 			k := 2*j + h
-			g.f("VMOVDQU %d(SI), Y0", 16+32*j)
+			g.f("VMOVDQU %d(SI), Y0", qsOff+32*j)
 			if h == 1 {
 				g.f("VPSRLW $4, Y0, Y0")
 			}
 			g.f("VPAND Y14, Y0, Y0")
+			if q5 { // bit k of the qh bytes to bit 4
+				switch {
+				case k < 4:
+					g.f("VPSLLW $%d, Y10, Y6", 4-k)
+				case k == 4:
+					g.f("VMOVDQA Y10, Y6")
+				default:
+					g.f("VPSRLW $%d, Y10, Y6", k-4)
+				}
+				g.f("VPAND Y13, Y6, Y6")
+				g.f("VPOR Y6, Y0, Y0")
+			}
 			g.f("VMOVDQU %d(DI), Y1", 32*k)
 			g.qdotMul(vnni, true)
 			g.f("VCVTDQ2PS Y2, Y2")
@@ -190,7 +217,7 @@ func (g *gen) qdotQ4_K(vnni bool) {
 			g.f("VFMADD231PS Y5, Y2, Y%d", 3+h)
 		}
 	}
-	g.f("ADDQ $144, SI")
+	g.f("ADDQ $%d, SI", stride)
 	g.f("ADDQ $32, R8")
 	g.f("ADDQ $256, DI")
 	g.f("ADDQ $32, R9")
