@@ -65,6 +65,7 @@ type kpath struct {
 	// qdotIQ4_NLGo).
 	qdotQ4_0   func(w *byte, x *int8, xd *float32, nb int) float32
 	qdotIQ4_NL func(w *byte, x *int8, xd *float32, nb int, tab *int8) float32
+	qdotIQ4_XS func(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *int8) float32 // nil: qdotIQ4_XSGo
 }
 
 var (

@@ -1011,6 +1011,12 @@ func qdotQ4_0Avx2(w *byte, x *int8, xd *float32, nb int) float32
 //go:noescape
 func qdotIQ4_NLAvx2(w *byte, x *int8, xd *float32, nb int, tab *int8) float32
 
+// qdotIQ4_XSAvx2 returns Σ_{k<8·nsb} float32(Σ_{i<32} tab[q[32k+i]]·x[32k+i])·(ws[k]·xd[k]) over
+// the 4-bit indices q of nsb IQ4_XS super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotIQ4_XSAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *int8) float32
+
 // qdotRowVnni returns Σ_{g<n/16} float32(Σ_{i<16} w[16g+i]·x[16g+i])·ws[g]·xd[g/2]
 // (VPDPBUSD (AVX512_VNNI, 256-bit)); n must be a positive multiple of 32 and x in −127…127.
 //
@@ -1052,3 +1058,9 @@ func qdotQ4_0Vnni(w *byte, x *int8, xd *float32, nb int) float32
 //
 //go:noescape
 func qdotIQ4_NLVnni(w *byte, x *int8, xd *float32, nb int, tab *int8) float32
+
+// qdotIQ4_XSVnni returns Σ_{k<8·nsb} float32(Σ_{i<32} tab[q[32k+i]]·x[32k+i])·(ws[k]·xd[k]) over
+// the 4-bit indices q of nsb IQ4_XS super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotIQ4_XSVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *int8) float32

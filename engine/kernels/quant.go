@@ -18,9 +18,9 @@ import (
 //     (bit-identical to ggml's dequantisation) and dotted with x in float32,
 //     so the result is that of the dequantised f32 model;
 //   - int8 (the default): x is quantised to 8 bits per block of 32 values
-//     (scale max|x|/127, as llama.cpp's Q8_0); Q8_0, Q4_0, IQ4_NL, Q4_K, Q5_K and
-//     Q6_K blocks are read as stored by their own kernels (rangeQ8_0, …),
-//     the other types' rows are unpacked once to int8 with one scale (and
+//     (scale max|x|/127, as llama.cpp's Q8_0); Q8_0, Q4_0, IQ4_NL, IQ4_XS,
+//     Q4_K, Q5_K and Q6_K blocks are read as stored by their own kernels
+//     (rangeQ8_0, …), the other types' (Q4_1, Q5_0, Q5_1, Q2_K, Q3_K) rows are unpacked once to int8 with one scale (and
 //     min) per 16 values for a generic row kernel (qdotRow); the products are
 //     summed in integers four at a time (VPMADDUBSW/VPMADDWD on AVX2,
 //     VPDPBUSD with AVX512_VNNI), then scaled in float32. Like llama.cpp's own
@@ -368,6 +368,8 @@ func (m *Matrix) quantRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) 
 			f = m.rangeQ6_K
 		case tensor.Q4_0, tensor.IQ4_NL:
 			f = m.rangeNibble32
+		case tensor.IQ4_XS:
+			f = m.rangeIQ4_XS
 		}
 		if f != nil {
 			// x in tiles of xTile rows, each against all the rows
@@ -649,6 +651,53 @@ func qdotQ5_KGo(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 {
 			k := 8*s + 2*j
 			acc += float32(lo) * (wsv[k] * xdv[k])
 			acc += float32(hi) * (wsv[k+1] * xdv[k+1])
+		}
+	}
+	return acc
+}
+
+// rangeIQ4_XS is quantRange's int8 product for IQ4_XS: the 6-bit scales of
+// each row's 32-value sub-blocks are decoded in Go, the kernel looks the
+// 4-bit indices up in the codebook and multiplies.
+func (m *Matrix) rangeIQ4_XS(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
+	R, C, rb := m.Rows, m.Cols, m.rowBytes()
+	f := p.qdotIQ4_XS
+	if f == nil {
+		f = qdotIQ4_XSGo
+	}
+	ws := make([]float32, C/32)
+	for r := lo; r < hi; r++ {
+		row := m.q[r*rb : (r+1)*rb]
+		for s := 0; s < C/256; s++ {
+			b := row[136*s : 136*s+136]
+			d := f16(b, 0)
+			sh := binary.LittleEndian.Uint16(b[2:])
+			for k := 0; k < 8; k++ {
+				ls := int(b[4+k/2]>>(4*(k%2))&15) | int(sh>>(2*k)&3)<<4
+				ws[8*s+k] = d * float32(ls-32)
+			}
+		}
+		for i := i0; i < i1; i++ {
+			y[i*R+r] = f(&row[0], &ws[0], &xq.q[i*C], &xq.d[i*C/32], C/256, &tensor.IQ4Values[0])
+		}
+	}
+}
+
+// qdotIQ4_XSGo is the reference of the qdotIQ4_XS kernels: Σ over the
+// 32-value sub-blocks k of nsb IQ4_XS super-blocks of
+// float32(Σ tab[q]·x)·(ws[k]·xd[k]).
+func qdotIQ4_XSGo(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *int8) float32 {
+	wv, xv := unsafe.Slice(w, 136*nsb), unsafe.Slice(x, 256*nsb)
+	wsv, xdv, t := unsafe.Slice(ws, 8*nsb), unsafe.Slice(xd, 8*nsb), unsafe.Slice(tab, 16)
+	var acc float32
+	for s := 0; s < nsb; s++ {
+		for k := 0; k < 8; k++ {
+			qs := wv[136*s+8+16*k : 136*s+8+16*k+16]
+			var is int32
+			for j, q := range qs {
+				is += int32(t[q&15])*int32(xv[256*s+32*k+j]) + int32(t[q>>4])*int32(xv[256*s+32*k+16+j])
+			}
+			acc += float32(is) * (wsv[8*s+k] * xdv[8*s+k])
 		}
 	}
 	return acc

@@ -388,3 +388,61 @@ func (g *gen) qdotNibble32(vnni, iq4 bool) {
 	}
 	g.f("RET")
 }
+
+// qdotIQ4_XS emits the int8 row dot of IQ4_XS super-blocks (136 bytes: the
+// 16-byte nibble runs of the eight 32-value sub-blocks at offset 8, value j
+// of a sub-block in the low nibble of its byte j, value j+16 in the high
+// one), the codebook (16 int8) at tab and the sub-block scales already
+// decoded into ws (d·(ls−32), 8 per super-block):
+//
+//	Σ_{k<8·nsb} float32(Σ_{i<32} tab[q[32k+i]]·x[32k+i])·(ws[k]·xd[k])
+func (g *gen) qdotIQ4_XS(vnni bool) {
+	name := "qdotIQ4_XS" + g.qdotSuffix(vnni)
+	doc := fmt.Sprintf("// %s returns Σ_{k<8·nsb} float32(Σ_{i<32} tab[q[32k+i]]·x[32k+i])·(ws[k]·xd[k]) over\n// the 4-bit indices q of nsb IQ4_XS super-blocks at w; x in −127…127.", name)
+	g.fn(name, doc, "w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *int8", "float32")
+	g.f("MOVQ w+0(FP), SI")
+	g.f("MOVQ ws+8(FP), R8")
+	g.f("MOVQ x+16(FP), DI")
+	g.f("MOVQ xd+24(FP), R9")
+	g.f("MOVQ nsb+32(FP), CX")
+	g.f("MOVQ tab+40(FP), AX")
+	g.f("VBROADCASTI128 (AX), Y13")
+	g.f("VXORPS Y3, Y3, Y3")
+	g.f("VXORPS Y4, Y4, Y4")
+	if !vnni {
+		g.f("VPCMPEQW Y15, Y15, Y15")
+		g.f("VPSRLW $15, Y15, Y15")
+	}
+	g.f("MOVL $0x0f0f0f0f, AX")
+	g.f("VMOVD AX, X14")
+	g.f("VPBROADCASTD X14, Y14")
+	g.f("TESTQ CX, CX")
+	g.f("JZ done")
+	g.label("loop")
+	for k := 0; k < 8; k++ {
+		g.f("VMOVDQU %d(SI), X0", 8+16*k)
+		g.f("VPSRLW $4, X0, X6")
+		g.f("VINSERTI128 $1, X6, Y0, Y0")
+		g.f("VPAND Y14, Y0, Y0")
+		g.f("VPSHUFB Y0, Y13, Y0")
+		g.f("VMOVDQU %d(DI), Y1", 32*k)
+		g.qdotMul(vnni, false)
+		g.f("VCVTDQ2PS Y2, Y2")
+		g.f("VMOVSS %d(R8), X5", 4*k)
+		g.f("VMULSS %d(R9), X5, X5", 4*k)
+		g.f("VBROADCASTSS X5, Y5")
+		g.f("VFMADD231PS Y5, Y2, Y%d", 3+k%2)
+	}
+	g.f("ADDQ $136, SI")
+	g.f("ADDQ $32, R8")
+	g.f("ADDQ $256, DI")
+	g.f("ADDQ $32, R9")
+	g.f("DECQ CX")
+	g.f("JNZ loop")
+	g.label("done")
+	g.f("VADDPS Y4, Y3, Y3")
+	g.hsum(avx2, 3, 5)
+	g.f("VZEROUPPER")
+	g.f("MOVSS X3, ret+48(FP)")
+	g.f("RET")
+}
