@@ -160,7 +160,7 @@ func TestNewMatrixQuantErrors(t *testing.T) {
 func BenchmarkMatMulQuant(b *testing.B) {
 	const R, C = 4096, 4096
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, dt := range []tensor.DType{tensor.F32, tensor.Q8_0, tensor.Q4_0, tensor.Q4_K, tensor.Q6_K} {
+	for _, dt := range []tensor.DType{tensor.F32, tensor.Q8_0, tensor.Q4_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K, tensor.IQ4_XS, tensor.Q3_K} {
 		m, _ := testMatrix(r, dt, R, C)
 		for _, n := range []int{1, 16, 128} {
 			x := randF32(r, n*C)
