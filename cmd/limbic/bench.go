@@ -5,6 +5,8 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -81,8 +83,8 @@ GFLOP/s and the weight bytes read per second at the median.`,
 			if g.jsonOut {
 				return printJSON(r)
 			}
-			fmt.Printf("model %s, dtype %s, %d threads, weights %.1f MB, rss %.1f MB\n",
-				r.Model, r.DType, r.Threads, float64(r.WeightBytes)/1e6, float64(r.RSSBytes)/1e6)
+			fmt.Printf("model %s, dtype %s, %d threads, weights %.1f MB (%s), %.1f MB read per token, rss %.1f MB\n",
+				r.Model, r.DType, r.Threads, float64(r.WeightBytes)/1e6, typeBytes(r.WeightTypes), float64(r.BytesPerToken)/1e6, float64(r.RSSBytes)/1e6)
 			w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(w, "test\ttok/s min\tmedian\tmax\tGFLOP/s\tGB/s\t")
 			for _, x := range r.Results {
@@ -99,4 +101,14 @@ GFLOP/s and the weight bytes read per second at the median.`,
 	f.Uint64Var(&o.Seed, "seed", 0, "seed of the random tokens")
 	addJSON(c)
 	return c
+}
+
+// typeBytes formats bytes by weight type: "q4_k 9.4 MB, q6_k 2.1 MB".
+func typeBytes(m map[string]int64) string {
+	var parts []string
+	for t, b := range m {
+		parts = append(parts, fmt.Sprintf("%s %.1f MB", t, float64(b)/1e6))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }

@@ -199,9 +199,9 @@ func (b *binder) norm(name string, n int, bias bool) Norm {
 	return nm
 }
 
-// Convert returns a tensor's values in another dtype (F32, BF16, F16 or
-// Q8_0, the last only for rows of a multiple of 32 values); to Invalid or
-// the tensor's own dtype returns t.
+// Convert returns a tensor's values in another dtype (F32, BF16, F16, or
+// Q8_0, Q4_0, Q4_K, Q6_K for rows of whole blocks, quantised as llama.cpp
+// does); to Invalid or the tensor's own dtype returns t.
 func Convert(t *tensor.Tensor, to tensor.DType) (*tensor.Tensor, error) {
 	return convert(t, to, func(n int) []byte { return make([]byte, n) })
 }
@@ -234,11 +234,14 @@ func convert(t *tensor.Tensor, to tensor.DType, alloc func(int) []byte) (*tensor
 			h := tensor.F32ToF16(x)
 			out.Data[2*i], out.Data[2*i+1] = byte(h), byte(h>>8)
 		}
-	case tensor.Q8_0:
-		if n := t.Shape[len(t.Shape)-1]; n%tensor.Q8BlockSize != 0 {
-			return nil, fmt.Errorf("tensor %q: rows of %d values cannot be quantised to Q8_0 (blocks of %d)", t.Name, n, tensor.Q8BlockSize)
+	case tensor.Q8_0, tensor.Q4_0, tensor.Q4_K, tensor.Q6_K:
+		if n, bs := t.Shape[len(t.Shape)-1], to.BlockValues(); n%bs != 0 {
+			return nil, fmt.Errorf("tensor %q: rows of %d values cannot be quantised to %v (blocks of %d)", t.Name, n, to, bs)
 		}
-		q := tensor.QuantQ8_0(v)
+		q, err := tensor.Quantize(to, v)
+		if err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
+		}
 		out.Data = alloc(len(q))
 		copy(out.Data, q)
 	default:

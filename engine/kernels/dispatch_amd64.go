@@ -10,7 +10,8 @@ import "golang.org/x/sys/cpu"
 //
 //	avx512bf16  AVX-512F/BW/VL + AVX512_BF16: avx512, plus bf16 GEMM with
 //	            VDPBF16PS on activations rounded to bf16 (see MatMul)
-//	avx512      AVX-512F/BW/VL (GEMM 12×32, GEMV 4×4 tiles)
+//	avx512      AVX-512F/BW/VL (GEMM 12×32, GEMV 4×4 tiles); int8 dots of
+//	            quantised weights with VPDPBUSD where AVX512_VNNI is present
 //	avx2        AVX2 + FMA + F16C (GEMM 6×16, GEMV 2×4 tiles)
 func simdPaths() []*kpath {
 	var ps []*kpath
@@ -29,7 +30,11 @@ func simdPaths() []*kpath {
 			gemvRowsMF16:  []func(int, *float32, int, *uint16, int, *float32, int, int){nil, nil, gemvRowsF16Avx512M2, gemvRowsF16Avx512M3, gemvRowsF16Avx512M4, gemvRowsF16Avx512M5, gemvRowsF16Avx512M6},
 			dot:           dotAvx512, axpy: axpyAvx512, add: addAvx512, scale: scaleAvx512, max: maxAvx512,
 			mulScale: mulScaleAvx512, expSum: expSumAvx512, gateMul: gateMulAvx512, scores: scoresAvx512,
-			prefetch: prefetchT1,
+			prefetch: prefetchT1, qdotRow: qdotRowAvx2, qdotQ8_0: qdotQ8_0Avx2, qdotQ4_K: qdotQ4_KAvx2, qdotQ6_K: qdotQ6_KAvx2, qdotQ5_K: qdotQ5_KAvx2, qdotIQ4_XS: qdotIQ4_XSAvx2, qdotQ4_0: qdotQ4_0Avx2, qdotIQ4_NL: qdotIQ4_NLAvx2,
+		}
+		if x.HasAVX512VNNI {
+			p.qdotRow, p.qdotQ8_0, p.qdotQ4_K, p.qdotQ6_K = qdotRowVnni, qdotQ8_0Vnni, qdotQ4_KVnni, qdotQ6_KVnni
+			p.qdotQ4_0, p.qdotIQ4_NL, p.qdotQ5_K, p.qdotIQ4_XS = qdotQ4_0Vnni, qdotIQ4_NLVnni, qdotQ5_KVnni, qdotIQ4_XSVnni
 		}
 		if x.HasAVX512BF16 {
 			b := *p
@@ -54,7 +59,7 @@ func simdPaths() []*kpath {
 			gemvRowsMF16:  []func(int, *float32, int, *uint16, int, *float32, int, int){nil, nil, gemvRowsF16Avx2M2, gemvRowsF16Avx2M3, gemvRowsF16Avx2M4, gemvRowsF16Avx2M5, gemvRowsF16Avx2M6},
 			dot:           dotAvx2, axpy: axpyAvx2, add: addAvx2, scale: scaleAvx2, max: maxAvx2,
 			mulScale: mulScaleAvx2, expSum: expSumAvx2, gateMul: gateMulAvx2, scores: scoresAvx2,
-			prefetch: prefetchT1,
+			prefetch: prefetchT1, qdotRow: qdotRowAvx2, qdotQ8_0: qdotQ8_0Avx2, qdotQ4_K: qdotQ4_KAvx2, qdotQ6_K: qdotQ6_KAvx2, qdotQ5_K: qdotQ5_KAvx2, qdotIQ4_XS: qdotIQ4_XSAvx2, qdotQ4_0: qdotQ4_0Avx2, qdotIQ4_NL: qdotIQ4_NLAvx2,
 		})
 	}
 	return ps

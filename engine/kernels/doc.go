@@ -8,7 +8,8 @@
 // Activations are float32, row-major [rows, dim]. A weight Matrix is
 // [Rows, Cols] = [out, in] as stored in checkpoints, so a linear layer is
 // y = x · Wᵀ. Weights stay in their stored dtype (a bf16 checkpoint stays
-// bf16 in memory; nothing is widened or repacked at load time). Every kernel
+// bf16 in memory, a Q4_K one in its blocks; nothing is widened or repacked
+// at load time). Every kernel
 // has a plain Go version that defines its meaning; faster paths must agree
 // with it (see the tests, which run every path).
 //
@@ -18,7 +19,8 @@
 // can run, best first:
 //
 //	avx512bf16  avx512 plus VDPBF16PS for bf16 GEMM (x rounded to bf16)
-//	avx512      AVX-512F/BW/VL/DQ
+//	avx512      AVX-512F/BW/VL/DQ (int8 products with VPDPBUSD where
+//	            AVX512_VNNI is present)
 //	avx2        AVX2 + FMA + F16C
 //	go          plain Go (also the only path with the purego build tag or
 //	            on other architectures)
@@ -47,7 +49,7 @@
 // output is cut into (≤ mcMax weight rows) × (x-row block) items over the
 // pool; each item packs its weight rows one K block (≤ kcMax) at a time into
 // L2-resident panels [kc][nr] with gathers (widening bf16/f16 to float32 on
-// the way; Q8_0 is dequantised in Go) and runs mr×nr register-blocked
+// the way; quantised blocks are dequantised in Go, see below) and runs mr×nr register-blocked
 // micro-kernels (12×32 on AVX-512, 6×16 on AVX2) that broadcast x straight
 // from its rows. Nothing is cached between calls, so the weight costs no
 // memory beyond its stored form; packing is a few percent of a prefill GEMM.
@@ -60,6 +62,28 @@
 // synthetic checkpoints (testdata/reference/synthetic) that moves logits by
 // up to 0.5 against the float64 reference (exact paths: < 1e-4), so it is
 // opt-in: LIMBIC_KERNELS=avx512bf16.
+//
+// # Quantised weights
+//
+// Matrices of llama.cpp's block types (tensor.QuantTypes: Q4_0 … Q8_0, the
+// k-quants, IQ4_NL, IQ4_XS) keep their blocks. MatMul runs them one of two
+// ways (quant.go; EnvQuant / SetQuantExact choose, the tests run both):
+//
+//   - int8, the default, as llama.cpp does: x is quantised to int8 per block
+//     of 32 values (scale max|x|/127), and the kernels multiply the weight
+//     blocks' small integers with it in integer arithmetic, scaling once per
+//     16 or 32 values. Q8_0, Q4_0, IQ4_NL, IQ4_XS, Q4_K, Q5_K and Q6_K have
+//     kernels that
+//     read the blocks directly (qdotQ8_0 …: VPMADDUBSW on AVX2, VPDPBUSD with
+//     AVX512_VNNI); the other types are unpacked to int8 one weight row at a
+//     time (in Go) for a generic row kernel (qdotRow). The logits move by
+//     about what llama.cpp's own products move them (0.1-0.2 on the test
+//     model, see testdata/reference/quant/README.md). Prefill of more than
+//     int8MaxN rows runs the exact GEMM instead, which is faster there.
+//   - exact: each block is dequantised to float32 inside the kernel,
+//     bit-identical to ggml's dequantisation, and dotted in float32 (decode)
+//     or packed for the GEMM (prefill), so the logits are those of the
+//     dequantised f32 model.
 //
 // # Pool
 //

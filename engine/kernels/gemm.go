@@ -26,19 +26,25 @@ type gemvArgs struct {
 	m    *Matrix
 	p    *kpath
 	y, x []float32
+	xq   *actQ8 // x quantised to 8 bits for the integer kernels (nil: none)
 	n    int
 }
 
-var gemvLoop = Loop[gemvArgs]{Body: func(a *gemvArgs, lo, hi int) { a.m.gemvRange(a.p, a.y, a.x, a.n, lo, hi) }}
+var gemvLoop = Loop[gemvArgs]{Body: func(a *gemvArgs, lo, hi int) { a.m.gemvRange(a.p, a.y, a.x, a.xq, a.n, lo, hi) }}
 
 // gemvGrain is the fewest weight rows worth a chunk of their own (about
 // 16K multiply-adds).
 func (m *Matrix) gemvGrain(n int) int { return 4 + 16384/(m.Cols*n+1) }
 
 // gemvRange does weight rows [lo, hi) of y = x·Wᵀ for n rows of x: with the
-// path's row-streaming kernels, or, for Q8_0 and rows narrower than a
-// vector, row by row with Dot.
-func (m *Matrix) gemvRange(p *kpath, y, x []float32, n, lo, hi int) {
+// path's row-streaming kernels, for quantised weights block by block
+// (quantRange; xq holds x quantised to 8 bits when the integer kernels run,
+// else nil), or, for rows narrower than a vector, row by row with Dot.
+func (m *Matrix) gemvRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) {
+	if m.q != nil {
+		m.quantRange(p, y, x, xq, n, lo, hi)
+		return
+	}
 	if m.gemvRows(p, y, x, n, lo, hi-lo) {
 		return
 	}
@@ -71,10 +77,12 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 	}
 	p := cur.Load()
 	multi := p.gemm != nil && n <= gemvMaxN && len(ms) > 1 && len(ms) <= maxMulti
+	intDot := false // some matrix runs the int8 product on x quantised to 8 bits
 	for i, m := range ms {
-		if m.Cols != ms[0].Cols || len(x) < n*m.Cols || len(ys[i]) < n*m.Rows || m.Cols == 0 || m.DType == tensor.Q8_0 {
+		if m.Cols != ms[0].Cols || len(x) < n*m.Cols || len(ys[i]) < n*m.Rows || m.Cols == 0 {
 			multi = false
 		}
+		intDot = intDot || m.q != nil && m.intKernel(p) != nil
 	}
 	if !multi {
 		for i, m := range ms {
@@ -83,6 +91,10 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 		return
 	}
 	a := multiArgs{p: p, x: x, n: n, nm: len(ms)}
+	if intDot {
+		a.xq = quantizeAct(x, n, ms[0].Cols)
+		defer putAct(a.xq)
+	}
 	grain := 0
 	for i, m := range ms {
 		a.ms[i], a.ys[i] = m, ys[i]
@@ -98,6 +110,7 @@ const maxMulti = 4
 type multiArgs struct {
 	p      *kpath
 	x      []float32
+	xq     *actQ8 // x quantised to 8 bits for the integer kernels (nil: none)
 	n, nm  int
 	ms     [maxMulti]*Matrix
 	ys     [maxMulti][]float32
@@ -108,7 +121,7 @@ var multiLoop = Loop[multiArgs]{Body: func(a *multiArgs, lo, hi int) {
 	for i, m := range a.ms[:a.nm] {
 		r0, r1 := max(lo, a.starts[i]), min(hi, a.starts[i+1])
 		if r0 < r1 {
-			m.gemvRange(a.p, a.ys[i], a.x, a.n, r0-a.starts[i], r1-a.starts[i])
+			m.gemvRange(a.p, a.ys[i], a.x, a.xq, a.n, r0-a.starts[i], r1-a.starts[i])
 		}
 	}
 }}
@@ -194,6 +207,9 @@ func (m *Matrix) gemmBlocked(p *kpath, y, x []float32, n int) {
 	// K blocks of equal size, even (pairs stay whole).
 	kblocks := (C + kcMax - 1) / kcMax
 	kc := ((C+kblocks-1)/kblocks + 1) &^ 1
+	if m.q != nil { // whole quantised blocks
+		kc = (kc + m.qsize - 1) / m.qsize * m.qsize
+	}
 	if pairs {
 		kblocks = (C + 2*kcMax - 1) / (2 * kcMax)
 		kc = ((C+kblocks-1)/kblocks + 1) &^ 1
@@ -352,8 +368,20 @@ func (m *Matrix) packPanel(p *kpath, dst []uint32, r, valid, k0, kl int, pairs b
 		}
 		return
 	}
-	// Generic: convert each row segment, scatter into the panel.
 	d := unsafe.Slice((*float32)(unsafe.Pointer(&dst[0])), nr*kl)
+	if m.q != nil { // dequantise the blocks of [k0, k0+kl) (whole blocks: see gemmBlocked)
+		var buf [kcMax + tensor.QKK]float32
+		rb, b0 := m.rowBytes(), k0/m.qsize*m.qbytes
+		for j := 0; j < nr; j++ {
+			r := r + min(j, valid-1)
+			tensor.Dequant(m.DType, buf[:kl], m.q[r*rb+b0:(r+1)*rb])
+			for k := 0; k < kl; k++ {
+				d[k*nr+j] = buf[k]
+			}
+		}
+		return
+	}
+	// Generic: convert each row segment, scatter into the panel.
 	row := make([]float32, C)
 	for j := 0; j < nr; j++ {
 		if j < valid {

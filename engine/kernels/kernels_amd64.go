@@ -968,3 +968,99 @@ func packBF16Avx2(dst *float32, src *uint16, idx *int32, k2 int)
 //
 //go:noescape
 func cvtBF16Avx512(dst *uint16, src *float32, n int)
+
+// qdotRowAvx2 returns Σ_{g<n/16} float32(Σ_{i<16} w[16g+i]·x[16g+i])·ws[g]·xd[g/2]
+// (VPMADDUBSW + VPMADDWD); n must be a positive multiple of 32 and x in −127…127.
+//
+//go:noescape
+func qdotRowAvx2(w *int8, ws *float32, x *int8, xd *float32, n int) float32
+
+// qdotQ8_0Avx2 returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// Q8_0 blocks at w (d_b: the block's f16 scale, q_b its int8 values); x in −127…127.
+//
+//go:noescape
+func qdotQ8_0Avx2(w *byte, x *int8, xd *float32, nb int) float32
+
+// qdotQ4_KAvx2 returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the
+// unsigned values q of nsb Q4_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ4_KAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+
+// qdotQ5_KAvx2 returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the
+// unsigned values q of nsb Q5_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ5_KAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+
+// qdotQ6_KAvx2 returns Σ_{g<16·nsb} float32(Σ_{i<16} u[16g+i]·x[16g+i])·(ws[g]·xd[g/2]) over the
+// unsigned 6-bit values u (q+32) of nsb Q6_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ6_KAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+
+// qdotQ4_0Avx2 returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// Q4_0 blocks at w (d_b: the block's f16 scale, v_b its values q−8); x in −127…127.
+//
+//go:noescape
+func qdotQ4_0Avx2(w *byte, x *int8, xd *float32, nb int) float32
+
+// qdotIQ4_NLAvx2 returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// IQ4_NL blocks at w (d_b: the block's f16 scale, v_b its values tab[q]); x in −127…127.
+//
+//go:noescape
+func qdotIQ4_NLAvx2(w *byte, x *int8, xd *float32, nb int, tab *int8) float32
+
+// qdotIQ4_XSAvx2 returns Σ_{k<8·nsb} float32(Σ_{i<32} tab[q[32k+i]]·x[32k+i])·(ws[k]·xd[k]) over
+// the 4-bit indices q of nsb IQ4_XS super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotIQ4_XSAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *int8) float32
+
+// qdotRowVnni returns Σ_{g<n/16} float32(Σ_{i<16} w[16g+i]·x[16g+i])·ws[g]·xd[g/2]
+// (VPDPBUSD (AVX512_VNNI, 256-bit)); n must be a positive multiple of 32 and x in −127…127.
+//
+//go:noescape
+func qdotRowVnni(w *int8, ws *float32, x *int8, xd *float32, n int) float32
+
+// qdotQ8_0Vnni returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// Q8_0 blocks at w (d_b: the block's f16 scale, q_b its int8 values); x in −127…127.
+//
+//go:noescape
+func qdotQ8_0Vnni(w *byte, x *int8, xd *float32, nb int) float32
+
+// qdotQ4_KVnni returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the
+// unsigned values q of nsb Q4_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ4_KVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+
+// qdotQ5_KVnni returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the
+// unsigned values q of nsb Q5_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ5_KVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+
+// qdotQ6_KVnni returns Σ_{g<16·nsb} float32(Σ_{i<16} u[16g+i]·x[16g+i])·(ws[g]·xd[g/2]) over the
+// unsigned 6-bit values u (q+32) of nsb Q6_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ6_KVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+
+// qdotQ4_0Vnni returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// Q4_0 blocks at w (d_b: the block's f16 scale, v_b its values q−8); x in −127…127.
+//
+//go:noescape
+func qdotQ4_0Vnni(w *byte, x *int8, xd *float32, nb int) float32
+
+// qdotIQ4_NLVnni returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// IQ4_NL blocks at w (d_b: the block's f16 scale, v_b its values tab[q]); x in −127…127.
+//
+//go:noescape
+func qdotIQ4_NLVnni(w *byte, x *int8, xd *float32, nb int, tab *int8) float32
+
+// qdotIQ4_XSVnni returns Σ_{k<8·nsb} float32(Σ_{i<32} tab[q[32k+i]]·x[32k+i])·(ws[k]·xd[k]) over
+// the 4-bit indices q of nsb IQ4_XS super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotIQ4_XSVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *int8) float32

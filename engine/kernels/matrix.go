@@ -8,14 +8,17 @@ import (
 )
 
 // Matrix is a read-only weight matrix [Rows, Cols] in one of the dtypes the
-// kernels support (F32, BF16, F16, Q8_0). Data is kept in its stored dtype:
-// a bf16 checkpoint stays bf16 in memory.
+// kernels support (F32, BF16, F16 and the block quantisations of
+// tensor.QuantTypes). Data is kept in its stored dtype: a bf16 checkpoint
+// stays bf16 in memory, a Q4_K one stays in its blocks.
 type Matrix struct {
 	Rows, Cols int
 	DType      tensor.DType
 	f32        []float32
 	u16        []uint16 // BF16 or F16 bit patterns
-	q8         []byte   // Q8_0 blocks, row-major, Cols/32 blocks per row
+	q          []byte   // quantised blocks, row-major, Cols/qsize blocks per row
+	qsize      int      // values per block
+	qbytes     int      // bytes per block
 }
 
 // NewMatrix wraps a 2-D tensor without copying when its data is aligned
@@ -52,13 +55,15 @@ func NewMatrix(t *tensor.Tensor) (*Matrix, error) {
 				}
 			}
 		}
-	case tensor.Q8_0:
-		if cols%tensor.Q8BlockSize != 0 {
-			return nil, fmt.Errorf("tensor %q: Q8_0 row length %d is not a multiple of %d", t.Name, cols, tensor.Q8BlockSize)
-		}
-		m.q8 = t.Data
 	default:
-		return nil, fmt.Errorf("tensor %q: dtype %v is not supported for weights (want F32, BF16, F16 or Q8_0)", t.Name, t.DType)
+		if !t.DType.IsQuant() {
+			return nil, fmt.Errorf("tensor %q: dtype %v is not supported for weights (want F32, BF16, F16 or a block quantisation)", t.Name, t.DType)
+		}
+		m.qsize, m.qbytes = t.DType.Block()
+		if cols%m.qsize != 0 {
+			return nil, fmt.Errorf("tensor %q: %v row length %d is not a multiple of %d", t.Name, t.DType, cols, m.qsize)
+		}
+		m.q = t.Data
 	}
 	return m, nil
 }
@@ -81,10 +86,8 @@ func (m *Matrix) Bytes() int {
 		return 4 * len(m.f32)
 	case tensor.BF16, tensor.F16:
 		return 2 * len(m.u16)
-	case tensor.Q8_0:
-		return len(m.q8)
 	}
-	return 0
+	return len(m.q)
 }
 
 // Row writes row i, converted to float32, into dst[:Cols].
@@ -101,9 +104,9 @@ func (m *Matrix) Row(i int, dst []float32) {
 		for j, h := range m.u16[i*m.Cols : (i+1)*m.Cols] {
 			dst[j] = tensor.F16ToF32(h)
 		}
-	case tensor.Q8_0:
-		rb := m.Cols / tensor.Q8BlockSize * tensor.Q8BlockBytes
-		tensor.DequantQ8_0(dst, m.q8[i*rb:(i+1)*rb])
+	default:
+		rb := m.rowBytes()
+		tensor.Dequant(m.DType, dst, m.q[i*rb:(i+1)*rb])
 	}
 }
 
@@ -129,9 +132,11 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 	}
 	p := cur.Load()
 	switch {
+	case m.q != nil:
+		m.matmulQuant(p, y, x, n)
 	case p.gemm == nil:
 		m.matmulGo(y, x, n)
-	case n <= gemvMaxN || m.DType == tensor.Q8_0 && n <= 2*gemvMaxN:
+	case n <= gemvMaxN:
 		m.gemv(p, y, x, n)
 	default:
 		m.gemmBlocked(p, y, x, n)
@@ -176,8 +181,8 @@ func (m *Matrix) DataPointer() unsafe.Pointer {
 		return unsafe.Pointer(&m.f32[0])
 	case len(m.u16) > 0:
 		return unsafe.Pointer(&m.u16[0])
-	case len(m.q8) > 0:
-		return unsafe.Pointer(&m.q8[0])
+	case len(m.q) > 0:
+		return unsafe.Pointer(&m.q[0])
 	}
 	return nil
 }

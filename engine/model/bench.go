@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/limbic-dev/limbic/engine/arch"
+	"github.com/limbic-dev/limbic/engine/kernels"
 )
 
 // BenchOptions configure Bench, which measures like llama-bench: prefill of
@@ -39,18 +40,22 @@ type BenchResult struct {
 	Tokens       int     `json:"tokens"`
 	TokensPerSec Stat    `json:"tokens_per_s"`
 	GFLOPS       float64 `json:"gflops"`       // at the median speed
-	GBytesPerSec float64 `json:"gbytes_per_s"` // weight bytes read per second at the median speed
+	GBytesPerSec float64 `json:"gbytes_per_s"` // weight bytes read per second at the median speed (BytesPerToken per forward pass)
 }
 
 // BenchReport is what Bench measured.
 type BenchReport struct {
-	Model        string        `json:"model"`
-	DType        string        `json:"dtype"`
-	Threads      int           `json:"threads"`
-	WeightBytes  int64         `json:"weight_bytes"`
-	KVCacheBytes int64         `json:"kv_cache_bytes"` // the largest cache used
-	RSSBytes     int64         `json:"rss_bytes"`      // resident set after the runs (0 where unknown)
-	Results      []BenchResult `json:"results"`
+	Model       string           `json:"model"`
+	DType       string           `json:"dtype"`        // weight matrices' types, "+"-joined for a mix ("q4_k+q6_k")
+	WeightTypes map[string]int64 `json:"weight_types"` // bytes of weight matrices by type
+	// BytesPerToken is what one forward pass reads of the weights: every
+	// matrix but the token embedding, of which it reads one row per token.
+	BytesPerToken int64         `json:"bytes_per_token"`
+	Threads       int           `json:"threads"`
+	WeightBytes   int64         `json:"weight_bytes"`
+	KVCacheBytes  int64         `json:"kv_cache_bytes"` // the largest cache used
+	RSSBytes      int64         `json:"rss_bytes"`      // resident set after the runs (0 where unknown)
+	Results       []BenchResult `json:"results"`
 }
 
 // Bench runs the tests on m.
@@ -70,13 +75,13 @@ func Bench(ctx context.Context, m *arch.Transformer, o BenchOptions) (*BenchRepo
 		return t
 	}
 	rep := &BenchReport{Threads: runtime.GOMAXPROCS(0), WeightBytes: int64(m.WeightBytes())}
-	dtypes := map[string]bool{}
-	for _, b := range m.W.Blocks {
-		dtypes[b.Q.W.DType.String()] = true
+	rep.WeightTypes, rep.BytesPerToken = weightTypes(m)
+	var types []string
+	for d := range rep.WeightTypes {
+		types = append(types, d)
 	}
-	for d := range dtypes {
-		rep.DType = strings.ToLower(d)
-	}
+	sort.Strings(types)
+	rep.DType = strings.Join(types, "+")
 	run := func(test string, n int, once func(c *arch.Cache) error) error {
 		if n > m.MaxSeq {
 			return fmt.Errorf("bench %s: %d tokens exceed the context length %d", test, n, m.MaxSeq)
@@ -117,7 +122,7 @@ func Bench(ctx context.Context, m *arch.Transformer, o BenchOptions) (*BenchRepo
 		if !prefill {
 			passes = float64(n)
 		}
-		res.GBytesPerSec = passes * float64(rep.WeightBytes) / secs / 1e9
+		res.GBytesPerSec = passes * float64(rep.BytesPerToken) / secs / 1e9
 		rep.Results = append(rep.Results, res)
 		return nil
 	}
@@ -190,4 +195,37 @@ func rss() int64 {
 		}
 	}
 	return 0
+}
+
+// weightTypes returns the bytes of m's weight matrices by type (lower case)
+// and the bytes one forward pass reads of them per token: every matrix but
+// the embedding, and one embedding row.
+func weightTypes(m *arch.Transformer) (map[string]int64, int64) {
+	types := map[string]int64{}
+	var perToken int64
+	add := func(w *kernels.Matrix, read bool) {
+		if w == nil {
+			return
+		}
+		types[strings.ToLower(w.DType.String())] += int64(w.Bytes())
+		if read {
+			perToken += int64(w.Bytes())
+		}
+	}
+	add(m.W.Embed, false)
+	if m.W.Embed != nil && m.W.Embed.Rows > 0 {
+		perToken += int64(m.W.Embed.Bytes() / m.W.Embed.Rows)
+	}
+	if m.W.Output != m.W.Embed {
+		add(m.W.Output, true)
+	} else if m.W.Output != nil {
+		perToken += int64(m.W.Output.Bytes())
+	}
+	for i := range m.W.Blocks {
+		b := &m.W.Blocks[i]
+		for _, l := range []*arch.Linear{&b.Q, &b.K, &b.V, &b.O, &b.Gate, &b.Up, &b.Down} {
+			add(l.W, true)
+		}
+	}
+	return types, perToken
 }

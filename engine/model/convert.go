@@ -60,7 +60,7 @@ func (m *Model) ExportHF(dir string, overwrite bool) error {
 		return fmt.Errorf("convert: the model's rope scaling is a table of per-frequency factors (GGUF rope_freqs), which config.json cannot express")
 	}
 	for i, t := range ts {
-		if t.DType == tensor.Q8_0 { // safetensors has no block-quantised dtypes
+		if t.DType.IsQuant() { // safetensors has no block-quantised dtypes
 			if ts[i], err = arch.Convert(t, tensor.F32); err != nil {
 				return err
 			}

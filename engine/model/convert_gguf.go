@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/limbic-dev/limbic/engine/arch"
@@ -48,6 +49,87 @@ func (m *Model) ExportGGUF(path string, dtype tensor.DType) error {
 // type of the weight matrices: F32, F16, BF16, Q8_0, or tensor.Invalid to
 // keep each one's dtype.
 func WriteGGUF(path string, cfg arch.Config, tensors []*tensor.Tensor, vocab *tokenizer.GGUFVocab, dtype tensor.DType) error {
+	return writeGGUFAs(path, cfg, tensors, vocab, dtype, "")
+}
+
+// QuantMixes lists the llama-quantize file types WriteGGUFMix writes.
+var QuantMixes = []string{"q4_0", "q4_k_m"}
+
+// quantMixes: each mix's base type and general.file_type (llama_ftype).
+var quantMixes = map[string]struct {
+	base  tensor.DType
+	ftype uint32
+}{"q4_0": {tensor.Q4_0, 2}, "q4_k_m": {tensor.Q4_K, 15}}
+
+// WriteGGUFMix is WriteGGUF with the weight types llama-quantize chooses
+// for one of its file types (QuantMixes) from an f32 model without an
+// importance matrix: the base type (Q4_0, Q4_K) for most matrices, Q6_K for
+// output.weight (token_embd.weight when tied), and for q4_k_m Q6_K for
+// attn_v and ffn_down in the layers llama.cpp's use_more_bits picks. The
+// blocks are bit-identical to llama-quantize's. Rows that are not whole
+// blocks fall back to Q8_0, or F16 when not a multiple of 32 (llama-quantize
+// uses Q5_0 where Q4_K does not fit, which limbic cannot write).
+func WriteGGUFMix(path string, cfg arch.Config, tensors []*tensor.Tensor, vocab *tokenizer.GGUFVocab, mix string) error {
+	if _, ok := quantMixes[mix]; !ok {
+		return fmt.Errorf("gguf: unknown quantisation mix %q (want one of %s)", mix, strings.Join(QuantMixes, ", "))
+	}
+	return writeGGUFAs(path, cfg, tensors, vocab, tensor.Invalid, mix)
+}
+
+// ExportGGUFMix is ExportGGUF with llama-quantize's weight types for mix
+// (see WriteGGUFMix).
+func (m *Model) ExportGGUFMix(path, mix string) error {
+	cfg, ts, err := m.HFTensors()
+	if err != nil {
+		return err
+	}
+	var v *tokenizer.GGUFVocab
+	if m.Tok != nil {
+		if v, err = GGUFVocabOf(m.Tok, cfg.Arch); err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+	}
+	return WriteGGUFMix(path, cfg, ts, v, mix)
+}
+
+// mixType is the type llama-quantize gives GGUF tensor name (of shape
+// t.Shape) in mix; hasOutput tells whether the file has output.weight.
+func mixType(mix, name string, t *tensor.Tensor, nLayers int, hasOutput bool) tensor.DType {
+	if ggufType(name, t, tensor.F16) == tensor.F32 { // 1-D tensors, norms, positions
+		return tensor.F32
+	}
+	base := quantMixes[mix].base
+	nx := t.Shape[len(t.Shape)-1]
+	layer := -1
+	if rest, ok := strings.CutPrefix(name, "blk."); ok {
+		if i := strings.IndexByte(rest, '.'); i > 0 {
+			layer, _ = strconv.Atoi(rest[:i])
+		}
+	}
+	// use_more_bits: the first and last eighth of the layers and every third between.
+	moreBits := layer >= 0 && (layer < nLayers/8 || layer >= 7*nLayers/8 || (layer-nLayers/8)%3 == 2)
+	typ := base
+	switch {
+	case name == "output.weight" || !hasOutput && name == "token_embd.weight":
+		typ = tensor.Q6_K
+		if nx%base.BlockValues() != 0 {
+			typ = tensor.Q8_0
+		}
+	case mix == "q4_k_m" && moreBits && (strings.HasSuffix(name, ".attn_v.weight") || strings.HasSuffix(name, ".ffn_down.weight")):
+		typ = tensor.Q6_K
+	}
+	if nx%typ.BlockValues() != 0 {
+		typ = tensor.Q8_0
+		if nx%typ.BlockValues() != 0 {
+			typ = tensor.F16
+		}
+	}
+	return typ
+}
+
+// writeGGUFAs is WriteGGUF with the matrices in dtype, or, for a non-empty
+// mix, in the types of that llama-quantize mix.
+func writeGGUFAs(path string, cfg arch.Config, tensors []*tensor.Tensor, vocab *tokenizer.GGUFVocab, dtype tensor.DType, mix string) error {
 	fam, err := arch.Lookup(cfg.Arch)
 	if err != nil {
 		return fmt.Errorf("gguf: %w", err)
@@ -96,7 +178,11 @@ func WriteGGUF(path string, cfg arch.Config, tensors []*tensor.Tensor, vocab *to
 	for _, kv := range kvs {
 		add(kv.Key, kv.Value)
 	}
-	add("general.file_type", fileType(tensors, dtype))
+	ftype := fileType(tensors, dtype)
+	if mix != "" {
+		ftype = quantMixes[mix].ftype
+	}
+	add("general.file_type", ftype)
 	for _, kv := range vocabKVs(&v) {
 		add(kv.Key, kv.Value)
 	}
@@ -124,7 +210,13 @@ func WriteGGUF(path string, cfg arch.Config, tensors []*tensor.Tensor, vocab *to
 				return err
 			}
 		}
-		if g, err = arch.Convert(g, ggufType(name, g, dtype)); err != nil {
+		src := g
+		typ := ggufType(name, g, dtype)
+		hasOutput := !cfg.Tied || spec.DupOutput
+		if mix != "" {
+			typ = mixType(mix, name, g, cfg.Layers, hasOutput)
+		}
+		if g, err = arch.Convert(g, typ); err != nil {
 			return err
 		}
 		named := *g
@@ -134,6 +226,13 @@ func WriteGGUF(path string, cfg arch.Config, tensors []*tensor.Tensor, vocab *to
 		}
 		if name == "token_embd.weight" && cfg.Tied && spec.DupOutput {
 			dup := named
+			if mix != "" { // llama-quantize gives the output its own type
+				o, err := arch.Convert(src, mixType(mix, "output.weight", src, cfg.Layers, true))
+				if err != nil {
+					return err
+				}
+				dup = *o
+			}
 			dup.Name = "output.weight"
 			if err := w.AddTensor(&dup); err != nil {
 				return err

@@ -356,7 +356,7 @@ func TestBadCheckpoints(t *testing.T) {
 		{"dtype the engine lacks", f64, []string{"model.layers.1.self_attn.o_proj.weight", "F64", "not supported"}},
 		{"wrong shape", shape, []string{"model.layers.1.mlp.down_proj.weight", "shape"}},
 		{"gguf: unknown architecture", writeGGUF(t, tmp, "mamba.gguf", "mamba", nil), []string{`"mamba"`, "supported", "llama", "gemma2", "gpt2"}},
-		{"gguf: unknown quantization type", writeGGUF(t, tmp, "q4.gguf", "llama", &rawTensor{"token_embd.weight", 2, []uint64{32, 4}}), []string{"token_embd.weight", "Q4_0", "cannot load"}},
+		{"gguf: unknown quantization type", writeGGUF(t, tmp, "q4.gguf", "llama", &rawTensor{"token_embd.weight", 16, []uint64{256, 4}}), []string{"token_embd.weight", "IQ2_XXS", "cannot load", "Q4_K", "IQ4_XS"}},
 		{"gguf: unknown tensor", writeGGUF(t, tmp, "extra.gguf", "llama", &rawTensor{"blk.0.attn_sinks.weight", 0, []uint64{4}}), []string{"blk.0.attn_sinks.weight"}},
 		{"gguf: missing metadata", writeGGUF(t, tmp, "nometa.gguf", "llama", &rawTensor{"token_embd.weight", 0, []uint64{4, 4}}), []string{"llama.embedding_length"}},
 	}
@@ -415,8 +415,8 @@ func writeGGUF(t *testing.T, dir, name, archName string, rt *rawTensor) string {
 		switch rt.typ {
 		case 0:
 			size = int(elems) * 4
-		case 2: // Q4_0: blocks of 32 values in 18 bytes
-			size = int(elems) / 32 * 18
+		case 16: // IQ2_XXS: blocks of 256 values in 66 bytes
+			size = int(elems) / 256 * 66
 		}
 	}
 	for len(b)%32 != 0 {

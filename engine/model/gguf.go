@@ -66,7 +66,7 @@ func newGGUFSource(f *gguf.File, spec *arch.GGUFSpec) (*ggufSource, error) {
 	var unknown []string
 	for _, ti := range f.TensorInfos() {
 		if _, ok := ti.Type.DType(); !ok {
-			return nil, fmt.Errorf("gguf: tensor %q has quantization type %s, which limbic cannot load (supported: F32, F16, BF16, Q8_0)", ti.Name, ti.Type)
+			return nil, fmt.Errorf("gguf: tensor %q has quantization type %s, which limbic cannot load (supported: %s)", ti.Name, ti.Type, gguf.SupportedTypes)
 		}
 		hf, ok := spec.HFName(ti.Name)
 		if !ok {

@@ -32,7 +32,9 @@ const (
 )
 
 var dtypeNames = [...]string{Invalid: "invalid", F32: "F32", F16: "F16", BF16: "BF16", Q8_0: "Q8_0",
-	I32: "I32", I64: "I64", I8: "I8", U8: "U8", F64: "F64"}
+	I32: "I32", I64: "I64", I8: "I8", U8: "U8", F64: "F64",
+	Q4_0: "Q4_0", Q4_1: "Q4_1", Q5_0: "Q5_0", Q5_1: "Q5_1", Q2_K: "Q2_K", Q3_K: "Q3_K", Q4_K: "Q4_K",
+	Q5_K: "Q5_K", Q6_K: "Q6_K", IQ4_NL: "IQ4_NL", IQ4_XS: "IQ4_XS"}
 
 // String returns the safetensors spelling of d ("F32", "BF16", ...).
 func (d DType) String() string {
@@ -49,7 +51,7 @@ func ParseDType(s string) (DType, error) {
 			return DType(i), nil
 		}
 	}
-	return Invalid, fmt.Errorf("unknown dtype %q (want one of F32, F16, BF16, Q8_0, I32, I64, I8, U8, F64)", s)
+	return Invalid, fmt.Errorf("unknown dtype %q (want one of F32, F16, BF16, I32, I64, I8, U8, F64, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS)", s)
 }
 
 func equalFold(a, b string) bool {
@@ -89,11 +91,12 @@ func (d DType) Bytes(n int) (int, error) {
 		return 8 * n, nil
 	case I8, U8:
 		return n, nil
-	case Q8_0:
-		if n%Q8BlockSize != 0 {
-			return 0, fmt.Errorf("%d elements is not a whole number of Q8_0 blocks of %d", n, Q8BlockSize)
+	}
+	if q, ok := quants[d]; ok {
+		if n%q.size != 0 {
+			return 0, fmt.Errorf("%d elements is not a whole number of %v blocks of %d", n, d, q.size)
 		}
-		return n / Q8BlockSize * Q8BlockBytes, nil
+		return n / q.size * q.bytes, nil
 	}
 	return 0, fmt.Errorf("dtype %v has no size", d)
 }
@@ -174,9 +177,12 @@ func (t *Tensor) F32() ([]float32, error) {
 			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(t.Data[8*i:])))
 		}
 		return out, nil
-	case Q8_0:
+	}
+	if t.DType.IsQuant() {
 		out := make([]float32, n)
-		DequantQ8_0(out, t.Data)
+		if err := Dequant(t.DType, out, t.Data); err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
+		}
 		return out, nil
 	}
 	return nil, fmt.Errorf("tensor %q: cannot convert %v to F32", t.Name, t.DType)

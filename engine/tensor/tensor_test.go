@@ -92,7 +92,10 @@ func TestTensorCheckAndConvert(t *testing.T) {
 	if got, err := i.Ints(); err != nil || got[0] != -1 || got[2] != 7 {
 		t.Errorf("Ints = %v, %v", got, err)
 	}
-	if _, err := ParseDType("q4_k"); err == nil {
+	if d, err := ParseDType("q4_k"); err != nil || d != Q4_K {
+		t.Errorf("ParseDType(q4_k) = %v, %v", d, err)
+	}
+	if _, err := ParseDType("iq2_xxs"); err == nil {
 		t.Error("unknown dtype accepted")
 	}
 	if d, err := ParseDType("bf16"); err != nil || d != BF16 {

@@ -24,8 +24,10 @@
 //     (zero, false, nil) when it is absent, and a *TypeError when the type
 //     does not fit. Integer accessors accept any integer width that holds the
 //     value; Float accepts float32 and float64.
-//   - Tensor types: F32, F16, BF16, Q8_0, I8, I32, I64 and F64 load as
-//     tensor.Tensor. Every other ggml type (Q4_0, Q4_K, IQ2_XXS, ...) is
+//   - Tensor types: F32, F16, BF16, I8, I32, I64, F64 and the block
+//     quantisations Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K,
+//     Q6_K, IQ4_NL and IQ4_XS (SupportedTypes) load as tensor.Tensor, blocks
+//     kept as stored. Every other ggml type (IQ2_XXS, TQ1_0, ...) is
 //     recognised, sized and listed by TensorInfos, but File.Tensor reports
 //     that limbic cannot load it. Unknown type ids are an error.
 //   - Tensor data aliases the read-only memory mapping (no copy) and must not

@@ -385,7 +385,7 @@ func (f *File) tensor(ti *TensorInfo) (*tensor.Tensor, error) {
 	}
 	d, ok := ti.Type.DType()
 	if !ok {
-		return nil, f.errorf("tensor %q has type %s, which limbic cannot load (supported: %s)", ti.Name, ti.Type, supportedTypes)
+		return nil, f.errorf("tensor %q has type %s, which limbic cannot load (supported: %s)", ti.Name, ti.Type, SupportedTypes)
 	}
 	lo := f.DataOffset + int64(ti.Offset)
 	hi := lo + ti.Size

@@ -178,26 +178,26 @@ const qkK = 256 // values per k-quant super-block
 var ggmlTypes = map[GGMLType]ggmlTypeInfo{
 	F32:     {"F32", 1, 4, tensor.F32},
 	F16:     {"F16", 1, 2, tensor.F16},
-	Q4_0:    {"Q4_0", 32, 2 + 16, tensor.Invalid},
-	Q4_1:    {"Q4_1", 32, 2 + 2 + 16, tensor.Invalid},
-	Q5_0:    {"Q5_0", 32, 2 + 4 + 16, tensor.Invalid},
-	Q5_1:    {"Q5_1", 32, 2 + 2 + 4 + 16, tensor.Invalid},
+	Q4_0:    {"Q4_0", 32, 2 + 16, tensor.Q4_0},
+	Q4_1:    {"Q4_1", 32, 2 + 2 + 16, tensor.Q4_1},
+	Q5_0:    {"Q5_0", 32, 2 + 4 + 16, tensor.Q5_0},
+	Q5_1:    {"Q5_1", 32, 2 + 2 + 4 + 16, tensor.Q5_1},
 	Q8_0:    {"Q8_0", 32, 2 + 32, tensor.Q8_0},
 	Q8_1:    {"Q8_1", 32, 4 + 32, tensor.Invalid},
-	Q2_K:    {"Q2_K", qkK, qkK/16 + qkK/4 + 2 + 2, tensor.Invalid},
-	Q3_K:    {"Q3_K", qkK, qkK/8 + qkK/4 + 12 + 2, tensor.Invalid},
-	Q4_K:    {"Q4_K", qkK, 2 + 2 + 12 + qkK/2, tensor.Invalid},
-	Q5_K:    {"Q5_K", qkK, 2 + 2 + 12 + qkK/8 + qkK/2, tensor.Invalid},
-	Q6_K:    {"Q6_K", qkK, qkK/2 + qkK/4 + qkK/16 + 2, tensor.Invalid},
+	Q2_K:    {"Q2_K", qkK, qkK/16 + qkK/4 + 2 + 2, tensor.Q2_K},
+	Q3_K:    {"Q3_K", qkK, qkK/8 + qkK/4 + 12 + 2, tensor.Q3_K},
+	Q4_K:    {"Q4_K", qkK, 2 + 2 + 12 + qkK/2, tensor.Q4_K},
+	Q5_K:    {"Q5_K", qkK, 2 + 2 + 12 + qkK/8 + qkK/2, tensor.Q5_K},
+	Q6_K:    {"Q6_K", qkK, qkK/2 + qkK/4 + qkK/16 + 2, tensor.Q6_K},
 	Q8_K:    {"Q8_K", qkK, 4 + qkK + qkK/16*2, tensor.Invalid},
 	IQ2_XXS: {"IQ2_XXS", qkK, 2 + qkK/4, tensor.Invalid},
 	IQ2_XS:  {"IQ2_XS", qkK, 2 + qkK/4 + qkK/32, tensor.Invalid},
 	IQ3_XXS: {"IQ3_XXS", qkK, 2 + 3*qkK/8, tensor.Invalid},
 	IQ1_S:   {"IQ1_S", qkK, 2 + qkK/8 + qkK/16, tensor.Invalid},
-	IQ4_NL:  {"IQ4_NL", 32, 2 + 16, tensor.Invalid},
+	IQ4_NL:  {"IQ4_NL", 32, 2 + 16, tensor.IQ4_NL},
 	IQ3_S:   {"IQ3_S", qkK, 2 + qkK/4 + qkK/8 + qkK/32 + 4, tensor.Invalid},
 	IQ2_S:   {"IQ2_S", qkK, 2 + qkK/4 + qkK/16, tensor.Invalid},
-	IQ4_XS:  {"IQ4_XS", qkK, 2 + 2 + qkK/64 + qkK/2, tensor.Invalid},
+	IQ4_XS:  {"IQ4_XS", qkK, 2 + 2 + qkK/64 + qkK/2, tensor.IQ4_XS},
 	I8:      {"I8", 1, 1, tensor.I8},
 	I16:     {"I16", 1, 2, tensor.Invalid},
 	I32:     {"I32", 1, 4, tensor.I32},
@@ -211,8 +211,8 @@ var ggmlTypes = map[GGMLType]ggmlTypeInfo{
 	NVFP4:   {"NVFP4", 64, 4 + 32, tensor.Invalid},
 }
 
-// supportedTypes lists the loadable types, for messages.
-const supportedTypes = "F32, F16, BF16, Q8_0, I8, I32, I64, F64"
+// SupportedTypes lists the tensor types limbic loads, for messages.
+const SupportedTypes = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, I8, I32, I64, F64"
 
 // String returns the ggml name of the type ("Q4_K"), or "type(N)" for an
 // unknown id.
@@ -255,6 +255,28 @@ func ggmlTypeOf(d tensor.DType) (GGMLType, bool) {
 		return BF16, true
 	case tensor.Q8_0:
 		return Q8_0, true
+	case tensor.Q4_0:
+		return Q4_0, true
+	case tensor.Q4_1:
+		return Q4_1, true
+	case tensor.Q5_0:
+		return Q5_0, true
+	case tensor.Q5_1:
+		return Q5_1, true
+	case tensor.Q2_K:
+		return Q2_K, true
+	case tensor.Q3_K:
+		return Q3_K, true
+	case tensor.Q4_K:
+		return Q4_K, true
+	case tensor.Q5_K:
+		return Q5_K, true
+	case tensor.Q6_K:
+		return Q6_K, true
+	case tensor.IQ4_NL:
+		return IQ4_NL, true
+	case tensor.IQ4_XS:
+		return IQ4_XS, true
 	case tensor.I8:
 		return I8, true
 	case tensor.I32:

@@ -83,7 +83,8 @@ func cloneValue(v any) any {
 	return v
 }
 
-// AddTensor adds a tensor of type F32, F16, BF16, Q8_0, I8, I32, I64 or F64
+// AddTensor adds a tensor of type F32, F16, BF16, I8, I32, I64, F64 or one
+// of the block-quantised types (tensor.QuantTypes)
 // with its shape outermost first; the file stores the shape reversed. A
 // scalar (shape []) is stored as one dimension of 1. The tensor's data is not
 // copied: it must stay unchanged until the file is written.
@@ -106,8 +107,8 @@ func (w *Writer) AddTensor(t *tensor.Tensor) error {
 	if err := t.Check(); err != nil {
 		return fmt.Errorf("gguf: %w", err)
 	}
-	if t.DType == tensor.Q8_0 && len(t.Shape) > 0 && t.Shape[len(t.Shape)-1]%tensor.Q8BlockSize != 0 {
-		return fmt.Errorf("gguf: tensor %q: Q8_0 needs the innermost dimension of %v to be a multiple of %d", t.Name, t.Shape, tensor.Q8BlockSize)
+	if bs, _ := t.DType.Block(); bs > 1 && len(t.Shape) > 0 && t.Shape[len(t.Shape)-1]%bs != 0 {
+		return fmt.Errorf("gguf: tensor %q: %v needs the innermost dimension of %v to be a multiple of %d", t.Name, t.DType, t.Shape, bs)
 	}
 	w.names[t.Name] = true
 	w.tensors = append(w.tensors, t)

@@ -1,0 +1,704 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"math"
+	"os"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/limbic-dev/limbic/engine/tensor"
+)
+
+// Quantised weights (the block types of tensor.QuantTypes) stay in their
+// blocks in memory. MatMul runs them one of two ways:
+//
+//   - exact: each weight block is dequantised to float32 inside the kernel
+//     (bit-identical to ggml's dequantisation) and dotted with x in float32,
+//     so the result is that of the dequantised f32 model;
+//   - int8 (the default): x is quantised to 8 bits per block of 32 values
+//     (scale max|x|/127, as llama.cpp's Q8_0); Q8_0, Q4_0, IQ4_NL, IQ4_XS,
+//     Q4_K, Q5_K and Q6_K blocks are read as stored by their own kernels
+//     (rangeQ8_0, …), the other types' (Q4_1, Q5_0, Q5_1, Q2_K, Q3_K) rows are unpacked once to int8 with one scale (and
+//     min) per 16 values for a generic row kernel (qdotRow); the products are
+//     summed in integers four at a time (VPMADDUBSW/VPMADDWD on AVX2,
+//     VPDPBUSD with AVX512_VNNI), then scaled in float32. Like llama.cpp's own
+//     quantised products, this moves the logits by about the quantisation
+//     error of the activations (see testdata/reference/quant/README.md).
+//     On a SIMD path, more than int8MaxN rows of x (prefill) run the exact
+//     GEMM instead, which is faster there.
+//
+// EnvQuant ("exact" or "int8") chooses at init; SetQuantExact switches at
+// run time.
+
+// EnvQuant is the environment variable read at init to choose how quantised
+// weights are multiplied: "exact" or "int8" (the default).
+const EnvQuant = "LIMBIC_QUANT"
+
+var quantExact atomic.Bool
+
+func init() {
+	switch os.Getenv(EnvQuant) {
+	case "", "int8":
+	case "exact":
+		quantExact.Store(true)
+	default:
+		os.Stderr.WriteString("limbic/kernels: " + EnvQuant + "=" + os.Getenv(EnvQuant) + " is not one of exact, int8; using int8\n")
+	}
+}
+
+// SetQuantExact chooses the exact (true) or the int8 (false) product for
+// quantised weights and returns a function that restores the previous
+// choice. Like SetPath it is meant for tests, benchmarks and start-up.
+func SetQuantExact(exact bool) (restore func()) {
+	old := quantExact.Swap(exact)
+	return func() { quantExact.Store(old) }
+}
+
+// QuantExact reports whether quantised weights run the exact product.
+func QuantExact() bool { return quantExact.Load() }
+
+// int8MaxN is the most rows of x the int8 product takes on a SIMD path:
+// beyond it (prefill) the GEMM on dequantised panels is faster, and exact.
+const int8MaxN = 32
+
+// xTile is how many rows of x the int8 kernels take against a run of weight
+// rows at a time.
+const xTile = 16
+
+// rowBytes is the size of one row of a quantised matrix.
+func (m *Matrix) rowBytes() int { return m.Cols / m.qsize * m.qbytes }
+
+// actQ8 is n rows of x quantised to 8 bits per block of 32 values: x ≈
+// d·q with d = max|x|/127 per block; sd holds d·Σq over each 16 values (for
+// the weights' mins).
+type actQ8 struct {
+	q     []int8
+	d, sd []float32
+}
+
+var actPool sync.Pool
+
+// quantizeAct quantises n rows of cols values of x (cols a multiple of 32).
+func quantizeAct(x []float32, n, cols int) *actQ8 {
+	a, _ := actPool.Get().(*actQ8)
+	if a == nil {
+		a = &actQ8{}
+	}
+	nv := n * cols
+	if cap(a.q) < nv {
+		a.q, a.d, a.sd = make([]int8, nv), make([]float32, nv/32), make([]float32, nv/16)
+	}
+	a.q, a.d, a.sd = a.q[:nv], a.d[:nv/32], a.sd[:nv/16]
+	ParallelFor(nv/32, 256, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			a.d[b] = quantBlock32(a.q[32*b:32*b+32], a.sd[2*b:2*b+2], x[32*b:32*b+32])
+		}
+	})
+	return a
+}
+
+func putAct(a *actQ8) { actPool.Put(a) }
+
+// quantBlock32 quantises 32 values to int8 with scale d = max|x|/127,
+// rounding to nearest (ties away from zero), so q stays in −127…127; it
+// returns d.
+func quantBlock32(q []int8, sd []float32, x []float32) float32 {
+	amax := float32(0)
+	for _, v := range x[:32] {
+		amax = max(amax, float32(math.Abs(float64(v))))
+	}
+	d := amax / 127
+	id := float32(0)
+	if amax != 0 {
+		id = 127 / amax
+	}
+	var s0, s1 int32
+	for i, v := range x[:32] {
+		r := int8(max(-127, min(127, math.Round(float64(v*id)))))
+		q[i] = r
+		if i < 16 {
+			s0 += int32(r)
+		} else {
+			s1 += int32(r)
+		}
+	}
+	sd[0], sd[1] = d*float32(s0), d*float32(s1)
+	return d
+}
+
+// unpackers turn one block of each type into integer form: value i =
+// sc[i/16]·q[i] − mn[i/16].
+var unpackers = map[tensor.DType]func(q []int8, sc, mn []float32, b []byte){
+	tensor.Q8_0: func(q []int8, sc, mn []float32, b []byte) {
+		d := f16(b, 0)
+		for i, v := range b[2:34] {
+			q[i] = int8(v)
+		}
+		sc[0], sc[1], mn[0], mn[1] = d, d, 0, 0
+	},
+	tensor.Q4_0: func(q []int8, sc, mn []float32, b []byte) {
+		d := f16(b, 0)
+		for j, v := range b[2:18] {
+			q[j], q[j+16] = int8(v&15)-8, int8(v>>4)-8
+		}
+		sc[0], sc[1], mn[0], mn[1] = d, d, 0, 0
+	},
+	tensor.Q4_1: func(q []int8, sc, mn []float32, b []byte) {
+		d, m := f16(b, 0), f16(b, 2)
+		for j, v := range b[4:20] {
+			q[j], q[j+16] = int8(v&15), int8(v>>4)
+		}
+		sc[0], sc[1], mn[0], mn[1] = d, d, -m, -m
+	},
+	tensor.Q5_0: func(q []int8, sc, mn []float32, b []byte) {
+		d := f16(b, 0)
+		qh := binary.LittleEndian.Uint32(b[2:])
+		for j, v := range b[6:22] {
+			q[j] = int8(v&15|byte(qh>>j)&1<<4) - 16
+			q[j+16] = int8(v>>4|byte(qh>>(j+16))&1<<4) - 16
+		}
+		sc[0], sc[1], mn[0], mn[1] = d, d, 0, 0
+	},
+	tensor.Q5_1: func(q []int8, sc, mn []float32, b []byte) {
+		d, m := f16(b, 0), f16(b, 2)
+		qh := binary.LittleEndian.Uint32(b[4:])
+		for j, v := range b[8:24] {
+			q[j] = int8(v&15 | byte(qh>>j)&1<<4)
+			q[j+16] = int8(v>>4 | byte(qh>>(j+16))&1<<4)
+		}
+		sc[0], sc[1], mn[0], mn[1] = d, d, -m, -m
+	},
+	tensor.IQ4_NL: func(q []int8, sc, mn []float32, b []byte) {
+		d := f16(b, 0)
+		for j, v := range b[2:18] {
+			q[j], q[j+16] = tensor.IQ4Values[v&15], tensor.IQ4Values[v>>4]
+		}
+		sc[0], sc[1], mn[0], mn[1] = d, d, 0, 0
+	},
+	tensor.Q2_K: func(q []int8, sc, mn []float32, b []byte) {
+		s, qs := b[0:16], b[16:80]
+		d, dmin := f16(b, 80), f16(b, 82)
+		for g := 0; g < 16; g++ { // g = 128n + 32j + 16h over 16-value groups
+			n, j, h := g/8, g%8/2, g%2
+			sc[g], mn[g] = d*float32(s[g]&15), dmin*float32(s[g]>>4)
+			for l := 0; l < 16; l++ {
+				q[16*g+l] = int8(qs[32*n+16*h+l] >> (2 * j) & 3)
+			}
+		}
+	},
+	tensor.Q3_K: func(q []int8, sc, mn []float32, b []byte) {
+		hm, qs := b[0:32], b[32:96]
+		s := b[96:108]
+		d := f16(b, 108)
+		for g := 0; g < 16; g++ {
+			n, j, h := g/8, g%8/2, g%2
+			lo := s[g%8] >> (4 * (g / 8)) & 15
+			hi := s[8+g%4] >> (2 * (g / 4)) & 3
+			sc[g], mn[g] = d*float32(int(lo|hi<<4)-32), 0
+			m := byte(1) << (4*n + j)
+			for l := 0; l < 16; l++ {
+				v := int8(qs[32*n+16*h+l] >> (2 * j) & 3)
+				if hm[16*h+l]&m == 0 {
+					v -= 4
+				}
+				q[16*g+l] = v
+			}
+		}
+	},
+	tensor.Q4_K: func(q []int8, sc, mn []float32, b []byte) {
+		d, dmin := f16(b, 0), f16(b, 2)
+		s, qs := b[4:16], b[16:144]
+		for j := 0; j < 4; j++ {
+			s1, m1 := scaleMinK4(2*j, s)
+			s2, m2 := scaleMinK4(2*j+1, s)
+			sc[4*j], sc[4*j+1], mn[4*j], mn[4*j+1] = d*float32(s1), d*float32(s1), dmin*float32(m1), dmin*float32(m1)
+			sc[4*j+2], sc[4*j+3], mn[4*j+2], mn[4*j+3] = d*float32(s2), d*float32(s2), dmin*float32(m2), dmin*float32(m2)
+			for l, v := range qs[32*j : 32*j+32] {
+				q[64*j+l], q[64*j+32+l] = int8(v&15), int8(v>>4)
+			}
+		}
+	},
+	tensor.Q5_K: func(q []int8, sc, mn []float32, b []byte) {
+		d, dmin := f16(b, 0), f16(b, 2)
+		s, qh, qs := b[4:16], b[16:48], b[48:176]
+		for j := 0; j < 4; j++ {
+			s1, m1 := scaleMinK4(2*j, s)
+			s2, m2 := scaleMinK4(2*j+1, s)
+			sc[4*j], sc[4*j+1], mn[4*j], mn[4*j+1] = d*float32(s1), d*float32(s1), dmin*float32(m1), dmin*float32(m1)
+			sc[4*j+2], sc[4*j+3], mn[4*j+2], mn[4*j+3] = d*float32(s2), d*float32(s2), dmin*float32(m2), dmin*float32(m2)
+			for l, v := range qs[32*j : 32*j+32] {
+				q[64*j+l] = int8(v&15 | qh[l]>>(2*j)&1<<4)
+				q[64*j+32+l] = int8(v>>4 | qh[l]>>(2*j+1)&1<<4)
+			}
+		}
+	},
+	tensor.Q6_K: func(q []int8, sc, mn []float32, b []byte) {
+		ql, qh, s := b[0:128], b[128:192], b[192:208]
+		d := f16(b, 208)
+		for n := 0; n < 2; n++ {
+			l4, h4 := ql[64*n:64*n+64], qh[32*n:32*n+32]
+			o := q[128*n : 128*n+128]
+			for l := 0; l < 32; l++ {
+				o[l] = int8(l4[l]&15|(h4[l]&3)<<4) - 32
+				o[l+32] = int8(l4[l+32]&15|(h4[l]>>2&3)<<4) - 32
+				o[l+64] = int8(l4[l]>>4|(h4[l]>>4&3)<<4) - 32
+				o[l+96] = int8(l4[l+32]>>4|(h4[l]>>6&3)<<4) - 32
+			}
+		}
+		for g := 0; g < 16; g++ { // 16-value group g has scale sc[g]
+			sc[g], mn[g] = d*float32(int8(s[g])), 0
+		}
+	},
+	tensor.IQ4_XS: func(q []int8, sc, mn []float32, b []byte) {
+		d := f16(b, 0)
+		sh := binary.LittleEndian.Uint16(b[2:])
+		sl, qs := b[4:8], b[8:136]
+		for ib := 0; ib < 8; ib++ {
+			ls := int(sl[ib/2]>>(4*(ib%2))&15) | int(sh>>(2*ib)&3)<<4
+			dl := d * float32(ls-32)
+			sc[2*ib], sc[2*ib+1], mn[2*ib], mn[2*ib+1] = dl, dl, 0, 0
+			for j, v := range qs[16*ib : 16*ib+16] {
+				q[32*ib+j], q[32*ib+16+j] = tensor.IQ4Values[v&15], tensor.IQ4Values[v>>4]
+			}
+		}
+	},
+}
+
+func f16(b []byte, i int) float32 { return tensor.F16ToF32(binary.LittleEndian.Uint16(b[i:])) }
+
+// scaleMinK4 returns the j-th 6-bit scale and min of Q4_K/Q5_K's 12 bytes.
+func scaleMinK4(j int, q []byte) (sc, m byte) {
+	if j < 4 {
+		return q[j] & 63, q[j+4] & 63
+	}
+	return q[j+4]&15 | (q[j-4]>>6)<<4, q[j+4]>>4 | (q[j]>>6)<<4
+}
+
+// intKernel returns the int8 row kernel for m on path p, or nil when m runs
+// the exact product.
+func (m *Matrix) intKernel(p *kpath) func(w *int8, ws *float32, x *int8, xd *float32, n int) float32 {
+	if quantExact.Load() || unpackers[m.DType] == nil {
+		return nil
+	}
+	if p.qdotRow != nil {
+		return p.qdotRow
+	}
+	return qdotRowGo
+}
+
+// qdotRowGo is the int8 row dot, the reference of the SIMD qdotRow kernels:
+// Σ over blocks b of 32 values and their halves h of
+// float32(Σ_{16} w·x)·ws[2b+h]·xd[b]; n a multiple of 32.
+func qdotRowGo(w *int8, ws *float32, x *int8, xd *float32, n int) float32 {
+	wv, xv := unsafe.Slice(w, n), unsafe.Slice(x, n)
+	wsv, xdv := unsafe.Slice(ws, n/16), unsafe.Slice(xd, n/32)
+	var acc float32
+	for g := range wsv {
+		var is int32
+		for i := 16 * g; i < 16*g+16; i++ {
+			is += int32(wv[i]) * int32(xv[i])
+		}
+		acc += float32(is) * wsv[g] * xdv[g/2]
+	}
+	return acc
+}
+
+// rowInts is one weight row in integer form: value i = sc[i/16]·q[i] −
+// mn[i/16]; hasMin is false when every mn is 0.
+type rowInts struct {
+	q      []int8
+	sc, mn []float32
+	hasMin bool
+}
+
+// unpackRow unpacks weight row r of m into ri.
+func (m *Matrix) unpackRow(ri *rowInts, r int) {
+	C, qs, qb := m.Cols, m.qsize, m.qbytes
+	if cap(ri.q) < C {
+		ri.q, ri.sc, ri.mn = make([]int8, C), make([]float32, C/16), make([]float32, C/16)
+	}
+	ri.q, ri.sc, ri.mn = ri.q[:C], ri.sc[:C/16], ri.mn[:C/16]
+	unpack := unpackers[m.DType]
+	rb := m.rowBytes()
+	row := m.q[r*rb : (r+1)*rb]
+	for b := 0; b < C/qs; b++ {
+		g := b * qs / 16
+		unpack(ri.q[b*qs:(b+1)*qs], ri.sc[g:g+qs/16], ri.mn[g:g+qs/16], row[b*qb:(b+1)*qb])
+	}
+	ri.hasMin = false
+	for _, v := range ri.mn {
+		if v != 0 {
+			ri.hasMin = true
+			break
+		}
+	}
+}
+
+// matmulQuant is MatMul for quantised weights.
+func (m *Matrix) matmulQuant(p *kpath, y, x []float32, n int) {
+	if m.intKernel(p) != nil && (p.gemm == nil || n <= int8MaxN) {
+		xq := quantizeAct(x, n, m.Cols)
+		defer putAct(xq)
+		ParallelFor(m.Rows, m.gemvGrain(n), func(lo, hi int) { m.quantRange(p, y, x, xq, n, lo, hi) })
+		return
+	}
+	if p.gemm != nil && n > gemvMaxN {
+		m.gemmBlocked(p, y, x, n)
+		return
+	}
+	ParallelFor(m.Rows, m.gemvGrain(n), func(lo, hi int) { m.quantRange(p, y, x, nil, n, lo, hi) })
+}
+
+// quantRange does weight rows [lo, hi) of y = x·Wᵀ for n rows of x, one
+// weight block at a time: unpacked to integers and dotted with xq (the int8
+// product), or, with xq nil, dequantised to float32 and dotted with x (the
+// exact product). Each block is decoded once for all n rows of x.
+func (m *Matrix) quantRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) {
+	R, C := m.Rows, m.Cols
+	if xq != nil && m.intKernel(p) != nil {
+		var f func(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int)
+		switch m.DType {
+		case tensor.Q8_0:
+			f = m.rangeQ8_0
+		case tensor.Q4_K, tensor.Q5_K:
+			f = m.rangeQ4_K
+		case tensor.Q6_K:
+			f = m.rangeQ6_K
+		case tensor.Q4_0, tensor.IQ4_NL:
+			f = m.rangeNibble32
+		case tensor.IQ4_XS:
+			f = m.rangeIQ4_XS
+		}
+		if f != nil {
+			// x in tiles of xTile rows, each against all the rows
+			// [lo, hi): the tile's int8 x stays in cache while the
+			// weight rows stream past it.
+			for i0 := 0; i0 < n; i0 += xTile {
+				f(p, y, xq, i0, min(n, i0+xTile), lo, hi)
+			}
+			return
+		}
+	}
+	if xq != nil {
+		if f := m.intKernel(p); f != nil {
+			var ri rowInts
+			for r := lo; r < hi; r++ {
+				m.unpackRow(&ri, r)
+				for i := 0; i < n; i++ {
+					o := i * C
+					v := f(&ri.q[0], &ri.sc[0], &xq.q[o], &xq.d[o/32], C)
+					if ri.hasMin {
+						v -= dotPath(p, ri.mn, xq.sd[o/16:(i+1)*C/16])
+					}
+					y[i*R+r] = v
+				}
+			}
+			return
+		}
+	}
+	deq := tensor.BlockDequantizer(m.DType)
+	qs, qb, rb := m.qsize, m.qbytes, m.rowBytes()
+	var buf [tensor.QKK]float32
+	w := buf[:qs]
+	for r := lo; r < hi; r++ {
+		for i := 0; i < n; i++ {
+			y[i*R+r] = 0
+		}
+		row := m.q[r*rb : (r+1)*rb]
+		for b := 0; b < C/qs; b++ {
+			deq(w, row[b*qb:(b+1)*qb])
+			for i := 0; i < n; i++ {
+				y[i*R+r] += dotPath(p, x[i*C+b*qs:i*C+(b+1)*qs], w)
+			}
+		}
+	}
+}
+
+// dotPath is Dot on path p (a and b of equal length).
+func dotPath(p *kpath, a, b []float32) float32 {
+	if p.dot != nil && len(a) >= p.lanes {
+		k := len(a) &^ (p.lanes - 1)
+		s := p.dot(&a[0], &b[0], k)
+		for i := k; i < len(a); i++ {
+			s += a[i] * b[i]
+		}
+		return s
+	}
+	return dotGo(a, b)
+}
+
+// rangeQ8_0 is quantRange's int8 product for Q8_0, straight from the blocks.
+func (m *Matrix) rangeQ8_0(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
+	R, C, rb := m.Rows, m.Cols, m.rowBytes()
+	f := p.qdotQ8_0
+	if f == nil {
+		f = qdotQ8_0Go
+	}
+	for r := lo; r < hi; r++ {
+		w := &m.q[r*rb]
+		for i := i0; i < i1; i++ {
+			y[i*R+r] = f(w, &xq.q[i*C], &xq.d[i*C/32], C/32)
+		}
+	}
+}
+
+// qdotQ8_0Go is the reference of the qdotQ8_0 kernels: Σ over nb Q8_0
+// blocks of float32(Σ q·x)·(d·xd[b]).
+func qdotQ8_0Go(w *byte, x *int8, xd *float32, nb int) float32 {
+	wv, xv, xdv := unsafe.Slice(w, 34*nb), unsafe.Slice(x, 32*nb), unsafe.Slice(xd, nb)
+	var acc float32
+	for b := range xdv {
+		blk := wv[34*b : 34*b+34]
+		var is int32
+		for i, q := range blk[2:] {
+			is += int32(int8(q)) * int32(xv[32*b+i])
+		}
+		acc += float32(is) * (f16(blk, 0) * xdv[b])
+	}
+	return acc
+}
+
+// rangeQ4_K is quantRange's int8 product for Q4_K and Q5_K (the same
+// scales and mins, a fifth bit per value): the 6-bit scales and
+// mins of each row are decoded in Go (8 per 256 values), the nibbles are
+// multiplied by the kernel, and the mins' term Σ dmin·m·d_x·Σq_x is
+// subtracted here.
+func (m *Matrix) rangeQ4_K(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
+	R, C, rb := m.Rows, m.Cols, m.rowBytes()
+	f, sb := p.qdotQ4_K, 144
+	if f == nil {
+		f = qdotQ4_KGo
+	}
+	if m.DType == tensor.Q5_K {
+		f, sb = p.qdotQ5_K, 176
+		if f == nil {
+			f = qdotQ5_KGo
+		}
+	}
+	ws, mn := make([]float32, C/32), make([]float32, C/32)
+	for r := lo; r < hi; r++ {
+		row := m.q[r*rb : (r+1)*rb]
+		hasMin := false
+		for s := 0; s < C/256; s++ {
+			b := row[sb*s : sb*s+sb]
+			d, dmin := f16(b, 0), f16(b, 2)
+			for k := 0; k < 8; k++ {
+				sc, mk := scaleMinK4(k, b[4:16])
+				ws[8*s+k], mn[8*s+k] = d*float32(sc), dmin*float32(mk)
+				hasMin = hasMin || mk != 0 && dmin != 0
+			}
+		}
+		for i := i0; i < i1; i++ {
+			v := f(&row[0], &ws[0], &xq.q[i*C], &xq.d[i*C/32], C/256)
+			if hasMin {
+				sd := xq.sd[i*C/16 : (i+1)*C/16]
+				var t float32
+				for k, mk := range mn {
+					t += mk * (sd[2*k] + sd[2*k+1])
+				}
+				v -= t
+			}
+			y[i*R+r] = v
+		}
+	}
+}
+
+// qdotQ4_KGo is the reference of the qdotQ4_K kernels: Σ over the 32-value
+// sub-blocks k of nsb Q4_K super-blocks of float32(Σ q·x)·(ws[k]·xd[k]),
+// q the 4-bit values (the mins are the caller's).
+func qdotQ4_KGo(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 {
+	wv, xv := unsafe.Slice(w, 144*nsb), unsafe.Slice(x, 256*nsb)
+	wsv, xdv := unsafe.Slice(ws, 8*nsb), unsafe.Slice(xd, 8*nsb)
+	var acc float32
+	for s := 0; s < nsb; s++ {
+		qs := wv[144*s+16 : 144*s+144]
+		for j := 0; j < 4; j++ {
+			var lo, hi int32
+			for l := 0; l < 32; l++ {
+				q := qs[32*j+l]
+				lo += int32(q&15) * int32(xv[256*s+64*j+l])
+				hi += int32(q>>4) * int32(xv[256*s+64*j+32+l])
+			}
+			k := 8*s + 2*j
+			acc += float32(lo) * (wsv[k] * xdv[k])
+			acc += float32(hi) * (wsv[k+1] * xdv[k+1])
+		}
+	}
+	return acc
+}
+
+// rangeQ6_K is quantRange's int8 product for Q6_K: the int8 scales of each
+// row's 16-value groups are decoded in Go, the kernel multiplies the
+// unsigned 6-bit values, and the offset's term 32·Σ d·sc·d_x·Σq_x is
+// subtracted here.
+func (m *Matrix) rangeQ6_K(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
+	R, C, rb := m.Rows, m.Cols, m.rowBytes()
+	f := p.qdotQ6_K
+	if f == nil {
+		f = qdotQ6_KGo
+	}
+	ws := make([]float32, C/16)
+	for r := lo; r < hi; r++ {
+		row := m.q[r*rb : (r+1)*rb]
+		for s := 0; s < C/256; s++ {
+			b := row[210*s : 210*s+210]
+			d := f16(b, 208)
+			for g, sc := range b[192:208] {
+				ws[16*s+g] = d * float32(int8(sc))
+			}
+		}
+		for i := i0; i < i1; i++ {
+			v := f(&row[0], &ws[0], &xq.q[i*C], &xq.d[i*C/32], C/256)
+			y[i*R+r] = v - 32*dotPath(p, ws, xq.sd[i*C/16:(i+1)*C/16])
+		}
+	}
+}
+
+// qdotQ6_KGo is the reference of the qdotQ6_K kernels: Σ over the 16-value
+// groups g of nsb Q6_K super-blocks of float32(Σ u·x)·(ws[g]·xd[g/2]), u
+// the unsigned 6-bit values (q+32).
+func qdotQ6_KGo(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 {
+	wv, xv := unsafe.Slice(w, 210*nsb), unsafe.Slice(x, 256*nsb)
+	wsv, xdv := unsafe.Slice(ws, 16*nsb), unsafe.Slice(xd, 8*nsb)
+	var acc float32
+	var u [256]int32
+	for s := 0; s < nsb; s++ {
+		ql, qh := wv[210*s:210*s+128], wv[210*s+128:210*s+192]
+		for n := 0; n < 2; n++ {
+			for l := 0; l < 32; l++ {
+				h := qh[32*n+l]
+				u[128*n+l] = int32(ql[64*n+l]&15 | (h&3)<<4)
+				u[128*n+32+l] = int32(ql[64*n+32+l]&15 | (h>>2&3)<<4)
+				u[128*n+64+l] = int32(ql[64*n+l]>>4 | (h>>4&3)<<4)
+				u[128*n+96+l] = int32(ql[64*n+32+l]>>4 | (h>>6&3)<<4)
+			}
+		}
+		for g := 0; g < 16; g++ {
+			var is int32
+			for i := 16 * g; i < 16*g+16; i++ {
+				is += u[i] * int32(xv[256*s+i])
+			}
+			acc += float32(is) * (wsv[16*s+g] * xdv[8*s+g/2])
+		}
+	}
+	return acc
+}
+
+// rangeNibble32 is quantRange's int8 product for Q4_0 and IQ4_NL, straight
+// from the blocks.
+func (m *Matrix) rangeNibble32(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
+	R, C, rb := m.Rows, m.Cols, m.rowBytes()
+	f := func(w *byte, x *int8, xd *float32, nb int) float32 { return qdotNibble32Go(w, x, xd, nb, nil) }
+	if m.DType == tensor.Q4_0 && p.qdotQ4_0 != nil {
+		f = p.qdotQ4_0
+	}
+	if m.DType == tensor.IQ4_NL {
+		k := p.qdotIQ4_NL
+		if k == nil {
+			k = qdotNibble32Go
+		}
+		f = func(w *byte, x *int8, xd *float32, nb int) float32 { return k(w, x, xd, nb, &tensor.IQ4Values[0]) }
+	}
+	for r := lo; r < hi; r++ {
+		w := &m.q[r*rb]
+		for i := i0; i < i1; i++ {
+			y[i*R+r] = f(w, &xq.q[i*C], &xq.d[i*C/32], C/32)
+		}
+	}
+}
+
+// qdotNibble32Go is the reference of the qdotQ4_0 (tab nil: values q−8) and
+// qdotIQ4_NL (values tab[q]) kernels: Σ over nb blocks of float32(Σ v·x)·
+// (d·xd[b]).
+func qdotNibble32Go(w *byte, x *int8, xd *float32, nb int, tab *int8) float32 {
+	wv, xv, xdv := unsafe.Slice(w, 18*nb), unsafe.Slice(x, 32*nb), unsafe.Slice(xd, nb)
+	val := func(q byte) int32 { return int32(q) - 8 }
+	if tab != nil {
+		t := unsafe.Slice(tab, 16)
+		val = func(q byte) int32 { return int32(t[q]) }
+	}
+	var acc float32
+	for b := range xdv {
+		blk := wv[18*b : 18*b+18]
+		var is int32
+		for j, q := range blk[2:] {
+			is += val(q&15)*int32(xv[32*b+j]) + val(q>>4)*int32(xv[32*b+16+j])
+		}
+		acc += float32(is) * (f16(blk, 0) * xdv[b])
+	}
+	return acc
+}
+
+// qdotQ5_KGo is the reference of the qdotQ5_K kernels: qdotQ4_KGo for the
+// 5-bit values of Q5_K super-blocks.
+func qdotQ5_KGo(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 {
+	wv, xv := unsafe.Slice(w, 176*nsb), unsafe.Slice(x, 256*nsb)
+	wsv, xdv := unsafe.Slice(ws, 8*nsb), unsafe.Slice(xd, 8*nsb)
+	var acc float32
+	for s := 0; s < nsb; s++ {
+		qh, qs := wv[176*s+16:176*s+48], wv[176*s+48:176*s+176]
+		for j := 0; j < 4; j++ {
+			var lo, hi int32
+			for l := 0; l < 32; l++ {
+				q := qs[32*j+l]
+				ql := int32(q&15) | int32(qh[l]>>(2*j)&1)<<4
+				qu := int32(q>>4) | int32(qh[l]>>(2*j+1)&1)<<4
+				lo += ql * int32(xv[256*s+64*j+l])
+				hi += qu * int32(xv[256*s+64*j+32+l])
+			}
+			k := 8*s + 2*j
+			acc += float32(lo) * (wsv[k] * xdv[k])
+			acc += float32(hi) * (wsv[k+1] * xdv[k+1])
+		}
+	}
+	return acc
+}
+
+// rangeIQ4_XS is quantRange's int8 product for IQ4_XS: the 6-bit scales of
+// each row's 32-value sub-blocks are decoded in Go, the kernel looks the
+// 4-bit indices up in the codebook and multiplies.
+func (m *Matrix) rangeIQ4_XS(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
+	R, C, rb := m.Rows, m.Cols, m.rowBytes()
+	f := p.qdotIQ4_XS
+	if f == nil {
+		f = qdotIQ4_XSGo
+	}
+	ws := make([]float32, C/32)
+	for r := lo; r < hi; r++ {
+		row := m.q[r*rb : (r+1)*rb]
+		for s := 0; s < C/256; s++ {
+			b := row[136*s : 136*s+136]
+			d := f16(b, 0)
+			sh := binary.LittleEndian.Uint16(b[2:])
+			for k := 0; k < 8; k++ {
+				ls := int(b[4+k/2]>>(4*(k%2))&15) | int(sh>>(2*k)&3)<<4
+				ws[8*s+k] = d * float32(ls-32)
+			}
+		}
+		for i := i0; i < i1; i++ {
+			y[i*R+r] = f(&row[0], &ws[0], &xq.q[i*C], &xq.d[i*C/32], C/256, &tensor.IQ4Values[0])
+		}
+	}
+}
+
+// qdotIQ4_XSGo is the reference of the qdotIQ4_XS kernels: Σ over the
+// 32-value sub-blocks k of nsb IQ4_XS super-blocks of
+// float32(Σ tab[q]·x)·(ws[k]·xd[k]).
+func qdotIQ4_XSGo(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *int8) float32 {
+	wv, xv := unsafe.Slice(w, 136*nsb), unsafe.Slice(x, 256*nsb)
+	wsv, xdv, t := unsafe.Slice(ws, 8*nsb), unsafe.Slice(xd, 8*nsb), unsafe.Slice(tab, 16)
+	var acc float32
+	for s := 0; s < nsb; s++ {
+		for k := 0; k < 8; k++ {
+			qs := wv[136*s+8+16*k : 136*s+8+16*k+16]
+			var is int32
+			for j, q := range qs {
+				is += int32(t[q&15])*int32(xv[256*s+32*k+j]) + int32(t[q>>4])*int32(xv[256*s+32*k+16+j])
+			}
+			acc += float32(is) * (wsv[8*s+k] * xdv[8*s+k])
+		}
+	}
+	return acc
+}
