@@ -47,7 +47,7 @@ embedded default model, stories15M, fetched on first use.`,
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVarP(&g.model, "model", "m", model.Default, "model: stories15m, a Hugging Face directory, a .gguf file or a llama2.c .bin")
+	pf.StringVarP(&g.model, "model", "m", model.Default, "model: stories15m, a Hugging Face directory or pulled ORG/NAME, a .gguf file, ollama:NAME[:TAG] from ollama's store, or a llama2.c .bin (see limbic list)")
 	pf.StringVar(&g.dtype, "dtype", "", "convert weights on load: f32, bf16, f16 or q8_0 (default: as stored)")
 	pf.IntVar(&g.ctx, "ctx", 0, "context length (default: the model's; larger extrapolates rotary positions)")
 	pf.BoolVar(&g.mmap, "mmap", false, "run the weights from the memory-mapped file instead of copying them into memory (starts faster, shares the page cache; decodes slower)")
@@ -71,6 +71,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newSynthCmd(),
 		newExperimentCmd(),
 		newPullCmd(),
+		newListCmd(),
 	)
 	return root
 }
