@@ -56,7 +56,7 @@ embedded default model, stories15M, fetched on first use.`,
 		},
 	}
 	pf := root.PersistentFlags()
-	pf.StringVarP(&g.model, "model", "m", model.Default, "model: stories15m, a Hugging Face directory, a .gguf file or a llama2.c .bin")
+	pf.StringVarP(&g.model, "model", "m", model.Default, "model: stories15m, a Hugging Face directory or pulled ORG/NAME, a .gguf file, ollama:NAME[:TAG] from ollama's store, or a llama2.c .bin (see limbic list)")
 	pf.StringVar(&g.dtype, "dtype", "", "convert weights on load: f32, bf16, f16, q8_0, q4_0, q4_k or q6_k (default: as stored)")
 	pf.IntVar(&g.ctx, "ctx", 0, "context length (default: the model's; larger extrapolates rotary positions)")
 	pf.BoolVar(&g.mmap, "mmap", false, "run the weights from the memory-mapped file instead of copying them into memory (starts faster, shares the page cache; decodes slower)")
@@ -80,6 +80,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newSynthCmd(),
 		newExperimentCmd(),
 		newPullCmd(),
+		newListCmd(),
 	)
 	return root
 }

@@ -104,8 +104,17 @@ func (m *Model) Close() error {
 //	DIR with config.json    a Hugging Face model directory
 //	FILE.gguf               a GGUF file
 //	FILE.bin, or a DIR with model.bin   a llama2.c checkpoint (tokenizer.bin beside it)
+//	ollama:[HOST/][NAMESPACE/]NAME[:TAG]  a model in ollama's store (see loadOllama)
 func Load(ctx context.Context, ref string, o LoadOptions) (*Model, error) {
 	name := ref
+	if rest, ok := strings.CutPrefix(ref, OllamaPrefix); ok {
+		m, err := loadOllama(rest, o)
+		if err != nil {
+			return nil, err
+		}
+		m.Name = name
+		return m, nil
+	}
 	if ref == "" || strings.EqualFold(ref, Default) {
 		name = Default
 		dir, err := hub.EnsureEmbedded(ctx, hub.EmbeddedOptions{Progress: o.Progress})

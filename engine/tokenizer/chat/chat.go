@@ -61,12 +61,21 @@ const Plain = `{%- for message in messages -%}
 type Template struct {
 	src string
 	t   *jinja.Template
+	g   *goTemplate // an ollama (Go text/template) template instead
 }
 
-// Parse compiles a Jinja chat template.
+// Parse compiles a chat template: Jinja, or a Go text/template as ollama
+// keeps them (see IsGoTemplate).
 func Parse(src string) (*Template, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, errors.New("chat template: empty")
+	}
+	if IsGoTemplate(src) {
+		g, err := parseGo(src)
+		if err != nil {
+			return nil, err
+		}
+		return &Template{src: src, g: g}, nil
 	}
 	t, err := jinja.Compile(src)
 	if err != nil {
@@ -94,6 +103,9 @@ type Options struct {
 
 // Render renders msgs.
 func (t *Template) Render(msgs []Message, o Options) (string, error) {
+	if t.g != nil {
+		return t.g.render(msgs, o)
+	}
 	vals := make(map[string]jinja.Value, len(o.Vars)+6)
 	for k, v := range o.Vars {
 		vals[k] = jinja.FromGoValue(v)
