@@ -72,6 +72,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newExperimentCmd(),
 		newPullCmd(),
 		newVectorCmd(),
+		newChatCmd(),
 	)
 	return root
 }
