@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -13,6 +14,10 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/engine/tokenizer/chat"
+	"github.com/limbic-dev/limbic/internal/testref"
 )
 
 // ptyTerm drives a command in a pseudo-terminal.
@@ -131,5 +136,35 @@ func TestChatPTY(t *testing.T) {
 	}
 	if len(rec.Steer) != 1 || rec.Steer[0] != "happy=0.3" {
 		t.Errorf("saved steering %v", rec.Steer)
+	}
+}
+
+// TestChatTemplatePath runs the chat path (a model with a chat template):
+// the conversation is kept as messages, the reply stops at the end of the
+// turn, and /reset forgets it.
+func TestChatTemplatePath(t *testing.T) {
+	testref.Stories15M(t)
+	m, err := model.Load(context.Background(), model.Default, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Tok.SetChatTemplate(chat.Plain)
+	var out bytes.Buffer
+	cs := &chatSession{m: m, vf: &vectorFlags{}, max: 8, sampling: model.Sampling{}, system: "Be kind.", out: &out, ctx: context.Background()}
+	if err := cs.loop(nil, strings.NewReader("Hello there\n/bye\n")); err != nil {
+		t.Fatal(err)
+	}
+	if len(cs.msgs) != 3 || cs.msgs[0].Role != "system" || cs.msgs[1].Content != "Hello there" || cs.msgs[2].Role != "assistant" {
+		t.Fatalf("messages %+v", cs.msgs)
+	}
+	if cs.msgs[2].Content == "" {
+		t.Error("empty reply")
+	}
+	if _, err := cs.command("/reset"); err != nil || cs.msgs != nil {
+		t.Errorf("/reset: %v, messages %v", err, cs.msgs)
+	}
+	if _, err := cs.command("/frobnicate"); err == nil {
+		t.Error("unknown command accepted")
 	}
 }
