@@ -27,7 +27,7 @@ func newVectorCmd() *cobra.Command {
 func newVectorTrainCmd() *cobra.Command {
 	var (
 		pairs, name, method, layers, out string
-		compare, compareAs               string
+		compare, compareAs, compareMinus string
 		overwrite                        bool
 	)
 	c := &cobra.Command{
@@ -141,7 +141,7 @@ for --steer.`,
 				if compareAs == "" {
 					compareAs = name
 				}
-				if cos, err = contrast.Cosines(res.Pack, name, other, compareAs, vecpack.Denoised); err != nil {
+				if cos, err = contrast.Cosines(res.Pack, name, other, compareAs, compareMinus, vecpack.Denoised); err != nil {
 					return fmt.Errorf("--compare %s: %w", compare, err)
 				}
 			}
@@ -169,7 +169,11 @@ for --steer.`,
 			fmt.Printf("%s: %d pairs, method %s\n", name, res.Pairs, res.Pack.Meta.Params["method"])
 			head := "layer  held-out  train  separation"
 			if cos != nil {
-				head += "  cosine(" + compareAs + ")"
+				head += "  cosine(" + compareAs
+				if compareMinus != "" {
+					head += "−" + compareMinus
+				}
+				head += ")"
 			}
 			fmt.Println(head)
 			for _, s := range res.Scores {
@@ -195,6 +199,7 @@ for --steer.`,
 	f.BoolVar(&overwrite, "overwrite", false, "replace an existing --out")
 	f.StringVar(&compare, "compare", "", "report each layer's cosine with this vector pack's vector of the same name (a story-extracted pack, say)")
 	f.StringVar(&compareAs, "compare-emotion", "", "with --compare: the emotion to compare with (default NAME)")
+	f.StringVar(&compareMinus, "compare-minus", "", "with --compare: compare with the emotion's vector minus this one's (happy − sad for a happy–sad set)")
 	addJSON(c)
 	return c
 }

@@ -515,7 +515,9 @@ func score(diffs [][]float64, dir []float64) (acc, sep float64) {
 // Cosines compares a trained vector with emotion's vector in another pack
 // (a story-extracted one, say), layer by layer over the layers both have:
 // the cosine similarity of the two, with the other pack's vectors of kind k.
-func Cosines(p *vecpack.Pack, name string, other *vecpack.Pack, emotion string, k vecpack.Kind) (map[int]float64, error) {
+// With minus set, the other vector is emotion's minus minus's (happy − sad,
+// the contrast a happy–sad pair set is built on).
+func Cosines(p *vecpack.Pack, name string, other *vecpack.Pack, emotion, minus string, k vecpack.Kind) (map[int]float64, error) {
 	if p.D() != other.D() {
 		return nil, fmt.Errorf("contrast: widths differ (%d and %d)", p.D(), other.D())
 	}
@@ -531,6 +533,16 @@ func Cosines(p *vecpack.Pack, name string, other *vecpack.Pack, emotion string, 
 		b, err := other.Vector(l, emotion, k)
 		if err != nil {
 			return nil, err
+		}
+		if minus != "" {
+			m, err := other.Vector(l, minus, k)
+			if err != nil {
+				return nil, err
+			}
+			b = slices.Clone(b)
+			for i := range b {
+				b[i] -= m[i]
+			}
 		}
 		var ab, aa, bb float64
 		for i := range a {
