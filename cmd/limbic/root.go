@@ -81,6 +81,8 @@ embedded default model, stories15M, fetched on first use.`,
 		newExperimentCmd(),
 		newPullCmd(),
 		newListCmd(),
+		newVectorCmd(),
+		newChatCmd(),
 	)
 	return root
 }
