@@ -303,4 +303,3 @@ func (w *Sweep) validate() error {
 	}
 	return nil
 }
-

@@ -60,7 +60,7 @@ func (c Cell) key() string {
 type CellResult struct {
 	Cell
 	// Rate is Target/N (null when no rollout was gradable).
-	Rate *float64  `json:"rate"`
+	Rate *float64   `json:"rate"`
 	CI   [2]float64 `json:"ci"` // Wilson 95% interval of Rate
 	N    int        `json:"n"`  // gradable rollouts (not unclear)
 	// TargetCount is the rollouts with the target label, Unclear those
