@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,5 +185,25 @@ func TestPlot(t *testing.T) {
 		if got := strings.Count(svg, what); got != want {
 			t.Errorf("%s: %d, want %d", what, got, want)
 		}
+	}
+}
+
+// TestSection: one row per cell, toned by the change from the baseline.
+func TestSection(t *testing.T) {
+	r0, r1 := 0.25, 0.75
+	res := []*Result{{Name: "x", Target: "shared", Cells: []CellResult{
+		{Cell: Cell{Emotion: "happy", Strength: 0}, Rate: &r0},
+		{Cell: Cell{Emotion: "happy", Strength: 1}, Rate: &r1},
+		{Cell: Cell{Emotion: "happy", Strength: 2}},
+	}}}
+	s := Section(res)
+	if got, want := len(s.Rows), 3; got != want {
+		t.Fatalf("%d rows, want %d", got, want)
+	}
+	if got, want := s.Rows[1][5].Tone, 0.5; !(math.Abs(got-want) <= 1e-12) {
+		t.Errorf("tone of the steered cell = %g, want %g", got, want)
+	}
+	if got := s.Rows[2][5].Text; got != "-" {
+		t.Errorf("rate of a cell without gradable rollouts = %q, want -", got)
 	}
 }
