@@ -85,7 +85,8 @@ type Result struct {
 }
 
 // Cells returns the sweep's cells in table order (emotion, layer, span,
-// strength), with "" layers resolved to bestLayer.
+// strength), with "" layers resolved to bestLayer ("-" when it is
+// negative: no pack).
 func (s *Scenario) Cells(bestLayer int) []Cell {
 	layers := s.Sweep.Layers
 	if len(layers) == 0 {
@@ -99,7 +100,10 @@ func (s *Scenario) Cells(bestLayer int) []Cell {
 	for _, e := range s.Sweep.Emotions {
 		for _, l := range layers {
 			if l == "" {
-				l = strconv.Itoa(bestLayer)
+				l = "-" // no pack: only unsteered cells can run
+				if bestLayer >= 0 {
+					l = strconv.Itoa(bestLayer)
+				}
 			}
 			for _, sp := range spans {
 				p, _ := steer.ParseSpan(sp)
