@@ -47,6 +47,8 @@ func Plot(r *Result) string {
 	if hi == lo {
 		lo, hi = lo-1, hi+1
 	}
+	pad := (hi - lo) * 0.05 // keep the end points off the frame
+	lo, hi = lo-pad, hi+pad
 	x := func(v float64) float64 { return left + (v-lo)/(hi-lo)*pw }
 	y := func(p float64) float64 { return top + (1-p)*ph }
 	var b strings.Builder

@@ -207,3 +207,27 @@ func TestSection(t *testing.T) {
 		t.Errorf("rate of a cell without gradable rollouts = %q, want -", got)
 	}
 }
+
+func TestTrends(t *testing.T) {
+	rate := func(v float64) *float64 { return &v }
+	cell := func(e string, s float64, r *float64, lo, hi float64) CellResult {
+		return CellResult{Cell: Cell{Emotion: e, Strength: s, Layer: "3", Span: "all"}, Rate: r, CI: [2]float64{lo, hi}}
+	}
+	cells := []CellResult{
+		// Listed out of strength order: the trend sorts them.
+		cell("up", 1, rate(0.9), 0.8, 0.95), cell("up", -1, rate(0.1), 0.05, 0.2), cell("up", 0, rate(0.5), 0.3, 0.7),
+		cell("flat", -1, rate(0.5), 0.3, 0.7), cell("flat", 0, rate(0.5), 0.3, 0.7), cell("flat", 1, rate(0.5), 0.3, 0.7),
+		cell("bump", -1, rate(0.1), 0.05, 0.2), cell("bump", 0, rate(0.9), 0.8, 0.95), cell("bump", 1, rate(0.85), 0.7, 0.9),
+		cell("gap", -1, rate(0.1), 0.05, 0.2), cell("gap", 0, nil, 0, 1), cell("gap", 1, rate(0.9), 0.8, 0.95),
+	}
+	want := map[string][2]bool{"up": {true, true}, "flat": {true, false}, "bump": {false, true}, "gap": {false, true}}
+	got := Trends(cells)
+	if len(got) != len(want) {
+		t.Fatalf("%d trends, want %d", len(got), len(want))
+	}
+	for _, tr := range got {
+		if w := want[tr.Emotion]; tr.Monotone != w[0] || tr.Separated != w[1] {
+			t.Errorf("%s: monotone %v, separated %v; want %v, %v", tr.Emotion, tr.Monotone, tr.Separated, w[0], w[1])
+		}
+	}
+}

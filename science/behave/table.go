@@ -20,5 +20,18 @@ func Table(r *Result) string {
 		fmt.Fprintf(tw, "%s\t%+g\t%s\t%s\t%s\t[%.3f, %.3f]\t%d\t%d\t\n", c.Emotion, c.Strength, c.Layer, c.Span, rate, c.CI[0], c.CI[1], c.N, c.Unclear)
 	}
 	tw.Flush()
+	for _, t := range r.Trends {
+		fmt.Fprintf(&b, "%s @%s:%s: ", t.Emotion, t.Layer, t.Span)
+		if t.Monotone {
+			b.WriteString("monotone")
+		} else {
+			b.WriteString("not monotone")
+		}
+		if t.Separated {
+			b.WriteString(", end intervals apart\n")
+		} else {
+			b.WriteString(", end intervals overlap\n")
+		}
+	}
 	return b.String()
 }
