@@ -83,6 +83,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newListCmd(),
 		newVectorCmd(),
 		newChatCmd(),
+		newEvalCmd(),
 	)
 	return root
 }
