@@ -134,6 +134,19 @@ func (c *Cache) Truncate(n int) {
 	}
 }
 
+// Clone returns an independent copy of the cache's positions, with room for
+// extra more: sequences that share a prompt prefix run it once and branch.
+func (c *Cache) Clone(extra int) *Cache {
+	d := &Cache{kv: c.kv, max: c.max, k: make([][]float32, len(c.k)), v: make([][]float32, len(c.v))}
+	d.reserve(min(c.n+max(extra, 0), c.max))
+	for l := range c.k {
+		copy(d.k[l], c.k[l][:c.n*c.kv])
+		copy(d.v[l], c.v[l][:c.n*c.kv])
+	}
+	d.n = c.n
+	return d
+}
+
 // Bytes returns the memory held by the cache.
 func (c *Cache) Bytes() int { return 2 * 4 * c.cap * c.kv * len(c.k) }
 

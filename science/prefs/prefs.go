@@ -1,0 +1,767 @@
+package prefs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/limbic-dev/limbic/engine/arch"
+	"github.com/limbic-dev/limbic/engine/hook"
+	"github.com/limbic-dev/limbic/engine/kernels"
+	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/engine/tokenizer"
+	"github.com/limbic-dev/limbic/engine/tokenizer/chat"
+	"github.com/limbic-dev/limbic/science/catalog"
+	"github.com/limbic-dev/limbic/science/steer"
+	"github.com/limbic-dev/limbic/science/vecpack"
+)
+
+// Protocols.
+const (
+	ProtocolChat  = "chat"
+	ProtocolStory = "story"
+)
+
+// ChildActivities are the base-model analogue's activities, in the register
+// of a children's story, from clearly pleasant to clearly unpleasant.
+var ChildActivities = []string{
+	"eat ice cream", "play with a puppy", "go to the beach", "have a birthday party",
+	"ride a pony", "open a big present", "bake cookies with mom", "build a sandcastle",
+	"go to the zoo", "play in the park", "swim in the pool", "watch the stars",
+	"read a book", "walk to school", "fold the clothes", "wash the dishes",
+	"clean the room", "wait for the bus", "go to the dentist", "get a shot",
+	"stay home sick", "lose a favorite toy", "fall off a bike", "get lost in the woods",
+	"sit alone in the dark", "break a favorite toy", "get stung by a bee", "be yelled at",
+}
+
+// DefaultNames are the base protocol's characters.
+var DefaultNames = []string{"Lily", "Tom"}
+
+// Options configure Run.
+type Options struct {
+	Activities []string // default: the paper's 64 (chat) or ChildActivities (base)
+	Names      []string // base protocol's characters (default DefaultNames)
+	// Emotions read and, with Causal, steered (default: all of the pack's).
+	Emotions []string
+	Causal   bool    // run the steering test
+	Strength float64 // causal steering strength (default 0.5)
+	// Layers are the middle layers read and steered (default: the pack's
+	// layers between a third and two thirds of the model's depth).
+	Layers       []int
+	Kind         vecpack.Kind
+	Seed         uint64
+	Bootstrap    int // replicates (default 1000)
+	Permutations int // permutation test shufflings (default 10000)
+	Batch        int // comparisons per batched forward call (default 64)
+	// Progress reports comparisons done in the current stage.
+	Progress func(stage string, done, total int)
+}
+
+// EmotionResult is one emotion's readout correlation and causal effect.
+type EmotionResult struct {
+	Emotion string  `json:"emotion"`
+	R       float64 `json:"r"` // Pearson r of the readout with Elo across activities
+	P       float64 `json:"p"` // permutation p-value
+	// DeltaElo is the steered half's mean Elo change (causal runs only).
+	DeltaElo   *float64  `json:"delta_elo,omitempty"`
+	DeltaEloCI *Interval `json:"delta_elo_ci,omitempty"`
+}
+
+// Result is the experiment's outcome.
+type Result struct {
+	Protocol     string               `json:"protocol"`
+	Activities   []string             `json:"activities"`
+	Elo          map[string]float64   `json:"elo"`
+	EloCI        map[string]Interval  `json:"elo_ci"`
+	HardElo      map[string]float64   `json:"hard_elo"`
+	HardEloCI    map[string]Interval  `json:"hard_elo_ci"`
+	PositionBias float64              `json:"position_bias"`
+	Comparisons  int                  `json:"comparisons"`
+	Layers       []int                `json:"layers"`
+	Metric       string               `json:"metric"`  // readout: "z" or "proj"
+	Readout      map[string][]float64 `json:"readout"` // emotion → per activity
+	Emotions     []EmotionResult      `json:"emotions"`
+	// Causal test.
+	Strength       float64  `json:"strength,omitempty"`
+	Steered        []string `json:"steered,omitempty"` // the steered half
+	RDeltaCorr     *float64 `json:"r_delta_corr,omitempty"`
+	Names          []string `json:"names,omitempty"`
+	ForwardTokens  int64    `json:"forward_tokens"` // tokens run through the model
+	outcomes       []Outcome
+	steeredIndex   []int
+	activityTokens [][]int
+}
+
+// Outcomes returns the unsteered run's outcomes.
+func (r *Result) Outcomes() []Outcome { return slices.Clone(r.outcomes) }
+
+// comparison is one ordered pair's prompt: the shared prompt and the two
+// options' continuations, with the token positions of each activity.
+type comparison struct {
+	i, j         int   // activity indices (i offered first)
+	name         int   // base: character index
+	prompt       []int // tokens before the options' continuations
+	contA, contB []int
+	spanA, spanB hook.Span // activity token positions in prompt
+}
+
+// runner evaluates comparisons on a model.
+type runner struct {
+	m      *model.Model
+	tok    *tokenizer.Tokenizer
+	batch  int
+	tokens int64
+}
+
+// Run runs the experiment on m with pack (which may be nil: then only Elo).
+func Run(ctx context.Context, m *model.Model, pack *vecpack.Pack, o Options) (*Result, error) {
+	tok, err := m.Tokenizer()
+	if err != nil {
+		return nil, err
+	}
+	chatModel := tok.ChatTemplate() != ""
+	if len(o.Activities) == 0 {
+		if chatModel {
+			for _, a := range catalog.Activities() {
+				o.Activities = append(o.Activities, a.Name)
+			}
+		} else {
+			o.Activities = slices.Clone(ChildActivities)
+		}
+	}
+	if len(o.Activities) < 4 {
+		return nil, fmt.Errorf("prefs: %d activities, want at least 4", len(o.Activities))
+	}
+	seen := map[string]bool{}
+	for _, a := range o.Activities {
+		if strings.TrimSpace(a) == "" || seen[a] {
+			return nil, fmt.Errorf("prefs: empty or repeated activity %q", a)
+		}
+		seen[a] = true
+	}
+	if len(o.Names) == 0 {
+		o.Names = DefaultNames
+	}
+	if o.Strength == 0 {
+		o.Strength = 0.5
+	}
+	if !(o.Strength > -10 && o.Strength < 10) {
+		return nil, fmt.Errorf("prefs: strength %v outside (-10, 10)", o.Strength)
+	}
+	if o.Bootstrap <= 0 {
+		o.Bootstrap = 1000
+	}
+	if o.Permutations <= 0 {
+		o.Permutations = 10000
+	}
+	if o.Batch <= 0 {
+		o.Batch = 64
+	}
+	res := &Result{Protocol: ProtocolStory, Activities: slices.Clone(o.Activities)}
+	if chatModel {
+		res.Protocol = ProtocolChat
+	} else {
+		res.Names = slices.Clone(o.Names)
+	}
+	r := &runner{m: m, tok: tok, batch: o.Batch}
+	comps, err := r.comparisons(res.Protocol, o.Activities, o.Names)
+	if err != nil {
+		return nil, err
+	}
+	progress := func(stage string) func(done, total int) {
+		if o.Progress == nil {
+			return nil
+		}
+		return func(done, total int) { o.Progress(stage, done, total) }
+	}
+	base, err := r.run(ctx, comps, nil, progress("baseline"))
+	if err != nil {
+		return nil, err
+	}
+	n := len(o.Activities)
+	res.outcomes = pool(comps, base, len(o.Names))
+	res.Comparisons = len(res.outcomes)
+	res.PositionBias = PositionBias(res.outcomes)
+	fitElo := func(outs []Outcome) ([]float64, error) {
+		th, err := FitBT(n, outs)
+		return Elo(th), err
+	}
+	fitHard := func(outs []Outcome) ([]float64, error) { return fitElo(Hard(outs)) }
+	elo, err := fitElo(res.outcomes)
+	if err != nil {
+		return nil, err
+	}
+	hard, err := fitHard(res.outcomes)
+	if err != nil {
+		return nil, err
+	}
+	ci, err := Bootstrap(res.outcomes, o.Bootstrap, o.Seed, fitElo)
+	if err != nil {
+		return nil, err
+	}
+	hci, err := Bootstrap(res.outcomes, o.Bootstrap, o.Seed, fitHard)
+	if err != nil {
+		return nil, err
+	}
+	res.Elo, res.EloCI = map[string]float64{}, map[string]Interval{}
+	res.HardElo, res.HardEloCI = map[string]float64{}, map[string]Interval{}
+	for k, a := range o.Activities {
+		res.Elo[a], res.EloCI[a] = elo[k], ci[k]
+		res.HardElo[a], res.HardEloCI[a] = hard[k], hci[k]
+	}
+	if pack == nil {
+		res.ForwardTokens = r.tokens
+		return res, nil
+	}
+
+	// Readout on each activity's own tokens.
+	if res.Layers, err = middleLayers(pack, m.Layers, o.Layers); err != nil {
+		return nil, err
+	}
+	emos := o.Emotions
+	if len(emos) == 0 {
+		emos = pack.Meta.Emotions
+	}
+	for _, e := range emos {
+		if _, err := pack.EmotionIndex(e); err != nil {
+			return nil, fmt.Errorf("prefs: %w", err)
+		}
+	}
+	read, metric, err := r.readouts(ctx, res.Protocol, o.Activities, o.Names[0], pack, o.Kind, emos, res.Layers)
+	if err != nil {
+		return nil, err
+	}
+	res.Metric, res.Readout = metric, read
+	for k, e := range emos {
+		x := read[e]
+		er := EmotionResult{Emotion: e, R: Pearson(x, elo), P: PermutationP(x, elo, o.Permutations, o.Seed+uint64(k))}
+		res.Emotions = append(res.Emotions, er)
+	}
+	if !o.Causal {
+		res.ForwardTokens = r.tokens
+		return res, nil
+	}
+
+	// Causal test: steer each emotion on the steered half's tokens.
+	res.Strength = o.Strength
+	rng := rand.New(rand.NewPCG(o.Seed, 0x73706c6974)) // "split"
+	perm := rng.Perm(n)
+	res.steeredIndex = slices.Sorted(slices.Values(perm[:n/2]))
+	steered := make([]bool, n)
+	for _, i := range res.steeredIndex {
+		steered[i] = true
+		res.Steered = append(res.Steered, o.Activities[i])
+	}
+	var rs, ds []float64
+	for k, e := range emos {
+		vecs, err := layerVectors(pack, e, o.Strength, res.Layers, m, o.Kind)
+		if err != nil {
+			return nil, err
+		}
+		hooks := func(c *comparison) *hook.Set {
+			var where hook.Spans
+			if steered[c.i] {
+				where = append(where, c.spanA)
+			}
+			if steered[c.j] {
+				where = append(where, c.spanB)
+			}
+			if len(where) == 0 {
+				return nil
+			}
+			hs := &hook.Set{}
+			for _, lv := range vecs {
+				hs.Add(hook.Block(lv.Layer, hook.ResidPost), hook.AddVector(lv.Vec, where))
+			}
+			return hs
+		}
+		lps, err := r.run(ctx, comps, hooks, progress("steer "+e))
+		if err != nil {
+			return nil, err
+		}
+		outs := pool(comps, lps, len(o.Names))
+		d, iv, err := deltaElo(n, res.outcomes, outs, res.steeredIndex, o.Bootstrap, o.Seed+uint64(1000+k))
+		if err != nil {
+			return nil, err
+		}
+		res.Emotions[k].DeltaElo, res.Emotions[k].DeltaEloCI = &d, &iv
+		rs = append(rs, res.Emotions[k].R)
+		ds = append(ds, d)
+	}
+	if len(rs) >= 3 {
+		c := Pearson(rs, ds)
+		if !math.IsNaN(c) {
+			res.RDeltaCorr = &c
+		}
+	}
+	res.ForwardTokens = r.tokens
+	return res, nil
+}
+
+// middleLayers are the pack's layers in [L/3, 2L/3] (or those asked for,
+// which the pack must have).
+func middleLayers(pack *vecpack.Pack, nLayers int, want []int) ([]int, error) {
+	if len(want) > 0 {
+		for _, l := range want {
+			if _, err := pack.LayerIndex(l); err != nil {
+				return nil, fmt.Errorf("prefs: %w", err)
+			}
+		}
+		return slices.Clone(want), nil
+	}
+	var out []int
+	for _, l := range pack.Meta.Layers {
+		if 3*l >= nLayers && 3*l <= 2*nLayers {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("prefs: the pack has no middle layer of the model's %d (layers %v)", nLayers, pack.Meta.Layers)
+	}
+	return out, nil
+}
+
+// layerVectors resolves emotion at strength on each layer.
+func layerVectors(pack *vecpack.Pack, emotion string, strength float64, layers []int, m *model.Model, kind vecpack.Kind) ([]steer.LayerVector, error) {
+	var out []steer.LayerVector
+	for _, l := range layers {
+		v, err := steer.Vectors(steer.Spec{Emotion: emotion, Strength: strength, Layers: fmt.Sprint(l)}, pack,
+			steer.Options{Kind: kind, NLayers: m.Layers, Dim: m.Dim})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v...)
+	}
+	return out, nil
+}
+
+// pool turns per-comparison log-probabilities into outcomes, averaging a
+// pair's probability over the character names (base protocol).
+func pool(comps []comparison, lps [][2]float64, names int) []Outcome {
+	sum := map[[2]int]float64{}
+	count := map[[2]int]int{}
+	var keys [][2]int
+	for k, c := range comps {
+		key := [2]int{c.i, c.j}
+		if count[key] == 0 {
+			keys = append(keys, key)
+		}
+		sum[key] += sigmoid(lps[k][0] - lps[k][1])
+		count[key]++
+	}
+	out := make([]Outcome, len(keys))
+	for k, key := range keys {
+		out[k] = Outcome{I: key[0], J: key[1], P: sum[key] / float64(count[key])}
+	}
+	return out
+}
+
+// deltaElo is the mean Elo change of the steered activities between two
+// runs over the same pairs, with a paired bootstrap interval.
+func deltaElo(n int, base, steered []Outcome, idx []int, reps int, seed uint64) (float64, Interval, error) {
+	delta := func(a, b []Outcome) (float64, error) {
+		ta, err := FitBT(n, a)
+		if err != nil {
+			return 0, err
+		}
+		tb, err := FitBT(n, b)
+		if err != nil {
+			return 0, err
+		}
+		var d float64
+		for _, i := range idx {
+			d += EloScale * (tb[i] - ta[i]) / float64(len(idx))
+		}
+		return d, nil
+	}
+	d, err := delta(base, steered)
+	if err != nil {
+		return 0, Interval{}, err
+	}
+	// Tag each outcome with its run, resample pairs, refit both.
+	both := make([]Outcome, 0, len(base)+len(steered))
+	both = append(both, base...)
+	for _, o := range steered {
+		both = append(both, Outcome{I: o.I + n, J: o.J + n, P: o.P})
+	}
+	iv, err := Bootstrap(both, reps, seed, func(s []Outcome) ([]float64, error) {
+		var a, b []Outcome
+		for _, o := range s {
+			if o.I >= n {
+				b = append(b, Outcome{I: o.I - n, J: o.J - n, P: o.P})
+			} else {
+				a = append(a, o)
+			}
+		}
+		if len(a) == 0 || len(b) == 0 {
+			return []float64{0}, nil
+		}
+		x, err := delta(a, b)
+		return []float64{x}, err
+	})
+	if err != nil {
+		return 0, Interval{}, err
+	}
+	return d, iv[0], nil
+}
+
+// encode tokenizes a prompt text as chat.Encode does: special tokens parsed,
+// BOS first when the model expects one and the text does not start with it.
+func (r *runner) encode(text string) []int {
+	ids := r.tok.Encode(text, false)
+	if r.tok.DefaultAddBOS() && (len(ids) == 0 || ids[0] != r.tok.BOS()) {
+		ids = append([]int{r.tok.BOS()}, ids...)
+	}
+	return ids
+}
+
+// comparisons builds every ordered pair's prompt (and each name's, for the
+// base protocol), grouped by first option.
+func (r *runner) comparisons(protocol string, acts, names []string) ([]comparison, error) {
+	var out []comparison
+	for i, a := range acts {
+		for ni, name := range names {
+			if protocol == ProtocolChat && ni > 0 {
+				break
+			}
+			for j, b := range acts {
+				if i == j {
+					continue
+				}
+				var text, optA, optB, markA, markB string
+				if protocol == ProtocolChat {
+					user := fmt.Sprintf("Would you prefer to (A) %s or (B) %s?", a, b)
+					rendered, err := chat.Render(r.tok, []chat.Message{{Role: "user", Content: user}}, true)
+					if err != nil {
+						return nil, err
+					}
+					text, optA, optB = rendered+"(", "A", "B"
+					markA, markB = "(A) "+a, "(B) "+b
+				} else {
+					text = fmt.Sprintf("%s could %s or %s. %s chose to", name, a, b, name)
+					optA, optB = " "+a, " "+b
+					markA, markB = "could "+a, " or "+b
+				}
+				c, err := r.comparison(text, optA, optB)
+				if err != nil {
+					return nil, fmt.Errorf("prefs: %q vs %q: %w", a, b, err)
+				}
+				c.i, c.j, c.name = i, j, ni
+				if c.spanA, err = r.span(c.prompt, markA, a); err != nil {
+					return nil, err
+				}
+				if c.spanB, err = r.span(c.prompt, markB, b); err != nil {
+					return nil, err
+				}
+				out = append(out, c)
+			}
+		}
+	}
+	return out, nil
+}
+
+// comparison splits text+optA and text+optB into a shared prompt and the
+// two continuations.
+func (r *runner) comparison(text, optA, optB string) (comparison, error) {
+	a, b := r.encode(text+optA), r.encode(text+optB)
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	if n == len(a) || n == len(b) {
+		return comparison{}, errors.New("one option's tokens are a prefix of the other's")
+	}
+	if n == 0 {
+		return comparison{}, errors.New("the prompt has no tokens")
+	}
+	if len(a) > r.m.MaxSeq || len(b) > r.m.MaxSeq {
+		return comparison{}, fmt.Errorf("the prompt has %d tokens, more than the context length %d", max(len(a), len(b)), r.m.MaxSeq)
+	}
+	return comparison{prompt: a[:n], contA: a[n:], contB: b[n:]}, nil
+}
+
+// span is the token positions of activity act in ids, found as marker (which
+// ends with act) in the decoded text: the tokens whose decoded characters
+// overlap it.
+func (r *runner) span(ids []int, marker, act string) (hook.Span, error) {
+	ends := make([]int, len(ids)+1)
+	for k := 1; k <= len(ids); k++ {
+		ends[k] = len(r.tok.Decode(ids[:k]))
+	}
+	text := r.tok.Decode(ids)
+	at := strings.Index(text, marker)
+	if at < 0 {
+		return hook.Span{}, fmt.Errorf("prefs: %q not found in the decoded prompt %q", marker, text)
+	}
+	from, to := at+len(marker)-len(act), at+len(marker)
+	sp := hook.Span{From: -1}
+	for k := 0; k < len(ids); k++ {
+		s, e := ends[k], ends[k+1]
+		if e > s && e > from && s < to {
+			if sp.From < 0 {
+				sp.From = k
+			}
+			sp.To = k + 1
+		}
+	}
+	if sp.From < 0 {
+		return hook.Span{}, fmt.Errorf("prefs: no token of %q in the prompt", act)
+	}
+	return sp, nil
+}
+
+// run scores every comparison: the log-probabilities of its two
+// continuations after its prompt, with hooks (nil: none) per comparison.
+func (r *runner) run(ctx context.Context, comps []comparison, hooks func(*comparison) *hook.Set, progress func(done, total int)) ([][2]float64, error) {
+	out := make([][2]float64, len(comps))
+	// Groups of comparisons that share a first option (and name): their
+	// prompts share a prefix. Several groups run in one batched call.
+	var parts []part
+	pending, from := 0, 0
+	flush := func(upto int) error {
+		if len(parts) == 0 {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.runParts(parts, hooks, out[from:]); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(upto, len(comps))
+		}
+		parts, pending, from = parts[:0], 0, upto
+		return nil
+	}
+	for start := 0; start < len(comps); {
+		end := start + 1
+		for end < len(comps) && comps[end].i == comps[start].i && comps[end].name == comps[start].name {
+			end++
+		}
+		group := comps[start:end]
+		// The shared prefix: at least one prompt token left per branch, and
+		// nothing of a second option (whose steering can differ).
+		p := len(group[0].prompt) - 1
+		for _, c := range group {
+			p = min(p, lcp(group[0].prompt, c.prompt), c.spanB.From)
+		}
+		for s := 0; s < len(group); s += r.batch {
+			parts = append(parts, part{comps: group[s:min(s+r.batch, len(group))], p: p})
+			pending += min(r.batch, len(group)-s)
+			if pending >= r.batch {
+				if err := flush(start + min(s+r.batch, len(group))); err != nil {
+					return nil, err
+				}
+			}
+		}
+		start = end
+	}
+	if err := flush(len(comps)); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// part is comparisons whose prompts share their first p tokens.
+type part struct {
+	comps []comparison
+	p     int
+}
+
+func lcp(a, b []int) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// runParts scores the comparisons of parts, in order, into out: each part's
+// shared prefix once, then every comparison's rest of the prompt from a
+// copy of its prefix's cache, then each option's continuation from a copy
+// of that; every step batched over all parts.
+func (r *runner) runParts(parts []part, hooks func(*comparison) *hook.Set, out [][2]float64) error {
+	m := r.m.Model
+	var all []*comparison
+	var hs []*hook.Set
+	var prefixes []*arch.Seq
+	owner := []int{} // part of each comparison
+	for pi := range parts {
+		pt := &parts[pi]
+		first := len(hs)
+		for k := range pt.comps {
+			c := &pt.comps[k]
+			all = append(all, c)
+			owner = append(owner, pi)
+			var h *hook.Set
+			if hooks != nil {
+				h = hooks(c)
+			}
+			hs = append(hs, h)
+		}
+		// The prefix holds the first option and nothing of the second, so
+		// the first comparison's hooks steer it as every comparison's would.
+		prefixes = append(prefixes, &arch.Seq{Cache: m.NewCache(), Tokens: pt.comps[0].prompt[:pt.p], Hooks: hs[first]})
+		r.tokens += int64(pt.p)
+	}
+	if err := m.Forward(prefixes); err != nil {
+		return err
+	}
+	// The rest of each prompt: logits at its last position.
+	seqs := make([]*arch.Seq, len(all))
+	for k, c := range all {
+		p := parts[owner[k]].p
+		seqs[k] = &arch.Seq{Cache: prefixes[owner[k]].Cache.Clone(len(c.prompt) - p + max(len(c.contA), len(c.contB))),
+			Tokens: c.prompt[p:], Hooks: hs[k], Logits: arch.LastLogits}
+		r.tokens += int64(len(c.prompt) - p)
+	}
+	if err := m.Forward(seqs); err != nil {
+		return err
+	}
+	// Each continuation but its last token, from a copy of the prompt's cache.
+	var conts []*arch.Seq
+	first := make([][]float32, len(all))
+	for k, c := range all {
+		first[k] = slices.Clone(seqs[k].Out)
+		for _, ct := range [][]int{c.contA, c.contB} {
+			if len(ct) > 1 {
+				conts = append(conts, &arch.Seq{Cache: seqs[k].Cache.Clone(len(ct)), Tokens: ct[:len(ct)-1], Hooks: hs[k], Logits: arch.AllLogits})
+				r.tokens += int64(len(ct) - 1)
+			}
+		}
+	}
+	if len(conts) > 0 {
+		if err := m.Forward(conts); err != nil {
+			return err
+		}
+	}
+	v := m.Vocab
+	ci := 0
+	tmp := make([]float32, v)
+	logSumExp := func(row []float32) float64 { return kernels.LogSumExp(row, tmp) }
+	for k, c := range all {
+		lse := logSumExp(first[k]) // shared by both options' first token
+		for o, ct := range [][]int{c.contA, c.contB} {
+			lp := float64(first[k][ct[0]]) - lse
+			if len(ct) > 1 {
+				rows := conts[ci].Out
+				for t := 1; t < len(ct); t++ {
+					row := rows[(t-1)*v : t*v]
+					lp += float64(row[ct[t]]) - logSumExp(row)
+				}
+				ci++
+			}
+			out[k][o] = lp
+		}
+	}
+	return nil
+}
+
+// readouts reads every emotion on each activity's own tokens, averaged over
+// the tokens and layers.
+func (r *runner) readouts(ctx context.Context, protocol string, acts []string, name string, pack *vecpack.Pack, kind vecpack.Kind, emos []string, layers []int) (map[string][]float64, string, error) {
+	metric := "proj"
+	type unit struct {
+		u           []float32
+		mean, std   float32
+		hasBaseline bool
+	}
+	units := make([][]unit, len(layers)) // [layer][emotion]
+	allBaseline := true
+	for li, l := range layers {
+		idx, _ := pack.LayerIndex(l)
+		L := &pack.Layers[idx]
+		means, stds := L.NeutralMeanDenoised, L.NeutralStdDenoised
+		if kind == vecpack.Raw {
+			means, stds = L.NeutralMeanRaw, L.NeutralStdRaw
+		}
+		for _, e := range emos {
+			u, err := pack.Unit(l, e, kind)
+			if err != nil {
+				return nil, "", err
+			}
+			x := unit{u: u}
+			if means != nil {
+				ei, _ := pack.EmotionIndex(e)
+				x.mean, x.std, x.hasBaseline = means[ei], stds[ei], stds[ei] > 0
+			}
+			allBaseline = allBaseline && x.hasBaseline
+			units[li] = append(units[li], x)
+		}
+	}
+	if allBaseline {
+		metric = "z"
+	}
+	out := map[string][]float64{}
+	for _, e := range emos {
+		out[e] = make([]float64, len(acts))
+	}
+	for ai, act := range acts {
+		if err := ctx.Err(); err != nil {
+			return nil, "", err
+		}
+		var text, marker string
+		if protocol == ProtocolChat {
+			user := fmt.Sprintf("How would you feel about %s?", act)
+			var err error
+			if text, err = chat.Render(r.tok, []chat.Message{{Role: "user", Content: user}}, true); err != nil {
+				return nil, "", err
+			}
+			marker = "about " + act
+		} else {
+			text = fmt.Sprintf("%s was going to %s.", name, act)
+			marker = "going to " + act
+		}
+		ids := r.encode(text)
+		sp, err := r.span(ids, marker, act)
+		if err != nil {
+			return nil, "", err
+		}
+		hs := &hook.Set{}
+		sums := make([]float64, len(emos))
+		for li, l := range layers {
+			us := units[li]
+			hs.Add(hook.Block(l, hook.ResidPost), func(a *hook.Act) {
+				for row := 0; row < a.Rows; row++ {
+					pos := a.Pos + row
+					if pos < sp.From || pos >= sp.To {
+						continue
+					}
+					h := a.Row(row)
+					for ei, u := range us {
+						var d float64
+						for k, x := range u.u {
+							d += float64(x) * float64(h[k])
+						}
+						if metric == "z" {
+							d = (d - float64(u.mean)) / float64(u.std)
+						}
+						sums[ei] += d
+					}
+				}
+			})
+		}
+		if err := r.m.Model.Forward([]*arch.Seq{{Cache: r.m.NewCache(), Tokens: ids, Hooks: hs}}); err != nil {
+			return nil, "", err
+		}
+		r.tokens += int64(len(ids))
+		nTok := float64((sp.To - sp.From) * len(layers))
+		for ei, e := range emos {
+			out[e][ai] = sums[ei] / nTok
+		}
+	}
+	return out, metric, nil
+}
+
+// SortedElo lists activities by Elo, highest first.
+func (r *Result) SortedElo() []string {
+	out := slices.Clone(r.Activities)
+	sort.SliceStable(out, func(a, b int) bool { return r.Elo[out[a]] > r.Elo[out[b]] })
+	return out
+}
