@@ -587,7 +587,7 @@ func lcp(a, b []int) int {
 // copy of its prefix's cache, then each option's continuation from a copy
 // of that; every step batched over all parts.
 func (r *runner) runParts(parts []part, hooks func(*comparison) *hook.Set, out [][2]float64) error {
-	m := r.m.Model
+	m := r.m.Transformer
 	var all []*comparison
 	var hs []*hook.Set
 	var prefixes []*arch.Seq
@@ -747,7 +747,7 @@ func (r *runner) readouts(ctx context.Context, protocol string, acts []string, n
 				}
 			})
 		}
-		if err := r.m.Model.Forward([]*arch.Seq{{Cache: r.m.NewCache(), Tokens: ids, Hooks: hs}}); err != nil {
+		if err := r.m.Transformer.Forward([]*arch.Seq{{Cache: r.m.NewCache(), Tokens: ids, Hooks: hs}}); err != nil {
 			return nil, "", err
 		}
 		r.tokens += int64(len(ids))
