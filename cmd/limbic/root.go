@@ -71,6 +71,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newSynthCmd(),
 		newExperimentCmd(),
 		newPullCmd(),
+		newPrefsCmd(),
 	)
 	return root
 }

@@ -263,7 +263,9 @@ func Run(ctx context.Context, m *model.Model, pack *vecpack.Pack, o Options) (*R
 		if err != nil {
 			return nil, err
 		}
-		hooks := func(c *comparison) *hook.Set {
+		// The steered activities' tokens in the prompt (not the options'
+		// continuations, which are what is scored).
+		hooks := func(c *comparison, branch int) *hook.Set {
 			var where hook.Spans
 			if steered[c.i] {
 				where = append(where, c.spanA)
@@ -517,7 +519,10 @@ func (r *runner) span(ids []int, marker, act string) (hook.Span, error) {
 
 // run scores every comparison: the log-probabilities of its two
 // continuations after its prompt, with hooks (nil: none) per comparison.
-func (r *runner) run(ctx context.Context, comps []comparison, hooks func(*comparison) *hook.Set, progress func(done, total int)) ([][2]float64, error) {
+//
+// hooks gives a comparison's hooks for its prompt (branch −1) and for the
+// continuation of option A (0) or B (1).
+func (r *runner) run(ctx context.Context, comps []comparison, hooks func(c *comparison, branch int) *hook.Set, progress func(done, total int)) ([][2]float64, error) {
 	out := make([][2]float64, len(comps))
 	// Groups of comparisons that share a first option (and name): their
 	// prompts share a prefix. Several groups run in one batched call.
@@ -586,7 +591,7 @@ func lcp(a, b []int) int {
 // shared prefix once, then every comparison's rest of the prompt from a
 // copy of its prefix's cache, then each option's continuation from a copy
 // of that; every step batched over all parts.
-func (r *runner) runParts(parts []part, hooks func(*comparison) *hook.Set, out [][2]float64) error {
+func (r *runner) runParts(parts []part, hooks func(c *comparison, branch int) *hook.Set, out [][2]float64) error {
 	m := r.m.Model
 	var all []*comparison
 	var hs []*hook.Set
@@ -601,7 +606,7 @@ func (r *runner) runParts(parts []part, hooks func(*comparison) *hook.Set, out [
 			owner = append(owner, pi)
 			var h *hook.Set
 			if hooks != nil {
-				h = hooks(c)
+				h = hooks(c, -1)
 			}
 			hs = append(hs, h)
 		}
@@ -629,9 +634,13 @@ func (r *runner) runParts(parts []part, hooks func(*comparison) *hook.Set, out [
 	first := make([][]float32, len(all))
 	for k, c := range all {
 		first[k] = slices.Clone(seqs[k].Out)
-		for _, ct := range [][]int{c.contA, c.contB} {
+		for o, ct := range [][]int{c.contA, c.contB} {
 			if len(ct) > 1 {
-				conts = append(conts, &arch.Seq{Cache: seqs[k].Cache.Clone(len(ct)), Tokens: ct[:len(ct)-1], Hooks: hs[k], Logits: arch.AllLogits})
+				var h *hook.Set
+				if hooks != nil {
+					h = hooks(c, o)
+				}
+				conts = append(conts, &arch.Seq{Cache: seqs[k].Cache.Clone(len(ct)), Tokens: ct[:len(ct)-1], Hooks: h, Logits: arch.AllLogits})
 				r.tokens += int64(len(ct) - 1)
 			}
 		}
