@@ -84,6 +84,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newVectorCmd(),
 		newChatCmd(),
 		newEvalCmd(),
+		newPrefsCmd(),
 	)
 	return root
 }

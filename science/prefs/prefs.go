@@ -48,11 +48,18 @@ type Options struct {
 	Names      []string // base protocol's characters (default DefaultNames)
 	// Emotions read and, with Causal, steered (default: all of the pack's).
 	Emotions []string
-	Causal   bool    // run the steering test
-	Strength float64 // causal steering strength (default 0.5)
-	// Layers are the middle layers read and steered (default: the pack's
-	// layers between a third and two thirds of the model's depth).
-	Layers       []int
+	Causal bool // run the steering test
+	// Strength of the causal steering (default: 0.5, the paper's, for chat
+	// models; 0.15 for the base protocol, where 0.5 swamps a small model's
+	// activity tokens and every steered activity loses Elo).
+	Strength float64
+	// Layers are the middle layers read (default: the pack's layers between
+	// a third and two thirds of the model's depth).
+	Layers []int
+	// SteerLayers are the layers steered in the causal test (default: the
+	// middle layers for chat models, as in the paper; the pack's best layer
+	// for the base protocol).
+	SteerLayers  []int
 	Kind         vecpack.Kind
 	Seed         uint64
 	Bootstrap    int // replicates (default 1000)
@@ -88,6 +95,7 @@ type Result struct {
 	Emotions     []EmotionResult      `json:"emotions"`
 	// Causal test.
 	Strength       float64  `json:"strength,omitempty"`
+	SteerLayers    []int    `json:"steer_layers,omitempty"`
 	Steered        []string `json:"steered,omitempty"` // the steered half
 	RDeltaCorr     *float64 `json:"r_delta_corr,omitempty"`
 	Names          []string `json:"names,omitempty"`
@@ -147,9 +155,6 @@ func Run(ctx context.Context, m *model.Model, pack *vecpack.Pack, o Options) (*R
 	if len(o.Names) == 0 {
 		o.Names = DefaultNames
 	}
-	if o.Strength == 0 {
-		o.Strength = 0.5
-	}
 	if !(o.Strength > -10 && o.Strength < 10) {
 		return nil, fmt.Errorf("prefs: strength %v outside (-10, 10)", o.Strength)
 	}
@@ -167,6 +172,12 @@ func Run(ctx context.Context, m *model.Model, pack *vecpack.Pack, o Options) (*R
 		res.Protocol = ProtocolChat
 	} else {
 		res.Names = slices.Clone(o.Names)
+	}
+	if o.Strength == 0 {
+		o.Strength = 0.15
+		if chatModel {
+			o.Strength = 0.5
+		}
 	}
 	r := &runner{m: m, tok: tok, batch: o.Batch}
 	comps, err := r.comparisons(res.Protocol, o.Activities, o.Names)
@@ -249,6 +260,21 @@ func Run(ctx context.Context, m *model.Model, pack *vecpack.Pack, o Options) (*R
 
 	// Causal test: steer each emotion on the steered half's tokens.
 	res.Strength = o.Strength
+	res.SteerLayers = o.SteerLayers
+	if len(res.SteerLayers) == 0 {
+		res.SteerLayers = res.Layers
+		if !chatModel {
+			res.SteerLayers = []int{pack.Meta.BestLayer}
+			if pack.Meta.BestLayer < 0 {
+				res.SteerLayers = res.Layers[len(res.Layers)/2:][:1]
+			}
+		}
+	}
+	for _, l := range res.SteerLayers {
+		if _, err := pack.LayerIndex(l); err != nil {
+			return nil, fmt.Errorf("prefs: steer layers: %w", err)
+		}
+	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x73706c6974)) // "split"
 	perm := rng.Perm(n)
 	res.steeredIndex = slices.Sorted(slices.Values(perm[:n/2]))
@@ -259,11 +285,13 @@ func Run(ctx context.Context, m *model.Model, pack *vecpack.Pack, o Options) (*R
 	}
 	var rs, ds []float64
 	for k, e := range emos {
-		vecs, err := layerVectors(pack, e, o.Strength, res.Layers, m, o.Kind)
+		vecs, err := layerVectors(pack, e, o.Strength, res.SteerLayers, m, o.Kind)
 		if err != nil {
 			return nil, err
 		}
-		hooks := func(c *comparison) *hook.Set {
+		// The steered activities' tokens in the prompt (not the options'
+		// continuations, which are what is scored).
+		hooks := func(c *comparison, branch int) *hook.Set {
 			var where hook.Spans
 			if steered[c.i] {
 				where = append(where, c.spanA)
@@ -517,7 +545,10 @@ func (r *runner) span(ids []int, marker, act string) (hook.Span, error) {
 
 // run scores every comparison: the log-probabilities of its two
 // continuations after its prompt, with hooks (nil: none) per comparison.
-func (r *runner) run(ctx context.Context, comps []comparison, hooks func(*comparison) *hook.Set, progress func(done, total int)) ([][2]float64, error) {
+//
+// hooks gives a comparison's hooks for its prompt (branch −1) and for the
+// continuation of option A (0) or B (1).
+func (r *runner) run(ctx context.Context, comps []comparison, hooks func(c *comparison, branch int) *hook.Set, progress func(done, total int)) ([][2]float64, error) {
 	out := make([][2]float64, len(comps))
 	// Groups of comparisons that share a first option (and name): their
 	// prompts share a prefix. Several groups run in one batched call.
@@ -586,7 +617,7 @@ func lcp(a, b []int) int {
 // shared prefix once, then every comparison's rest of the prompt from a
 // copy of its prefix's cache, then each option's continuation from a copy
 // of that; every step batched over all parts.
-func (r *runner) runParts(parts []part, hooks func(*comparison) *hook.Set, out [][2]float64) error {
+func (r *runner) runParts(parts []part, hooks func(c *comparison, branch int) *hook.Set, out [][2]float64) error {
 	m := r.m.Transformer
 	var all []*comparison
 	var hs []*hook.Set
@@ -601,7 +632,7 @@ func (r *runner) runParts(parts []part, hooks func(*comparison) *hook.Set, out [
 			owner = append(owner, pi)
 			var h *hook.Set
 			if hooks != nil {
-				h = hooks(c)
+				h = hooks(c, -1)
 			}
 			hs = append(hs, h)
 		}
@@ -629,9 +660,13 @@ func (r *runner) runParts(parts []part, hooks func(*comparison) *hook.Set, out [
 	first := make([][]float32, len(all))
 	for k, c := range all {
 		first[k] = slices.Clone(seqs[k].Out)
-		for _, ct := range [][]int{c.contA, c.contB} {
+		for o, ct := range [][]int{c.contA, c.contB} {
 			if len(ct) > 1 {
-				conts = append(conts, &arch.Seq{Cache: seqs[k].Cache.Clone(len(ct)), Tokens: ct[:len(ct)-1], Hooks: hs[k], Logits: arch.AllLogits})
+				var h *hook.Set
+				if hooks != nil {
+					h = hooks(c, o)
+				}
+				conts = append(conts, &arch.Seq{Cache: seqs[k].Cache.Clone(len(ct)), Tokens: ct[:len(ct)-1], Hooks: h, Logits: arch.AllLogits})
 				r.tokens += int64(len(ct) - 1)
 			}
 		}
