@@ -2,10 +2,10 @@ package main
 
 import (
 	"bufio"
-	"math"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"

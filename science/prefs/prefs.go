@@ -48,7 +48,7 @@ type Options struct {
 	Names      []string // base protocol's characters (default DefaultNames)
 	// Emotions read and, with Causal, steered (default: all of the pack's).
 	Emotions []string
-	Causal bool // run the steering test
+	Causal   bool // run the steering test
 	// Strength of the causal steering (default: 0.5, the paper's, for chat
 	// models; 0.15 for the base protocol, where 0.5 swamps a small model's
 	// activity tokens and every steered activity loses Elo).
