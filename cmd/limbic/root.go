@@ -18,6 +18,7 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/engine/tensor"
+	"github.com/limbic-dev/limbic/science/pipeline"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -41,6 +42,7 @@ type globals struct {
 var g globals
 
 func newRoot() *cobra.Command {
+	pipeline.Version = version // recorded in reports
 	root := &cobra.Command{
 		Use:   "limbic",
 		Short: "Find, read, steer and monitor the emotion vectors of language models",

@@ -91,7 +91,10 @@ func ChatDoseTemplates() []DoseTemplate {
 // DoseCurve is one template's outcome.
 type DoseCurve struct {
 	DoseTemplate
-	Readout []float64 `json:"readout"` // the emotion's score at each value
+	Readout []float64 `json:"readout"` // the emotion's score at each value (mean over Names)
+	// ByName[v][n] is the score at value v with name n (Names' order); the
+	// report draws its spread over the names as a band. Nil without names.
+	ByName [][]float64 `json:"readout_by_name,omitempty"`
 	// Spearman is ρ(X, Readout); nil (JSON null) when undefined, as when
 	// the readout is the same at every value.
 	Spearman *float64 `json:"spearman"`
@@ -146,6 +149,7 @@ func Dose(ctx context.Context, e *Env, templates []DoseTemplate) (*DoseResult, e
 		}
 		for _, v := range t.Values {
 			sum := 0.0
+			var per []float64
 			for _, name := range names {
 				if err := ctx.Err(); err != nil {
 					return nil, err
@@ -164,8 +168,12 @@ func Dose(ctx context.Context, e *Env, templates []DoseTemplate) (*DoseResult, e
 					val = sc.Z[idx]
 				}
 				sum += float64(val)
+				per = append(per, float64(val))
 			}
 			c.Readout = append(c.Readout, sum/float64(len(names)))
+			if len(t.Names) > 0 {
+				c.ByName = append(c.ByName, per)
+			}
 		}
 		if rho := Spearman(t.X, c.Readout); !math.IsNaN(rho) {
 			c.Spearman = &rho

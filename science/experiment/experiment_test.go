@@ -99,6 +99,28 @@ func TestFeelFindsPlantedDirections(t *testing.T) {
 	if len(res.Layers) != 1 || res.Layers[0] != m.Layers-1 || len(res.Prompts) != 2 {
 		t.Errorf("layers %v prompts %v", res.Layers, res.Prompts)
 	}
+	// The per-prompt own-word changes average to the matrices' diagonals.
+	if len(res.OwnPlus) != len(emos) || len(res.OwnMinus) != len(emos) {
+		t.Fatalf("own per prompt: %d and %d rows, want %d", len(res.OwnPlus), len(res.OwnMinus), len(emos))
+	}
+	for e := range emos {
+		for _, c := range []struct {
+			name string
+			per  []float64
+			mean float64
+		}{{"plus", res.OwnPlus[e], res.Plus[e][e]}, {"minus", res.OwnMinus[e], res.Minus[e][e]}} {
+			if len(c.per) != len(res.Prompts) {
+				t.Fatalf("%s %s: %d prompts, want %d", emos[e], c.name, len(c.per), len(res.Prompts))
+			}
+			sum := 0.0
+			for _, v := range c.per {
+				sum += v
+			}
+			if d := math.Abs(sum/float64(len(c.per)) - c.mean); !(d <= 1e-9) {
+				t.Errorf("%s %s: per-prompt %v average to %g, diagonal %g", emos[e], c.name, c.per, sum/float64(len(c.per)), c.mean)
+			}
+		}
+	}
 }
 
 func TestDoseAndImplicitRun(t *testing.T) {
@@ -117,6 +139,23 @@ func TestDoseAndImplicitRun(t *testing.T) {
 	for _, c := range d.Templates {
 		if len(c.Readout) != len(c.X) {
 			t.Errorf("%s: %d readouts for %d values", c.Name, len(c.Readout), len(c.X))
+		}
+		// The per-name readouts average to the curve.
+		if len(c.ByName) != len(c.X) {
+			t.Errorf("%s: %d per-name rows for %d values", c.Name, len(c.ByName), len(c.X))
+		}
+		for v, per := range c.ByName {
+			if len(per) != len(c.Names) {
+				t.Errorf("%s value %d: %d names' readouts, want %d", c.Name, v, len(per), len(c.Names))
+				continue
+			}
+			sum := 0.0
+			for _, x := range per {
+				sum += x
+			}
+			if d := math.Abs(sum/float64(len(per)) - c.Readout[v]); !(d <= 1e-9) {
+				t.Errorf("%s value %d: names average to %g, readout %g", c.Name, v, sum/float64(len(per)), c.Readout[v])
+			}
 		}
 		if rho := Spearman(c.X, c.Readout); math.IsNaN(rho) != (c.Spearman == nil) || c.Spearman != nil && *c.Spearman != rho {
 			t.Errorf("%s: ρ %s, want %v (nil for NaN)", c.Name, rhoString(c.Spearman), rho)

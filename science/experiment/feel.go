@@ -30,15 +30,21 @@ type FeelPrompt struct {
 type FeelResult struct {
 	// Steering is the extra steering every forward pass ran under (Env.Steering);
 	// empty for the unsteered baseline.
-	Steering  []string     `json:"steering,omitempty"`
-	Prompts   []FeelPrompt `json:"prompts"`
-	Emotions  []string     `json:"emotions"`
-	Strength  float64      `json:"strength"`
-	Layers    []int        `json:"layers"`
-	Plus      [][]float64  `json:"matrix"`
-	Minus     [][]float64  `json:"matrix_minus"`
-	RaiseRate float64      `json:"raise_rate"` // share of emotions whose own word rises when added
-	LowerRate float64      `json:"lower_rate"` // share whose own word falls when subtracted
+	Steering []string     `json:"steering,omitempty"`
+	Prompts  []FeelPrompt `json:"prompts"`
+	Emotions []string     `json:"emotions"`
+	Strength float64      `json:"strength"`
+	Layers   []int        `json:"layers"`
+	Plus     [][]float64  `json:"matrix"`
+	Minus    [][]float64  `json:"matrix_minus"`
+	// OwnPlus[e][p] (OwnMinus[e][p]) is the change in log-probability of
+	// emotion e's own word after prompt p when e is added (subtracted): the
+	// per-prompt values behind the diagonals of Plus and Minus, for the
+	// report's intervals.
+	OwnPlus   [][]float64 `json:"own_plus_by_prompt,omitempty"`
+	OwnMinus  [][]float64 `json:"own_minus_by_prompt,omitempty"`
+	RaiseRate float64     `json:"raise_rate"` // share of emotions whose own word rises when added
+	LowerRate float64     `json:"lower_rate"` // share whose own word falls when subtracted
 	// DiagonalRank is, per emotion, the rank of its own word among all words'
 	// changes when it is added (0 = its word rose most).
 	DiagonalRank []int    `json:"diagonal_rank"`
@@ -100,8 +106,11 @@ func Feel(ctx context.Context, e *Env, o FeelOptions) (*FeelResult, error) {
 		}
 	}
 	opts := steer.Options{Kind: e.Kind, NLayers: m.Layers, Dim: m.Dim}
-	score := func(spec *steer.Spec) ([]float64, error) {
+	// score returns each word's log-probability averaged over the prompts
+	// and per prompt ([prompt][word]).
+	score := func(spec *steer.Spec) ([]float64, [][]float64, error) {
 		avg := make([]float64, len(emos))
+		per := make([][]float64, len(prompts))
 		for i := range prompts {
 			o := opts
 			o.PromptLen = len(ids[i])
@@ -111,25 +120,26 @@ func Feel(ctx context.Context, e *Env, o FeelOptions) (*FeelResult, error) {
 			}
 			hs, err := e.steerHooks(len(ids[i]))
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if hs == nil {
 				hs = &hook.Set{} // Steer builds a fresh set per call, so adding to it is safe
 			}
 			if hs, _, err = steer.Hooks(hs, specs, e.Pack, o); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			lp, err := logProbs(m.Transformer, ids[i], conts[i], hs)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			for w := range lp {
 				avg[w] += lp[w] / float64(len(prompts))
 			}
+			per[i] = lp
 		}
-		return avg, nil
+		return avg, per, nil
 	}
-	base, err := score(nil)
+	base, basePer, err := score(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -138,26 +148,33 @@ func Feel(ctx context.Context, e *Env, o FeelOptions) (*FeelResult, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		row := func(sign float64) ([]float64, error) {
+		// row returns every word's change (mean over the prompts) and the
+		// own word's change per prompt.
+		row := func(sign float64) ([]float64, []float64, error) {
 			sp := steer.Spec{Emotion: em, Strength: sign * o.Strength, Layers: o.Layers, Span: steer.Span{Kind: steer.Prompt}}
-			lp, err := score(&sp)
+			lp, per, err := score(&sp)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			for w := range lp {
 				lp[w] -= base[w]
 			}
-			return lp, nil
+			own := make([]float64, len(per))
+			for i := range per {
+				own[i] = per[i][k] - basePer[i][k]
+			}
+			return lp, own, nil
 		}
-		plus, err := row(+1)
+		plus, ownPlus, err := row(+1)
 		if err != nil {
 			return nil, err
 		}
-		minus, err := row(-1)
+		minus, ownMinus, err := row(-1)
 		if err != nil {
 			return nil, err
 		}
 		res.Plus, res.Minus = append(res.Plus, plus), append(res.Minus, minus)
+		res.OwnPlus, res.OwnMinus = append(res.OwnPlus, ownPlus), append(res.OwnMinus, ownMinus)
 		rank := 0
 		for w := range plus {
 			if plus[w] > plus[k] {

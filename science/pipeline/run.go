@@ -313,7 +313,7 @@ func Report(dir string, v *validate.Result, params map[string]string) (htmlPath,
 	if err != nil {
 		return "", "", err
 	}
-	return report.WriteFiles(dir, report.Input{Result: v, Params: params, Sections: secs})
+	return report.WriteFiles(dir, report.Input{Result: v, Params: params, Sections: secs, Version: Version})
 }
 
 // experimentSections reads the experiment results in expDir into report

@@ -2,11 +2,17 @@ package pipeline
 
 import (
 	"fmt"
+	"html/template"
+	"math"
 	"strings"
 
 	"github.com/limbic-dev/limbic/science/experiment"
 	"github.com/limbic-dev/limbic/science/report"
 )
+
+// Version is limbic's version, recorded in the reports Report writes; the
+// command sets it from its build version.
+var Version = "dev"
 
 // Sections turns experiment results into report sections (nil results are
 // left out).
@@ -14,9 +20,10 @@ func Sections(feel *experiment.FeelResult, dose *experiment.DoseResult, imp *exp
 	var out []report.Section
 	if feel != nil {
 		s := report.Section{ID: "feel", Title: "Steering check: “He felt / She felt”", JSON: feel,
-			Note: fmt.Sprintf("Each emotion steered at ±%g × the mean residual norm on layers %v, on the prompt tokens only; Δ log-probability of the emotion's own word as the continuation of %s (mean over the prompts). Own word rises when added for %.0f%% of the emotions and falls when subtracted for %.0f%%.",
+			Note: fmt.Sprintf("Each emotion steered at ±%g × the mean residual norm on layers %v, on the prompt tokens only; Δ log-probability of the emotion's own word as the continuation of %s (mean over the prompts; the figure's whiskers span the lowest to the highest prompt). Own word rises when added for %.0f%% of the emotions and falls when subtracted for %.0f%%.",
 				feel.Strength, feel.Layers, promptNames(feel.Prompts), 100*feel.RaiseRate, 100*feel.LowerRate),
-			Head: []string{"emotion", "Δ own word (+)", "Δ own word (−)", "rank of own word among risers", "word that rose most (+)"}}
+			Head:   []string{"emotion", "Δ own word (+)", "Δ own word (−)", "rank of own word among risers", "word that rose most (+)"},
+			Figure: feelFigure(feel)}
 		for i, e := range feel.Emotions {
 			best, bi := feel.Plus[i][0], 0
 			for w, v := range feel.Plus[i] {
@@ -31,9 +38,10 @@ func Sections(feel *experiment.FeelResult, dose *experiment.DoseResult, imp *exp
 	}
 	if dose != nil {
 		s := report.Section{ID: "dose", Title: "Dose curves", JSON: dose,
-			Note: fmt.Sprintf("Templates where a number varies; the emotion's readout (%s, layer %d) at the last prompt position against the number. %d of %d templates are monotone in the expected direction (Spearman |ρ| ≥ 0.8).",
+			Note: fmt.Sprintf("Templates where a number varies; the emotion's readout (%s, layer %d) at the last prompt position against the number; the line is the mean over the character names, the band spans the lowest to the highest name's readout. %d of %d templates are monotone in the expected direction (Spearman |ρ| ≥ 0.8).",
 				dose.Metric, dose.Layer, dose.Monotone, len(dose.Templates)),
-			Head: []string{"template", "emotion", "expected", "Spearman ρ", "readouts (low → high number)"}}
+			Head:   []string{"template", "emotion", "expected", "Spearman ρ", "readouts (low → high number)"},
+			Figure: doseFigure(dose)}
 		for _, t := range dose.Templates {
 			var rs []string
 			for _, v := range t.Readout {
@@ -83,4 +91,78 @@ func promptNames(ps []experiment.FeelPrompt) string {
 		s = append(s, "“"+p.Text+"”")
 	}
 	return strings.Join(s, " and ")
+}
+
+// feelFigure draws the own word's change per emotion when the emotion is
+// added (raise, +) and subtracted (lower, −): bars at the mean over the
+// prompts, whiskers from the lowest to the highest prompt's value.
+func feelFigure(f *experiment.FeelResult) template.HTML {
+	c := report.BarChart{Title: "Own word's Δ log-probability, bars: mean over prompts, whiskers: min–max over prompts",
+		YLabel: "Δ log p(own word)", Groups: f.Emotions}
+	raise := report.BarSeries{Name: "added (+)", Color: "#d62728"}
+	lower := report.BarSeries{Name: "subtracted (−)", Color: "#1f77b4"}
+	whiskers := len(f.OwnPlus) == len(f.Emotions) && len(f.OwnMinus) == len(f.Emotions)
+	for i := range f.Emotions {
+		if i >= len(f.Plus) || i >= len(f.Minus) || i >= len(f.Plus[i]) || i >= len(f.Minus[i]) {
+			return "" // a malformed result: no figure rather than a wrong one
+		}
+		raise.Y, lower.Y = append(raise.Y, f.Plus[i][i]), append(lower.Y, f.Minus[i][i])
+		if whiskers {
+			lo, hi := spread(f.OwnPlus[i])
+			raise.Lo, raise.Hi = append(raise.Lo, lo), append(raise.Hi, hi)
+			lo, hi = spread(f.OwnMinus[i])
+			lower.Lo, lower.Hi = append(lower.Lo, lo), append(lower.Hi, hi)
+		}
+	}
+	c.Series = []report.BarSeries{raise, lower}
+	return c.SVG()
+}
+
+// doseFigure draws one small chart per template: the readout (mean over the
+// character names) against the number, with the band from the lowest to the
+// highest name's readout.
+func doseFigure(d *experiment.DoseResult) template.HTML {
+	var figs []template.HTML
+	for _, t := range d.Templates {
+		se := report.Series{Name: t.Emotion, Y: t.Readout, Color: "#d62728"}
+		if len(t.ByName) == len(t.Readout) {
+			for _, per := range t.ByName {
+				lo, hi := spread(per)
+				se.Lo, se.Hi = append(se.Lo, lo), append(se.Hi, hi)
+			}
+		}
+		xl := "number"
+		if t.Graded {
+			xl = "graded word"
+		}
+		c := report.LineChart{Title: fmt.Sprintf("%s: %s (expected %+d)", t.Name, t.Emotion, t.ExpectedSign),
+			XLabel: xl, YLabel: fmt.Sprintf("%s readout (%s)", t.Emotion, d.Metric), X: t.X, XTicks: t.Values,
+			LogX: logScale(t.X), Series: []report.Series{se}}
+		figs = append(figs, c.SVG())
+	}
+	return report.Figures(figs...)
+}
+
+// spread returns the smallest and largest of x (NaN for none).
+func spread(x []float64) (lo, hi float64) {
+	if len(x) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	lo, hi = x[0], x[0]
+	for _, v := range x[1:] {
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	return lo, hi
+}
+
+// logScale reports whether x is positive and spans a factor of 20 or more.
+func logScale(x []float64) bool {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range x {
+		if !(v > 0) {
+			return false
+		}
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	return len(x) > 1 && hi/lo >= 20
 }

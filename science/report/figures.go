@@ -11,21 +11,23 @@ import (
 	"github.com/limbic-dev/limbic/science/validate"
 )
 
-// clusterColors follow the paper's valence order.
+// clusterColors follow the paper's valence order: a qualitative palette of
+// hues far apart in CIELAB (TestPaletteDistinct), so that neighbouring
+// clusters on the PCA map are told apart.
 var clusterColors = []string{
-	"#f2b01e", // Exuberant Joy
-	"#6cc24a", // Peaceful Contentment
-	"#2ca58d", // Compassionate Gratitude
-	"#b07aa1", // Competitive Pride
-	"#ff9da7", // Playful Amusement
-	"#9c755f", // Depleted Disengagement
-	"#76b7b2", // Vigilant Suspicion
-	"#e15759", // Hostile Anger
-	"#4e79a7", // Fear and Overwhelm
-	"#59448c", // Despair and Shame
+	"#e6ab02", // Exuberant Joy: gold
+	"#4daf4a", // Peaceful Contentment: green
+	"#17becf", // Compassionate Gratitude: cyan
+	"#984ea3", // Competitive Pride: purple
+	"#f781bf", // Playful Amusement: pink
+	"#a65628", // Depleted Disengagement: brown
+	"#ff7f00", // Vigilant Suspicion: orange
+	"#e41a1c", // Hostile Anger: red
+	"#377eb8", // Fear and Overwhelm: blue
+	"#1a1a1a", // Despair and Shame: black
 }
 
-const noClusterColor = "#999999"
+const noClusterColor = "#bdbdbd"
 
 func colorOf(rank int) string {
 	if rank < 0 || rank >= len(clusterColors) {
@@ -115,31 +117,34 @@ func accuracyCurve(r *validate.Result) template.HTML {
 	return s.html()
 }
 
-// pcaMap draws PC1 against PC2 with labelled points coloured by cluster.
+// pcaMap draws PC1 against PC2 with labelled points coloured by cluster,
+// and the cluster legend (the clusters present) beside the map. Labels are
+// placed so that they do not overlap (placeLabel).
 func pcaMap(a *validate.Analysis, infos map[string]validate.EmotionInfo) template.HTML {
 	n := len(a.Emotions)
-	W, H := 640.0, 520.0
+	PW, H := 640.0, 520.0
 	if n > 40 {
-		W, H = 1000, 800
+		PW, H = 1000, 800
 	}
-	const m = 40.0
+	const m, legendW = 40.0, 230.0
+	W := PW + legendW
 	s := newSVG(W, H)
 	if len(a.PCA.PC1) == 0 {
-		s.text(W/2, H/2, "PCA not available", "middle", 12, "#555", 0)
+		s.text(PW/2, H/2, "PCA not available", "middle", 12, "#555", 0)
 		return s.html()
 	}
 	lo1, hi1 := minMax(a.PCA.PC1)
 	lo2, hi2 := minMax(a.PCA.PC2)
 	pad1, pad2 := (hi1-lo1)*0.08+1e-9, (hi2-lo2)*0.08+1e-9
 	lo1, hi1, lo2, hi2 = lo1-pad1, hi1+pad1, lo2-pad2, hi2+pad2
-	x := func(v float64) float64 { return m + (W-2*m)*(v-lo1)/(hi1-lo1) }
+	x := func(v float64) float64 { return m + (PW-2*m)*(v-lo1)/(hi1-lo1) }
 	y := func(v float64) float64 { return H - m - (H-2*m)*(v-lo2)/(hi2-lo2) }
-	s.rect(m, m, W-2*m, H-2*m, "#fcfcfc", "")
+	s.rect(m, m, PW-2*m, H-2*m, "#fcfcfc", "")
 	if lo1 < 0 && hi1 > 0 {
 		s.line(x(0), m, x(0), H-m, "#ccc", 1, true)
 	}
 	if lo2 < 0 && hi2 > 0 {
-		s.line(m, y(0), W-m, y(0), "#ccc", 1, true)
+		s.line(m, y(0), PW-m, y(0), "#ccc", 1, true)
 	}
 	ex := a.PCA.Explained
 	e1, e2 := 0.0, 0.0
@@ -149,23 +154,60 @@ func pcaMap(a *validate.Analysis, infos map[string]validate.EmotionInfo) templat
 	if len(ex) > 1 {
 		e2 = ex[1]
 	}
-	s.text(W/2, H-10, fmt.Sprintf("PC1 (%.0f%% of variance) →", 100*e1), "middle", 12, "#333", 0)
+	s.text(PW/2, H-10, fmt.Sprintf("PC1 (%.0f%% of variance) →", 100*e1), "middle", 12, "#333", 0)
 	s.text(14, H/2, fmt.Sprintf("PC2 (%.0f%%) →", 100*e2), "middle", 12, "#333", -90)
 	fs := 11.0
 	if n > 40 {
 		fs = 8.5
 	}
-	var placed []box
+	present := map[int]bool{}
+	pts := make([][2]float64, n)
 	for i, name := range a.Emotions {
 		info := infos[name]
-		px, py := x(a.PCA.PC1[i]), y(a.PCA.PC2[i])
-		s.circle(px, py, 4, colorOf(info.ClusterRank), fmt.Sprintf("%s (%s): PC1 %.3f, PC2 %.3f", name, clusterName(info), a.PCA.PC1[i], a.PCA.PC2[i]))
-		lx, ly := placeLabel(&placed, px, py, name, fs)
-		if ly != py+fs*0.35 || lx != px+6 { // moved: a thin leader line back to the point
-			s.line(px, py, lx, ly-fs*0.35, "#bbb", 0.6, false)
+		pts[i] = [2]float64{x(a.PCA.PC1[i]), y(a.PCA.PC2[i])}
+		s.circle(pts[i][0], pts[i][1], 4, colorOf(info.ClusterRank), fmt.Sprintf("%s (%s): PC1 %.3f, PC2 %.3f", name, clusterName(info), a.PCA.PC1[i], a.PCA.PC2[i]))
+		r := info.ClusterRank
+		if r < 0 || r >= len(clusterColors) {
+			r = -1
+		}
+		present[r] = true
+	}
+	area := box{m, m, PW - m, H - m}
+	var placed []box
+	s.b.WriteString(`<g class="pca-labels">`)
+	for i, name := range a.Emotions {
+		px, py := pts[i][0], pts[i][1]
+		lx, ly, moved := placeLabel(&placed, area, px, py, name, fs)
+		if moved { // a thin leader line from the point to the label's near edge
+			b := placed[len(placed)-1]
+			s.line(px, py, math.Max(b.x0, math.Min(px, b.x1)), ly-fs*0.35, "#bbb", 0.6, false)
 		}
 		s.text(lx, ly, name, "start", fs, "#222", 0)
 	}
+	s.b.WriteString(`</g>`)
+	// The legend beside the map: the clusters present, in valence order.
+	s.b.WriteString(`<g class="pca-legend">`)
+	ly := m + 4
+	s.text(PW+8, ly, "Paper clusters", "start", 12, "#222", 0)
+	for _, it := range legend() {
+		rank := -1
+		for _, c := range catalog.Clusters() {
+			if c.Name == it.Name {
+				rank = c.Rank
+			}
+		}
+		if !present[rank] {
+			continue
+		}
+		ly += 19
+		s.circle(PW+14, ly-4, 5, it.Color, "")
+		lab := it.Name
+		if it.Valence != "" {
+			lab += " (" + it.Valence + ")"
+		}
+		s.text(PW+24, ly, lab, "start", 11, "#222", 0)
+	}
+	s.b.WriteString(`</g>`)
 	return s.html()
 }
 
@@ -325,31 +367,73 @@ type box struct{ x0, y0, x1, y1 float64 }
 
 func (a box) overlaps(b box) bool { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1 }
 
-// placeLabel finds a spot for a label right of its point that does not
-// overlap labels placed before it: the natural spot, else the nearest free one
-// a line above or below (up to four lines away), else the natural spot.
-func placeLabel(placed *[]box, px, py float64, text string, fs float64) (float64, float64) {
-	w := float64(len([]rune(text))) * fs * 0.56
-	try := func(dy float64) (box, bool) {
-		b := box{px + 6, py + dy - fs*0.65, px + 6 + w, py + dy + fs*0.35}
+// placeLabel finds a spot for a label beside its point (px, py) that does
+// not overlap the labels placed before it and stays inside area: right of
+// the point on its line, else the nearest free line above or below, on the
+// right or the left, up to 24 lines away. It returns the start of the text
+// (anchor "start") and whether the label left its natural spot (to draw a
+// leader line); the label's box is appended to placed. When no spot is
+// free, the least-overlapping one is taken.
+func placeLabel(placed *[]box, area box, px, py float64, text string, fs float64) (lx, ly float64, moved bool) {
+	// Glyph boxes as browsers measure them (DejaVu Sans, the widest common
+	// default): about 0.64 em per character, 0.95 em above the baseline and
+	// 0.25 em below.
+	w := float64(len([]rune(text)))*fs*0.64 + 2
+	lh := fs * 1.25
+	cand := func(k int, side int) (box, float64, float64) {
+		dy := float64(k) * lh
+		bx0 := px + 6 // right of the point
+		switch side {
+		case 1: // left
+			bx0 = px - 6 - w
+		case 2: // further right
+			bx0 = px + 6 + w*0.6
+		case 3: // further left
+			bx0 = px - 6 - w*1.6
+		}
+		base := py + dy + fs*0.35
+		b := box{bx0, base - fs*0.95, bx0 + w, base + fs*0.25}
+		// Keep inside the area.
+		if b.x1 > area.x1 {
+			b.x0, b.x1 = area.x1-w, area.x1
+		}
+		if b.x0 < area.x0 {
+			b.x0, b.x1 = area.x0, area.x0+w
+		}
+		return b, b.x0, py + dy + fs*0.35
+	}
+	overlap := func(b box) float64 {
+		sum := 0.0
+		if b.y0 < area.y0 || b.y1 > area.y1 {
+			sum += w * fs // outside the plot: as bad as one overlap
+		}
 		for _, o := range *placed {
 			if b.overlaps(o) {
-				return b, false
+				sum += (math.Min(b.x1, o.x1) - math.Max(b.x0, o.x0)) * (math.Min(b.y1, o.y1) - math.Max(b.y0, o.y0))
 			}
 		}
-		return b, true
+		return sum
 	}
-	for k := 0; k <= 8; k++ {
-		dy := float64((k+1)/2) * fs * 1.05
+	best, bestCost := box{}, math.Inf(1)
+	var bx, by float64
+	var bk int
+	for k := 0; k <= 48; k++ {
+		off := (k + 1) / 2
 		if k%2 == 1 {
-			dy = -dy
+			off = -off
 		}
-		if b, ok := try(dy + fs*0.35); ok {
-			*placed = append(*placed, b)
-			return px + 6, py + dy + fs*0.35
+		for side := range 4 {
+			b, x, y := cand(off, side)
+			c := overlap(b)
+			if c < bestCost {
+				best, bestCost, bx, by, bk = b, c, x, y, off
+			}
+			if c == 0 {
+				k = 1 << 20
+				break
+			}
 		}
 	}
-	b, _ := try(fs * 0.35)
-	*placed = append(*placed, b)
-	return px + 6, py + fs*0.35
+	*placed = append(*placed, best)
+	return bx, by, bk != 0 || bx != px+6
 }

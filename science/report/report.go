@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,6 +28,9 @@ type Input struct {
 	// Sections are further results (the sanity experiments), shown after the
 	// validation and saved under "experiments" in the JSON by ID.
 	Sections []Section
+	// Version is limbic's version (the command's main.version), shown with
+	// the parameters and saved as "limbic_version" in the JSON.
+	Version string
 }
 
 // Section is a further result on the page: a note, a table (cells may be
@@ -41,6 +45,9 @@ type Section struct {
 	// Steering, when set, marks a result obtained under steering (specs
 	// such as "calm=0.1@3"); the page labels the section as steered.
 	Steering []string
+	// Figure, when set, is drawn between the note and the table: inline SVG
+	// built from escaped text and numbers (LineChart, BarChart, Figures).
+	Figure template.HTML
 }
 
 // Cell is a table cell; Tone in [-1, 1] colours it (0: no colour).
@@ -63,6 +70,7 @@ func (c Cell) Style() template.CSS {
 type Doc struct {
 	*validate.Result
 	Title       string            `json:"title"`
+	Version     string            `json:"limbic_version,omitempty"`
 	RunParams   map[string]string `json:"run_params,omitempty"`
 	Experiments map[string]any    `json:"experiments,omitempty"`
 }
@@ -72,7 +80,7 @@ func JSON(in Input) ([]byte, error) {
 	if in.Result == nil {
 		return nil, errors.New("report: no validation result")
 	}
-	doc := Doc{Result: in.Result, Title: title(in), RunParams: in.Params}
+	doc := Doc{Result: in.Result, Title: title(in), Version: in.Version, RunParams: in.Params}
 	for _, sec := range in.Sections {
 		if sec.ID != "" && sec.JSON != nil {
 			if doc.Experiments == nil {
@@ -142,6 +150,7 @@ type view struct {
 	Best         validate.LayerResult
 	CoreIsAll    bool // the run is the core set: one set of figures
 	Extra        []Section
+	Version      string
 }
 
 // Write renders the HTML page.
@@ -150,7 +159,7 @@ func Write(w io.Writer, in Input) error {
 	if r == nil || len(r.Layers) == 0 {
 		return errors.New("report: no validation result")
 	}
-	v := view{Title: title(in), R: r, Accuracy: accuracyCurve(r), Legend: legend(), Extra: in.Sections,
+	v := view{Title: title(in), R: r, Accuracy: accuracyCurve(r), Legend: legend(), Extra: in.Sections, Version: in.Version,
 		CosineBar: colorBar(diverging, -1, 1, "cosine"), ConfusionBar: colorBar(sequential, 0, 1, "share of the row")}
 	infos := map[string]validate.EmotionInfo{}
 	for _, e := range r.Emotions {
@@ -179,23 +188,61 @@ func Write(w io.Writer, in Input) error {
 	} else {
 		add(fmt.Sprintf("All emotions of the run (%d)", len(v.Best.All.Emotions)), v.Best.All)
 	}
-	params := map[string]string{}
+	v.Params = paramTable(in)
+	return page.Execute(w, v)
+}
+
+// paramAliases name the same parameter under the vector pack's key and the
+// run's: the table shows it once, under the run's name.
+var paramAliases = map[string]string{
+	"max_tokens":    "max tokens per story",
+	"neutral_texts": "neutral texts",
+	"per_topic":     "per topic",
+}
+
+// paramTable lists every parameter once, sorted: the validation's (from
+// the vector pack), the run's (in.Params) and the model's. A parameter
+// given under two spellings ("per_topic", "per topic") is one row; if the
+// two values differ, the row shows both.
+func paramTable(in Input) [][2]string {
+	r := in.Result
+	norm := func(k string) string {
+		if a, ok := paramAliases[k]; ok {
+			k = a
+		}
+		return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(k), "_", " "))
+	}
+	rows := map[string][2]string{} // normalised key → shown key, values
+	set := func(k, x string) {
+		n := norm(k)
+		old, ok := rows[n]
+		switch {
+		case !ok:
+			rows[n] = [2]string{n, x}
+		case !slices.Contains(strings.Split(old[1], "; "), x):
+			rows[n] = [2]string{n, old[1] + "; " + x}
+		}
+	}
 	for k, x := range r.Params {
-		params[k] = fmt.Sprint(x)
+		set(k, fmt.Sprint(x))
 	}
 	for k, x := range in.Params {
-		params[k] = x
+		set(k, x)
 	}
-	params["model"] = r.Model.ID
-	params["model hash"] = r.Model.Hash
-	params["d_model / layers"] = fmt.Sprintf("%d / %d", r.Model.DModel, r.Model.NLayers)
-	params["vectors"] = r.Kind
-	params["held-out stories"] = fmt.Sprint(r.HeldOut)
-	for k, x := range params {
-		v.Params = append(v.Params, [2]string{k, x})
+	set("model", r.Model.ID)
+	set("model hash", r.Model.Hash)
+	set("d_model / layers", fmt.Sprintf("%d / %d", r.Model.DModel, r.Model.NLayers))
+	set("vectors", r.Kind)
+	set("held-out stories", fmt.Sprint(r.HeldOut))
+	if in.Version != "" {
+		set("limbic version", in.Version)
 	}
-	sort.Slice(v.Params, func(i, j int) bool { return v.Params[i][0] < v.Params[j][0] })
-	return page.Execute(w, v)
+	out := make([][2]string, 0, len(rows))
+	for _, row := range rows {
+		out = append(out, row)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
 }
 
 // WriteFiles writes dir/report.html and dir/report.json, each atomically.
