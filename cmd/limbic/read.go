@@ -47,7 +47,8 @@ Formats: ansi (the text coloured per emotion, red positive, blue negative,
 scaled by the 99th-percentile magnitude; on a pipe, a file or with NO_COLOR
 set, each token is followed by its scaled value in brackets instead, unless
 --color always), json (every score), html (a
-self-contained heatmap page). Without --emotions, the views show the top-k
+self-contained heatmap page with an emotions × tokens grid of every emotion,
+or of --emotions, and a numeric colour bar). Without --emotions, the views show the top-k
 emotions.`,
 		Example: `  limbic read "The storm was coming and Tom could not find his mother."
   limbic read --file story.txt --emotions scared,calm --smooth 3
@@ -143,7 +144,7 @@ emotions.`,
 				err = enc.Encode(tr)
 			case "html":
 				title := "limbic read: " + m.Name
-				err = readout.WriteHTML(&buf, tr, show[0], title)
+				err = readout.WriteHTML(&buf, tr, show[0], title, emotions...)
 			default:
 				if colored && (out == "" || color == "always") {
 					err = readout.WriteANSI(&buf, tr, show)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -93,6 +94,18 @@ func TestReadJSON(t *testing.T) {
 	b, err = os.ReadFile(html)
 	if err != nil || !strings.Contains(string(b), "<!DOCTYPE html>") {
 		t.Errorf("html: %v", err)
+	}
+	// The emotions × tokens grid: every emotion of the pack, or --emotions.
+	for _, tc := range []struct {
+		args []string
+		rows int
+	}{{nil, 4}, {[]string{"--emotions", "sad,calm"}, 2}} {
+		args := append([]string{"read", "--vectors", pack, "--format", "html", "--out", html, "-q", "Lily was sad."}, tc.args...)
+		limbic(t, args...)
+		b, err = os.ReadFile(html)
+		if want := fmt.Sprintf(`data-rows="%d"`, tc.rows); err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("read html %v: grid lacks %s (%v)", tc.args, want, err)
+		}
 	}
 }
 

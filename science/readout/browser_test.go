@@ -46,6 +46,28 @@ func TestHTMLOpensOffline(t *testing.T) {
 	if sad == "" || sad == happy {
 		t.Errorf("token colour %q for sad, %q for happy", sad, happy)
 	}
+	// The grid and its colour bar render with a size and marks, and hovering
+	// the cell of " sad" in sad's row shows its token and value.
+	figs, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		const out = [];
+		for (const id of ["grid", "colorbar"]) {
+			const s = document.getElementById(id);
+			if (!s) { out.push(id + ": missing"); continue; }
+			const r = s.getBoundingClientRect(), marks = s.querySelectorAll("path,rect").length;
+			if (!(r.width > 0 && r.height > 0) || marks === 0) out.push(id + ": " + r.width + "x" + r.height + ", " + marks + " marks");
+		}
+		const g = document.getElementById("grid"), r = g.getBoundingClientRect(), vb = g.viewBox.baseVal;
+		const x = r.left + (110 + 14 * 2.5) * r.width / vb.width, y = r.top + (70 + 13 * 0.5) * r.height / vb.height;
+		g.dispatchEvent(new MouseEvent("mousemove", {clientX: x, clientY: y, bubbles: true}));
+		out.push("tip: " + document.getElementById("tip").textContent);
+		return out.join(" | ");
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "tip: \" sad\" @3: sad 2.000"; figs != want {
+		t.Errorf("grid check: %s, want %s", figs, want)
+	}
 	reqs, problems := w.Snapshot()
 	for _, r := range reqs {
 		if !strings.HasPrefix(r, "file://") {

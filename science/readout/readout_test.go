@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -312,5 +313,46 @@ func BenchmarkScore171(b *testing.B) {
 				r.ScoreInto(h, &s)
 			}
 		})
+	}
+}
+
+// TestHTMLGrid checks the emotions × tokens grid against the golden trace:
+// " sad" (the third scored token) is full red in sad's row and full blue in
+// happy's; an unknown grid emotion is an error.
+func TestHTMLGrid(t *testing.T) {
+	for _, tc := range []struct {
+		grid       []string
+		sadY, hapY string // rows' top edges
+	}{
+		{nil, "70.0", "83.0"},
+		{[]string{"happy", "sad"}, "83.0", "70.0"},
+	} {
+		var b bytes.Buffer
+		if err := WriteHTML(&b, goldenTrace(), "", "test", tc.grid...); err != nil {
+			t.Fatal(err)
+		}
+		s := b.String()
+		cell := func(fill, y string) bool {
+			re := regexp.MustCompile(`<path fill="` + fill + `" d="([^"]*)"`)
+			m := re.FindStringSubmatch(s)
+			return m != nil && strings.Contains(m[1], "M138.0 "+y+"h")
+		}
+		if !cell("#ff3737", tc.sadY) {
+			t.Errorf("grid %v: ' sad' in sad's row (y %s) is not full red", tc.grid, tc.sadY)
+		}
+		if !cell("#3737ff", tc.hapY) {
+			t.Errorf("grid %v: ' sad' in happy's row (y %s) is not full blue", tc.grid, tc.hapY)
+		}
+		if !strings.Contains(s, `data-rows="2" data-cols="6"`) {
+			t.Errorf("grid %v: want 2 rows and 6 columns (BOS left out)", tc.grid)
+		}
+		for _, tick := range []string{">-2<", ">-1<", ">0<", ">1<", ">2<"} {
+			if !strings.Contains(s, `class="tick"`) || !strings.Contains(s, tick) {
+				t.Errorf("colour bar lacks the number %s", tick)
+			}
+		}
+	}
+	if err := WriteHTML(&bytes.Buffer{}, goldenTrace(), "", "test", "sad", "joyful"); err == nil || !strings.Contains(err.Error(), "joyful") {
+		t.Errorf("unknown grid emotion: error %v, want one naming it", err)
 	}
 }
