@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -196,8 +197,9 @@ type chatBody struct {
 	Limbic    *struct {
 		Steer   []string `json:"steer"`
 		Readout *struct {
-			TopK  int  `json:"top_k"`
-			Layer *int `json:"layer"`
+			TopK     int      `json:"top_k"`
+			Layer    *int     `json:"layer"`
+			Emotions []string `json:"emotions"`
 		} `json:"readout"`
 	} `json:"limbic"`
 }
@@ -287,8 +289,22 @@ func TestDashboardE2E(t *testing.T) {
 		if series := evalJS[int](t, ctx, `document.querySelectorAll("#chart path.series").length`); series < 1 || series > 6 {
 			t.Errorf("%d series drawn", series)
 		}
-		if segs := evalJS[int](t, ctx, `Math.max(...[...document.querySelectorAll("#chart path.series")].map(p => (p.getAttribute("d").match(/[ML]/g) || []).length))`); segs != points {
-			t.Errorf("the longest line has %d points, want %d", segs, points)
+		// Every line is one unbroken run through every token: one M, then L.
+		lines := evalJS[[]string](t, ctx, `[...document.querySelectorAll("#chart path.series")].map(p =>
+			p.dataset.emotion + " " + (p.getAttribute("d").match(/M/g) || []).length + " " + (p.getAttribute("d").match(/[ML]/g) || []).length)`)
+		for _, l := range lines {
+			var e string
+			var moves, pts int
+			if _, err := fmt.Sscan(l, &e, &moves, &pts); err != nil {
+				t.Fatalf("line %q: %v", l, err)
+			}
+			if moves != 1 || pts != points {
+				t.Errorf("line %s: %d runs over %d points, want 1 run over %d", e, moves, pts, points)
+			}
+		}
+		// Axis titles on both axes.
+		if titles := evalJS[[]string](t, ctx, `[...document.querySelectorAll("#chart text.axis-title")].map(e => e.textContent)`); len(titles) != 2 || titles[0] == "" || titles[1] == "" {
+			t.Errorf("axis titles %q, want two", titles)
 		}
 		if legend := evalJS[int](t, ctx, `document.querySelectorAll("#legend li").length`); legend < 1 {
 			t.Error("no legend")
@@ -311,8 +327,16 @@ func TestDashboardE2E(t *testing.T) {
 		// Hovering the chart shows the token under the cursor.
 		evalJS[chromedp.Void](t, ctx, `(() => { const svg = document.querySelector("#chart"); const r = svg.getBoundingClientRect();
 			svg.dispatchEvent(new MouseEvent("mousemove", {clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, bubbles: true})); })()`)
-		if tip := evalJS[string](t, ctx, `document.querySelector("#tooltip").hidden ? "" : document.querySelector("#tooltip").textContent`); !strings.HasPrefix(tip, "#") {
+		if tip := evalJS[string](t, ctx, `document.querySelector("#tooltip").hidden ? "" : document.querySelector("#tooltip .tt-tok").textContent`); !strings.HasPrefix(tip, "#") {
 			t.Errorf("tooltip %q", tip)
+		} else {
+			// It names the token under the cursor by its text (spaces as ␣).
+			var i int
+			fmt.Sscanf(tip, "#%d", &i)
+			text := evalJS[string](t, ctx, `document.querySelectorAll("#messages li.assistant .tok")[`+fmt.Sprint(i)+`].textContent`)
+			if want := strings.ReplaceAll(text, " ", "␣"); !strings.Contains(tip, "“"+want+"”") {
+				t.Errorf("tooltip %q does not show token %d's text %q", tip, i, text)
+			}
 		}
 
 		// The request carried the steer, the readout and the message.
@@ -326,6 +350,9 @@ func TestDashboardE2E(t *testing.T) {
 		}
 		if b.Limbic == nil || !slices.Equal(b.Limbic.Steer, []string{"calm=0.25@3:generated"}) || b.Limbic.Readout == nil || b.Limbic.Readout.TopK != 5 {
 			t.Errorf("request's limbic: %s", bodies[0])
+		}
+		if b.Limbic != nil && b.Limbic.Readout != nil && len(b.Limbic.Readout.Emotions) != 6 {
+			t.Errorf("request asks for emotions %v, want all 6 of the pack's", b.Limbic.Readout.Emotions)
 		}
 
 		// A second turn sends the history.

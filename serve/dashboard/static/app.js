@@ -57,6 +57,7 @@
     drawQueued: false,
     hover: -1,
     readoutOff: false, // the server has telemetry off
+    emotions: [], // the pack's emotions (GET /v1/models), asked for at every token
     chat: 0, // bumped by "New chat", so that a reply cut short does not land in the new history
   };
 
@@ -120,6 +121,7 @@
     }
     state.model = m;
     const L = m.limbic || {};
+    state.emotions = (L.emotions || []).slice();
     state.hasPack = !!(L.readout || L.steering);
     status.replaceChildren();
     status.append("Model ", el("strong", { id: "model-name", text: m.id }));
@@ -281,20 +283,29 @@
     return state.colors.get(name);
   }
 
-  // The emotions to draw: those most often among the tokens' reported
-  // emotions, then the highest mean.
+  // The top k emotions of a token's scores, highest first.
+  function topOf(scores, k) {
+    return Object.entries(scores || {}).sort(([, a], [, b]) => b - a).slice(0, k);
+  }
+
+  // The emotions to draw: those most often among the tokens' top k (the
+  // "Top emotions per token" setting), then the highest mean. The server
+  // reports every emotion at every token, so each line has no gaps.
   function pickSeries() {
+    const k = Math.max(1, parseInt($("#top-k").value, 10) || 5);
     const stats = new Map();
     for (const t of state.tokens) {
       for (const [e, v] of Object.entries(t.scores || {})) {
-        const s = stats.get(e) || { n: 0, sum: 0 };
-        s.n++; s.sum += v;
+        const s = stats.get(e) || { n: 0, sum: 0, m: 0 };
+        s.m++; s.sum += v;
         stats.set(e, s);
       }
+      for (const [e] of topOf(t.scores, k)) stats.get(e).n++;
     }
     const max = Math.max(1, Math.min(12, Number($("#max-lines").value) || 6));
     return [...stats.entries()]
-      .sort(([, a], [, b]) => b.n - a.n || b.sum / b.n - a.sum / a.n)
+      .filter(([, s]) => s.n > 0)
+      .sort(([, a], [, b]) => b.n - a.n || b.sum / b.m - a.sum / a.m)
       .slice(0, max).map(([e]) => e);
   }
 
@@ -305,7 +316,7 @@
     return (f >= 5 ? 10 : f >= 2 ? 5 : f >= 1 ? 2 : 1) * p;
   }
 
-  const M = { l: 48, r: 14, t: 12, b: 28 };
+  const M = { l: 62, r: 14, t: 12, b: 44 };
   let geom = null;
 
   function scheduleDraw() {
@@ -350,10 +361,17 @@
     }
     const xs = niceStep(xmax, Math.max(2, Math.floor(pw / 70)));
     for (let i = 0; i <= xmax; i += Math.max(1, xs)) {
-      const lab = svgEl("text", { class: "tick", x: x(i), y: H - 8, "text-anchor": "middle" });
+      const lab = svgEl("text", { class: "tick", x: x(i), y: M.t + ph + 16, "text-anchor": "middle" });
       lab.textContent = String(i);
       kids.push(lab);
     }
+    // Axis titles.
+    const xt = svgEl("text", { class: "axis-title", x: M.l + pw / 2, y: H - 6, "text-anchor": "middle" });
+    xt.textContent = "token of the answer";
+    const yt = svgEl("text", { class: "axis-title", x: 0, y: 0, "text-anchor": "middle",
+      transform: "translate(14 " + (M.t + ph / 2) + ") rotate(-90)" });
+    yt.textContent = state.stat === "z" ? "z-score vs neutral" : state.stat === "cos" ? "cosine" : state.stat === "proj" ? "projection" : "readout";
+    kids.push(xt, yt);
     kids.push(svgEl("line", { class: "axis", x1: M.l, x2: M.l, y1: M.t, y2: M.t + ph }));
     const cursor = svgEl("line", { id: "chart-cursor", class: "cursor", x1: 0, x2: 0, y1: M.t, y2: M.t + ph, visibility: "hidden" });
     kids.push(cursor);
@@ -420,7 +438,11 @@
     const cx = geom.x(i);
     cursor.setAttribute("x1", cx); cursor.setAttribute("x2", cx);
     cursor.setAttribute("visibility", "visible");
-    const rows = Object.entries(t.scores).sort(([, a], [, b]) => b - a).map(([e, v]) => {
+    // The charted emotions and the token's top ones (not all of the pack's).
+    const k = Math.max(1, parseInt($("#top-k").value, 10) || 5);
+    const shown = new Map(topOf(t.scores, k));
+    for (const e of geom.names) if (typeof t.scores[e] === "number") shown.set(e, t.scores[e]);
+    const rows = [...shown.entries()].sort(([, a], [, b]) => b - a).map(([e, v]) => {
       const sw = el("span", { class: "swatch" });
       sw.style.background = state.colors.get(e) || "transparent";
       return el("tr", {}, el("td", {}, sw, " " + e), el("td", { class: "v", text: fmt(v) }));
@@ -483,6 +505,9 @@
       const readout = {};
       const k = parseInt($("#top-k").value, 10);
       if (k > 0) readout.top_k = k;
+      // Every emotion at every token, so that the charted lines have no
+      // gaps (the chart picks its lines from each token's top k).
+      if (state.emotions && state.emotions.length) readout.emotions = state.emotions.slice();
       const layer = $("#readout-layer").value;
       if (layer !== "") readout.layer = Number(layer);
       body.limbic.readout = readout;
