@@ -31,7 +31,7 @@ type LineChart struct {
 // SVG draws the chart: axes with titles and ticks, each series as a line
 // with dots and, when set, its band. Non-finite values are left out.
 func (c LineChart) SVG() template.HTML {
-	const W, H, ml, mr, mt, mb = 340.0, 230.0, 52.0, 12.0, 26.0, 44.0
+	const W, H, ml, mr, mt, mb = 350.0, 230.0, 52.0, 30.0, 26.0, 44.0
 	s := newSVG(W, H)
 	s.b.WriteString(`<g class="figure-line">`)
 	pw, ph := W-ml-mr, H-mt-mb

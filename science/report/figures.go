@@ -173,16 +173,21 @@ func pcaMap(a *validate.Analysis, infos map[string]validate.EmotionInfo) templat
 		present[r] = true
 	}
 	area := box{m, m, PW - m, H - m}
-	var placed []box
+	// The points are obstacles for the labels; the labels' test looks at
+	// the labels only (placed[n:]).
+	placed := make([]box, 0, 2*n)
+	for _, p := range pts {
+		placed = append(placed, box{p[0] - 4.5, p[1] - 4.5, p[0] + 4.5, p[1] + 4.5})
+	}
 	s.b.WriteString(`<g class="pca-labels">`)
 	for i, name := range a.Emotions {
 		px, py := pts[i][0], pts[i][1]
-		lx, ly, moved := placeLabel(&placed, area, px, py, name, fs)
+		lx, ly, anchor, moved := placeLabel(&placed, area, px, py, name, fs)
 		if moved { // a thin leader line from the point to the label's near edge
 			b := placed[len(placed)-1]
 			s.line(px, py, math.Max(b.x0, math.Min(px, b.x1)), ly-fs*0.35, "#bbb", 0.6, false)
 		}
-		s.text(lx, ly, name, "start", fs, "#222", 0)
+		s.text(lx, ly, name, anchor, fs, "#222", 0)
 	}
 	s.b.WriteString(`</g>`)
 	// The legend beside the map: the clusters present, in valence order.
@@ -368,19 +373,20 @@ type box struct{ x0, y0, x1, y1 float64 }
 func (a box) overlaps(b box) bool { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1 }
 
 // placeLabel finds a spot for a label beside its point (px, py) that does
-// not overlap the labels placed before it and stays inside area: right of
+// not overlap the labels (and points) placed before it and stays inside area: right of
 // the point on its line, else the nearest free line above or below, on the
-// right or the left, up to 24 lines away. It returns the start of the text
-// (anchor "start") and whether the label left its natural spot (to draw a
-// leader line); the label's box is appended to placed. When no spot is
-// free, the least-overlapping one is taken.
-func placeLabel(placed *[]box, area box, px, py float64, text string, fs float64) (lx, ly float64, moved bool) {
+// right or the left, up to 24 lines away. It returns the text position and
+// anchor ("start" right of the point, "end" left of it) and whether the
+// label left the point's side (to draw a leader line); the label's box is
+// appended to placed. When no spot is free, the least-overlapping one is
+// taken.
+func placeLabel(placed *[]box, area box, px, py float64, text string, fs float64) (lx, ly float64, anchor string, moved bool) {
 	// Glyph boxes as browsers measure them (DejaVu Sans, the widest common
 	// default): about 0.64 em per character, 0.95 em above the baseline and
 	// 0.25 em below.
 	w := float64(len([]rune(text)))*fs*0.64 + 2
 	lh := fs * 1.25
-	cand := func(k int, side int) (box, float64, float64) {
+	cand := func(k int, side int) (box, float64, float64) { // box, text x, baseline
 		dy := float64(k) * lh
 		bx0 := px + 6 // right of the point
 		switch side {
@@ -393,18 +399,14 @@ func placeLabel(placed *[]box, area box, px, py float64, text string, fs float64
 		}
 		base := py + dy + fs*0.35
 		b := box{bx0, base - fs*0.95, bx0 + w, base + fs*0.25}
-		// Keep inside the area.
-		if b.x1 > area.x1 {
-			b.x0, b.x1 = area.x1-w, area.x1
+		if side%2 == 1 { // left labels end at the box's right edge
+			return b, b.x1, base
 		}
-		if b.x0 < area.x0 {
-			b.x0, b.x1 = area.x0, area.x0+w
-		}
-		return b, b.x0, py + dy + fs*0.35
+		return b, b.x0, base
 	}
 	overlap := func(b box) float64 {
 		sum := 0.0
-		if b.y0 < area.y0 || b.y1 > area.y1 {
+		if b.y0 < area.y0 || b.y1 > area.y1 || b.x0 < area.x0 || b.x1 > area.x1 {
 			sum += w * fs // outside the plot: as bad as one overlap
 		}
 		for _, o := range *placed {
@@ -416,7 +418,7 @@ func placeLabel(placed *[]box, area box, px, py float64, text string, fs float64
 	}
 	best, bestCost := box{}, math.Inf(1)
 	var bx, by float64
-	var bk int
+	var bk, bside int
 	for k := 0; k <= 48; k++ {
 		off := (k + 1) / 2
 		if k%2 == 1 {
@@ -426,7 +428,7 @@ func placeLabel(placed *[]box, area box, px, py float64, text string, fs float64
 			b, x, y := cand(off, side)
 			c := overlap(b)
 			if c < bestCost {
-				best, bestCost, bx, by, bk = b, c, x, y, off
+				best, bestCost, bx, by, bk, bside = b, c, x, y, off, side
 			}
 			if c == 0 {
 				k = 1 << 20
@@ -435,5 +437,9 @@ func placeLabel(placed *[]box, area box, px, py float64, text string, fs float64
 		}
 	}
 	*placed = append(*placed, best)
-	return bx, by, bk != 0 || bx != px+6
+	anchor = "start"
+	if bside%2 == 1 {
+		anchor = "end"
+	}
+	return bx, by, anchor, bk != 0 || bside >= 2
 }
