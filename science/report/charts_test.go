@@ -122,7 +122,7 @@ func TestParamsOnceAndVersion(t *testing.T) {
 		}
 		seen[row[0]] = row[1]
 	}
-	for k, want := range map[string]string{"per topic": "4", "max tokens per story": "40", "seed": "1; 2", "limbic version": "v1.2.3", "stories": "512"} {
+	for k, want := range map[string]string{"per topic": "4", "max tokens per story": "40", "seed": "2; 1", "limbic version": "v1.2.3", "stories": "512"} {
 		if got := seen[k]; got != want {
 			t.Errorf("parameter %q = %q, want %q", k, got, want)
 		}

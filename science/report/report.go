@@ -213,21 +213,37 @@ func paramTable(in Input) [][2]string {
 		return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(k), "_", " "))
 	}
 	rows := map[string][2]string{} // normalised key → shown key, values
+	// set adds a parameter; the first spelling given is shown.
 	set := func(k, x string) {
 		n := norm(k)
 		old, ok := rows[n]
 		switch {
 		case !ok:
-			rows[n] = [2]string{n, x}
+			rows[n] = [2]string{k, x}
 		case !slices.Contains(strings.Split(old[1], "; "), x):
-			rows[n] = [2]string{n, old[1] + "; " + x}
+			rows[n] = [2]string{old[0], old[1] + "; " + x}
 		}
 	}
-	for k, x := range r.Params {
-		set(k, fmt.Sprint(x))
+	keys := func(m map[string]string) []string {
+		out := make([]string, 0, len(m))
+		for k := range m {
+			out = append(out, k)
+		}
+		sort.Strings(out) // a fixed order, so that a merged row reads the same every time
+		return out
 	}
-	for k, x := range in.Params {
-		set(k, x)
+	for _, k := range keys(in.Params) {
+		set(k, in.Params[k])
+	}
+	vp := map[string]string{}
+	for k, x := range r.Params {
+		if a, ok := paramAliases[k]; ok {
+			k = a
+		}
+		vp[strings.ReplaceAll(k, "_", " ")] = fmt.Sprint(x)
+	}
+	for _, k := range keys(vp) {
+		set(k, vp[k])
 	}
 	set("model", r.Model.ID)
 	set("model hash", r.Model.Hash)
