@@ -82,6 +82,7 @@ func TestTinyRun(t *testing.T) {
 	if res.Feel == nil || len(res.Feel.Plus) != 3 {
 		t.Errorf("feel %+v", res.Feel)
 	}
+	checkReportInBrowser(t, filepath.Join(dir, "report.html"))
 	// A second run writes no new stories and gives the same numbers.
 	again, err := Run(context.Background(), m, tiny(dir))
 	if err != nil {

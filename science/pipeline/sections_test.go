@@ -1,12 +1,67 @@
 package pipeline
 
 import (
+	"encoding/json"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
+	"github.com/limbic-dev/limbic/internal/browser"
 	"github.com/limbic-dev/limbic/science/experiment"
 )
+
+// checkReportInBrowser opens a run's report in headless Chromium: no
+// request besides the file, no script or console error, every SVG drawn
+// with a size and marks, the feel figure with whiskers, the dose figure
+// with one band per template, and limbic's version shown.
+func checkReportInBrowser(t *testing.T, path string) {
+	t.Helper()
+	bctx := browser.Start(t)
+	ctx, w := browser.Open(t, bctx, "file://"+filepath.ToSlash(path))
+	js, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({
+		empty: [...document.querySelectorAll("svg")].filter(s => { const r = s.getBoundingClientRect();
+			return !(r.width > 0 && r.height > 0) || s.querySelectorAll("path,line,rect,circle,polygon,polyline").length === 0; }).length,
+		svgs: document.querySelectorAll("svg").length,
+		feelBars: document.querySelectorAll("#feel ~ .figure g.figure-bar").length,
+		whiskers: document.querySelectorAll("g.figure-bar g.whisker").length,
+		doseCharts: document.querySelectorAll("g.figure-line").length,
+		bands: document.querySelectorAll("g.figure-line polygon.band").length,
+		text: document.body.innerText})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Empty, SVGs, FeelBars, Whiskers, DoseCharts, Bands int
+		Text                                               string
+	}
+	if err := json.Unmarshal([]byte(js), &got); err != nil {
+		t.Fatal(err)
+	}
+	reqs, problems := w.Snapshot()
+	for _, r := range reqs {
+		if !strings.HasPrefix(r, "file://") {
+			t.Errorf("the report requested %s", r)
+		}
+	}
+	if len(problems) > 0 {
+		t.Errorf("problems: %v", problems)
+	}
+	if got.Empty != 0 || got.SVGs < 8 {
+		t.Errorf("%d of %d SVGs empty or without size", got.Empty, got.SVGs)
+	}
+	if got.FeelBars != 1 || got.Whiskers == 0 {
+		t.Errorf("feel figure: %d bar charts, %d whiskers; want 1 with whiskers", got.FeelBars, got.Whiskers)
+	}
+	if got.DoseCharts == 0 || got.Bands != got.DoseCharts {
+		t.Errorf("dose figure: %d charts, %d bands; want a band on each", got.DoseCharts, got.Bands)
+	}
+	if !strings.Contains(got.Text, "limbic "+Version) {
+		t.Errorf("the report does not show limbic %s", Version)
+	}
+}
 
 // TestSectionFigures checks the feel and dose figures against planted
 // results: a bar per emotion and direction at the mean with a whisker over
