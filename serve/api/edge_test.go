@@ -142,7 +142,7 @@ func TestRegulateStrengthChecked(t *testing.T) {
 		ok    bool
 	}{{"calm=0.5", true}, {"calm=NaN", false}, {"calm=1e9", false}} {
 		// Built in code, not loaded from a file (which checks it too).
-		r := []monitor.Rule{{Name: "r", Emotion: "sad", Layer: -1, Op: ">", Threshold: 2,
+		r := []monitor.Rule{{Name: "r", Emotion: "sad", Layer: monitor.BestLayer, Op: ">", Threshold: 2,
 			Action: monitor.Action{Type: monitor.Regulate, Steer: tt.steer, Tokens: 4}}}
 		_, err := New(Config{Model: m, Pack: testPack(m.Dim, m.Layers), Rules: r})
 		if (err == nil) != tt.ok || (err != nil && !strings.Contains(err.Error(), "strength")) {
