@@ -34,6 +34,7 @@ type pipelineFlags struct {
 	offset          string
 	denoise         string
 	noExperiments   bool
+	noFunction      bool
 }
 
 func (p *pipelineFlags) add(c *cobra.Command) {
@@ -67,7 +68,7 @@ func (p *pipelineFlags) config(m *model.Model) (pipeline.Config, error) {
 		return pipeline.Config{}, fmt.Errorf("--max-tokens %d: more than the context length of %d", p.maxTokens, m.MaxSeq)
 	}
 	cfg := pipeline.Config{Dir: p.dir, PerTopic: p.perTopic, NeutralPerTopic: p.neutralPerTopic, MaxTokens: p.maxTokens,
-		Batch: p.batch, Seed: p.seed, Experiments: !p.noExperiments}
+		Batch: p.batch, Seed: p.seed, Experiments: !p.noExperiments, Function: !p.noFunction}
 	if cfg.Dir == "" {
 		cfg.Dir = runDir(m)
 	}
@@ -268,7 +269,8 @@ runs all 171.`,
 		},
 	}
 	p.add(c)
-	c.Flags().BoolVar(&p.noExperiments, "no-experiments", false, "skip the feel, dose and implicit experiments")
+	c.Flags().BoolVar(&p.noExperiments, "no-experiments", false, "skip the feel, dose and implicit experiments (and prefs and eval)")
+	c.Flags().BoolVar(&p.noFunction, "no-function", false, "skip the preference experiment and the behaviour analogues (limbic prefs, limbic eval)")
 	addJSON(c)
 	return c
 }

@@ -53,6 +53,7 @@ type Config struct {
 	Generator       stories.Generator // default: the model itself
 	Extract         *extract.Config   // default: extract.BaseStoryConfig (base), DefaultConfig (chat)
 	Experiments     bool              // run feel, dose and implicit after validating
+	Function        bool              // with Experiments: also prefs and the behaviour analogues
 	// Progress reports each step: stage names "stories", "neutral",
 	// "extract", "experiments".
 	Progress func(stage string, done, total int)
@@ -175,6 +176,8 @@ func Run(ctx context.Context, m *model.Model, cfg Config) (*Result, error) {
 		}); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.Experiments && cfg.Function {
 		if err := step("prefs", func() error { res.Prefs, err = Prefs(ctx, m, cfg.Dir, cfg.Seed, cfg.Progress); return err }); err != nil {
 			return nil, err
 		}
