@@ -40,7 +40,7 @@ type pipelineFlags struct {
 func (p *pipelineFlags) add(c *cobra.Command) {
 	f := c.Flags()
 	f.StringVar(&p.dir, "dir", "", "run directory (default: $LIMBIC_HOME/runs/MODEL)")
-	f.StringVar(&p.emotions, "emotions", "default", "emotions: default (the 16 core and the case-study ones: desperate, afraid, loving), core (16), paper (all 171), a comma list, or a file (one per line)")
+	f.StringVar(&p.emotions, "emotions", "", "emotions: core (the 16 only), paper (all 171), a comma list, or a file, one per line (default: the 16 core emotions and the case-study ones desperate, afraid and loving)")
 	f.BoolVar(&p.custom, "custom-emotions", false, "allow emotions outside the paper's 171")
 	f.StringVar(&p.topics, "topics", "", "topics: child, paper, or a file (default: child for base models, paper for chat models)")
 	f.IntVar(&p.perTopic, "per-topic", 0, "stories per emotion and topic (default 4 for base models, 1 for chat models)")
