@@ -143,7 +143,7 @@ func Plot(r *Result, n int) (string, error) {
 			m = 1
 		}
 		axis := x0 + labelW + panelW/2
-		half := panelW/2 - 4
+		half := panelW/2 - 48 // room for the value beside the bar
 		fmt.Fprintf(&sb, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#333"/>`, axis, top-4, axis, top+rowH*float64(len(bars)))
 		for i, b := range bars {
 			y := top + rowH*float64(i)
