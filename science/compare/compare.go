@@ -23,11 +23,13 @@ const (
 	ProtocolBase = "base" // a "Human: …\n\nAssistant:" transcript
 )
 
-// Options adjust Run. The zero value reads the pack's best layer (or the
-// pack layer nearest two-thirds of the depth when the pack was not
-// validated), denoised vectors, every emotion, the shipped prompts.
+// Options adjust Run. Nil slices mean every emotion of the pack and the
+// shipped prompts.
 type Options struct {
-	// Layer is the model layer read; -1 (or any negative) picks as above.
+	// Layer is the model layer read; a negative value picks the pack's best
+	// layer, or the pack layer nearest two-thirds of the depth when the pack
+	// was not validated (negative layers from the end are resolved by the
+	// caller, e.g. with hook.ParseLayerList).
 	Layer    int
 	Kind     vecpack.Kind
 	Prompts  []Prompt // nil: DefaultPrompts
@@ -250,9 +252,8 @@ func protocol(m *model.Model) string {
 	return ProtocolBase
 }
 
-// pickLayer returns the layer to read: want when given (negative counts
-// from the end only through hook.ParseLayerList at the edge), else the best
-// layer, else the pack layer nearest two-thirds of the depth.
+// pickLayer returns the layer to read: want when not negative, else the
+// best layer, else the pack layer nearest two-thirds of the depth.
 func pickLayer(p *vecpack.Pack, nLayers, want int) (int, error) {
 	if want >= 0 {
 		if _, err := p.LayerIndex(want); err != nil {
