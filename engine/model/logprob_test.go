@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -101,5 +102,24 @@ func TestLogProbsErrors(t *testing.T) {
 	lp, top, err := LogProbs([]float32{0, float32(math.Inf(-1))}, 1, 2)
 	if err != nil || !math.IsInf(lp, -1) || len(top) != 2 || top[0].ID != 0 || top[0].LogProb != 0 {
 		t.Errorf("-Inf logit: %v %v %v, want -Inf and token 0 first at log-prob 0", lp, top, err)
+	}
+}
+
+// BenchmarkLogProbs: the cost per generated token over a 32,000-token
+// vocabulary, without and with alternatives.
+func BenchmarkLogProbs(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	logits := make([]float32, 32000)
+	for i := range logits {
+		logits[i] = float32(rng.NormFloat64() * 3)
+	}
+	for _, k := range []int{0, 5, 20} {
+		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := LogProbs(logits, 7, k); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
