@@ -215,7 +215,7 @@ func TestUnknownAndUnsupportedFields(t *testing.T) {
 		{"unknown top-level", chat, `{` + userMsg + `,"temprature":0}`, 400, "temprature"},
 		{"frequency_penalty", chat, `{` + userMsg + `,"frequency_penalty":0.5}`, 400, "frequency_penalty"},
 		{"presence_penalty", comp, `{"prompt":"Hi","presence_penalty":-1}`, 400, "presence_penalty"},
-		{"logprobs", chat, `{` + userMsg + `,"logprobs":true}`, 400, "logprobs"},
+		{"logprobs not a boolean", chat, `{` + userMsg + `,"logprobs":1}`, 400, "logprobs"},
 		{"logit_bias", chat, `{` + userMsg + `,"logit_bias":{"50256":-100}}`, 400, "logit_bias"},
 		{"tools", chat, `{` + userMsg + `,"tools":[{"type":"function","function":{"name":"f"}}]}`, 400, "tools"},
 		{"response_format", chat, `{` + userMsg + `,"response_format":{"type":"json_object"}}`, 400, "response_format"},
