@@ -85,6 +85,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newChatCmd(),
 		newEvalCmd(),
 		newPrefsCmd(),
+		newPatchCmd(),
 	)
 	return root
 }

@@ -267,6 +267,7 @@ func patchFromTensor(m *arch.Transformer, p hook.Point, t *tensor.Tensor) (*Patc
 	if err != nil {
 		return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
 	}
+	v = append([]float32(nil), v...) // F32 data may alias the file's mapping
 	sh := t.Shape
 	bad := func(want string) error {
 		return fmt.Errorf("tensor %q: shape %v, want %s", t.Name, sh, want)
