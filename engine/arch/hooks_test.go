@@ -389,3 +389,58 @@ func TestAttentionHooksWritable(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryKindEveryFamily captures every hook point of every family over a
+// prefill and a decode step: each fires once per position with its
+// TransformerLens width, and every pattern row sums to 1 over the keys
+// attended (the sliding window and soft-capping included).
+func TestEveryKindEveryFamily(t *testing.T) {
+	for fam, c := range tinyConfigs(t) {
+		m, _ := randomModel(t, c, 1)
+		toks := []int{1, 2, 3, 4, 5, 6, 7}
+		var hs hook.Set
+		caps := map[hook.Point]*hook.Capture{}
+		for _, p := range hook.AllKinds(m.Layers, m.PosEmbed) {
+			caps[p] = &hook.Capture{}
+			hs.Add(p, caps[p].Func())
+		}
+		s := &Seq{Cache: m.NewCache(), Hooks: &hs, Logits: LastLogits}
+		for _, part := range [][]int{toks[:6], toks[6:]} {
+			s.Tokens = part
+			if err := m.Forward([]*Seq{s}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := len(toks)
+		for p, cp := range caps {
+			want := m.Dim
+			switch p.Kind {
+			case hook.AttnQ, hook.AttnZ:
+				want = m.QDim()
+			case hook.AttnK, hook.AttnV:
+				want = m.KVDim()
+			case hook.AttnScores, hook.AttnPattern:
+				want = m.Heads * n
+			case hook.MLPPre, hook.MLPPost:
+				want = m.FFN
+			}
+			if cp.Rows() != n || cp.Dim != want || len(cp.Data) != n*want {
+				t.Errorf("%s %s: %d rows × %d, want %d × %d", fam, p, cp.Rows(), cp.Dim, n, want)
+				continue
+			}
+			if p.Kind != hook.AttnPattern {
+				continue
+			}
+			for i := 0; i < n*m.Heads; i++ {
+				sum := 0.0
+				for _, v := range cp.Data[i*n : (i+1)*n] {
+					sum += float64(v)
+				}
+				if !(math.Abs(sum-1) <= 1e-5) {
+					t.Errorf("%s %s: row %d sums to %g, want 1", fam, p, i, sum)
+					break
+				}
+			}
+		}
+	}
+}
