@@ -444,3 +444,21 @@ func TestEveryKindEveryFamily(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecodeStepPatternHook is BenchmarkDecodeStep with a read-only
+// hook_pattern on every layer: the cost of the plain attention path.
+func BenchmarkDecodeStepPatternHook(b *testing.B) {
+	m, s := decodeSetup(b, allocConfigs(b)["llama"])
+	var hs hook.Set
+	for l := 0; l < m.Layers; l++ {
+		hs.Add(hook.Block(l, hook.AttnPattern), func(*hook.Act) {})
+	}
+	s.Hooks = &hs
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Cache.Truncate(5)
+		if err := m.Forward([]*Seq{s}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
