@@ -137,3 +137,39 @@ func TestPatchCommand(t *testing.T) {
 		t.Errorf("capture --patch with a JSON file: no error (%s)", got)
 	}
 }
+
+// TestCaptureSteer captures with and without --steer at layer 2: layer 1 is
+// untouched, and layer 2's residual stream moves by the same vector at
+// every position (steering runs before the capture).
+func TestCaptureSteer(t *testing.T) {
+	testref.Stories15M(t)
+	pack := writeTestPack(t)
+	dir := t.TempDir()
+	plain, steered := filepath.Join(dir, "p.safetensors"), filepath.Join(dir, "s.safetensors")
+	args := []string{"capture", "--ids", "1,9038,2501,263,931", "--hook", "blocks.1:2.hook_resid_post", "-q"}
+	limbic(t, append(args, "--out", plain)...)
+	limbic(t, append(args, "--out", steered, "--vectors", pack, "--steer", "calm=0.5@2")...)
+	p1, _ := readF32(t, plain, "blocks.1.hook_resid_post")
+	s1, _ := readF32(t, steered, "blocks.1.hook_resid_post")
+	for i := range p1 {
+		if p1[i] != s1[i] {
+			t.Fatalf("layer 1 changed by steering at layer 2 (index %d: %g, %g)", i, p1[i], s1[i])
+		}
+	}
+	p2, _ := readF32(t, plain, "blocks.2.hook_resid_post")
+	s2, _ := readF32(t, steered, "blocks.2.hook_resid_post")
+	d := len(p2) / 5
+	norm := 0.0
+	for j := 0; j < d; j++ {
+		v0 := float64(s2[j] - p2[j])
+		norm += v0 * v0
+		for r := 1; r < 5; r++ {
+			if v := float64(s2[r*d+j] - p2[r*d+j]); !(math.Abs(v-v0) <= 1e-4) {
+				t.Fatalf("position %d dim %d: moved by %g, position 0 by %g: want the same vector", r, j, v, v0)
+			}
+		}
+	}
+	if !(norm > 1e-6) {
+		t.Errorf("steering at layer 2 did not move layer 2 (|Δ|² = %g)", norm)
+	}
+}
