@@ -86,6 +86,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newEvalCmd(),
 		newPrefsCmd(),
 		newCompareCmd(),
+		newPatchCmd(),
 	)
 	return root
 }
