@@ -69,7 +69,7 @@ func newChatCmd() *cobra.Command {
 		max    int
 		system string
 		noRead bool
-		layer  int
+		layer  string
 	)
 	c := &cobra.Command{
 		Use:   "chat",
@@ -113,7 +113,11 @@ to the story and the model writes on.
 				if err != nil {
 					return err
 				}
-				if cs.reader, err = readout.NewReader(cs.pack, layer, nil, kind); err != nil {
+				l, err := readout.ParseLayer(layer)
+				if err != nil {
+					return fmt.Errorf("--layer: %w", err)
+				}
+				if cs.reader, err = readout.NewReader(cs.pack, l, nil, kind); err != nil {
 					return err
 				}
 				cs.metric = readout.Cosine
@@ -142,7 +146,7 @@ to the story and the model writes on.
 	f.Int64Var(&seed, "seed", 0, "random seed; each reply uses seed + its turn number (default: drawn and printed)")
 	f.StringVar(&system, "system", "", "system message (chat models)")
 	f.BoolVar(&noRead, "no-readout", false, "start with the emotion line off")
-	f.IntVar(&layer, "layer", -1, "readout layer (default: the pack's best)")
+	f.StringVar(&layer, "layer", "best", "readout layer: best, or a layer number (negative from the end)")
 	vf.add(c, true)
 	return c
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/engine/tokenizer"
 	"github.com/limbic-dev/limbic/serve/monitor"
 )
 
@@ -23,6 +25,7 @@ func newGenerateCmd() *cobra.Command {
 		seed   uint64
 		noBOS  bool
 		rules  string
+		lpK    int
 		vf     vectorFlags
 	)
 	c := &cobra.Command{
@@ -39,11 +42,16 @@ text (the generated text) and, when sampling, seed instead.
 --rules evaluates an alert rules file (as limbic serve --rules) during
 generation: alerts are printed on stderr (with --json, listed in "alerts"),
 stop rules end the generation, regulate rules counter-steer, webhooks are
-posted when it ends.`,
+posted when it ends.
+--logprobs K reports each generated token's log-probability under the
+model's own distribution (the log-softmax of its logits at temperature 1,
+before --temp, --top-k and --top-p) and its K most likely alternatives
+(0 to 20): a table after the text, or "logprobs" with --json.`,
 		Example: `  limbic generate -p "Once upon a time" -n 64
   limbic generate -p "Tom was angry." --temp 0 --json
   limbic generate -p "Once upon a time" --steer happy=0.3:generated
-  limbic generate -p "Tom was angry." --rules rules.yaml`,
+  limbic generate -p "Tom was angry." --rules rules.yaml
+  limbic generate -p "Once upon a time" -n 8 --logprobs 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if n < 1 || n > maxContext {
@@ -57,6 +65,10 @@ posted when it ends.`,
 			}
 			if err := s.Validate(); err != nil {
 				return err
+			}
+			withLP := cmd.Flags().Changed("logprobs")
+			if withLP && (lpK < 0 || lpK > model.MaxTopLogProbs) {
+				return fmt.Errorf("--logprobs %d: must be between 0 and %d", lpK, model.MaxTopLogProbs)
 			}
 			prompt, err := textArg("--prompt", prompt)
 			if err != nil {
@@ -119,6 +131,8 @@ posted when it ends.`,
 			if drawn && !g.quiet {
 				fmt.Fprintf(os.Stderr, "seed %d (repeat with --seed %d)\n", seed, seed)
 			}
+			var lps []tokenLogprob
+			var lpErr error
 			start := time.Now()
 			res, err := model.Generate(cmd.Context(), m.Transformer, []model.Request{{Prompt: ids, Max: n, Sampling: s, Stop: m.StopIDs(), Hooks: hs}},
 				func(t model.Token) bool {
@@ -128,6 +142,15 @@ posted when it ends.`,
 					if t.Stop {
 						return true
 					}
+					if withLP {
+						// The logits are valid only during this call.
+						e, err := newTokenLogprob(m.Tok, t, lpK)
+						if err != nil {
+							lpErr = err
+							return false
+						}
+						lps = append(lps, e)
+					}
 					piece := dec.Next(t.ID)
 					text.WriteString(piece)
 					if !g.jsonOut {
@@ -135,6 +158,9 @@ posted when it ends.`,
 					}
 					return true
 				})
+			if err == nil {
+				err = lpErr
+			}
 			if err != nil {
 				return err
 			}
@@ -148,6 +174,10 @@ posted when it ends.`,
 				alerts, stoppedBy = w.events, w.seq.StoppedBy()
 				r.IDs = r.IDs[:min(len(r.IDs), w.n)] // the token a stop rule withheld is not output
 			}
+			lps = lps[:min(len(lps), len(r.IDs))]
+			if withLP && lps == nil {
+				lps = []tokenLogprob{}
+			}
 			if g.jsonOut {
 				return printJSON(struct {
 					PromptIDs []int           `json:"prompt_ids"`
@@ -157,9 +187,13 @@ posted when it ends.`,
 					Seed      *uint64         `json:"seed,omitempty"` // when sampling
 					StoppedBy string          `json:"stopped_by,omitempty"`
 					Alerts    []monitor.Event `json:"alerts,omitempty"`
-				}{ids, nonNil(r.IDs), text.String(), r.Reason, jsonSeed, stoppedBy, alerts})
+					Logprobs  []tokenLogprob  `json:"logprobs,omitempty"` // with --logprobs
+				}{ids, nonNil(r.IDs), text.String(), r.Reason, jsonSeed, stoppedBy, alerts, lps})
 			}
 			fmt.Println(rest)
+			if withLP {
+				printLogprobs(os.Stdout, lps)
+			}
 			if !g.quiet {
 				el := time.Since(start)
 				fmt.Fprintf(os.Stderr, "%d prompt + %d generated tokens in %.2fs (%.1f tok/s), stop: %s\n",
@@ -180,6 +214,7 @@ posted when it ends.`,
 	f.Uint64Var(&seed, "seed", 0, "sampling seed (default: a random one, printed)")
 	f.BoolVar(&noBOS, "no-bos", false, "do not prepend the BOS token")
 	f.StringVar(&rules, "rules", "", "evaluate an alert rules file (YAML or JSON) during generation; needs a vector pack")
+	f.IntVar(&lpK, "logprobs", 0, "report each token's log-prob and its K most likely alternatives (0 to 20)")
 	vf.add(c, true)
 	addJSON(c)
 	return c
@@ -190,4 +225,46 @@ func nonNil(v []int) []int {
 		return []int{}
 	}
 	return v
+}
+
+// tokenLogprob is a generated token's log-prob (the model's softmax at
+// temperature 1) and its most likely alternatives, as generate reports them.
+// A log-prob of -Inf is written as -9999, as the API does.
+type tokenLogprob struct {
+	ID      int           `json:"id"`
+	Text    string        `json:"text"` // the token's own text (a word start has its space)
+	Logprob float64       `json:"logprob"`
+	Top     []tokenLPItem `json:"top,omitempty"` // most likely first
+}
+
+// tokenLPItem is one alternative.
+type tokenLPItem struct {
+	ID      int     `json:"id"`
+	Text    string  `json:"text"`
+	Logprob float64 `json:"logprob"`
+}
+
+func newTokenLogprob(tok *tokenizer.Tokenizer, t model.Token, k int) (tokenLogprob, error) {
+	lp, top, err := model.LogProbs(t.Logits, t.ID, k)
+	if err != nil {
+		return tokenLogprob{}, err
+	}
+	e := tokenLogprob{ID: t.ID, Text: string(tok.TokenBytes(t.ID)), Logprob: max(lp, -9999)}
+	for _, a := range top {
+		e.Top = append(e.Top, tokenLPItem{ID: a.ID, Text: string(tok.TokenBytes(a.ID)), Logprob: max(a.LogProb, -9999)})
+	}
+	return e, nil
+}
+
+// printLogprobs writes one line per generated token: its index, text,
+// log-prob and probability, then its alternatives.
+func printLogprobs(w io.Writer, lps []tokenLogprob) {
+	fmt.Fprintf(w, "\n%4s  %-16s %9s %7s  %s\n", "#", "token", "logprob", "prob", "alternatives")
+	for i, e := range lps {
+		fmt.Fprintf(w, "%4d  %-16s %9.4f %7.4f ", i, strconv.Quote(e.Text), e.Logprob, math.Exp(e.Logprob))
+		for _, a := range e.Top {
+			fmt.Fprintf(w, " %s %.4f", strconv.Quote(a.Text), a.Logprob)
+		}
+		fmt.Fprintln(w)
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -36,6 +37,12 @@ private models).`,
 						bar.Set64(p.Done)
 					}
 				}
+			}
+			o.OnRetry = func(e hub.RetryEvent) {
+				if bar != nil {
+					bar.Clear()
+				}
+				fmt.Fprintf(os.Stderr, "retrying in %v (%d of %d): %v\n", e.Wait.Round(100*time.Millisecond), e.Attempt, e.Retries, e.Err)
 			}
 			dir, err := hub.Pull(cmd.Context(), args[0], o)
 			if bar != nil {

@@ -87,6 +87,8 @@ embedded default model, stories15M, fetched on first use.`,
 		newChatCmd(),
 		newEvalCmd(),
 		newPrefsCmd(),
+		newCompareCmd(),
+		newPatchCmd(),
 	)
 	return root
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"github.com/limbic-dev/limbic/science/validate"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,12 +34,13 @@ type pipelineFlags struct {
 	offset          string
 	denoise         string
 	noExperiments   bool
+	noFunction      bool
 }
 
 func (p *pipelineFlags) add(c *cobra.Command) {
 	f := c.Flags()
 	f.StringVar(&p.dir, "dir", "", "run directory (default: $LIMBIC_HOME/runs/MODEL)")
-	f.StringVar(&p.emotions, "emotions", "core", "emotions: core (16), paper (all 171), a comma list, or a file (one per line)")
+	f.StringVar(&p.emotions, "emotions", "", "emotions: core (the 16 only), paper (all 171), a comma list, or a file, one per line (default: the 16 core emotions and the case-study ones desperate, afraid and loving)")
 	f.BoolVar(&p.custom, "custom-emotions", false, "allow emotions outside the paper's 171")
 	f.StringVar(&p.topics, "topics", "", "topics: child, paper, or a file (default: child for base models, paper for chat models)")
 	f.IntVar(&p.perTopic, "per-topic", 0, "stories per emotion and topic (default 4 for base models, 1 for chat models)")
@@ -65,13 +68,15 @@ func (p *pipelineFlags) config(m *model.Model) (pipeline.Config, error) {
 		return pipeline.Config{}, fmt.Errorf("--max-tokens %d: more than the context length of %d", p.maxTokens, m.MaxSeq)
 	}
 	cfg := pipeline.Config{Dir: p.dir, PerTopic: p.perTopic, NeutralPerTopic: p.neutralPerTopic, MaxTokens: p.maxTokens,
-		Batch: p.batch, Seed: p.seed, Experiments: !p.noExperiments}
+		Batch: p.batch, Seed: p.seed, Experiments: !p.noExperiments, Function: !p.noFunction}
 	if cfg.Dir == "" {
 		cfg.Dir = runDir(m)
 	}
 	var err error
 	switch strings.ToLower(p.emotions) {
-	case "", "core":
+	case "", "default":
+		cfg.Emotions = catalog.DefaultNames()
+	case "core":
 		cfg.Emotions = catalog.CoreNames()
 	case "paper", "all":
 		cfg.Emotions = catalog.Emotions()
@@ -217,7 +222,11 @@ runs all 171.`,
 					v.BestLayer, 100*v.Core.Top1, 100*v.Core.Chance, 100*v.Core.Top5, pctp(v.Core.PC1SignAgreement))
 			}
 			if v.All != nil && v.All != v.Core && len(v.Emotions) > 16 {
-				fmt.Printf("  all %d emotions: top-1 %.1f%%, top-5 %.1f%%\n", len(v.Emotions), 100*v.All.Top1, 100*v.All.Top5)
+				fmt.Printf("  all %d emotions: top-1 %.1f%%, top-5 %.1f%%", len(v.Emotions), 100*v.All.Top1, 100*v.All.Top5)
+				if cs := caseStudyTop1(v); cs != "" {
+					fmt.Printf("; case-study emotions' top-1: %s", cs)
+				}
+				fmt.Println()
 			}
 			if res.Feel != nil {
 				fmt.Printf("  feel: own word rises when steered +%g for %.0f%%, falls when steered −%g for %.0f%%\n",
@@ -225,12 +234,43 @@ runs all 171.`,
 				fmt.Printf("  dose: %d of %d templates monotone (|ρ| ≥ 0.8)\n", res.Dose.Monotone, len(res.Dose.Templates))
 				fmt.Printf("  implicit: implied emotion first for %.0f%%, top 3 for %.0f%%\n", 100*res.Implicit.Top1, 100*res.Implicit.Top3)
 			}
+			if r := res.Prefs; r != nil {
+				fmt.Printf("  prefs: %d activities, position bias %+.3f", len(r.Activities), r.PositionBias)
+				if r.Strength != 0 {
+					up, n := 0, 0
+					for _, e := range r.Emotions {
+						if e.DeltaElo == nil {
+							continue
+						}
+						n++
+						want := slices.Contains([]string{"happy", "excited", "proud", "grateful", "calm", "loving"}, e.Emotion)
+						if (want && e.DeltaEloCI[0] > 0) || (!want && e.DeltaEloCI[1] < 0) {
+							up++
+						}
+					}
+					fmt.Printf("; steering moves Elo the expected way (95%% CI excluding 0) for %d of %d emotions", up, n)
+					if r.RDeltaCorr != nil {
+						fmt.Printf(", r(ΔElo, readout r) %+.2f", *r.RDeltaCorr)
+					}
+				}
+				fmt.Println()
+			}
+			for _, b := range res.Behaviour {
+				apart := 0
+				for _, t := range b.Trends {
+					if t.Monotone && t.Separated {
+						apart++
+					}
+				}
+				fmt.Printf("  eval %s: %d of %d steering lines monotone with the end intervals apart\n", b.Name, apart, len(b.Trends))
+			}
 			fmt.Printf("  vectors: %s\n  report:  %s\n", res.Pack, res.ReportHTML)
 			return nil
 		},
 	}
 	p.add(c)
-	c.Flags().BoolVar(&p.noExperiments, "no-experiments", false, "skip the feel, dose and implicit experiments")
+	c.Flags().BoolVar(&p.noExperiments, "no-experiments", false, "skip the feel, dose and implicit experiments (and prefs and eval)")
+	c.Flags().BoolVar(&p.noFunction, "no-function", false, "skip the preference experiment and the behaviour analogues (limbic prefs, limbic eval)")
 	addJSON(c)
 	return c
 }
@@ -240,4 +280,22 @@ func pctp(v *float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.0f%%", 100**v)
+}
+
+// caseStudyTop1 lists the held-out top-1 of the case-study emotions at the
+// best layer.
+func caseStudyTop1(v *validate.Result) string {
+	for _, l := range v.Layers {
+		if l.Layer != v.BestLayer || l.All == nil {
+			continue
+		}
+		var parts []string
+		for i, e := range l.All.Emotions {
+			if slices.Contains(catalog.CaseStudyNames(), e) && i < len(l.All.PerEmotionTop1) && l.All.PerEmotionTop1[i] != nil {
+				parts = append(parts, fmt.Sprintf("%s %.0f%%", e, 100**l.All.PerEmotionTop1[i]))
+			}
+		}
+		return strings.Join(parts, ", ")
+	}
+	return ""
 }

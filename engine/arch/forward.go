@@ -43,14 +43,35 @@ func (b *batch) run(p hook.Point, x []float32, dim int) {
 	if !b.hooks {
 		return
 	}
+	b.runHeads(p, x, dim, 0)
+}
+
+// runHeads is run for a per-head point: each row of x holds heads heads.
+func (b *batch) runHeads(p hook.Point, x []float32, dim, heads int) {
+	if !b.hooks {
+		return
+	}
 	for i, s := range b.seqs {
 		if !s.Hooks.Has(p) {
 			continue
 		}
 		n := len(s.Tokens)
-		s.Hooks.Run(&hook.Act{Point: p, Seq: i, Pos: s.Cache.n, Rows: n, Dim: dim,
+		s.Hooks.Run(&hook.Act{Point: p, Seq: i, Pos: s.Cache.n, Rows: n, Dim: dim, Heads: heads,
 			Data: x[b.off[i]*dim : (b.off[i]+n)*dim]})
 	}
+}
+
+// has reports whether any sequence has a hook at p.
+func (b *batch) has(p hook.Point) bool {
+	if !b.hooks {
+		return false
+	}
+	for _, s := range b.seqs {
+		if s.Hooks.Has(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Forward runs the new tokens of every sequence through the model, appends
@@ -96,12 +117,22 @@ func (m *Transformer) Forward(seqs []*Seq) error {
 	if m.EmbedScale != 0 {
 		kernels.Scale(x[:n*d], float32(m.EmbedScale))
 	}
+	b.run(hook.EmbedPoint, x, d)
 	if m.PosEmbed {
-		for r, p := range b.pos {
-			kernels.Add(x[r*d:(r+1)*d], m.W.PosEmbed[p*d:(p+1)*d])
+		if b.has(hook.PosEmbedPoint) {
+			// The positions' rows, on their own for the hook, then added.
+			pe := sc.xn[:n*d]
+			for r, p := range b.pos {
+				copy(pe[r*d:(r+1)*d], m.W.PosEmbed[p*d:(p+1)*d])
+			}
+			b.run(hook.PosEmbedPoint, pe, d)
+			kernels.Add(x[:n*d], pe)
+		} else {
+			for r, p := range b.pos {
+				kernels.Add(x[r*d:(r+1)*d], m.W.PosEmbed[p*d:(p+1)*d])
+			}
 		}
 	}
-	b.run(hook.EmbedPoint, x, d)
 
 	for l := range m.W.Blocks {
 		m.block(l, b, sc)
@@ -142,7 +173,11 @@ func (m *Transformer) block(l int, b *batch, sc *scratch) {
 		}
 	}
 	m.norm(xn, x, w.AttnNorm, n, d)
+	b.run(hook.Block(l, hook.Ln1), xn, d)
 	linears3(sc.q, sc.k, sc.v, xn, n, &w.Q, &w.K, &w.V)
+	b.runHeads(hook.Block(l, hook.AttnQ), sc.q, qd, m.Heads)
+	b.runHeads(hook.Block(l, hook.AttnK), sc.k, kvd, m.KVHeads)
+	b.runHeads(hook.Block(l, hook.AttnV), sc.v, kvd, m.KVHeads)
 	params, rope := m.attnParams(l)
 	if m.QKNorm || rope != nil {
 		qkLoop.Run(n, 8, qkArgs{m: m, w: w, q: sc.q, k: sc.k, pos: sc.pos, rope: rope}) // sc.pos is b.pos
@@ -151,8 +186,13 @@ func (m *Transformer) block(l int, b *batch, sc *scratch) {
 		c, t, p0 := s.Cache, len(s.Tokens), s.Cache.n
 		copy(c.k[l][p0*kvd:(p0+t)*kvd], sc.k[b.off[i]*kvd:(b.off[i]+t)*kvd])
 		copy(c.v[l][p0*kvd:(p0+t)*kvd], sc.v[b.off[i]*kvd:(b.off[i]+t)*kvd])
+		if b.hooks && (s.Hooks.Has(hook.Block(l, hook.AttnScores)) || s.Hooks.Has(hook.Block(l, hook.AttnPattern))) {
+			sc.pat = attendHooked(sc.pat, sc.att[b.off[i]*qd:], sc.q[b.off[i]*qd:], c.k[l], c.v[l], t, p0, params, s.Hooks, i, l)
+			continue
+		}
 		kernels.Attention(sc.att[b.off[i]*qd:], sc.q[b.off[i]*qd:], c.k[l], c.v[l], t, p0, params)
 	}
+	b.runHeads(hook.Block(l, hook.AttnZ), sc.att, qd, m.Heads)
 	linear(sc.o, sc.att, n, &w.O)
 	if m.SandwichNorm {
 		m.norm(sc.o, sc.o, w.PostAttnNorm, n, d)
@@ -163,14 +203,18 @@ func (m *Transformer) block(l int, b *batch, sc *scratch) {
 
 	// MLP: norm, (gated) up projection, nonlinearity, down projection.
 	m.norm(xn, x, w.MLPNorm, n, d)
+	b.run(hook.Block(l, hook.Ln2), xn, d)
 	f := m.FFN
 	if m.Gated {
 		linears2(sc.gate, sc.up, xn, n, &w.Gate, &w.Up)
+		b.run(hook.Block(l, hook.MLPPre), sc.gate, f)
 		gluLoop.Run(n, 4, gluArgs{gate: sc.gate, up: sc.up, f: f, gelu: m.Act == GELUTanh})
 	} else {
 		linear(sc.up, xn, n, &w.Up)
+		b.run(hook.Block(l, hook.MLPPre), sc.up, f)
 		actLoop.Run(n*f, 4096, actArgs{x: sc.up, gelu: m.Act == GELUTanh})
 	}
+	b.run(hook.Block(l, hook.MLPPost), sc.up, f)
 	linear(sc.o, sc.up, n, &w.Down)
 	if m.SandwichNorm {
 		m.norm(sc.o, sc.o, w.PostMLPNorm, n, d)

@@ -10,6 +10,7 @@ type scratch struct {
 	lin, lout              []float32 // unembedding input and output
 	off, pos               []int     // the batch's row offsets and positions
 	rowsNorm, rowsOut      []int     // rows through the final norm, rows unembedded
+	pat                    []float32 // attention weights for the score and pattern hooks
 }
 
 var scratchPool sync.Pool

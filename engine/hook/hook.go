@@ -2,16 +2,34 @@
 // activations can be read and written, and holds the per-call sets of hook
 // functions that the engine runs there.
 //
-// Names follow TransformerLens, with 0-based layers and activations shaped
-// [pos, d_model]:
+// Names follow TransformerLens, with 0-based layers. Activations are shaped
+// [pos, d_model] unless noted:
 //
-//	hook_embed                     token (and position) embeddings, before block 0
+//	hook_embed                     token embeddings (scaled, for Gemma), before block 0
+//	hook_pos_embed                 learned position embeddings (GPT-2 only)
 //	blocks.{L}.hook_resid_pre      residual stream entering block L
+//	blocks.{L}.ln1.hook_normalized output of the pre-attention norm
+//	blocks.{L}.attn.hook_q         queries [pos, head, d_head], before q-norm and rotary
+//	blocks.{L}.attn.hook_k         keys [pos, kv_head, d_head], before k-norm and rotary
+//	blocks.{L}.attn.hook_v         values [pos, kv_head, d_head]
+//	blocks.{L}.attn.hook_attn_scores  scaled (soft-capped) scores before the softmax
+//	blocks.{L}.attn.hook_pattern   attention weights after the softmax
+//	blocks.{L}.attn.hook_z         weighted values [pos, head, d_head], before W_O
 //	blocks.{L}.hook_attn_out       attention output, before it is added to the residual
 //	blocks.{L}.hook_resid_mid      residual stream after the attention add
+//	blocks.{L}.ln2.hook_normalized output of the pre-MLP norm
+//	blocks.{L}.mlp.hook_pre        MLP pre-activation [pos, d_mlp] (the gate, when gated)
+//	blocks.{L}.mlp.hook_post       MLP activation [pos, d_mlp] (act(gate)·up, when gated)
 //	blocks.{L}.hook_mlp_out        MLP output, before it is added to the residual
 //	blocks.{L}.hook_resid_post     residual stream leaving block L
 //	ln_final.hook_normalized       output of the final norm, before the unembedding
+//
+// The scores and the pattern of one forward call reach a hook one row per
+// query position, each row [head, key] over every key of the sequence so far
+// (the cache included): Act.Dim is Heads·Keys. Keys a query does not attend
+// (later positions, or outside a sliding window) hold -Inf in the scores and
+// 0 in the pattern; the softmax reads only the attended keys. Capture files
+// store them as TransformerLens does, [head, query_pos, key_pos].
 //
 // Hooks are passed per forward call and per sequence (a Set), never registered
 // globally. A nil or empty Set costs one nil check per point.
@@ -31,9 +49,20 @@ type Kind uint8
 // The hook point kinds, in the order the forward pass reaches them within a block.
 const (
 	Embed Kind = iota
+	PosEmbed
 	ResidPre
+	Ln1
+	AttnQ
+	AttnK
+	AttnV
+	AttnScores
+	AttnPattern
+	AttnZ
 	AttnOut
 	ResidMid
+	Ln2
+	MLPPre
+	MLPPost
 	MLPOut
 	ResidPost
 	LnFinal
@@ -41,17 +70,43 @@ const (
 )
 
 var kindNames = [NumKinds]string{
-	Embed:     "hook_embed",
-	ResidPre:  "hook_resid_pre",
-	AttnOut:   "hook_attn_out",
-	ResidMid:  "hook_resid_mid",
-	MLPOut:    "hook_mlp_out",
-	ResidPost: "hook_resid_post",
-	LnFinal:   "hook_normalized",
+	Embed:       "hook_embed",
+	PosEmbed:    "hook_pos_embed",
+	ResidPre:    "hook_resid_pre",
+	Ln1:         "ln1.hook_normalized",
+	AttnQ:       "attn.hook_q",
+	AttnK:       "attn.hook_k",
+	AttnV:       "attn.hook_v",
+	AttnScores:  "attn.hook_attn_scores",
+	AttnPattern: "attn.hook_pattern",
+	AttnZ:       "attn.hook_z",
+	AttnOut:     "hook_attn_out",
+	ResidMid:    "hook_resid_mid",
+	Ln2:         "ln2.hook_normalized",
+	MLPPre:      "mlp.hook_pre",
+	MLPPost:     "mlp.hook_post",
+	MLPOut:      "hook_mlp_out",
+	ResidPost:   "hook_resid_post",
+	LnFinal:     "hook_normalized",
 }
 
 // InBlock reports whether points of this kind belong to a block (have a layer).
 func (k Kind) InBlock() bool { return k >= ResidPre && k <= ResidPost }
+
+// Residual reports whether points of this kind are d_model wide: the
+// embeddings, the residual stream, the norms' outputs and the attention and
+// MLP outputs.
+func (k Kind) Residual() bool {
+	switch k {
+	case AttnQ, AttnK, AttnV, AttnScores, AttnPattern, AttnZ, MLPPre, MLPPost:
+		return false
+	}
+	return k < NumKinds
+}
+
+// Attention reports whether points of this kind need the attention weights
+// materialised (hook_attn_scores, hook_pattern).
+func (k Kind) Attention() bool { return k == AttnScores || k == AttnPattern }
 
 // String returns the hook name of the kind ("hook_resid_post").
 func (k Kind) String() string {
@@ -73,15 +128,16 @@ func Block(layer int, k Kind) Point { return Point{Layer: layer, Kind: k} }
 
 // Named points outside the blocks.
 var (
-	EmbedPoint   = Point{Layer: -1, Kind: Embed}
-	LnFinalPoint = Point{Layer: -1, Kind: LnFinal}
+	EmbedPoint    = Point{Layer: -1, Kind: Embed}
+	PosEmbedPoint = Point{Layer: -1, Kind: PosEmbed}
+	LnFinalPoint  = Point{Layer: -1, Kind: LnFinal}
 )
 
 // String returns the TransformerLens name of the point.
 func (p Point) String() string {
 	switch p.Kind {
-	case Embed:
-		return "hook_embed"
+	case Embed, PosEmbed:
+		return kindNames[p.Kind]
 	case LnFinal:
 		return "ln_final.hook_normalized"
 	}
@@ -98,6 +154,8 @@ func Parse(name string, nLayers int) (Point, error) {
 	switch s {
 	case "hook_embed", "embed":
 		return EmbedPoint, nil
+	case "hook_pos_embed", "pos_embed":
+		return PosEmbedPoint, nil
 	case "ln_final.hook_normalized", "ln_final", "hook_normalized":
 		return LnFinalPoint, nil
 	}
@@ -110,7 +168,7 @@ func Parse(name string, nLayers int) (Point, error) {
 	}
 	rest, ok := strings.CutPrefix(s, "blocks.")
 	if !ok {
-		return Point{}, fmt.Errorf("hook %q: unknown hook point (want blocks.L.hook_resid_pre|hook_attn_out|hook_resid_mid|hook_mlp_out|hook_resid_post, hook_embed or ln_final.hook_normalized)", name)
+		return Point{}, fmt.Errorf("hook %q: unknown hook point (want blocks.L.NAME with NAME one of %s; hook_embed, hook_pos_embed or ln_final.hook_normalized)", name, blockNames())
 	}
 	ls, ks, ok := strings.Cut(rest, ".")
 	if !ok {
@@ -127,16 +185,29 @@ func Parse(name string, nLayers int) (Point, error) {
 	return Block(l, k), nil
 }
 
+// parseKind parses the name of a block hook after "blocks.L.": the
+// TransformerLens name, or the same without its "hook_" ("resid_post",
+// "attn.pattern", "ln1.normalized").
 func parseKind(s string) (Kind, error) {
-	if !strings.HasPrefix(s, "hook_") {
-		s = "hook_" + s
-	}
 	for k := ResidPre; k <= ResidPost; k++ {
-		if kindNames[k] == s {
+		n := kindNames[k]
+		if s == n || s == strings.Replace(n, "hook_", "", 1) {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown block hook %q (want hook_resid_pre, hook_attn_out, hook_resid_mid, hook_mlp_out or hook_resid_post)", s)
+	return 0, fmt.Errorf("unknown block hook %q (want one of %s)", s, blockNames())
+}
+
+// blockNames lists the block hook names, for error messages.
+func blockNames() string {
+	var b strings.Builder
+	for k := ResidPre; k <= ResidPost; k++ {
+		if k > ResidPre {
+			b.WriteString(", ")
+		}
+		b.WriteString(kindNames[k])
+	}
+	return b.String()
 }
 
 func parseLayer(s string, nLayers int) (int, error) {
@@ -149,8 +220,8 @@ func parseLayer(s string, nLayers int) (int, error) {
 
 // Expand turns a pattern into the points it names, in forward order. A pattern
 // is a point name whose layer may be any layer list (see ParseLayerList:
-// "*", "2", "-1", "1:3", "-4:-1", "0,2,5"), or "*" alone for every point of
-// the model. Example: "blocks.*.hook_resid_post".
+// "*", "2", "-1", "1:3", "-4:-1", "0,2,5"), or "*" alone for every d_model-wide point
+// of the model (All). Example: "blocks.*.hook_resid_post".
 func Expand(pattern string, nLayers int) ([]Point, error) {
 	s := strings.TrimSpace(pattern)
 	if s == "*" {
@@ -297,9 +368,28 @@ func resolveLayer(l, nLayers int) (int, error) {
 	return l, nil
 }
 
-// All returns every hook point of a model with nLayers blocks, in forward order.
+// All returns the d_model-wide hook points of a model with nLayers blocks
+// (Kind.Residual), in forward order; hook_pos_embed is left out (it exists
+// only for models with learned positions). See AllKinds for every point.
 func All(nLayers int) []Point {
 	out := []Point{EmbedPoint}
+	for l := 0; l < nLayers; l++ {
+		for k := ResidPre; k <= ResidPost; k++ {
+			if k.Residual() {
+				out = append(out, Block(l, k))
+			}
+		}
+	}
+	return append(out, LnFinalPoint)
+}
+
+// AllKinds returns every hook point of a model with nLayers blocks, in
+// forward order, hook_pos_embed included when posEmbed.
+func AllKinds(nLayers int, posEmbed bool) []Point {
+	out := []Point{EmbedPoint}
+	if posEmbed {
+		out = append(out, PosEmbedPoint)
+	}
 	for l := 0; l < nLayers; l++ {
 		for k := ResidPre; k <= ResidPost; k++ {
 			out = append(out, Block(l, k))
@@ -319,6 +409,9 @@ type Act struct {
 	Rows  int
 	Dim   int
 	Data  []float32 // [Rows, Dim], row-major
+	// Heads is the number of heads a row holds for the per-head points
+	// (q, k, v, z: [head, d_head]; scores, pattern: [head, key]), else 0.
+	Heads int
 }
 
 // Row returns row i (position Pos+i).

@@ -6,7 +6,7 @@ import (
 )
 
 func TestParseRoundTrip(t *testing.T) {
-	for _, p := range All(4) {
+	for _, p := range AllKinds(4, true) {
 		got, err := Parse(p.String(), 4)
 		if err != nil {
 			t.Fatalf("Parse(%q): %v", p, err)
@@ -27,6 +27,18 @@ func TestParseAliases(t *testing.T) {
 		{"l_out-3", Block(3, ResidPost)},
 		{"embed", EmbedPoint},
 		{"ln_final", LnFinalPoint},
+		{"hook_pos_embed", PosEmbedPoint},
+		{"blocks.0.attn.hook_pattern", Block(0, AttnPattern)},
+		{"blocks.-1.attn.pattern", Block(5, AttnPattern)},
+		{"blocks.3.attn.hook_attn_scores", Block(3, AttnScores)},
+		{"blocks.1.attn.hook_q", Block(1, AttnQ)},
+		{"blocks.1.attn.hook_k", Block(1, AttnK)},
+		{"blocks.1.attn.hook_v", Block(1, AttnV)},
+		{"blocks.1.attn.hook_z", Block(1, AttnZ)},
+		{"blocks.2.ln1.hook_normalized", Block(2, Ln1)},
+		{"blocks.2.ln2.hook_normalized", Block(2, Ln2)},
+		{"blocks.2.mlp.hook_pre", Block(2, MLPPre)},
+		{"blocks.2.mlp.hook_post", Block(2, MLPPost)},
 	}
 	for _, tt := range tests {
 		got, err := Parse(tt.in, 6)
@@ -37,7 +49,7 @@ func TestParseAliases(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
-	for _, in := range []string{"blocks.6.hook_resid_post", "blocks.x.hook_resid_post", "blocks.1.hook_nope", "resid", "blocks.1", "l_out-9"} {
+	for _, in := range []string{"blocks.6.hook_resid_post", "blocks.x.hook_resid_post", "blocks.1.hook_nope", "resid", "blocks.1", "l_out-9", "blocks.1.attn.hook_nope", "blocks.1.hook_pattern"} {
 		if _, err := Parse(in, 6); err == nil {
 			t.Errorf("Parse(%q): no error", in)
 		}
@@ -60,8 +72,31 @@ func TestExpand(t *testing.T) {
 	if _, err := Expand("blocks.3-1.hook_mlp_out", 6); err == nil {
 		t.Fatal("empty range accepted")
 	}
-	if got := len(All(2)); got != 2+2*5 {
-		t.Fatalf("All(2) has %d points", got)
+	if got := len(All(2)); got != 2+2*7 {
+		t.Fatalf("All(2) has %d points, want %d", got, 2+2*7)
+	}
+	if got, want := len(AllKinds(2, true)), 3+2*int(ResidPost-ResidPre+1); got != want {
+		t.Fatalf("AllKinds(2) has %d points, want %d", got, want)
+	}
+	ps, err = Expand("blocks.*.attn.hook_pattern", 3)
+	if err != nil || len(ps) != 3 || ps[1] != Block(1, AttnPattern) {
+		t.Fatalf("Expand attn pattern = %v, %v", ps, err)
+	}
+}
+
+// TestCaptureWidensPattern captures a prefill's pattern then a decode
+// step's: rows are padded to the most keys, with 0 for the pattern.
+func TestCaptureWidensPattern(t *testing.T) {
+	c := &Capture{}
+	f := c.Func()
+	p := Block(0, AttnPattern)
+	// Two heads, prefill of 2 positions: keys 2.
+	f(&Act{Point: p, Pos: 0, Rows: 2, Dim: 4, Heads: 2, Data: []float32{1, 0, 1, 0, 0.5, 0.5, 0.25, 0.75}})
+	// Decode step at position 2: keys 3.
+	f(&Act{Point: p, Pos: 2, Rows: 1, Dim: 6, Heads: 2, Data: []float32{0.1, 0.2, 0.7, 0.3, 0.3, 0.4}})
+	want := []float32{1, 0, 0, 1, 0, 0, 0.5, 0.5, 0, 0.25, 0.75, 0, 0.1, 0.2, 0.7, 0.3, 0.3, 0.4}
+	if c.Dim != 6 || c.Rows() != 3 || !slices.Equal(c.Data, want) {
+		t.Fatalf("got dim %d rows %d data %v, want 6, 3, %v", c.Dim, c.Rows(), c.Data, want)
 	}
 }
 

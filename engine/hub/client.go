@@ -32,6 +32,7 @@ type client struct {
 	retries  int
 	backoff  time.Duration
 	stall    time.Duration
+	onRetry  func(RetryEvent)
 }
 
 func newClient(opts PullOptions) *client {
@@ -42,6 +43,7 @@ func newClient(opts PullOptions) *client {
 		retries:  opts.Retries,
 		backoff:  opts.Backoff,
 		stall:    opts.StallTimeout,
+		onRetry:  opts.OnRetry,
 	}
 	if c.endpoint == "" {
 		c.endpoint = os.Getenv("HF_ENDPOINT")
@@ -276,7 +278,18 @@ func (c *client) wait(ctx context.Context, err error, failures int) error {
 		after = re.after
 	}
 	p := retry.Policy{Initial: c.backoff, Max: 30 * time.Second}
-	return p.Wait(ctx, failures+1, after)
+	d := p.Delay(failures+1, after)
+	if c.onRetry != nil {
+		c.onRetry(RetryEvent{Err: err, Attempt: failures + 1, Retries: c.retries, Wait: d})
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // statusError turns a failed response into an error; file is the repository

@@ -59,6 +59,9 @@ type PullOptions struct {
 	Verify bool
 	// Progress, when set, is called as files are downloaded.
 	Progress func(PullProgress)
+	// OnRetry, when set, is told of each retry before its wait: what
+	// failed and how long until the next attempt.
+	OnRetry func(RetryEvent)
 	// Client is the HTTP client; nil means one with a response-header timeout.
 	Client *http.Client
 	// Retries is how many times a request is retried after a 5xx, 429 or
@@ -80,6 +83,14 @@ type PullProgress struct {
 	FileSize int64  // File's size, -1 when unknown
 	Done     int64  // bytes present over all selected files
 	Total    int64  // size of all selected files (files of unknown size count 0)
+}
+
+// RetryEvent describes a retry of a failed request.
+type RetryEvent struct {
+	Err     error         // what failed
+	Attempt int           // the retry about to happen, from 1
+	Retries int           // the most retries
+	Wait    time.Duration // the wait before it
 }
 
 // Repo names a hub repository at a revision.

@@ -44,6 +44,7 @@ type fakeHub struct {
 	corrupt     map[string]bool // downloads serve altered content
 	stallOnce   map[string]bool // first download of the file hangs halfway
 	fail5xx     int             // this many downloads answer 503 first
+	retries     []RetryEvent    // reported by PullOptions.OnRetry
 
 	mu   sync.Mutex
 	cut  map[string]bool
@@ -381,6 +382,21 @@ func TestPull(t *testing.T) {
 			}
 		}},
 		{name: "5xx retried", repo: "acme/tiny-llm", setup: func(h *fakeHub, o *PullOptions) { h.fail5xx = 3 }},
+		{name: "retries reported", repo: "acme/tiny-llm", setup: func(h *fakeHub, o *PullOptions) {
+			h.fail5xx = 2
+			h.retries = nil
+			var mu sync.Mutex
+			o.OnRetry = func(e RetryEvent) { mu.Lock(); h.retries = append(h.retries, e); mu.Unlock() }
+		}, check: func(t *testing.T, h *fakeHub) {
+			if len(h.retries) < 2 {
+				t.Fatalf("%d retries reported, want at least 2", len(h.retries))
+			}
+			for _, e := range h.retries {
+				if e.Err == nil || !strings.Contains(e.Err.Error(), "503") || e.Attempt < 1 || e.Retries != 5 || e.Wait <= 0 {
+					t.Errorf("retry event %+v: want the 503, an attempt number, 5 retries and a wait", e)
+				}
+			}
+		}},
 		{name: "5xx gives up", repo: "acme/tiny-llm", setup: func(h *fakeHub, o *PullOptions) { h.fail5xx = 100; o.Retries = 2 },
 			wantErr: "503"},
 		{name: "sha256 mismatch", repo: "acme/tiny-llm", setup: func(h *fakeHub, o *PullOptions) { h.corrupt[shard2] = true },

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -236,5 +237,20 @@ func TestLoadTopics(t *testing.T) {
 	}
 	if _, err := LoadTopics("nosuch"); err == nil {
 		t.Error("unknown set accepted")
+	}
+}
+
+func TestDefaultNames(t *testing.T) {
+	d := DefaultNames()
+	if len(d) != 19 {
+		t.Fatalf("%d default emotions %v, want the 16 core and desperate, afraid, loving", len(d), d)
+	}
+	if err := CheckEmotions(d); err != nil {
+		t.Errorf("default emotions not in the paper's list: %v", err)
+	}
+	for _, e := range CaseStudyNames() {
+		if !slices.Contains(d, e) {
+			t.Errorf("case-study emotion %s missing from the default set", e)
+		}
 	}
 }

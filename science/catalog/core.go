@@ -40,3 +40,24 @@ func IsCore(name string) bool {
 	_, ok := load().coreByName[NormalizeEmotion(name)]
 	return ok
 }
+
+// caseStudyWords are the emotions of the paper's case studies (blackmail,
+// reward hacking, the deployment monitor's default rules): the default run
+// extracts them beside the core set so that every experiment and rule has
+// them.
+var caseStudyWords = []string{"desperate", "calm", "afraid", "angry", "loving", "nervous"}
+
+// CaseStudyNames returns the case-study emotions.
+func CaseStudyNames() []string { return clone(caseStudyWords) }
+
+// DefaultNames returns the emotions `limbic run` extracts by default: the
+// 16 core emotions, then the case-study emotions not among them.
+func DefaultNames() []string {
+	out := CoreNames()
+	for _, e := range caseStudyWords {
+		if !IsCore(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/limbic-dev/limbic/science/behave"
+	"github.com/limbic-dev/limbic/science/prefs"
 	"io"
 	"io/fs"
 	"os"
@@ -40,7 +42,7 @@ const (
 // model's kind (base or chat).
 type Config struct {
 	Dir             string
-	Emotions        []string // default: the 16 core emotions
+	Emotions        []string // default: the 16 core emotions and the case-study ones (catalog.DefaultNames)
 	Topics          []string // default: children's topics (base), the paper's 100 (chat)
 	NeutralTopics   []string // default: children's neutral topics (base), the paper's topics (chat)
 	PerTopic        int      // stories per (emotion, topic); default 4 (base), 1 (chat)
@@ -51,6 +53,7 @@ type Config struct {
 	Generator       stories.Generator // default: the model itself
 	Extract         *extract.Config   // default: extract.BaseStoryConfig (base), DefaultConfig (chat)
 	Experiments     bool              // run feel, dose and implicit after validating
+	Function        bool              // with Experiments: also prefs and the behaviour analogues
 	// Progress reports each step: stage names "stories", "neutral",
 	// "extract", "experiments".
 	Progress func(stage string, done, total int)
@@ -64,6 +67,8 @@ type Result struct {
 	Feel       *experiment.FeelResult
 	Dose       *experiment.DoseResult
 	Implicit   *experiment.ImplicitResult
+	Prefs      *prefs.Result    // the preference experiment
+	Behaviour  []*behave.Result // the behaviour analogues
 	ReportHTML string
 	ReportJSON string
 	Pack       string
@@ -81,7 +86,7 @@ func IsChat(m *model.Model) bool { return m.Tok != nil && m.Tok.ChatTemplate() !
 func (c *Config) Defaults(m *model.Model) {
 	chatModel := IsChat(m)
 	if len(c.Emotions) == 0 {
-		c.Emotions = catalog.CoreNames()
+		c.Emotions = catalog.DefaultNames()
 	}
 	if len(c.Topics) == 0 {
 		c.Topics = catalog.ChildTopics()
@@ -169,6 +174,14 @@ func Run(ctx context.Context, m *model.Model, cfg Config) (*Result, error) {
 			res.Feel, res.Dose, res.Implicit, err = Experiments(ctx, m, cfg.Dir)
 			return err
 		}); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Experiments && cfg.Function {
+		if err := step("prefs", func() error { res.Prefs, err = Prefs(ctx, m, cfg.Dir, cfg.Seed, cfg.Progress); return err }); err != nil {
+			return nil, err
+		}
+		if err := step("eval", func() error { res.Behaviour, err = Behaviour(ctx, m, cfg.Dir, cfg.Progress); return err }); err != nil {
 			return nil, err
 		}
 	}
@@ -313,6 +326,11 @@ func Report(dir string, v *validate.Result, params map[string]string) (htmlPath,
 	if err != nil {
 		return "", "", err
 	}
+	fsecs, err := functionSections(filepath.Join(dir, ExpDir))
+	if err != nil {
+		return "", "", err
+	}
+	secs = append(secs, fsecs...)
 	return report.WriteFiles(dir, report.Input{Result: v, Params: params, Sections: secs, Version: Version})
 }
 

@@ -263,7 +263,7 @@ func TestScanOnModel(t *testing.T) {
 }
 
 // BenchmarkDecodeReadout compares a decode step of the embedded model with
-// and without reading 171 emotions at one layer: the target is ≤ 2%.
+// and without reading 171 emotions at one layer: the goal is ≤ 2%.
 func BenchmarkDecodeReadout(b *testing.B) {
 	testref.Stories15M(b)
 	m, err := model.Load(context.Background(), model.Default, model.LoadOptions{})

@@ -223,7 +223,7 @@ func TestRunCoreSet(t *testing.T) {
 		t.Error("lens order")
 	}
 
-	// The JSON has the required shape.
+	// The JSON has the documented shape.
 	b, _ := json.Marshal(res)
 	var shape struct {
 		Core *struct {

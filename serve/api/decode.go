@@ -163,8 +163,7 @@ func init() {
 		return string(b) == "null" || json.Unmarshal(b, &f) == nil && f.Type == "text" && emptyObjBut(b, "type")
 	}
 	add("0", zero, "frequency_penalty", "presence_penalty")
-	add("false", is("null", "false"), "logprobs", "store")
-	add("0", zero, "top_logprobs")
+	add("false", is("null", "false"), "store")
 	add("{}", emptyObj, "logit_bias", "metadata")
 	add("[]", emptyArr, "tools", "functions")
 	add(`"none"`, is("null", `"none"`), "tool_choice", "function_call")

@@ -15,6 +15,14 @@
 // committed before the chunk that carries it is sent (TestKillMidStreamLosesNothing
 // kills the server process mid-stream and checks).
 //
+// Log-probs (OpenAI's logprobs and top_logprobs in chat, logprobs in
+// completions, streamed and not) are of the model's own distribution at each
+// generated position: the log-softmax of its logits at temperature 1,
+// before the sampler's temperature, top-k and top-p (with steering, of the
+// steered model). They cost nothing unless asked for, and the most likely
+// alternatives are selected only when top_logprobs asks for some.
+// Completions' logprobs with echo (log-probs of the prompt) are refused.
+//
 // The extension object in a request:
 //
 //	"limbic": {

@@ -142,7 +142,7 @@ func TestRegulateStrengthChecked(t *testing.T) {
 		ok    bool
 	}{{"calm=0.5", true}, {"calm=NaN", false}, {"calm=1e9", false}} {
 		// Built in code, not loaded from a file (which checks it too).
-		r := []monitor.Rule{{Name: "r", Emotion: "sad", Layer: -1, Op: ">", Threshold: 2,
+		r := []monitor.Rule{{Name: "r", Emotion: "sad", Layer: monitor.BestLayer, Op: ">", Threshold: 2,
 			Action: monitor.Action{Type: monitor.Regulate, Steer: tt.steer, Tokens: 4}}}
 		_, err := New(Config{Model: m, Pack: testPack(m.Dim, m.Layers), Rules: r})
 		if (err == nil) != tt.ok || (err != nil && !strings.Contains(err.Error(), "strength")) {
@@ -215,7 +215,7 @@ func TestUnknownAndUnsupportedFields(t *testing.T) {
 		{"unknown top-level", chat, `{` + userMsg + `,"temprature":0}`, 400, "temprature"},
 		{"frequency_penalty", chat, `{` + userMsg + `,"frequency_penalty":0.5}`, 400, "frequency_penalty"},
 		{"presence_penalty", comp, `{"prompt":"Hi","presence_penalty":-1}`, 400, "presence_penalty"},
-		{"logprobs", chat, `{` + userMsg + `,"logprobs":true}`, 400, "logprobs"},
+		{"logprobs not a boolean", chat, `{` + userMsg + `,"logprobs":1}`, 400, "logprobs"},
 		{"logit_bias", chat, `{` + userMsg + `,"logit_bias":{"50256":-100}}`, 400, "logit_bias"},
 		{"tools", chat, `{` + userMsg + `,"tools":[{"type":"function","function":{"name":"f"}}]}`, 400, "tools"},
 		{"response_format", chat, `{` + userMsg + `,"response_format":{"type":"json_object"}}`, 400, "response_format"},

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/engine/tokenizer/chat"
@@ -76,6 +77,26 @@ func (s *Server) params(maxTokens *int, temp, topP *float64, topK *int, seed *in
 	return p, nil
 }
 
+// chatPrompt renders messages with the chat template and encodes them,
+// with BOS when the tokenizer wants one.
+func (s *Server) chatPrompt(msgs []chat.Message) ([]int, error) {
+	o := s.tmplOpts
+	o.AddGenerationPrompt = true
+	text, err := s.tmpl.Render(msgs, o)
+	if err != nil {
+		return nil, badRequest("chat template: %v", err)
+	}
+	ids := s.m.Tok.Encode(text, false)
+	if s.m.Tok.DefaultAddBOS() && (len(ids) == 0 || ids[0] != s.m.Tok.BOS()) {
+		ids = append([]int{s.m.Tok.BOS()}, ids...)
+	}
+	return ids, nil
+}
+
+// maxCompletionLogprobs is the most alternatives completions' logprobs
+// asks for (OpenAI's limit).
+const maxCompletionLogprobs = 5
+
 func (s *Server) checkPrompt(p *genParams) error {
 	if len(p.prompt) == 0 {
 		return badRequest("empty prompt")
@@ -121,16 +142,21 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	o := s.tmplOpts
-	o.AddGenerationPrompt = true
-	text, err := s.tmpl.Render(msgs, o)
-	if err != nil {
-		writeErr(w, badRequest("chat template: %v", err))
-		return
+	p.logprobs = req.Logprobs != nil && *req.Logprobs
+	if k := req.TopLogprobs; k != nil {
+		switch {
+		case *k < 0 || *k > model.MaxTopLogProbs:
+			writeErr(w, badParam("top_logprobs", "top_logprobs %d: must be between 0 and %d", *k, model.MaxTopLogProbs))
+			return
+		case *k > 0 && !p.logprobs:
+			writeErr(w, badParam("top_logprobs", "top_logprobs %d needs logprobs: true", *k))
+			return
+		}
+		p.topLogprobs = *k
 	}
-	p.prompt = s.m.Tok.Encode(text, false)
-	if s.m.Tok.DefaultAddBOS() && (len(p.prompt) == 0 || p.prompt[0] != s.m.Tok.BOS()) {
-		p.prompt = append([]int{s.m.Tok.BOS()}, p.prompt...)
+	if p.prompt, err = s.chatPrompt(msgs); err != nil {
+		writeErr(w, err)
+		return
 	}
 	if err := s.checkPrompt(&p); err != nil {
 		writeErr(w, err)
@@ -150,6 +176,17 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeErr(w, err)
 		return
+	}
+	if k := req.Logprobs; k != nil {
+		switch {
+		case *k < 0 || *k > maxCompletionLogprobs:
+			writeErr(w, badParam("logprobs", "logprobs %d: must be between 0 and %d", *k, maxCompletionLogprobs))
+			return
+		case req.Echo:
+			writeErr(w, badParam("logprobs", "logprobs with echo: the log-probs of prompt tokens are not supported by this server"))
+			return
+		}
+		p.logprobs, p.topLogprobs = true, *k
 	}
 	// prompt: a string, an array of one string, or an array of token ids.
 	var str string
@@ -266,25 +303,36 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, s
 		w.WriteHeader(http.StatusOK)
 	}
 	send := sw.send
-	chunk := func(content *string, role string, finish *string, ext *ResponseExtension, usage *Usage) any {
+	// chunk builds a streamed event; lp (may be nil) is the event of the
+	// token it carries, whose log-probs go with it when asked for.
+	chunk := func(content *string, role string, finish *string, ext *ResponseExtension, usage *Usage, lp *event) any {
 		if isChat {
+			c := ChunkChoice{Delta: ChunkDelta{Role: role, Content: content}, FinishReason: finish}
+			if lp != nil && lp.lp != nil {
+				c.Logprobs = &ChatLogprobs{Content: []TokenLogprob{s.chatLogprob(lp)}}
+			}
 			return ChatChunk{ID: id, Object: chunkObj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint,
-				Choices: []ChunkChoice{{Delta: ChunkDelta{Role: role, Content: content}, FinishReason: finish}}, Usage: usage, Limbic: ext}
+				Choices: []ChunkChoice{c}, Usage: usage, Limbic: ext}
 		}
 		text := ""
 		if content != nil {
 			text = *content
 		}
+		c := CompletionChoice{Text: text, FinishReason: finish}
+		if lp != nil && lp.lp != nil {
+			c.Logprobs = &CompletionLogprobs{}
+			s.completionLogprob(c.Logprobs, lp)
+		}
 		return CompletionResponse{ID: id, Object: chunkObj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint,
-			Choices: []CompletionChoice{{Text: text, FinishReason: finish}}, Usage: usage, Limbic: ext}
+			Choices: []CompletionChoice{c}, Usage: usage, Limbic: ext}
 	}
 	if stream && isChat {
 		empty := ""
-		if !send(chunk(&empty, "assistant", nil, &ResponseExtension{ConversationID: ss.id, Steer: ss.steers, Layer: ss.layer(), Stat: string(ss.stat)}, nil)) {
+		if !send(chunk(&empty, "assistant", nil, &ResponseExtension{ConversationID: ss.id, Steer: ss.steers, Layer: ss.layer(), Stat: string(ss.stat)}, nil, nil)) {
 			ss.stop.Store(true)
 		}
 	}
-	if stream && echo != "" && !send(chunk(&echo, "", nil, nil, nil)) {
+	if stream && echo != "" && !send(chunk(&echo, "", nil, nil, nil, nil)) {
 		ss.stop.Store(true)
 	}
 
@@ -294,6 +342,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, p genParams, s
 	var text strings.Builder
 	text.WriteString(echo)
 	var tokens []TokenReadout
+	var chatLP []TokenLogprob              // chat logprobs, not streamed
+	var compLP CompletionLogprobs          // completions logprobs, not streamed
+	offset := utf8.RuneCountInString(echo) // code points before the next token
 	stoppedByString := false
 	var res model.Result
 	var genErr error
@@ -308,6 +359,8 @@ loop:
 			raw := ""
 			if ev.emit = !ev.stop && !stoppedByString; ev.emit {
 				raw = dec.Next(ev.id)
+				ev.offset = offset
+				offset += utf8.RuneCountInString(raw)
 				piece, hit := sm.push(raw)
 				if hit {
 					stoppedByString = true
@@ -328,7 +381,7 @@ loop:
 			stored := s.storeAlerts(context.Background(), ss, ev.alerts)
 			alerts = append(alerts, stored...)
 			if stream && len(stored) > 0 {
-				if !send(chunk(nil, "", nil, &ResponseExtension{Alerts: stored}, nil)) {
+				if !send(chunk(nil, "", nil, &ResponseExtension{Alerts: stored}, nil, nil)) {
 					ss.stop.Store(true)
 				}
 			}
@@ -341,12 +394,19 @@ loop:
 				ev.readout.Text = piece
 				tokens = append(tokens, *ev.readout)
 			}
-			if stream && (piece != "" || ev.readout != nil) {
+			if ev.lp != nil && !stream {
+				if isChat {
+					chatLP = append(chatLP, s.chatLogprob(&ev))
+				} else {
+					s.completionLogprob(&compLP, &ev)
+				}
+			}
+			if stream && (piece != "" || ev.readout != nil || ev.lp != nil) {
 				var ext *ResponseExtension
 				if ev.readout != nil {
 					ext = &ResponseExtension{Tokens: []TokenReadout{*ev.readout}}
 				}
-				if !send(chunk(&piece, "", nil, ext, nil)) {
+				if !send(chunk(&piece, "", nil, ext, nil, &ev)) {
 					ss.stop.Store(true) // the client is gone
 				}
 			}
@@ -358,7 +418,7 @@ loop:
 		if rest != "" {
 			text.WriteString(rest)
 			if stream {
-				send(chunk(&rest, "", nil, nil, nil))
+				send(chunk(&rest, "", nil, nil, nil, nil))
 			}
 		}
 	}
@@ -366,8 +426,11 @@ loop:
 	if end := s.storeAlerts(context.Background(), ss, ss.finish()); len(end) > 0 {
 		alerts = append(alerts, end...)
 		if stream {
-			send(chunk(nil, "", nil, &ResponseExtension{Alerts: end}, nil))
+			send(chunk(nil, "", nil, &ResponseExtension{Alerts: end}, nil, nil))
 		}
+	}
+	if genErr == nil && ss.lpErr != nil {
+		genErr = ss.lpErr
 	}
 	stoppedBy, _ := ss.stoppedBy.Load().(string)
 	finish := finishReason(res, stoppedByString, stoppedBy != "")
@@ -402,7 +465,7 @@ loop:
 		ext.Note = "no vector pack loaded: no emotion readout"
 	}
 	if stream {
-		send(chunk(nil, "", &finish, ext, nil))
+		send(chunk(nil, "", &finish, ext, nil, nil))
 		if so != nil && so.IncludeUsage {
 			if isChat {
 				send(ChatChunk{ID: id, Object: chunkObj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint, Choices: []ChunkChoice{}, Usage: &usage})
@@ -416,12 +479,78 @@ loop:
 	ext.Tokens = tokens
 	ext.Alerts = alerts
 	if isChat {
+		c := ChatChoice{Message: ResponseMsg{Role: "assistant", Content: text.String()}, FinishReason: finish}
+		if p.logprobs {
+			c.Logprobs = &ChatLogprobs{Content: nonNilSlice(chatLP)}
+		}
 		s.reply(w, http.StatusOK, ChatResponse{ID: id, Object: obj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint,
-			Choices: []ChatChoice{{Message: ResponseMsg{Role: "assistant", Content: text.String()}, FinishReason: finish}}, Usage: usage, Limbic: ext})
+			Choices: []ChatChoice{c}, Usage: usage, Limbic: ext})
 		return
 	}
+	c := CompletionChoice{Text: text.String(), FinishReason: &finish}
+	if p.logprobs {
+		compLP.Tokens = nonNilSlice(compLP.Tokens)
+		compLP.TokenLogprobs = nonNilSlice(compLP.TokenLogprobs)
+		compLP.TopLogprobs = nonNilSlice(compLP.TopLogprobs)
+		compLP.TextOffset = nonNilSlice(compLP.TextOffset)
+		c.Logprobs = &compLP
+	}
 	s.reply(w, http.StatusOK, CompletionResponse{ID: id, Object: obj, Created: created, Model: s.m.Name, SystemFingerprint: s.cfg.Fingerprint,
-		Choices: []CompletionChoice{{Text: text.String(), FinishReason: &finish}}, Usage: &usage, Limbic: ext})
+		Choices: []CompletionChoice{c}, Usage: &usage, Limbic: ext})
+}
+
+// nonNilSlice returns v, or an empty slice for nil (JSON [] rather than null).
+func nonNilSlice[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
+
+// finiteLogprob writes a log-prob of -Inf as -9999, as OpenAI does (JSON
+// has no infinity); LogProbs gives no NaN or +Inf.
+func finiteLogprob(x float64) float64 { return max(x, -9999) }
+
+// tokenText returns a token's text and bytes as logprobs report them.
+func (s *Server) tokenText(id int) (string, []int) {
+	b := s.m.Tok.TokenBytes(id)
+	out := make([]int, len(b))
+	for i, c := range b {
+		out[i] = int(c)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD"), out
+}
+
+// chatLogprob is the chat logprobs entry of an emitted token.
+func (s *Server) chatLogprob(ev *event) TokenLogprob {
+	tok, b := s.tokenText(ev.id)
+	out := TokenLogprob{Token: tok, Logprob: finiteLogprob(ev.lp.logprob), Bytes: b, TopLogprobs: make([]TopLogprob, len(ev.lp.top))}
+	for i, a := range ev.lp.top {
+		t, ab := s.tokenText(a.ID)
+		out.TopLogprobs[i] = TopLogprob{Token: t, Logprob: finiteLogprob(a.LogProb), Bytes: ab}
+	}
+	return out
+}
+
+// completionLogprob appends an emitted token to completions' logprobs: its
+// top map holds the alternatives and the sampled token (the first token of
+// a text wins when several share it).
+func (s *Server) completionLogprob(into *CompletionLogprobs, ev *event) {
+	tok, _ := s.tokenText(ev.id)
+	top := make(map[string]float64, len(ev.lp.top)+1)
+	for _, a := range ev.lp.top {
+		t, _ := s.tokenText(a.ID)
+		if _, dup := top[t]; !dup {
+			top[t] = finiteLogprob(a.LogProb)
+		}
+	}
+	if _, in := top[tok]; !in {
+		top[tok] = finiteLogprob(ev.lp.logprob)
+	}
+	into.Tokens = append(into.Tokens, tok)
+	into.TokenLogprobs = append(into.TokenLogprobs, finiteLogprob(ev.lp.logprob))
+	into.TopLogprobs = append(into.TopLogprobs, top)
+	into.TextOffset = append(into.TextOffset, ev.offset)
 }
 
 func (ss *session) layer() int {

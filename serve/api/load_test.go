@@ -86,7 +86,7 @@ func heapAfterGC() uint64 {
 }
 
 // TestLoad runs 64 concurrent streaming clients (LIMBIC_LOAD_SECONDS, 3 s
-// by default; the figure uses 60) against the embedded model with
+// by default; longer runs use 60) against the embedded model with
 // telemetry, rules and the store on, and requires zero errors and no
 // goroutine or heap growth once they finish. It logs the aggregate decode
 // tokens/s and single-stream tokens/s.
@@ -144,7 +144,7 @@ func TestLoad(t *testing.T) {
 
 // BenchmarkTelemetryCost measures aggregate throughput of 16 streaming
 // clients with telemetry (readout, rules, trace store) on and off; the
-// issue's target is ≤ 5% cost.
+// goal is ≤ 5% cost.
 func BenchmarkTelemetryCost(b *testing.B) {
 	for _, off := range []bool{true, false} {
 		name := "telemetry-on"

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,11 +53,15 @@ func TestOpenAINodeSDK(t *testing.T) {
 			Steer  []string       `json:"steer"`
 			Tokens []TokenReadout `json:"tokens"`
 		} `json:"limbic"`
-		Usage          Usage          `json:"usage"`
-		StreamText     string         `json:"streamText"`
-		StreamReadouts []TokenReadout `json:"streamReadouts"`
-		Completion     string         `json:"completion"`
-		BadSteer       struct {
+		Usage              Usage              `json:"usage"`
+		StreamText         string             `json:"streamText"`
+		StreamReadouts     []TokenReadout     `json:"streamReadouts"`
+		Completion         string             `json:"completion"`
+		Logprobs           []TokenLogprob     `json:"logprobs"`
+		StreamLogprobs     []TokenLogprob     `json:"streamLogprobs"`
+		CompletionLogprobs CompletionLogprobs `json:"completionLogprobs"`
+		CompletionLPText   string             `json:"completionLogprobsText"`
+		BadSteer           struct {
 			Status  int    `json:"status"`
 			Message string `json:"message"`
 		} `json:"badSteer"`
@@ -87,6 +92,25 @@ func TestOpenAINodeSDK(t *testing.T) {
 	}
 	if out.Completion == "" {
 		t.Error("empty text completion")
+	}
+	if len(out.Logprobs) == 0 || len(out.StreamLogprobs) != len(out.Logprobs) {
+		t.Errorf("chat logprobs: %d entries, streamed %d: want as many, at least one", len(out.Logprobs), len(out.StreamLogprobs))
+	}
+	for i, e := range out.Logprobs {
+		if i >= len(out.StreamLogprobs) {
+			break
+		}
+		se := out.StreamLogprobs[i]
+		if d := math.Abs(e.Logprob - se.Logprob); e.Token != se.Token || !(d <= 1e-6) || len(e.TopLogprobs) != 2 || len(se.TopLogprobs) != 2 {
+			t.Errorf("chat logprobs %d: %+v, streamed %+v: want the same, with 2 alternatives", i, e, se)
+		}
+		if !(e.Logprob <= 0) || !(e.TopLogprobs[0].Logprob >= e.TopLogprobs[1].Logprob) {
+			t.Errorf("chat logprobs %d: %+v: want a log-prob ≤ 0 and alternatives most likely first", i, e)
+		}
+	}
+	cl := out.CompletionLogprobs
+	if n := len(cl.Tokens); n == 0 || len(cl.TokenLogprobs) != n || len(cl.TopLogprobs) != n || len(cl.TextOffset) != n || strings.Join(cl.Tokens, "") != out.CompletionLPText {
+		t.Errorf("completion logprobs %+v for text %q: want parallel lists over its tokens", cl, out.CompletionLPText)
 	}
 	if out.BadSteer.Status != 400 || !strings.Contains(out.BadSteer.Message, "nosuch") {
 		t.Errorf("unknown emotion: %+v, want a 400 naming it", out.BadSteer)

@@ -28,6 +28,9 @@ type genParams struct {
 	stops    []string
 	ext      *Extension
 	request  []byte // the request body, stored with the conversation
+
+	logprobs    bool // report each generated token's log-prob
+	topLogprobs int  // and this many alternatives (0 to model.MaxTopLogProbs)
 }
 
 // session is one request's generation: its hooks, its telemetry and the
@@ -49,6 +52,7 @@ type session struct {
 	// batcher goroutine
 	nTokens   int
 	generated []int
+	lpErr     error // log-probs could not be computed (read after the done event)
 
 	mu      sync.Mutex // guards the per-token values read by summary()
 	perEmo  [][]float64
@@ -64,6 +68,7 @@ type event struct {
 	id      int
 	stop    bool // the id is a stop token, or a token that is not emitted
 	readout *TokenReadout
+	lp      *tokenLP // the token's log-probs, when asked for
 	alerts  []monitor.Event
 	points  []telemetry.Point // the positions read since the last event
 	done    bool
@@ -71,8 +76,15 @@ type event struct {
 	err     error
 
 	// set by the request's goroutine
-	emit  bool   // the token goes to the client
-	piece string // its text as sent (after the stop matcher)
+	emit   bool   // the token goes to the client
+	piece  string // its text as sent (after the stop matcher)
+	offset int    // code points of generated text before the token
+}
+
+// tokenLP is a generated token's log-prob and its most likely alternatives.
+type tokenLP struct {
+	logprob float64
+	top     []model.TokenLogProb
 }
 
 // newSession validates the extension and builds the hooks.
@@ -171,6 +183,17 @@ func (ss *session) onToken(t model.Token) bool {
 			ev.stop, t.Stop = true, true
 		} else if !t.Stop {
 			ss.recordToken(t, last, st.Scores, &ev)
+		}
+	}
+	if ss.p.logprobs && !t.Stop {
+		// The logits are valid only during this call.
+		lp, top, err := model.LogProbs(t.Logits, t.ID, ss.p.topLogprobs)
+		if err != nil {
+			ss.lpErr = err
+			ss.stop.Store(true)
+			ev.stop, t.Stop = true, true
+		} else {
+			ev.lp = &tokenLP{logprob: lp, top: top}
 		}
 	}
 	if !t.Stop {

@@ -179,6 +179,8 @@ type ChatRequest struct {
 	Stream              bool           `json:"stream,omitempty"`
 	StreamOptions       *StreamOptions `json:"stream_options,omitempty"`
 	N                   *int           `json:"n,omitempty"`
+	Logprobs            *bool          `json:"logprobs,omitempty"`     // report each generated token's log-prob
+	TopLogprobs         *int           `json:"top_logprobs,omitempty"` // and its 0 to 20 most likely alternatives (needs logprobs)
 	User                string         `json:"user,omitempty"`
 	Limbic              *Extension     `json:"limbic,omitempty"`
 }
@@ -197,6 +199,7 @@ type CompletionRequest struct {
 	StreamOptions *StreamOptions  `json:"stream_options,omitempty"`
 	N             *int            `json:"n,omitempty"`
 	Echo          bool            `json:"echo,omitempty"`
+	Logprobs      *int            `json:"logprobs,omitempty"` // 0 to 5: each token's log-prob and its most likely alternatives
 	User          string          `json:"user,omitempty"`
 	Limbic        *Extension      `json:"limbic,omitempty"`
 }
@@ -250,10 +253,10 @@ type ResponseExtension struct {
 
 // ChatChoice is a non-streamed choice.
 type ChatChoice struct {
-	Index        int         `json:"index"`
-	Message      ResponseMsg `json:"message"`
-	FinishReason string      `json:"finish_reason"`
-	Logprobs     *struct{}   `json:"logprobs"`
+	Index        int           `json:"index"`
+	Message      ResponseMsg   `json:"message"`
+	FinishReason string        `json:"finish_reason"`
+	Logprobs     *ChatLogprobs `json:"logprobs"`
 }
 
 // ResponseMsg is the assistant's message.
@@ -282,10 +285,10 @@ type ChunkDelta struct {
 
 // ChunkChoice is a streamed choice.
 type ChunkChoice struct {
-	Index        int        `json:"index"`
-	Delta        ChunkDelta `json:"delta"`
-	FinishReason *string    `json:"finish_reason"`
-	Logprobs     *struct{}  `json:"logprobs"`
+	Index        int           `json:"index"`
+	Delta        ChunkDelta    `json:"delta"`
+	FinishReason *string       `json:"finish_reason"`
+	Logprobs     *ChatLogprobs `json:"logprobs"`
 }
 
 // ChatChunk is one streamed chat event.
@@ -302,10 +305,10 @@ type ChatChunk struct {
 
 // CompletionChoice is a text completion choice (streamed or not).
 type CompletionChoice struct {
-	Index        int       `json:"index"`
-	Text         string    `json:"text"`
-	FinishReason *string   `json:"finish_reason"`
-	Logprobs     *struct{} `json:"logprobs"`
+	Index        int                 `json:"index"`
+	Text         string              `json:"text"`
+	FinishReason *string             `json:"finish_reason"`
+	Logprobs     *CompletionLogprobs `json:"logprobs"`
 }
 
 // CompletionResponse is a text completion, or one streamed chunk of it.
@@ -318,6 +321,48 @@ type CompletionResponse struct {
 	Choices           []CompletionChoice `json:"choices"`
 	Usage             *Usage             `json:"usage,omitempty"`
 	Limbic            *ResponseExtension `json:"limbic,omitempty"`
+}
+
+// Log-probs are of the model's own distribution at each generated token:
+// the log-softmax of its logits at temperature 1, before the sampler's
+// temperature, top-k and top-p (with limbic.steer, of the steered model).
+// A log-prob of -Inf is written as -9999 (JSON has no infinity). Token
+// texts are the tokens' own bytes (a SentencePiece word start is a space);
+// a token that is part of a UTF-8 character has U+FFFD in its text and its
+// exact bytes in bytes.
+
+// ChatLogprobs is a chat choice's logprobs: one entry per generated token
+// (streamed, those of the chunk's tokens).
+type ChatLogprobs struct {
+	Content []TokenLogprob `json:"content"`
+	Refusal []TokenLogprob `json:"refusal"` // always null: the model does not refuse
+}
+
+// TokenLogprob is a generated token's log-prob and its alternatives.
+type TokenLogprob struct {
+	Token       string       `json:"token"`
+	Logprob     float64      `json:"logprob"`
+	Bytes       []int        `json:"bytes"`
+	TopLogprobs []TopLogprob `json:"top_logprobs"` // most likely first
+}
+
+// TopLogprob is one of the most likely tokens at a position.
+type TopLogprob struct {
+	Token   string  `json:"token"`
+	Logprob float64 `json:"logprob"`
+	Bytes   []int   `json:"bytes"`
+}
+
+// CompletionLogprobs is a text completion choice's logprobs (the legacy
+// shape): parallel lists over the generated tokens. TopLogprobs maps the
+// most likely tokens' texts, and always the sampled token's, to their
+// log-probs (so up to logprobs+1 entries). TextOffset is each token's
+// offset in the choice's text, in Unicode code points.
+type CompletionLogprobs struct {
+	Tokens        []string             `json:"tokens"`
+	TokenLogprobs []float64            `json:"token_logprobs"`
+	TopLogprobs   []map[string]float64 `json:"top_logprobs"`
+	TextOffset    []int                `json:"text_offset"`
 }
 
 // ModelInfo is one entry of GET /v1/models.

@@ -155,6 +155,11 @@ func NewRuleSet(rules []Rule, defaultLayer int) (*RuleSet, error) {
 	if err := Normalize(rs.rules); err != nil {
 		return nil, err
 	}
+	for i, r := range rs.rules {
+		if r.Layer < 0 && r.Layer != BestLayer {
+			return nil, &FieldError{Index: i, Rule: r.Name, Field: "layer", Err: fmt.Errorf("%d counts from the end: resolve it against the model first (ResolveLayers)", int(r.Layer))}
+		}
+	}
 	rs.keys = Keys(rs.rules, defaultLayer)
 	rs.specs = make([]steer.Spec, len(rs.rules))
 	rs.keyIdx = make([]int, len(rs.rules))

@@ -128,10 +128,11 @@ func (a Action) SteerSpec() (steer.Spec, error) { return steer.Parse(a.Steer) }
 type Rule struct {
 	Name    string `json:"name"`
 	Emotion string `json:"emotion"`
-	// Layer is the readout layer; -1 (or absent in a file) is the pack's
-	// default layer.
-	Layer int  `json:"layer"`
-	Stat  Stat `json:"stat,omitempty"` // default z
+	// Layer is the readout layer: a layer number, negative counting from
+	// the end of the model (-1 is the last layer, as everywhere in limbic),
+	// or BestLayer ("best", or absent in a file), the pack's default layer.
+	Layer Layer `json:"layer"`
+	Stat  Stat  `json:"stat,omitempty"` // default z
 	// Window is the moving average, over the last Window in-scope tokens,
 	// that is compared with Threshold and Clear (default 1: no smoothing).
 	// The rule is not evaluated before the window is full.
@@ -212,8 +213,8 @@ func Normalize(rules []Rule) error {
 		if r.Emotion == "" {
 			bad("emotion", "missing")
 		}
-		if r.Layer < -1 {
-			bad("layer", "%d: want a layer >= 0, or -1 for the pack's default layer", r.Layer)
+		if r.Layer != BestLayer && (r.Layer < -maxLayers || r.Layer >= maxLayers) {
+			bad("layer", "%d: want a layer number (negative from the end) or best", int(r.Layer))
 		}
 		switch r.Stat {
 		case "":
@@ -375,7 +376,7 @@ func DefaultRules() []Rule {
 	}
 	for i := range rules {
 		r := &rules[i]
-		r.Layer, r.Stat, r.Window, r.For, r.Scope = -1, Z, 4, 2, Assistant
+		r.Layer, r.Stat, r.Window, r.For, r.Scope = BestLayer, Z, 4, 2, Assistant
 		r.Severity = "warning"
 		r.Labels = map[string]string{"source": "default"}
 		r.Action = Action{Type: Record}
@@ -470,7 +471,7 @@ func ParseRules(data []byte, format string) ([]Rule, error) {
 				errs = append(errs, &FieldError{Index: i, Rule: name, Field: req, Err: errors.New("missing")})
 			}
 		}
-		r := Rule{Layer: -1}
+		r := Rule{Layer: BestLayer}
 		if err := strictUnmarshal(raw, &r); err != nil {
 			errs = append(errs, &FieldError{Index: i, Rule: name, Err: cleanJSONErr(err)})
 			continue
@@ -562,8 +563,9 @@ func jsonable(v any) (any, error) {
 	return v, nil
 }
 
-// Keys lists the distinct readouts the rules need, with layer -1 replaced by
-// defaultLayer, in a stable order.
+// Keys lists the distinct readouts the rules need, with BestLayer replaced
+// by defaultLayer, in a stable order. Negative layers must have been
+// resolved against the model first (ResolveLayers).
 func Keys(rules []Rule, defaultLayer int) []Key {
 	var ks []Key
 	for i := range rules {
@@ -576,8 +578,8 @@ func Keys(rules []Rule, defaultLayer int) []Key {
 }
 
 func (r *Rule) key(defaultLayer int) Key {
-	l := r.Layer
-	if l < 0 {
+	l := int(r.Layer)
+	if r.Layer == BestLayer {
 		l = defaultLayer
 	}
 	st := r.Stat
@@ -585,4 +587,61 @@ func (r *Rule) key(defaultLayer int) Key {
 		st = Z
 	}
 	return Key{Emotion: r.Emotion, Layer: l, Stat: st}
+}
+
+// Layer is a rule's readout layer: a layer number, negative counting from
+// the end, or BestLayer. In a file it is a number or "best".
+type Layer int
+
+// BestLayer is the pack's default readout layer (the validated best).
+const BestLayer Layer = math.MinInt32
+
+// maxLayers bounds layer numbers in rules.
+const maxLayers = 1 << 16
+
+// MarshalJSON writes BestLayer as "best".
+func (l Layer) MarshalJSON() ([]byte, error) {
+	if l == BestLayer {
+		return []byte(`"best"`), nil
+	}
+	return json.Marshal(int(l))
+}
+
+// UnmarshalJSON reads a layer number or "best".
+func (l *Layer) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		if s != "best" {
+			return fmt.Errorf("layer %q: want a layer number (negative from the end) or best", s)
+		}
+		*l = BestLayer
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("layer %s: want a layer number (negative from the end) or best", b)
+	}
+	*l = Layer(n)
+	return nil
+}
+
+// ResolveLayers returns a copy of rules whose negative layers count from the
+// end of a model with nLayers layers; BestLayer stays. A layer outside the
+// model is an error naming the rule.
+func ResolveLayers(rules []Rule, nLayers int) ([]Rule, error) {
+	out := slices.Clone(rules)
+	for i := range out {
+		l := out[i].Layer
+		if l == BestLayer {
+			continue
+		}
+		if l < 0 {
+			l += Layer(nLayers)
+		}
+		if l < 0 || int(l) >= nLayers {
+			return nil, &FieldError{Index: i, Rule: out[i].Name, Field: "layer", Err: fmt.Errorf("%d is outside the model's %d layers", int(out[i].Layer), nLayers)}
+		}
+		out[i].Layer = l
+	}
+	return out, nil
 }

@@ -1,9 +1,11 @@
 package monitor
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +51,7 @@ func TestParseRulesExample(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"d.Layer (absent)", d.Layer, -1},
+		{"d.Layer (absent)", int(d.Layer), int(BestLayer)},
 		{"d.Stat (default)", d.Stat, Z},
 		{"d.Window", d.Window, 4},
 		{"d.For", d.For, 2},
@@ -59,7 +61,7 @@ func TestParseRulesExample(t *testing.T) {
 		{"d.Action.Type", d.Action.Type, Webhook},
 		{"d.Action.Retries", d.Action.Retries, 5},
 		{"d.Action.Timeout", time.Duration(d.Action.Timeout), 2 * time.Second},
-		{"c.Layer", c.Layer, 12},
+		{"c.Layer", int(c.Layer), 12},
 		{"c.Stat", c.Stat, Cos},
 		{"c.Op", c.Op, Below},
 		{"c.ClearLevel (default threshold)", c.ClearLevel(), -0.1},
@@ -116,7 +118,7 @@ func TestParseRulesErrors(t *testing.T) {
 		{"bad stat", "- {name: a, emotion: calm, op: '>', threshold: 1, stat: mean}", []string{"stat:"}},
 		{"bad window", "- {name: a, emotion: calm, op: '>', threshold: 1, window: -3}", []string{"window: -3"}},
 		{"bad for", "- {name: a, emotion: calm, op: '>', threshold: 1, for: -1}", []string{"for: -1"}},
-		{"bad layer", "- {name: a, emotion: calm, op: '>', threshold: 1, layer: -2}", []string{"layer: -2"}},
+		{"bad layer", "- {name: a, emotion: calm, op: '>', threshold: 1, layer: top}", []string{`layer "top"`}},
 		{"clear above", "- {name: a, emotion: calm, op: '>', threshold: 1, clear: 2}", []string{"clear: 2 is above the threshold 1"}},
 		{"clear below", "- {name: a, emotion: calm, op: '<', threshold: 1, clear: 0}", []string{"clear: 0 is below the threshold 1"}},
 		{"inf", "- {name: a, emotion: calm, op: '>', threshold: .inf}", []string{"finite"}},
@@ -187,8 +189,8 @@ func TestDefaultRules(t *testing.T) {
 		if op, ok := want[r.Emotion]; !ok || op != r.Op {
 			t.Errorf("rule %s: emotion %s op %s", r.Name, r.Emotion, r.Op)
 		}
-		if r.Stat != Z || r.Scope != Assistant || r.Layer != -1 {
-			t.Errorf("rule %s: stat %s scope %s layer %d, want z assistant -1", r.Name, r.Stat, r.Scope, r.Layer)
+		if r.Stat != Z || r.Scope != Assistant || r.Layer != BestLayer {
+			t.Errorf("rule %s: stat %s scope %s layer %d, want z assistant best", r.Name, r.Stat, r.Scope, r.Layer)
 		}
 		delete(want, r.Emotion)
 	}
@@ -310,5 +312,55 @@ func TestLoadRulesRejectsBadSteerStrength(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Negative rule layers count from the end, as everywhere in limbic; "best"
+// (or no layer) is the pack's default.
+func TestRuleLayers(t *testing.T) {
+	rules, err := ParseRules([]byte(`
+- {name: last, emotion: calm, op: ">", threshold: 1, layer: -1}
+- {name: second, emotion: calm, op: ">", threshold: 1, layer: -5}
+- {name: fixed, emotion: calm, op: ">", threshold: 1, layer: 2}
+- {name: best, emotion: calm, op: ">", threshold: 1, layer: best}
+- {name: absent, emotion: calm, op: ">", threshold: 1}
+`), "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewRuleSet(rules, 3); err == nil || !strings.Contains(err.Error(), "from the end") {
+		t.Errorf("unresolved negative layer: %v", err)
+	}
+	res, err := ResolveLayers(rules, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Layer{5, 1, 2, BestLayer, BestLayer}
+	for i, r := range res {
+		if r.Layer != want[i] {
+			t.Errorf("%s: layer %d, want %d", r.Name, r.Layer, want[i])
+		}
+	}
+	if rules[0].Layer != -1 {
+		t.Error("ResolveLayers changed its input")
+	}
+	rs, err := NewRuleSet(res, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layers []int
+	for _, k := range rs.Keys() {
+		layers = append(layers, k.Layer)
+	}
+	slices.Sort(layers)
+	if !slices.Equal(slices.Compact(layers), []int{1, 2, 3, 5}) {
+		t.Errorf("keys read layers %v, want 1, 2, 3 (best) and 5", layers)
+	}
+	if _, err := ResolveLayers(rules, 4); err == nil || !strings.Contains(err.Error(), "second") {
+		t.Errorf("layer -5 of 4: %v, want an error naming the rule", err)
+	}
+	b, err := json.Marshal(res[3])
+	if err != nil || !strings.Contains(string(b), `"layer":"best"`) {
+		t.Errorf("best layer as JSON: %s %v", b, err)
 	}
 }

@@ -72,7 +72,15 @@ func New(pack *vecpack.Pack, o Options) (*Monitor, error) {
 	if err := monitor.Validate(o.Rules, pack.Meta.Emotions); err != nil {
 		return nil, fmt.Errorf("telemetry: rules: %w", err)
 	}
-	rs, err := monitor.NewRuleSet(o.Rules, m.defaultLayer)
+	nLayers := o.NLayers
+	if nLayers <= 0 {
+		nLayers = pack.Meta.Model.NLayers
+	}
+	rules, err := monitor.ResolveLayers(o.Rules, nLayers)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: rules: %w", err)
+	}
+	rs, err := monitor.NewRuleSet(rules, m.defaultLayer)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: rules: %w", err)
 	}
