@@ -80,7 +80,7 @@ func TestNamedEmotions(t *testing.T) {
 		{"The shadow was sadder than before; Tom was unhappy.", []string{"happy", "sad"}},
 		{"He said \"peace!\" and sat down.", []string{"calm"}},
 		{"Madison cannot bore a hole.", []string{"bored"}}, // whole words only: "bore" is listed, "Madison" is not "mad"
-		{"The saddle was on the horse.", nil},               // "saddle" is not "sad"
+		{"The saddle was on the horse.", nil},              // "saddle" is not "sad"
 	}
 	for _, tt := range tests {
 		if got := namedEmotions(tt.text); !slices.Equal(got, tt.want) {
