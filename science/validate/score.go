@@ -17,6 +17,7 @@ type HeldOutScore struct {
 	Name     string       `json:"name"`            // what the set is, e.g. "handwritten"
 	Stories  int          `json:"stories"`         // stories scored
 	Skipped  int          `json:"skipped_stories"` // stories of emotions outside the pack, not scored (set by the caller)
+	TooShort int          `json:"too_short"`       // stories too short for the pack's window, not scored (set by the caller)
 	Emotions []string     `json:"emotions"`        // pack emotions with at least one story
 	Counts   []int        `json:"counts"`          // stories per entry of Emotions
 	Layers   []LayerScore `json:"layers"`
