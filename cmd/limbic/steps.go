@@ -137,7 +137,7 @@ prints every number: {"core": {"top1", "top5", "pc1_sign_agreement", ...},
 func printValidation(v *validate.Result) {
 	fmt.Printf("%d emotions, %d held-out stories; best layer %d\n", len(v.Emotions), v.HeldOut, v.BestLayer)
 	if hw := v.Handwritten; hw != nil {
-		fmt.Printf("hand-written stories: %d of %d emotions (%d skipped: emotion not in the pack; %d too short)\n",
+		fmt.Printf("hand-written stories: %d, of %d emotions (%d skipped: emotion not in the pack; %d too short)\n",
 			hw.Stories, len(hw.Emotions), hw.Skipped, hw.TooShort)
 	}
 	for _, l := range v.Layers {
