@@ -102,7 +102,10 @@ func newValidateCmd() *cobra.Command {
 		Long: `Validate classifies the held-out stories by their highest-projecting emotion
 vector (top-1, top-5, confusion), runs the logit lens, the cosine-similarity
 matrix, PCA (PC1 against the paper's valence) and k-means (against its
-clusters) at every layer, and records the best layer in the pack. --json
+clusters) at every layer, and records the best layer in the pack. It also
+reads the hand-written stories (a test set the model did not write, for the
+pack's emotions) and reports their top-1 and top-5 at every layer beside the
+model-written held-out figures. --json
 prints every number: {"core": {"top1", "top5", "pc1_sign_agreement", ...},
 "best_layer", "layers": [...], ...}.`,
 		Args: cobra.NoArgs,
@@ -133,8 +136,16 @@ prints every number: {"core": {"top1", "top5", "pc1_sign_agreement", ...},
 
 func printValidation(v *validate.Result) {
 	fmt.Printf("%d emotions, %d held-out stories; best layer %d\n", len(v.Emotions), v.HeldOut, v.BestLayer)
+	if hw := v.Handwritten; hw != nil {
+		fmt.Printf("hand-written stories: %d, of %d emotions (%d skipped: emotion not in the pack; %d too short)\n",
+			hw.Stories, len(hw.Emotions), hw.Skipped, hw.TooShort)
+	}
 	for _, l := range v.Layers {
-		fmt.Printf("  layer %2d: top-1 %5.1f%%  top-5 %5.1f%%  PC1 sign %s\n", l.Layer, 100*l.All.Top1, 100*l.All.Top5, pctp(l.All.PC1SignAgreement))
+		fmt.Printf("  layer %2d: top-1 %5.1f%%  top-5 %5.1f%%  PC1 sign %s", l.Layer, 100*l.All.Top1, 100*l.All.Top5, pctp(l.All.PC1SignAgreement))
+		if s := v.Handwritten.At(l.Layer); s != nil {
+			fmt.Printf("  hand-written top-1 %5.1f%%  top-5 %5.1f%%", 100*s.Top1, 100*s.Top5)
+		}
+		fmt.Println()
 	}
 	if v.Core != nil {
 		fmt.Printf("core set at layer %d: top-1 %.1f%%, top-5 %.1f%%, PC1 sign agreement %s\n", v.BestLayer, 100*v.Core.Top1, 100*v.Core.Top5, pctp(v.Core.PC1SignAgreement))

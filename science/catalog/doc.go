@@ -4,7 +4,8 @@
 // 2026, "Emotion Concepts and their Function in a Large Language Model"
 // (files under data/, transcribed from the paper's appendix), plus limbic's own
 // core set of 16 emotions and children's-story topics for small base models
-// such as stories15M.
+// such as stories15M, and a held-out test set of hand-written children's
+// stories that convey an emotion without naming it ([Handwritten]).
 //
 // Conventions:
 //

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -83,6 +84,16 @@ func TestTinyRun(t *testing.T) {
 		t.Errorf("feel %+v", res.Feel)
 	}
 	checkReportInBrowser(t, filepath.Join(dir, "report.html"))
+	// The hand-written stories of the run's emotions are scored at every layer.
+	hw, nHand := res.Validation.Handwritten, 0
+	for _, s := range catalog.Handwritten() {
+		if slices.Contains(tiny(dir).Emotions, s.Emotion) {
+			nHand++
+		}
+	}
+	if hw == nil || hw.Stories != nHand || hw.Stories+hw.Skipped != len(catalog.Handwritten()) || len(hw.Layers) != len(res.Validation.Layers) {
+		t.Errorf("hand-written score %+v, want %d stories at %d layers", hw, nHand, len(res.Validation.Layers))
+	}
 	// A second run writes no new stories and gives the same numbers.
 	again, err := Run(context.Background(), m, tiny(dir))
 	if err != nil {

@@ -258,7 +258,9 @@ func Extract(ctx context.Context, m *model.Model, cfg Config) (*extract.Result, 
 }
 
 // Validate validates the run's pack on its held-out set, records the best
-// layer in the pack and returns the result.
+// layer in the pack and returns the result. With a model it also scores the
+// hand-written stories of the pack's emotions at every layer
+// (Result.Handwritten, see ScoreHandwritten).
 func Validate(m *model.Model, dir string) (*validate.Result, error) {
 	packPath := filepath.Join(dir, PackFile)
 	p, err := vecpack.Read(packPath)
@@ -279,6 +281,11 @@ func Validate(m *model.Model, dir string) (*validate.Result, error) {
 	r, err := validate.Run(p, h, validate.Options{Unembedder: lens})
 	if err != nil {
 		return nil, err
+	}
+	if m != nil {
+		if r.Handwritten, err = ScoreHandwritten(context.Background(), m, p, validate.Options{}); err != nil {
+			return nil, err
+		}
 	}
 	if p.Meta.BestLayer != r.BestLayer {
 		p.Meta.BestLayer = r.BestLayer

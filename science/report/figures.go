@@ -54,7 +54,7 @@ func legend() []legendItem {
 }
 
 // accuracyCurve plots top-1 and top-5 per layer for all emotions and, when
-// present, the core set, with the chance levels.
+// present, the core set and the hand-written stories, with the chance levels.
 func accuracyCurve(r *validate.Result) template.HTML {
 	const W, H, ml, mr, mt, mb = 560.0, 300.0, 50.0, 150.0, 20.0, 40.0
 	s := newSVG(W, H)
@@ -92,6 +92,22 @@ func accuracyCurve(r *validate.Result) template.HTML {
 		ser = append(ser,
 			series{"top-1, core", "#1f77b4", false, func(l validate.LayerResult) (float64, bool) { return l.Core.Top1, l.Core != nil }},
 			series{"top-5, core", "#1f77b4", true, func(l validate.LayerResult) (float64, bool) { return l.Core.Top5, l.Core != nil }})
+	}
+	if hw := r.Handwritten; hw != nil {
+		at := func(l validate.LayerResult) *validate.LayerScore { return hw.At(l.Layer) }
+		ser = append(ser,
+			series{"top-1, hand-written", "#2ca02c", false, func(l validate.LayerResult) (float64, bool) {
+				if a := at(l); a != nil {
+					return a.Top1, true
+				}
+				return 0, false
+			}},
+			series{"top-5, hand-written", "#2ca02c", true, func(l validate.LayerResult) (float64, bool) {
+				if a := at(l); a != nil {
+					return a.Top5, true
+				}
+				return 0, false
+			}})
 	}
 	for k, se := range ser {
 		var xs, ys []float64

@@ -149,3 +149,34 @@ func TestReportErrors(t *testing.T) {
 		t.Error("empty input accepted")
 	}
 }
+
+// TestReportHandwritten checks the hand-written columns of the layer table
+// and their absence without hand-written scores.
+func TestReportHandwritten(t *testing.T) {
+	r := synthResult(t, catalog.CoreNames(), 3)
+	render := func() string {
+		var buf bytes.Buffer
+		if err := Write(&buf, Input{Result: r}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	if page := render(); strings.Contains(page, "hand-written") {
+		t.Error("a result without hand-written scores shows hand-written figures")
+	}
+	r.Handwritten = &validate.HeldOutScore{Name: "handwritten", Stories: 7, Skipped: 3, Emotions: []string{"happy", "sad"}, Counts: []int{3, 4},
+		Layers: []validate.LayerScore{{Layer: 2, Top1: 0.123, Top5: 0.987}}}
+	page := render()
+	for _, want := range []string{"<th>hand-written top-1</th>", `<td class="n">12.3%</td><td class="n">98.7%</td>`,
+		"7 stories written by hand", "2 of the run", "3 stories of other emotions skipped", "top-1, hand-written"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	// Layers without a hand-written score show dashes after the core
+	// columns (dashes too in a core run): 5 of the 6 layers.
+	dashes := `<td class="n">–</td><td class="n">–</td>` + "\n"
+	if got := strings.Count(page, dashes+dashes); got != 5 {
+		t.Errorf("%d rows with hand-written dashes, want 5", got)
+	}
+}

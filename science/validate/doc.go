@@ -41,6 +41,11 @@
 //     full list), k-means++ initialisation from Options.Seed, Options.Restarts
 //     restarts, lowest inertia kept; compared with the paper's clusters by
 //     the adjusted Rand index (1 = identical partitions, about 0 = chance).
+//   - A second test set ([Score]): stories the model did not write (the
+//     hand-written catalog.Handwritten), classified exactly as above against
+//     all the pack's emotions at every layer, reported as
+//     Result.Handwritten beside the model-written figures. It does not enter
+//     the choice of the best layer.
 //   - Best layer: highest held-out top-1 over all the run's emotions; ties go
 //     to the layer closest to two-thirds depth, depth(L) = (L+1)/n_layers.
 //   - Logit lens: each unit vector through Unembedder (the final norm and the

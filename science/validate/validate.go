@@ -49,6 +49,7 @@ type Result struct {
 	Emotions      []EmotionInfo     `json:"emotions"`
 	CoreEmotions  []string          `json:"core_emotions"`
 	HeldOut       int               `json:"heldout_stories"`
+	Handwritten   *HeldOutScore     `json:"handwritten,omitempty"` // the hand-written stories at every layer (set by the caller, see Score)
 	Params        map[string]any    `json:"params"`
 }
 
