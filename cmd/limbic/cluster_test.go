@@ -93,3 +93,23 @@ func TestParseMiB(t *testing.T) {
 		}
 	}
 }
+
+// TestDockerfileMatchesK8s: the image puts limbic where the Jobs run it and
+// runs as the user whose group the Jobs give the volume (fsGroup).
+func TestDockerfileMatchesK8s(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	path := newClusterK8sCmd().Flag("limbic").DefValue
+	y := limbic(t, "cluster", "k8s", "--dir", "/runs/r", "--image", "x", "--steps", "report")
+	for _, want := range []string{"COPY --from=build /out/limbic " + path + "\n", `ENTRYPOINT ["` + path + `"]`, "USER 65532:65532\n", "CGO_ENABLED=0 go build"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	if !strings.Contains(y, "fsGroup: 65532\n") || !strings.Contains(y, "- "+path+"\n") {
+		t.Errorf("the Jobs do not run %s with fsGroup 65532:\n%s", path, y)
+	}
+}
