@@ -228,3 +228,42 @@ func Hash(key string) uint64 {
 	h ^= h >> 31
 	return h
 }
+
+// Resolve returns the shard a task runs: flag ("I/N", from --shard) when
+// not empty, else the scheduler's (FromEnv), else All. A flag that
+// disagrees with a scheduler's environment is an error, so a job array of
+// one size never runs tasks told another; with a flag, an environment that
+// cannot be read is ignored.
+func Resolve(flag string, getenv func(string) string) (Shard, error) {
+	env, ok, err := FromEnv(getenv)
+	if flag == "" {
+		if err != nil {
+			return Shard{}, err
+		}
+		if !ok {
+			return All, nil
+		}
+		return env, nil
+	}
+	s, perr := Parse(flag)
+	if perr != nil {
+		return Shard{}, fmt.Errorf("--shard: %w", perr)
+	}
+	if err == nil && ok && env.Count != s.Count {
+		return Shard{}, fmt.Errorf("--shard %s: the scheduler runs %d tasks (%s)", s, env.Count, env)
+	}
+	return s, nil
+}
+
+// Set parses "I/N" into s, so that *Shard serves as a command-line flag.
+func (s *Shard) Set(text string) error {
+	v, err := Parse(text)
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Type names the flag's value in usage lines.
+func (*Shard) Type() string { return "I/N" }

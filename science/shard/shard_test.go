@@ -191,3 +191,41 @@ func TestHashStable(t *testing.T) {
 		}
 	}
 }
+
+func TestResolve(t *testing.T) {
+	slurm := map[string]string{SlurmTaskID: "1", SlurmTaskCount: "4"}
+	for _, tc := range []struct {
+		name string
+		flag string
+		env  map[string]string
+		want Shard
+		err  string
+	}{
+		{"nothing", "", nil, All, ""},
+		{"flag", "2/3", nil, Shard{2, 3}, ""},
+		{"env", "", slurm, Shard{1, 4}, ""},
+		{"flag and env agree", "1/4", slurm, Shard{1, 4}, ""},
+		{"flag picks another index", "3/4", slurm, Shard{3, 4}, ""},
+		{"flag and env disagree", "1/8", slurm, Shard{}, "the scheduler runs 4 tasks"},
+		{"bad flag", "4/4", nil, Shard{}, "--shard"},
+		{"bad env", "", map[string]string{K8sIndex: "1"}, Shard{}, "LIMBIC_SHARD_COUNT"},
+	} {
+		got, err := Resolve(tc.flag, func(k string) string { return tc.env[k] })
+		if tc.err == "" {
+			if err != nil || got != tc.want {
+				t.Errorf("%s: Resolve = %v, %v; want %v", tc.name, got, err, tc.want)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: Resolve = %v, %v; want an error containing %q", tc.name, got, err, tc.err)
+		}
+	}
+	var s Shard
+	if err := s.Set("1/2"); err != nil || s != (Shard{1, 2}) {
+		t.Errorf("Set(1/2) = %v, %v", s, err)
+	}
+	if err := s.Set("2/2"); err == nil || s != (Shard{1, 2}) {
+		t.Errorf("Set(2/2) = %v, %v; want an error and s unchanged", s, err)
+	}
+}
