@@ -520,11 +520,18 @@ func TestQuote(t *testing.T) {
 			t.Errorf("quote(%q) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
-	// A run directory with a space and a quote survives into the command.
+	// A flag with a space and a quote survives into the command.
 	p := testPlan()
-	p.Dir = "/shared/my run's"
+	p.Flags = []string{"--model", "/models/my model's"}
 	files := slurmFiles(t, p)
-	if want := `--dir '/shared/my run'\''s'`; !bytes.Contains(files["stories.sbatch"], []byte(want)) {
+	if want := `--model '/models/my model'\''s'`; !bytes.Contains(files["stories.sbatch"], []byte(want)) {
 		t.Errorf("stories.sbatch lacks %s:\n%s", want, files["stories.sbatch"])
+	}
+	// A run directory #SBATCH cannot carry is an error, not a broken script.
+	for _, dir := range []string{"/shared/my run", "/runs/%j", "/runs/$USER", "/runs/it's"} {
+		p.Dir = dir
+		if _, err := Slurm(p); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", dir)) {
+			t.Errorf("Slurm with --dir %q: %v, want an error naming it", dir, err)
+		}
 	}
 }

@@ -22,6 +22,9 @@ func Slurm(p Plan) (map[string][]byte, error) {
 	if p.Time != "" && !slurmTime.MatchString(p.Time) {
 		return nil, fmt.Errorf("cluster: time limit %q: want minutes, H:MM:SS or D-HH:MM:SS", p.Time)
 	}
+	if !slurmPath.MatchString(p.Dir) {
+		return nil, fmt.Errorf("cluster: run directory %q: #SBATCH lines take a path of letters, digits and _./+,:@=- only (no spaces, quotes, $ or %%)", p.Dir)
+	}
 	logs := path.Join(p.Dir, "slurm")
 	files := map[string][]byte{}
 	var submit strings.Builder
@@ -61,6 +64,10 @@ submit() {
 	files["submit.sh"] = []byte(submit.String())
 	return files, nil
 }
+
+// slurmPath matches the run directories that go into #SBATCH --output
+// unquoted and without Slurm's %-patterns.
+var slurmPath = regexp.MustCompile(`^[A-Za-z0-9_./+,:@=-]+$`)
 
 // slurmTime matches sbatch --time's forms.
 var slurmTime = regexp.MustCompile(`^(\d+-)?\d+(:\d+){0,2}$`)
