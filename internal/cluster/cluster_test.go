@@ -535,3 +535,36 @@ func TestQuote(t *testing.T) {
 		}
 	}
 }
+
+// TestSlurmTaskRuns runs a task's script as Slurm would (array task 3) with
+// a fake limbic that prints its arguments: the shard and a flag with a space
+// and a quote must reach it as single arguments.
+func TestSlurmTaskRuns(t *testing.T) {
+	bin := fakeBin(t, "limbic", `printf '%s\n' "$@"; echo "GOMAXPROCS=$GOMAXPROCS"`)
+	p := testPlan()
+	p.Limbic = filepath.Join(bin, "limbic")
+	p.Flags = []string{"--model", "/models/my model's"}
+	files := slurmFiles(t, p)
+	for _, tc := range []struct {
+		script string
+		want   []string
+	}{
+		{"stories.sbatch", []string{"stories", "--dir", "/shared/runs/qwen", "--model", "/models/my model's", "--shard", "3/4", "GOMAXPROCS=8"}},
+		{"stories-merge.sbatch", []string{"merge", "--dir", "/shared/runs/qwen", "--step", "stories", "--model", "/models/my model's", "GOMAXPROCS=8"}},
+		{"report.sbatch", []string{"report", "--dir", "/shared/runs/qwen", "--model", "/models/my model's", "GOMAXPROCS=8"}},
+	} {
+		script := filepath.Join(t.TempDir(), tc.script)
+		if err := os.WriteFile(script, files[tc.script], 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("bash", script)
+		cmd.Env = append(os.Environ(), "SLURM_ARRAY_TASK_ID=3", "SLURM_CPUS_PER_TASK=8")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", tc.script, err, out)
+		}
+		if got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n"); !slices.Equal(got, tc.want) {
+			t.Errorf("%s ran limbic with %q, want %q", tc.script, got, tc.want)
+		}
+	}
+}
