@@ -89,6 +89,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newPrefsCmd(),
 		newCompareCmd(),
 		newPatchCmd(),
+		newClusterCmd(),
 	)
 	return root
 }
