@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/limbic-dev/limbic/science/validate"
 	"math"
 	"slices"
 	"sort"
@@ -234,10 +235,10 @@ func Run(ctx context.Context, a, b *model.Model, pack *vecpack.Pack, o Options) 
 		}
 	}
 	sort.SliceStable(res.Emotions, func(i, j int) bool { return res.Emotions[i].Diff > res.Emotions[j].Diff })
-	res.RProfiles = Corr(Pearson(pa, pb))
-	res.RProfilesNeutral = Corr(Pearson(na, nb))
-	res.RProfilesChallenging = Corr(Pearson(ca, cb))
-	res.RChange = Corr(Pearson(dn, dc))
+	res.RProfiles = Corr(validate.Pearson(pa, pb))
+	res.RProfilesNeutral = Corr(validate.Pearson(na, nb))
+	res.RProfilesChallenging = Corr(validate.Pearson(ca, cb))
+	res.RChange = Corr(validate.Pearson(dn, dc))
 	return res, nil
 }
 
@@ -344,30 +345,4 @@ func readCosines(ctx context.Context, m *model.Model, prompts []Prompt, layer in
 		progress()
 	}
 	return out, nil
-}
-
-// Pearson returns the correlation of x and y, NaN when either is constant
-// or they differ in length.
-func Pearson(x, y []float64) float64 {
-	if len(x) != len(y) || len(x) < 2 {
-		return math.NaN()
-	}
-	var mx, my float64
-	for i := range x {
-		mx += x[i]
-		my += y[i]
-	}
-	mx /= float64(len(x))
-	my /= float64(len(y))
-	var sxy, sxx, syy float64
-	for i := range x {
-		dx, dy := x[i]-mx, y[i]-my
-		sxy += dx * dy
-		sxx += dx * dx
-		syy += dy * dy
-	}
-	if sxx == 0 || syy == 0 {
-		return math.NaN()
-	}
-	return sxy / math.Sqrt(sxx*syy)
 }

@@ -3,6 +3,7 @@ package prefs
 import (
 	"errors"
 	"fmt"
+	"github.com/limbic-dev/limbic/science/validate"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -248,31 +249,11 @@ func quantile(xs []float64, q float64) float64 {
 	return xs[lo] + (p-float64(lo))*(xs[hi]-xs[lo])
 }
 
-// Pearson is the correlation of x and y (NaN when either is constant).
-func Pearson(x, y []float64) float64 {
-	n := float64(len(x))
-	var mx, my float64
-	for i := range x {
-		mx += x[i] / n
-		my += y[i] / n
-	}
-	var sxy, sxx, syy float64
-	for i := range x {
-		sxy += (x[i] - mx) * (y[i] - my)
-		sxx += (x[i] - mx) * (x[i] - mx)
-		syy += (y[i] - my) * (y[i] - my)
-	}
-	if sxx == 0 || syy == 0 {
-		return math.NaN()
-	}
-	return sxy / math.Sqrt(sxx*syy)
-}
-
-// PermutationP is the two-sided permutation p-value of Pearson(x, y): the
+// PermutationP is the two-sided permutation p-value of validate.Pearson(x, y): the
 // share of reps random shufflings of y whose |r| reaches the observed |r|,
 // counting the observed one ((k+1)/(reps+1)).
 func PermutationP(x, y []float64, reps int, seed uint64) float64 {
-	r := Pearson(x, y)
+	r := validate.Pearson(x, y)
 	if math.IsNaN(r) {
 		return math.NaN()
 	}
@@ -281,7 +262,7 @@ func PermutationP(x, y []float64, reps int, seed uint64) float64 {
 	k := 0
 	for i := 0; i < reps; i++ {
 		rng.Shuffle(len(ys), func(a, b int) { ys[a], ys[b] = ys[b], ys[a] })
-		if math.Abs(Pearson(x, ys)) >= math.Abs(r)-1e-12 {
+		if math.Abs(validate.Pearson(x, ys)) >= math.Abs(r)-1e-12 {
 			k++
 		}
 	}

@@ -1,6 +1,7 @@
 package prefs
 
 import (
+	"github.com/limbic-dev/limbic/science/validate"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -193,7 +194,7 @@ func TestBootstrapCoverage(t *testing.T) {
 func TestPearsonAndPermutation(t *testing.T) {
 	x := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	y := []float64{2, 1, 4, 3, 6, 5, 8, 7, 10, 9}
-	if r := Pearson(x, y); !(r > 0.9 && r < 1) {
+	if r := validate.Pearson(x, y); !(r > 0.9 && r < 1) {
 		t.Errorf("r %v", r)
 	}
 	if p := PermutationP(x, y, 2000, 1); !(p < 0.01) {
@@ -207,7 +208,7 @@ func TestPearsonAndPermutation(t *testing.T) {
 	if p := PermutationP(x, z, 2000, 1); !(p > 0.05) {
 		t.Errorf("p %v for noise", p)
 	}
-	if r := Pearson(x, make([]float64, 10)); !math.IsNaN(r) {
+	if r := validate.Pearson(x, make([]float64, 10)); !math.IsNaN(r) {
 		t.Errorf("r of a constant %v, want NaN", r)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/limbic-dev/limbic/science/validate"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -250,7 +251,7 @@ func Run(ctx context.Context, m *model.Model, pack *vecpack.Pack, o Options) (*R
 	res.Metric, res.Readout = metric, read
 	for k, e := range emos {
 		x := read[e]
-		er := EmotionResult{Emotion: e, R: Pearson(x, elo), P: PermutationP(x, elo, o.Permutations, o.Seed+uint64(k))}
+		er := EmotionResult{Emotion: e, R: validate.Pearson(x, elo), P: PermutationP(x, elo, o.Permutations, o.Seed+uint64(k))}
 		res.Emotions = append(res.Emotions, er)
 	}
 	if !o.Causal {
@@ -322,7 +323,7 @@ func Run(ctx context.Context, m *model.Model, pack *vecpack.Pack, o Options) (*R
 		ds = append(ds, d)
 	}
 	if len(rs) >= 3 {
-		c := Pearson(rs, ds)
+		c := validate.Pearson(rs, ds)
 		if !math.IsNaN(c) {
 			res.RDeltaCorr = &c
 		}

@@ -64,8 +64,9 @@ func ranks(x []float64) []float64 {
 	return r
 }
 
-// pearson returns the Pearson correlation, NaN when undefined.
-func pearson(x, y []float64) float64 {
+// Pearson returns the Pearson correlation. It is NaN when undefined: fewer
+// than two pairs, slices of different lengths, or either series constant.
+func Pearson(x, y []float64) float64 {
 	n := float64(len(x))
 	if len(x) != len(y) || len(x) < 2 {
 		return math.NaN()
@@ -95,7 +96,7 @@ func pearson(x, y []float64) float64 {
 // lengths, or either series constant (a constant has no ranking to
 // correlate). Callers that print, compare or serialize it must check
 // math.IsNaN first; JSON has no NaN.
-func Spearman(x, y []float64) float64 { return pearson(ranks(x), ranks(y)) }
+func Spearman(x, y []float64) float64 { return Pearson(ranks(x), ranks(y)) }
 
 // KMeans clusters the rows of x (n × d) into k groups: k-means++ seeding,
 // Lloyd iterations, the best of restarts runs by inertia. It returns the
