@@ -3,12 +3,10 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"github.com/limbic-dev/limbic/science/behave"
 	"github.com/limbic-dev/limbic/science/prefs"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -344,19 +342,6 @@ func Report(dir string, v *validate.Result, params map[string]string) (htmlPath,
 // experimentSections reads the experiment results in expDir into report
 // sections: baselines first, then steered results, each labelled.
 func experimentSections(expDir string) ([]report.Section, error) {
-	load := func(path string, dst any) (bool, error) {
-		b, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		if err := json.Unmarshal(b, dst); err != nil {
-			return false, fmt.Errorf("%s: %w", path, err)
-		}
-		return true, nil
-	}
 	// read loads one file of each experiment (baseline or one steering) and
 	// returns its sections, labelled when steered.
 	read := func(feelPath, dosePath, impPath string) ([]report.Section, error) {
@@ -371,7 +356,7 @@ func experimentSections(expDir string) ([]report.Section, error) {
 			if f.path == "" {
 				continue
 			}
-			if _, err := load(f.path, f.dst); err != nil {
+			if _, err := loadJSON(f.path, f.dst); err != nil {
 				return nil, err
 			}
 		}
