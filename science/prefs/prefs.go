@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/limbic-dev/limbic/science/readout"
 	"github.com/limbic-dev/limbic/science/validate"
 	"math"
 	"math/rand/v2"
@@ -702,37 +703,17 @@ func (r *runner) runParts(parts []part, hooks func(c *comparison, branch int) *h
 // readouts reads every emotion on each activity's own tokens, averaged over
 // the tokens and layers.
 func (r *runner) readouts(ctx context.Context, protocol string, acts []string, name string, pack *vecpack.Pack, kind vecpack.Kind, emos []string, layers []int) (map[string][]float64, string, error) {
-	metric := "proj"
-	type unit struct {
-		u           []float32
-		mean, std   float32
-		hasBaseline bool
-	}
-	units := make([][]unit, len(layers)) // [layer][emotion]
-	allBaseline := true
+	readers := make([]*readout.Reader, len(layers))
+	metric := "z" // when every layer has a neutral baseline, else projections
 	for li, l := range layers {
-		idx, _ := pack.LayerIndex(l)
-		L := &pack.Layers[idx]
-		means, stds := L.NeutralMeanDenoised, L.NeutralStdDenoised
-		if kind == vecpack.Raw {
-			means, stds = L.NeutralMeanRaw, L.NeutralStdRaw
+		rd, err := readout.NewReader(pack, l, emos, kind)
+		if err != nil {
+			return nil, "", err
 		}
-		for _, e := range emos {
-			u, err := pack.Unit(l, e, kind)
-			if err != nil {
-				return nil, "", err
-			}
-			x := unit{u: u}
-			if means != nil {
-				ei, _ := pack.EmotionIndex(e)
-				x.mean, x.std, x.hasBaseline = means[ei], stds[ei], stds[ei] > 0
-			}
-			allBaseline = allBaseline && x.hasBaseline
-			units[li] = append(units[li], x)
+		readers[li] = rd
+		if !rd.HasBaseline() {
+			metric = "proj"
 		}
-	}
-	if allBaseline {
-		metric = "z"
 	}
 	out := map[string][]float64{}
 	for _, e := range emos {
@@ -761,27 +742,19 @@ func (r *runner) readouts(ctx context.Context, protocol string, acts []string, n
 		}
 		hs := &hook.Set{}
 		sums := make([]float64, len(emos))
-		for li, l := range layers {
-			us := units[li]
-			hs.Add(hook.Block(l, hook.ResidPost), func(a *hook.Act) {
-				for row := 0; row < a.Rows; row++ {
-					pos := a.Pos + row
-					if pos < sp.From || pos >= sp.To {
-						continue
-					}
-					h := a.Row(row)
-					for ei, u := range us {
-						var d float64
-						for k, x := range u.u {
-							d += float64(x) * float64(h[k])
-						}
-						if metric == "z" {
-							d = (d - float64(u.mean)) / float64(u.std)
-						}
-						sums[ei] += d
-					}
+		for _, rd := range readers {
+			hs.Add(rd.Point(), rd.Hook(func(pos int, sc *readout.Scores) {
+				if pos < sp.From || pos >= sp.To {
+					return
 				}
-			})
+				vals := sc.Proj
+				if metric == "z" {
+					vals = sc.Z
+				}
+				for ei, v := range vals {
+					sums[ei] += float64(v)
+				}
+			}))
 		}
 		if err := r.m.Transformer.Forward([]*arch.Seq{{Cache: r.m.NewCache(), Tokens: ids, Hooks: hs}}); err != nil {
 			return nil, "", err
