@@ -282,14 +282,7 @@ func (c *client) wait(ctx context.Context, err error, failures int) error {
 	if c.onRetry != nil {
 		c.onRetry(RetryEvent{Err: err, Attempt: failures + 1, Retries: c.retries, Wait: d})
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return p.SleepFor(ctx, d)
 }
 
 // statusError turns a failed response into an error; file is the repository

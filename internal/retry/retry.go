@@ -66,6 +66,10 @@ func (p Policy) Wait(ctx context.Context, k int, retryAfter time.Duration) error
 	return p.sleep(ctx, p.Delay(k, retryAfter))
 }
 
+// SleepFor sleeps d (a delay from Delay, say, after reporting it), or until
+// ctx ends, whose error it then returns.
+func (p Policy) SleepFor(ctx context.Context, d time.Duration) error { return p.sleep(ctx, d) }
+
 func (p Policy) sleep(ctx context.Context, d time.Duration) error {
 	if p.Sleep != nil {
 		return p.Sleep(ctx, d)
