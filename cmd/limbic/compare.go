@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/engine/model"
-	"github.com/limbic-dev/limbic/engine/tensor"
 	"github.com/limbic-dev/limbic/internal/atomicfile"
 	"github.com/limbic-dev/limbic/science/compare"
 	"github.com/limbic-dev/limbic/science/vecpack"
@@ -63,12 +61,12 @@ to --out (default: the run directory of MODEL_B, compare-<MODEL_A>).`,
 				}
 			}
 			ctx := cmd.Context()
-			a, err := loadCompareModel(ctx, args[0])
+			a, err := loadTextModelRef(ctx, args[0])
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			b, err := loadCompareModel(ctx, args[1])
+			b, err := loadTextModelRef(ctx, args[1])
 			if err != nil {
 				return err
 			}
@@ -132,27 +130,6 @@ to --out (default: the run directory of MODEL_B, compare-<MODEL_A>).`,
 	f.StringVarP(&out, "out", "o", "", "directory for compare.json and compare.svg")
 	addJSON(c)
 	return c
-}
-
-// loadCompareModel loads ref with the shared loading flags.
-func loadCompareModel(ctx context.Context, ref string) (*model.Model, error) {
-	o := model.LoadOptions{Progress: progressFunc(), MaxSeq: g.ctx, Mmap: g.mmap}
-	if g.dtype != "" {
-		dt, err := tensor.ParseDType(g.dtype)
-		if err != nil {
-			return nil, fmt.Errorf("--dtype: %w", err)
-		}
-		o.DType = dt
-	}
-	m, err := model.Load(ctx, ref, o)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := m.Tokenizer(); err != nil {
-		m.Close()
-		return nil, err
-	}
-	return m, nil
 }
 
 // comparePack reads the pack and checks that it was made from one of the

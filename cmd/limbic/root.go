@@ -144,7 +144,11 @@ func shellCommand(args []string) string {
 }
 
 // loadModel loads the --model with the shared flags, showing fetch progress.
-func loadModel(ctx context.Context) (*model.Model, error) {
+func loadModel(ctx context.Context) (*model.Model, error) { return loadModelRef(ctx, g.model) }
+
+// loadModelRef loads ref with the shared loading flags (--dtype, --ctx,
+// --mmap), showing fetch progress.
+func loadModelRef(ctx context.Context, ref string) (*model.Model, error) {
 	o := model.LoadOptions{Progress: progressFunc(), MaxSeq: g.ctx, Mmap: g.mmap}
 	if g.dtype != "" {
 		dt, err := tensor.ParseDType(g.dtype)
@@ -153,13 +157,16 @@ func loadModel(ctx context.Context) (*model.Model, error) {
 		}
 		o.DType = dt
 	}
-	return model.Load(ctx, g.model, o)
+	return model.Load(ctx, ref, o)
 }
 
 // loadTextModel is loadModel for commands that need text: it fails, clearly,
 // for a checkpoint without a tokenizer.
-func loadTextModel(ctx context.Context) (*model.Model, error) {
-	m, err := loadModel(ctx)
+func loadTextModel(ctx context.Context) (*model.Model, error) { return loadTextModelRef(ctx, g.model) }
+
+// loadTextModelRef is loadModelRef for commands that need text.
+func loadTextModelRef(ctx context.Context, ref string) (*model.Model, error) {
+	m, err := loadModelRef(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
