@@ -1,70 +1,10 @@
 package catalog
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 )
-
-// forbidden lists, per emotion of the hand-written set, the emotion word, its
-// inflections and close synonyms. Every story is checked against every list,
-// not only its own emotion's, so that no story leans on an emotion word at
-// all ("she was not sad" would give a happy story away too).
-var forbidden = map[string][]string{
-	"happy": {"happy", "happily", "happiness", "happier", "happiest", "unhappy", "glad", "gladly", "joy", "joys",
-		"joyful", "joyfully", "joyous", "cheerful", "cheerfully", "delighted", "delight", "delightful", "pleased",
-		"merry", "content", "contented", "elated", "ecstatic", "blissful", "bliss"},
-	"sad": {"sad", "sadly", "sadness", "sadder", "saddest", "sorrow", "sorrowful", "gloomy", "miserable",
-		"misery", "heartbroken", "upset", "depressed", "downcast", "mournful", "grief", "grieve", "grieving", "unhappily"},
-	"angry": {"angry", "angrily", "anger", "angered", "angrier", "angriest", "mad", "madder", "furious", "furiously",
-		"fury", "rage", "raged", "raging", "annoyed", "irritated", "livid", "enraged", "grumpy", "cranky", "outraged", "hostile"},
-	"scared": {"scared", "scare", "scares", "scary", "scaring", "fear", "fears", "feared", "fearful", "fearfully",
-		"frightened", "fright", "frighten", "frightening", "terrified", "terror", "terrifying", "afraid", "spooked", "panic", "panicked"},
-	"afraid": {"afraid", "scared", "scary", "fear", "fearful", "frightened", "terrified", "terror", "spooked", "panic", "panicked"},
-	"surprised": {"surprised", "surprise", "surprises", "surprising", "surprisingly", "amazed", "amazing", "amazement",
-		"astonished", "astonishing", "shocked", "shock", "startled", "stunned", "unexpected"},
-	"proud":  {"proud", "proudly", "prouder", "pride"},
-	"lonely": {"lonely", "loneliness", "lonelier", "lonesome", "alone", "isolated", "friendless"},
-	"excited": {"excited", "excitedly", "exciting", "excitement", "excite", "thrilled", "thrilling", "thrill",
-		"eager", "eagerly", "eagerness"},
-	"nervous": {"nervous", "nervously", "nervousness", "nerves", "anxious", "anxiously", "anxiety", "jittery",
-		"jumpy", "uneasy", "tense", "edgy", "apprehensive"},
-	"calm": {"calm", "calmly", "calmness", "calmer", "calmed", "peaceful", "peacefully", "peace", "serene",
-		"tranquil", "relaxed", "relaxing", "relax", "soothed", "untroubled"},
-	"jealous":  {"jealous", "jealously", "jealousy", "envy", "envious", "envied", "resentful", "resentment"},
-	"grateful": {"grateful", "gratefully", "gratitude", "thankful", "thankfully", "thankfulness", "appreciative", "appreciate", "appreciated", "indebted"},
-	"bored":    {"bored", "boring", "boredom", "bore", "dull", "tedious", "tiresome", "uninterested", "monotonous"},
-	"embarrassed": {"embarrassed", "embarrassing", "embarrassment", "embarrass", "ashamed", "shame", "shameful",
-		"humiliated", "humiliation", "mortified", "sheepish", "sheepishly", "awkward"},
-	"frustrated": {"frustrated", "frustrating", "frustration", "frustrate", "annoyed", "annoying", "irritated",
-		"exasperated", "fed"},
-	"worried": {"worried", "worry", "worries", "worrying", "worriedly", "anxious", "anxiety", "concerned",
-		"concern", "fret", "fretted", "fretting", "uneasy", "troubled"},
-	"desperate": {"desperate", "desperately", "desperation", "despair", "despairing", "hopeless", "hopelessly",
-		"frantic", "frantically"},
-	"loving": {"love", "loves", "loved", "loving", "lovingly", "lovely", "affection", "affectionate", "adore",
-		"adored", "adoring", "fond", "fondly", "fondness", "cherish", "cherished", "tender", "tenderly", "devoted"},
-}
-
-var wordRE = regexp.MustCompile(`[a-z]+`)
-
-// namedEmotions returns the emotions (sorted, once each) whose forbidden
-// words occur in text as whole words, case-insensitively.
-func namedEmotions(text string) []string {
-	var out []string
-	words := wordRE.FindAllString(strings.ToLower(text), -1)
-	for e, list := range forbidden {
-		for _, w := range words {
-			if slices.Contains(list, w) {
-				out = append(out, e)
-				break
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
-}
 
 // TestNamedEmotions checks the checker itself on planted sentences.
 func TestNamedEmotions(t *testing.T) {
@@ -83,8 +23,8 @@ func TestNamedEmotions(t *testing.T) {
 		{"The saddle was on the horse.", nil},              // "saddle" is not "sad"
 	}
 	for _, tt := range tests {
-		if got := namedEmotions(tt.text); !slices.Equal(got, tt.want) {
-			t.Errorf("namedEmotions(%q) = %v, want %v", tt.text, got, tt.want)
+		if got := NamedEmotions(tt.text); !slices.Equal(got, tt.want) {
+			t.Errorf("NamedEmotions(%q) = %v, want %v", tt.text, got, tt.want)
 		}
 	}
 }
@@ -97,10 +37,10 @@ func TestHandwrittenWordLists(t *testing.T) {
 		t.Fatal("no hand-written stories")
 	}
 	for _, s := range stories {
-		if _, ok := forbidden[s.Emotion]; !ok {
+		if _, ok := emotionWords[s.Emotion]; !ok {
 			t.Errorf("%s: no forbidden-word list for emotion %q", s.ID, s.Emotion)
 		}
-		if got := namedEmotions(s.Text); len(got) > 0 {
+		if got := NamedEmotions(s.Text); len(got) > 0 {
 			t.Errorf("%s: names emotions %v: %q", s.ID, got, s.Text)
 		}
 		if n := len(strings.Fields(s.Text)); n < 40 || n > 90 {
@@ -135,5 +75,24 @@ func TestHandwrittenCounts(t *testing.T) {
 		if !slices.Contains(DefaultNames(), e) {
 			t.Errorf("emotion %s is not among the default run's emotions", e)
 		}
+	}
+}
+
+// TestEmotionWordsCoverDefault checks that every emotion of the default run
+// has a word list containing the emotion itself, and that the lists are copies.
+func TestEmotionWordsCoverDefault(t *testing.T) {
+	for _, e := range DefaultNames() {
+		w, ok := EmotionWords(e)
+		if !ok || !slices.Contains(w, e) {
+			t.Errorf("EmotionWords(%q) = %v, %v; want a list containing %q", e, w, ok, e)
+			continue
+		}
+		w[0] = "changed"
+		if again, _ := EmotionWords(e); again[0] == "changed" {
+			t.Errorf("EmotionWords(%q) returned the package's own slice", e)
+		}
+	}
+	if w, ok := EmotionWords("awestruck"); ok {
+		t.Errorf("EmotionWords(awestruck) = %v, true; want no list", w)
 	}
 }
