@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -312,4 +313,34 @@ func ReadItems(path string) ([]Item, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return out, nil
+}
+
+// The files WriteDir writes.
+const (
+	TrainFile     = "train.jsonl"        // Set.Train, {"messages":…} lines for `limbic tune`
+	ValidFile     = "valid.jsonl"        // Set.HeldOut, the validation dialogues
+	HeldOutFile   = "feel-heldout.jsonl" // Set.HeldOutItems, for Feel (ReadItems)
+	HandItemsFile = "feel-hand.jsonl"    // HandItems, for Feel (ReadItems)
+)
+
+// WriteDir writes the set's files into dir (created if missing): TrainFile,
+// ValidFile, HeldOutFile and HandItemsFile, each atomically.
+func (s *Set) WriteDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("chatdata: %w", err)
+	}
+	hand, err := HandItems()
+	if err != nil {
+		return err
+	}
+	if err := WriteJSONL(filepath.Join(dir, TrainFile), s.Train); err != nil {
+		return err
+	}
+	if err := WriteJSONL(filepath.Join(dir, ValidFile), s.HeldOut); err != nil {
+		return err
+	}
+	if err := WriteItems(filepath.Join(dir, HeldOutFile), s.HeldOutItems); err != nil {
+		return err
+	}
+	return WriteItems(filepath.Join(dir, HandItemsFile), hand)
 }

@@ -2,6 +2,7 @@ package chatdata
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -295,6 +296,47 @@ func TestContainsWord(t *testing.T) {
 	for _, tt := range tests {
 		if got := containsWord(tt.text, tt.w); got != tt.want {
 			t.Errorf("containsWord(%q, %q) = %v, want %v", tt.text, tt.w, got, tt.want)
+		}
+	}
+}
+
+// TestWriteDir checks that the written files read back: the training lines
+// are exactly {"messages":[…]} and the items pass ReadItems.
+func TestWriteDir(t *testing.T) {
+	set, err := Build(synthStories(80), Options{Seed: 9, HeldOut: 0.4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "chat")
+	if err := set.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, TrainFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != len(set.Train) {
+		t.Fatalf("%d train lines, want %d", len(lines), len(set.Train))
+	}
+	for i, l := range lines {
+		var v map[string][]map[string]string
+		dec := json.NewDecoder(strings.NewReader(l))
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		msgs, ok := v["messages"]
+		if len(v) != 1 || !ok || len(msgs) != 2 || msgs[1]["content"] != set.Train[i].Messages[1].Content {
+			t.Fatalf("line %d: %s, want only messages, as in the set", i+1, l)
+		}
+	}
+	for name, want := range map[string]int{HeldOutFile: len(set.HeldOutItems), HandItemsFile: len(catalog.Handwritten())} {
+		items, err := ReadItems(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) != want || want == 0 {
+			t.Errorf("%s: %d items, want %d", name, len(items), want)
 		}
 	}
 }

@@ -31,6 +31,7 @@ type Reply struct {
 	Item    Item
 	Text    string // the decoded reply, without the stop token
 	Correct bool   // the reply names the item's emotion (an accepted form)
+	Exact   bool   // the reply is exactly Answer(name, emotion), case aside
 	Stopped bool   // the model emitted a stop token within MaxTokens
 	Tokens  int    // reply tokens generated (the stop token not counted)
 }
@@ -54,23 +55,27 @@ func rate(k, n int) Rate {
 // Result is the outcome of Feel.
 type Result struct {
 	Correct Rate // replies naming the story's emotion
+	Exact   Rate // replies that are exactly the trained answer "NAME feels EMOTION."
 	Stopped Rate // replies that end their turn (a stop token before MaxTokens)
 	Replies []Reply
 }
 
-// Score counts planted or generated replies: Correct and Stopped rates
-// over all of them.
+// Score counts planted or generated replies: Correct, Exact and Stopped
+// rates over all of them.
 func Score(rs []Reply) Result {
-	var c, s int
+	var c, e, s int
 	for _, r := range rs {
 		if r.Correct {
 			c++
+		}
+		if r.Exact {
+			e++
 		}
 		if r.Stopped {
 			s++
 		}
 	}
-	return Result{Correct: rate(c, len(rs)), Stopped: rate(s, len(rs)), Replies: rs}
+	return Result{Correct: rate(c, len(rs)), Exact: rate(e, len(rs)), Stopped: rate(s, len(rs)), Replies: rs}
 }
 
 var replyWordRE = regexp.MustCompile(`[a-z]+`)
@@ -118,7 +123,8 @@ func AcceptedForms(emotion string) []string {
 // template (one user turn: the story, a blank line, the question; the
 // generation prompt opens the assistant's turn), generates greedily up to
 // MaxTokens, and scores the replies: Correct when the reply names the
-// item's emotion (Names), Stopped when generation ended on one of
+// item's emotion (Names), Exact when it is the trained answer (Answer), and
+// Stopped when generation ended on one of
 // m.StopIDs() rather than at MaxTokens. An item whose prompt does not fit
 // the context is an error naming it.
 func Feel(ctx context.Context, m *model.Model, items []Item, o FeelOptions) (Result, error) {
@@ -172,7 +178,8 @@ func Feel(ctx context.Context, m *model.Model, items []Item, o FeelOptions) (Res
 		for j, r := range res {
 			it := items[start+j]
 			text := strings.TrimSpace(tk.Decode(r.IDs))
-			replies = append(replies, Reply{Item: it, Text: text, Correct: Names(text, it.Emotion), Stopped: r.Reason == model.StopEOS, Tokens: len(r.IDs)})
+			replies = append(replies, Reply{Item: it, Text: text, Correct: Names(text, it.Emotion),
+				Exact: strings.EqualFold(text, Answer(it.Name, it.Emotion)), Stopped: r.Reason == model.StopEOS, Tokens: len(r.IDs)})
 		}
 		if o.Progress != nil {
 			o.Progress(end, len(reqs))

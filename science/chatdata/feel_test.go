@@ -133,15 +133,16 @@ func TestNames(t *testing.T) {
 // TestScore checks the counts and intervals on planted replies.
 func TestScore(t *testing.T) {
 	rs := []Reply{
-		{Correct: true, Stopped: true},
+		{Correct: true, Exact: true, Stopped: true},
 		{Correct: true, Stopped: false},
 		{Correct: false, Stopped: true},
 		{Correct: false, Stopped: true},
 		{Correct: false, Stopped: false},
 	}
 	r := Score(rs)
-	if r.Correct.K != 2 || r.Correct.N != 5 || r.Stopped.K != 3 || r.Stopped.N != 5 {
-		t.Errorf("got correct %d/%d stopped %d/%d, want 2/5 and 3/5", r.Correct.K, r.Correct.N, r.Stopped.K, r.Stopped.N)
+	if r.Correct.K != 2 || r.Correct.N != 5 || r.Exact.K != 1 || r.Exact.N != 5 || r.Stopped.K != 3 || r.Stopped.N != 5 {
+		t.Errorf("got correct %d/%d exact %d/%d stopped %d/%d, want 2/5, 1/5 and 3/5",
+			r.Correct.K, r.Correct.N, r.Exact.K, r.Exact.N, r.Stopped.K, r.Stopped.N)
 	}
 	for _, x := range []Rate{r.Correct, r.Stopped} {
 		if !(x.Lo < x.P && x.P < x.Hi && x.Lo >= 0 && x.Hi <= 1) {
@@ -207,6 +208,9 @@ func TestFeelBaseModel(t *testing.T) {
 		}
 		if r.Correct != Names(r.Text, r.Item.Emotion) {
 			t.Errorf("reply %d %q: Correct %v disagrees with Names", i, r.Text, r.Correct)
+		}
+		if r.Exact && !r.Correct {
+			t.Errorf("reply %d %q: exact but not correct", i, r.Text)
 		}
 		if r.Stopped != (r.Tokens < maxTok) {
 			t.Errorf("reply %d: stopped %v after %d of %d tokens", i, r.Stopped, r.Tokens, maxTok)
