@@ -105,6 +105,7 @@ func (m *Model) Close() error {
 //	FILE.gguf               a GGUF file
 //	FILE.bin, or a DIR with model.bin   a llama2.c checkpoint (tokenizer.bin beside it)
 //	ollama:[HOST/][NAMESPACE/]NAME[:TAG]  a model in ollama's store (see loadOllama)
+//	a recipe's name (stories15m-chat)   built on first use (see RegisterRecipe)
 func Load(ctx context.Context, ref string, o LoadOptions) (*Model, error) {
 	name := ref
 	if rest, ok := strings.CutPrefix(ref, OllamaPrefix); ok {
@@ -122,6 +123,12 @@ func Load(ctx context.Context, ref string, o LoadOptions) (*Model, error) {
 			return nil, err
 		}
 		ref = dir
+	}
+	if dir, ok, err := resolveRecipe(ctx, ref); ok {
+		if err != nil {
+			return nil, err
+		}
+		name, ref = strings.ToLower(ref), dir
 	}
 	st, err := os.Stat(ref)
 	if err != nil {
