@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/limbic-dev/limbic/science/behave"
-	"github.com/limbic-dev/limbic/science/prefs"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,10 +13,13 @@ import (
 	"time"
 
 	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/engine/tokenizer/chat"
 	"github.com/limbic-dev/limbic/internal/atomicfile"
+	"github.com/limbic-dev/limbic/science/behave"
 	"github.com/limbic-dev/limbic/science/catalog"
 	"github.com/limbic-dev/limbic/science/experiment"
 	"github.com/limbic-dev/limbic/science/extract"
+	"github.com/limbic-dev/limbic/science/prefs"
 	"github.com/limbic-dev/limbic/science/readout"
 	"github.com/limbic-dev/limbic/science/report"
 	"github.com/limbic-dev/limbic/science/stories"
@@ -80,9 +81,36 @@ type Result struct {
 // through the template), rather than being a base model (story openings).
 func IsChat(m *model.Model) bool { return m.Tok != nil && m.Tok.ChatTemplate() != "" }
 
+// requestContext is the context length below which a chat model gets
+// stories.StyleRequest instead of the paper's prompt: that prompt and four
+// stories of up to 400 tokens need about 2,000 positions.
+const requestContext = 2048
+
+// IsShortChat reports whether m is a chat model whose context is too short
+// for the paper's story prompt (stories15m-chat: 256 positions). Such a
+// model is asked for one story per request, like a base model's opening
+// (stories.StyleRequest), and read like one (extract.BaseStoryConfig).
+func IsShortChat(m *model.Model) bool { return IsChat(m) && m.MaxSeq < requestContext }
+
+// RenderRequest renders one user turn through m's chat template with the
+// generation prompt, without the leading BOS text the generator adds
+// itself: the Render of stories.StyleRequest.
+func RenderRequest(m *model.Model) func(user string) (string, error) {
+	return func(user string) (string, error) {
+		s, err := chat.Render(m.Tok, []chat.Message{{Role: "user", Content: user}}, true)
+		if err != nil {
+			return "", err
+		}
+		if m.Tok.DefaultAddBOS() {
+			s = strings.TrimPrefix(s, m.Tok.Token(m.Tok.BOS()))
+		}
+		return s, nil
+	}
+}
+
 // Defaults fills zero fields for model m.
 func (c *Config) Defaults(m *model.Model) {
-	chatModel := IsChat(m)
+	chatModel := IsChat(m) && !IsShortChat(m) // a short-context chat model is run like a base model
 	if len(c.Emotions) == 0 {
 		c.Emotions = catalog.DefaultNames()
 	}
@@ -206,7 +234,11 @@ func Stories(ctx context.Context, m *model.Model, cfg Config) (emo, neu stories.
 		return emo, neu, err
 	}
 	style := stories.StyleBase
-	if IsChat(m) {
+	var render func(string) (string, error)
+	switch {
+	case IsShortChat(m):
+		style, render = stories.StyleRequest, RenderRequest(m)
+	case IsChat(m):
 		style = stories.StyleChat
 	}
 	gen := func(file string, spec stories.Spec, stage string) (stories.Summary, error) {
@@ -215,7 +247,7 @@ func Stories(ctx context.Context, m *model.Model, cfg Config) (emo, neu stories.
 			return stories.Summary{}, err
 		}
 		defer st.Close()
-		return stories.Generate(ctx, stories.Config{Spec: spec, Style: style, Batch: cfg.Batch, MaxTokens: cfg.MaxTokens}, cfg.Generator, st, cfg.progress(stage))
+		return stories.Generate(ctx, stories.Config{Spec: spec, Style: style, Batch: cfg.Batch, MaxTokens: cfg.MaxTokens, Render: render}, cfg.Generator, st, cfg.progress(stage))
 	}
 	if emo, err = gen(StoriesFile, stories.Spec{Kind: stories.Emotional, Emotions: cfg.Emotions, Topics: cfg.Topics, PerTopic: cfg.PerTopic, Seed: cfg.Seed}, "stories"); err != nil {
 		return emo, neu, err

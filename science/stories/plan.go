@@ -70,14 +70,19 @@ type Config struct {
 	// Openings are StyleBase templates (nil: EmotionalOpenings or
 	// NeutralOpenings by Kind); see BaseOpening for the placeholders.
 	Openings []string
+	// Render renders one user turn through the model's chat template, with
+	// the generation prompt and without the leading BOS text (the generator
+	// adds BOS): the text a StyleRequest story continues. Required for
+	// StyleRequest.
+	Render func(user string) (string, error)
 }
 
 func (c *Config) defaults() {
 	if c.Style == "" {
 		c.Style = StyleBase
 	}
-	if c.Style == StyleBase || c.StoriesPerCall <= 0 {
-		if c.Style == StyleBase {
+	if c.Style != StyleChat || c.StoriesPerCall <= 0 {
+		if c.Style != StyleChat {
 			c.StoriesPerCall = 1
 		} else {
 			c.StoriesPerCall = 4
@@ -87,7 +92,7 @@ func (c *Config) defaults() {
 		c.Batch = 8
 	}
 	if c.MaxTokens <= 0 {
-		if c.Style == StyleBase {
+		if c.Style != StyleChat {
 			c.MaxTokens = 200
 		} else {
 			c.MaxTokens = 400 * c.StoriesPerCall
@@ -155,7 +160,13 @@ func Generate(ctx context.Context, cfg Config, gen Generator, store *Store, prog
 	if progress != nil {
 		progress(done, sum.Planned)
 	}
-	groups := makeGroups(cfg, todo)
+	if cfg.Style == StyleRequest && cfg.Render == nil {
+		return sum, fmt.Errorf("stories: the request style needs the model's chat template (Config.Render)")
+	}
+	groups, err := makeGroups(cfg, todo)
+	if err != nil {
+		return sum, err
+	}
 	name := gen.Name()
 	for start := 0; start < len(groups); start += cfg.Batch {
 		if err := ctx.Err(); err != nil {
@@ -195,7 +206,7 @@ func Generate(ctx context.Context, cfg Config, gen Generator, store *Store, prog
 	return sum, nil
 }
 
-func makeGroups(cfg Config, todo []Task) []group {
+func makeGroups(cfg Config, todo []Task) ([]group, error) {
 	var groups []group
 	for i := 0; i < len(todo); {
 		// Consecutive tasks of the same (emotion, topic), up to StoriesPerCall.
@@ -214,6 +225,16 @@ func makeGroups(cfg Config, todo []Task) []group {
 		case cfg.Style == StyleBase:
 			g.prefix = BaseNeutralOpening(cfg.Openings, ts[0].Topic, ts[0].Seed)
 			g.req.Prompt = g.prefix
+		case cfg.Style == StyleRequest:
+			emotion := ts[0].Emotion
+			if cfg.Kind == Neutral {
+				emotion = ""
+			}
+			p, err := cfg.Render(ChatRequest(emotion, ts[0].Topic, ts[0].Seed))
+			if err != nil {
+				return nil, fmt.Errorf("stories: rendering the story request: %w", err)
+			}
+			g.prefix, g.req.Prompt = p, p
 		case cfg.Kind == Emotional:
 			g.req.Messages = EmotionalStoriesPrompt(ts[0].Emotion, ts[0].Topic, len(ts))
 		default:
@@ -222,13 +243,13 @@ func makeGroups(cfg Config, todo []Task) []group {
 		groups = append(groups, g)
 		i = j
 	}
-	return groups
+	return groups, nil
 }
 
 func (g *group) stories(cfg Config, text, genName string) (out []Story, dropped int) {
 	var texts []string
 	prompt := g.prefix
-	if cfg.Style == StyleBase {
+	if cfg.Style != StyleChat {
 		texts = []string{text}
 	} else {
 		texts = ParseMulti(text, len(g.tasks))

@@ -20,17 +20,26 @@ const (
 	// character's emotion; the continuation is the story, the opening its
 	// Prefix. One story per request.
 	StyleBase Style = "base"
+	// StyleRequest is for chat models whose context is too short for the
+	// paper's prompt (stories15m-chat): one story per request, asked for in
+	// a single user turn that names a character, the emotion and the topic
+	// (ChatRequest), rendered through the model's template by
+	// Config.Render. The rendered turn is the story's Prefix, as an opening
+	// is for StyleBase.
+	StyleRequest Style = "request"
 )
 
-// ParseStyle parses "chat" or "base".
+// ParseStyle parses "chat", "base" or "request".
 func ParseStyle(s string) (Style, error) {
 	switch Style(strings.ToLower(strings.TrimSpace(s))) {
 	case StyleChat:
 		return StyleChat, nil
 	case StyleBase:
 		return StyleBase, nil
+	case StyleRequest:
+		return StyleRequest, nil
 	}
-	return "", fmt.Errorf("unknown prompt style %q (want chat or base)", s)
+	return "", fmt.Errorf("unknown prompt style %q (want chat, base or request)", s)
 }
 
 // EmotionalStoriesPrompt returns the system and user messages asking for n
@@ -236,4 +245,20 @@ func RenderMessages(msgs []Message) string {
 		b.WriteString(m.Role + ": " + m.Content)
 	}
 	return b.String()
+}
+
+// ChatRequest returns the user turn that asks a short-context chat model for
+// a story on topic in which a character (name and gender chosen by seed, as
+// for BaseOpening) feels emotion; with emotion "" it asks for a plain story
+// (neutral texts). The wording follows the story requests stories15m-chat
+// was trained on (science/chatdata).
+func ChatRequest(emotion, topic string, seed uint64) string {
+	if emotion == "" {
+		return fill("Please write a short story about {name}, a little {kind}. One day, {topic}.", topic, seed)
+	}
+	phrase, ok := emotionPhrase[emotion]
+	if !ok {
+		phrase = emotion
+	}
+	return fill("Can you tell me a story where a little {kind} named {name} feels {emotion}? One day, {topic}.", topic, seed, "{emotion}", phrase)
 }

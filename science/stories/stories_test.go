@@ -448,3 +448,48 @@ func TestSortedStable(t *testing.T) { // guards the fixed task order the resume 
 		t.Errorf("order %v, want %v", got, want)
 	}
 }
+
+// TestRequestStyle checks StyleRequest: one story per request, whose prompt
+// is the rendered user turn and is kept as the story's Prefix; neutral
+// requests name no emotion; without a renderer the run fails before any
+// request.
+func TestRequestStyle(t *testing.T) {
+	render := func(user string) (string, error) { return "Human: " + user + "\n\nAssistant:", nil }
+	for _, kind := range []Kind{Emotional, Neutral} {
+		cfg := Config{Spec: Spec{Kind: kind, Emotions: []string{"happy", "worn out"}, Topics: []string{"{name} found a lost puppy in the park"},
+			PerTopic: 3, Seed: 7}, Style: StyleRequest, Batch: 4, Render: render}
+		if kind == Neutral {
+			cfg.Emotions = nil
+		}
+		path := filepath.Join(t.TempDir(), "s.jsonl")
+		st, _ := OpenStore(path)
+		g := &fakeGen{}
+		sum, err := Generate(context.Background(), cfg, g, st, nil)
+		st.Close()
+		want := 6
+		if kind == Neutral {
+			want = 3
+		}
+		if err != nil || sum.Written != want || sum.Requests != want {
+			t.Fatalf("%s: %+v, %v; want %d stories from %d requests", kind, sum, err, want, want)
+		}
+		for id, s := range readIDs(t, path) {
+			if !strings.HasPrefix(s.Prefix, "Human: ") || !strings.HasSuffix(s.Prefix, "\n\nAssistant:") || s.Prompt != s.Prefix {
+				t.Errorf("%s: prefix %q prompt %q, want the rendered request as both", id, s.Prefix, s.Prompt)
+			}
+			if !strings.Contains(s.Prefix, "lost puppy") {
+				t.Errorf("%s: request %q does not carry the topic", id, s.Prefix)
+			}
+			if named := strings.Contains(s.Prefix, " feels "+s.Emotion); (kind == Emotional) != named {
+				t.Errorf("%s: request %q names the emotion %q: %v", id, s.Prefix, s.Emotion, named)
+			}
+		}
+	}
+	cfg := Config{Spec: Spec{Kind: Emotional, Emotions: []string{"happy"}, Topics: []string{"a walk"}, PerTopic: 1}, Style: StyleRequest}
+	st, _ := OpenStore(filepath.Join(t.TempDir(), "s.jsonl"))
+	defer st.Close()
+	g := &fakeGen{}
+	if _, err := Generate(context.Background(), cfg, g, st, nil); err == nil || !strings.Contains(err.Error(), "Render") || g.calls != 0 {
+		t.Errorf("request style without a renderer: err %v after %d calls, want an error naming Render before any call", err, g.calls)
+	}
+}
