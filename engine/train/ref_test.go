@@ -18,7 +18,7 @@ import (
 
 var (
 	s15Once sync.Once
-	s15Cfg  any
+	s15Eng  *model.Model
 	s15Err  error
 	s15     func(o Options) (*Model, error)
 )
@@ -34,6 +34,7 @@ func stories15M(t testing.TB) func(o Options) (*Model, error) {
 			s15Err = err
 			return
 		}
+		s15Eng = m
 		cfg, ts, err := m.HFTensors()
 		if err != nil {
 			s15Err = err
