@@ -172,7 +172,9 @@ func TestLinearFiniteDifferences(t *testing.T) {
 	li.wT = make([]float64, in*out)
 	transpose(li.wT, li.w.data, out, in)
 	dx := make([]float64, n*in)
-	li.bwd(m, dx, c, x, false, nil, st)
+	xT := make([]float64, n*in)
+	transpose(xT, x, n, in)
+	li.bwd(m, dx, c, x, xT, false, nil, st)
 	fdCheck(t, "dx", x, dx, f)
 	fdCheck(t, "dW", li.w.data, li.w.grad, f)
 	fdCheck(t, "db", li.b.data, li.b.grad, f)
@@ -285,6 +287,29 @@ func TestBlockFiniteDifferences(t *testing.T) {
 	for _, p := range m.params {
 		if strings.HasPrefix(p.name, "model.layers.1.") {
 			fdCheck(t, p.name, p.data, slices.Clone(p.grad), f)
+		}
+	}
+}
+
+func TestTranspose(t *testing.T) {
+	for _, sh := range [][4]int{{1, 1, 0, 1}, {3, 5, 0, 5}, {8, 8, 0, 8}, {17, 70, 0, 70}, {67, 131, 9, 100}, {64, 200, 64, 136}} {
+		rows, cols, c0, nc := sh[0], sh[1], sh[2], sh[3]
+		src := make([]float32, rows*cols)
+		for i := range src {
+			src[i] = float32(i)
+		}
+		dst := make([]float32, nc*rows+1)
+		dst[nc*rows] = -1 // guard
+		transposeCols(dst[:nc*rows], src, rows, cols, c0, nc)
+		for c := 0; c < nc; c++ {
+			for r := 0; r < rows; r++ {
+				if got, want := dst[c*rows+r], src[r*cols+c0+c]; got != want {
+					t.Fatalf("%v: dst[%d][%d] = %v, want %v", sh, c, r, got, want)
+				}
+			}
+		}
+		if dst[nc*rows] != -1 {
+			t.Errorf("%v: wrote past the end", sh)
 		}
 	}
 }

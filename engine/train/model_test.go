@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/limbic-dev/limbic/engine/arch"
@@ -316,4 +317,38 @@ func TestSteeringGradient(t *testing.T) {
 	if rel := math.Abs(fd-un) / un; !(rel <= 1e-2) {
 		t.Errorf("directional derivative: backward %.6g, finite difference %.6g (rel %.2e)", un, fd, rel)
 	}
+}
+
+// BenchmarkTrainStories15M times one forward and backward pass of the
+// reference batch (8 rows of 256 tokens) and reports tokens/s.
+func BenchmarkTrainStories15M(b *testing.B) {
+	for _, rc := range []bool{false, true} {
+		b.Run(fmt.Sprint("recompute=", rc), func(b *testing.B) {
+			m, err := stories15M(b)(Options{Recompute: rc})
+			if err != nil {
+				b.Fatal(err)
+			}
+			batch := refBatch(b)
+			m.Accumulate(batch, 1, 0) // warm-up: buffers, rope tables
+			cpu0 := cpuSeconds()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, _, err := m.Accumulate(batch, 1, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*batch.Count())/b.Elapsed().Seconds(), "tok/s")
+			// On a shared machine CPU time is steadier than wall time.
+			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
+		})
+	}
+}
+
+// cpuSeconds returns the process's user and system CPU time.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return math.NaN()
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }

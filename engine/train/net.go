@@ -414,17 +414,18 @@ func (m *net[F]) layerBwd(l int, a *acts[F], x, dres []F, st *step[F]) {
 
 	// MLP.
 	dh := m.buf("dh", n*f)
-	ly.lin[6].bwd(m, dh, dres, a.h, false, a, st)
+	ly.lin[6].bwd(m, dh, dres, a.h, m.xT(a.h, n, f), false, a, st)
 	dg, du := m.buf("dg", n*f), m.buf("du", n*f)
 	swigluBwd(dg, du, dh, a.gate, a.up)
 	dxn := m.buf("dxn", n*d)
-	ly.lin[4].bwd(m, dxn, dg, a.xn2, false, a, st)
-	ly.lin[5].bwd(m, dxn, du, a.xn2, true, a, st)
+	xT := m.xT(a.xn2, n, d)
+	ly.lin[4].bwd(m, dxn, dg, a.xn2, xT, false, a, st)
+	ly.lin[5].bwd(m, dxn, du, a.xn2, xT, true, a, st)
 	rmsnormBwd(dres, gradOf(ly.mlpNorm), dxn, a.xmid, ly.mlpNorm.data, a.rs2, n, d)
 
 	// Attention.
 	datt := m.buf("datt", n*qd)
-	ly.lin[3].bwd(m, datt, dres, a.att, false, a, st)
+	ly.lin[3].bwd(m, datt, dres, a.att, m.xT(a.att, n, qd), false, a, st)
 	dq, dk, dv := m.zbuf("dq", n*qd), m.zbuf("dk", n*kvd), m.zbuf("dv", n*kvd)
 	attnBwd(dq, dk, dv, datt, a.q, a.k, a.v, m.attnShape(l, st))
 	if ly.rope != nil {
@@ -437,9 +438,10 @@ func (m *net[F]) layerBwd(l int, a *acts[F], x, dres []F, st *step[F]) {
 		rmsnormBwd(dk0, gradOf(ly.kNorm), dk, a.k0, ly.kNorm.data, a.krs, n*c.KVHeads, hd)
 		dq, dk = dq0, dk0
 	}
-	ly.lin[0].bwd(m, dxn, dq, a.xn1, false, a, st)
-	ly.lin[1].bwd(m, dxn, dk, a.xn1, true, a, st)
-	ly.lin[2].bwd(m, dxn, dv, a.xn1, true, a, st)
+	xT = m.xT(a.xn1, n, d)
+	ly.lin[0].bwd(m, dxn, dq, a.xn1, xT, false, a, st)
+	ly.lin[1].bwd(m, dxn, dk, a.xn1, xT, true, a, st)
+	ly.lin[2].bwd(m, dxn, dv, a.xn1, xT, true, a, st)
 	rmsnormBwd(dres, gradOf(ly.attnNorm), dxn, x, ly.attnNorm.data, a.rs1, n, d)
 }
 
@@ -486,9 +488,20 @@ func (li *linear[F]) fwd(y, x []F, a *acts[F], st *step[F]) {
 	}
 }
 
+// xT returns x [n, w] transposed (in a buffer reused by the next call),
+// or nil when the base weights are frozen and no weight gradient needs it.
+func (m *net[F]) xT(x []F, n, w int) []F {
+	if m.layers[0].lin[0].w.grad == nil {
+		return nil
+	}
+	t := m.buf("xT", n*w)
+	transpose(t, x, n, w)
+	return t
+}
+
 // bwd sets dx (or adds to it, with add) to dy·W and adds dyᵀ·x to W's
-// gradient and the column sums of dy to the bias's.
-func (li *linear[F]) bwd(m *net[F], dx, dy, x []F, add bool, a *acts[F], st *step[F]) {
+// gradient (xT is x transposed) and the column sums of dy to the bias's.
+func (li *linear[F]) bwd(m *net[F], dx, dy, x, xT []F, add bool, a *acts[F], st *step[F]) {
 	n := st.n
 	if add {
 		t := m.buf("dxtmp", n*li.in)
@@ -498,9 +511,8 @@ func (li *linear[F]) bwd(m *net[F], dx, dy, x []F, add bool, a *acts[F], st *ste
 		matmul(dx, dy, li.wT, n, li.in, li.out)
 	}
 	if g := li.w.grad; g != nil {
-		dyT, xT := m.buf("dyT", n*li.out), m.buf("xT", n*li.in)
+		dyT := m.buf("dyT", n*li.out)
 		transpose(dyT, dy, n, li.out)
-		transpose(xT, x, n, li.in)
 		t := m.buf("gtmp", li.out*li.in)
 		matmul(t, dyT, xT, li.out, li.in, n)
 		addTo(g, t)
@@ -513,8 +525,13 @@ func (li *linear[F]) bwd(m *net[F], dx, dy, x []F, add bool, a *acts[F], st *ste
 	}
 }
 
-// ceChunk is how many logits (rows × vocab) the cross-entropy holds at once.
-const ceChunk = 8 << 20
+// ceChunk is how many logits (rows × vocab) the cross-entropy holds at
+// once; ceVocabBlock is how many vocabulary rows of the output matrix's
+// gradient it computes at a time.
+const (
+	ceChunk      = 16 << 20
+	ceVocabBlock = 4096
+)
 
 // crossEntropy unembeds the final-normed rows xn that have targets, chunk
 // by chunk, and returns the summed cross-entropy and the target count.
@@ -565,12 +582,18 @@ func (m *net[F]) crossEntropy(st *step[F], xn, dxn []F) (float64, int) {
 			copy(dxn[r*d:(r+1)*d], dh[i*d:(i+1)*d])
 		}
 		if out.grad != nil {
-			lgT, hT := m.buf("celogitsT", V*k), m.buf("cehT", d*k)
-			transpose(lgT, lg, k, V)
+			// The output matrix's gradient lgᵀ·h, a block of the vocabulary
+			// at a time (lg transposed block by block).
+			hT := m.buf("cehT", d*k)
 			transpose(hT, h, k, d)
-			g := m.buf("ceg", V*d)
-			matmul(g, lgT, hT, V, d, k)
-			addTo(out.grad, g)
+			for v0 := 0; v0 < V; v0 += ceVocabBlock {
+				vb := min(ceVocabBlock, V-v0)
+				lgT := m.buf("celogitsT", vb*k)
+				transposeCols(lgT, lg, k, V, v0, vb)
+				g := m.buf("ceg", vb*d)
+				matmul(g, lgT, hT, vb, d, k)
+				addTo(out.grad[v0*d:(v0+vb)*d], g)
+			}
 		}
 	}
 	var sum float64

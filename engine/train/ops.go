@@ -42,17 +42,44 @@ func matmul[F Float](y, x, w []F, n, out, in int) {
 
 // transpose writes src [rows, cols] transposed into dst [cols, rows].
 func transpose[F Float](dst, src []F, rows, cols int) {
-	const b = 32
-	kernels.ParallelFor((cols+b-1)/b, 1, func(lo, hi int) {
-		for c0 := lo * b; c0 < hi*b && c0 < cols; c0 += b {
-			c1 := min(c0+b, cols)
-			for r0 := 0; r0 < rows; r0 += b {
-				r1 := min(r0+b, rows)
-				for c := c0; c < c1; c++ {
-					d := dst[c*rows : (c+1)*rows]
-					for r := r0; r < r1; r++ {
-						d[r] = src[r*cols+c]
+	transposeCols(dst, src, rows, cols, 0, cols)
+}
+
+// transposeCols writes columns [c0, c0+nc) of src [rows, cols] transposed
+// into dst [nc, rows], in 8×8 tiles grouped into 64×64 blocks (plain
+// loops for the edges).
+func transposeCols[F Float](dst, src []F, rows, cols, c0, nc int) {
+	const b = 64
+	r8, c8 := rows&^7, nc&^7
+	kernels.ParallelFor((nc+b-1)/b, 1, func(lo, hi int) {
+		for cb := lo * b; cb < min(hi*b, nc); cb += b {
+			ce := min(cb+b, nc)
+			ce8 := min(ce, c8)
+			for rb := 0; rb < r8; rb += b {
+				re := min(rb+b, r8)
+				for r := rb; r < re; r += 8 {
+					for c := cb; c < ce8; c += 8 {
+						o := r*cols + c0 + c
+						s0, s1 := (*[8]F)(src[o:]), (*[8]F)(src[o+cols:])
+						s2, s3 := (*[8]F)(src[o+2*cols:]), (*[8]F)(src[o+3*cols:])
+						s4, s5 := (*[8]F)(src[o+4*cols:]), (*[8]F)(src[o+5*cols:])
+						s6, s7 := (*[8]F)(src[o+6*cols:]), (*[8]F)(src[o+7*cols:])
+						for j := 0; j < 8; j++ {
+							d := (*[8]F)(dst[(c+j)*rows+r:])
+							d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = s0[j], s1[j], s2[j], s3[j], s4[j], s5[j], s6[j], s7[j]
+						}
 					}
+				}
+			}
+			// Edges: columns past the last whole tile, rows past r8.
+			for c := max(cb, c8); c < ce; c++ {
+				for r := 0; r < rows; r++ {
+					dst[c*rows+r] = src[r*cols+c0+c]
+				}
+			}
+			for c := cb; c < ce8; c++ {
+				for r := r8; r < rows; r++ {
+					dst[c*rows+r] = src[r*cols+c0+c]
 				}
 			}
 		}
@@ -261,35 +288,23 @@ func (a *attnShape) first(i int) int {
 }
 
 // attnFwd computes out [n, heads·hd] from q [n, heads·hd] and k, v
-// [n, kvHeads·hd], each sequence causal over its own rows.
+// [n, kvHeads·hd], each sequence causal over its own rows. Each (sequence,
+// head) is three GEMMs on the engine's kernels: S = Q·Kᵀ, P = softmax of
+// S's causal part, O = P·V.
 func attnFwd[F Float](out, q, k, v []F, a *attnShape) {
-	H, KV, hd := a.heads, a.kvHeads, a.hd
-	qd, kvd, grp := H*hd, KV*hd, H/KV
+	H := a.heads
 	seqs := len(a.off) - 1
-	sc := F(a.scale)
 	kernels.ParallelFor(seqs*H, 1, func(lo, hi int) {
-		var s []F
+		var w attnWork[F]
 		for task := lo; task < hi; task++ {
 			b, h := task/H, task%H
-			g := h / grp
-			r0, T := a.off[b], a.off[b+1]-a.off[b]
-			if cap(s) < T {
-				s = make([]F, T)
-			}
-			for i := 0; i < T; i++ {
-				qi := q[(r0+i)*qd+h*hd : (r0+i)*qd+(h+1)*hd]
-				j0 := a.first(i)
-				p := s[:i+1-j0]
-				for j := j0; j <= i; j++ {
-					p[j-j0] = sc * dot(qi, k[(r0+j)*kvd+g*hd:(r0+j)*kvd+(g+1)*hd])
-				}
-				softmax(p)
-				o := out[(r0+i)*qd+h*hd : (r0+i)*qd+(h+1)*hd]
-				clear(o)
-				for j := j0; j <= i; j++ {
-					axpy(o, p[j-j0], v[(r0+j)*kvd+g*hd:(r0+j)*kvd+(g+1)*hd])
-				}
-			}
+			w.setup(a, q, k, v, b, h/(H/a.kvHeads))
+			w.probs(a, q, h)
+			T, hd := w.T, a.hd
+			w.t2, w.t3 = grow(w.t2, hd*T), grow(w.t3, T*hd)
+			transpose(w.t2, w.v, T, hd)
+			matmul(w.t3, w.p, w.t2, T, hd, T)
+			w.scatter(out, w.t3, H*hd, h, false)
 		}
 	})
 }
@@ -297,48 +312,116 @@ func attnFwd[F Float](out, q, k, v []F, a *attnShape) {
 // attnBwd adds the gradients of attnFwd w.r.t. q, k and v to dq, dk and dv,
 // given dout. It recomputes the attention weights (as the forward pass
 // computed them) instead of storing them. Each parallel task owns one key
-// head of one sequence, so the sums over queries run in a fixed order.
+// head of one sequence and sums its query heads in order.
 func attnBwd[F Float](dq, dk, dv, dout, q, k, v []F, a *attnShape) {
 	H, KV, hd := a.heads, a.kvHeads, a.hd
 	qd, kvd, grp := H*hd, KV*hd, H/KV
 	seqs := len(a.off) - 1
 	sc := F(a.scale)
 	kernels.ParallelFor(seqs*KV, 1, func(lo, hi int) {
-		var p, dp []F
+		var w attnWork[F]
+		var dK, dV, kT, do, dP, t, sT, qT []F
 		for task := lo; task < hi; task++ {
 			b, g := task/KV, task%KV
-			r0, T := a.off[b], a.off[b+1]-a.off[b]
-			if cap(p) < T {
-				p, dp = make([]F, T), make([]F, T)
-			}
+			w.setup(a, q, k, v, b, g)
+			T := w.T
+			dK, dV, kT = grow(dK, T*hd), grow(dV, T*hd), grow(kT, hd*T)
+			do, dP, t = grow(do, T*hd), grow(dP, T*T), grow(t, T*hd)
+			sT, qT = grow(sT, T*T), grow(qT, hd*T)
+			clear(dK)
+			clear(dV)
+			transpose(kT, w.k, T, hd)
 			for h := g * grp; h < (g+1)*grp; h++ {
+				w.probs(a, q, h)
+				w.gather(dout, qd, h, do)
+				// dP = dO·Vᵀ; dS = P∘(dP − rowsum(P∘dP))·scale.
+				matmul(dP, do, w.v, T, T, hd)
 				for i := 0; i < T; i++ {
-					qrow := (r0+i)*qd + h*hd
-					qi, doi, dqi := q[qrow:qrow+hd], dout[qrow:qrow+hd], dq[qrow:qrow+hd]
-					j0 := a.first(i)
-					pp, dpp := p[:i+1-j0], dp[:i+1-j0]
-					for j := j0; j <= i; j++ {
-						kr := (r0+j)*kvd + g*hd
-						pp[j-j0] = sc * dot(qi, k[kr:kr+hd])
-						dpp[j-j0] = dot(doi, v[kr:kr+hd])
-					}
-					softmax(pp)
+					p, d := w.p[i*T:(i+1)*T], dP[i*T:(i+1)*T]
 					var D F
-					for j, pj := range pp {
-						D += pj * dpp[j]
+					for j, pj := range p {
+						D += pj * d[j]
 					}
-					for j := j0; j <= i; j++ {
-						kr := (r0+j)*kvd + g*hd
-						pj := pp[j-j0]
-						ds := pj * (dpp[j-j0] - D) * sc
-						axpy(dqi, ds, k[kr:kr+hd])
-						axpy(dk[kr:kr+hd], ds, qi)
-						axpy(dv[kr:kr+hd], pj, doi)
+					for j, pj := range p {
+						d[j] = pj * (d[j] - D) * sc
 					}
 				}
+				// dQ = dS·K, dK += dSᵀ·Q, dV += Pᵀ·dO.
+				matmul(t, dP, kT, T, hd, T)
+				w.scatter(dq, t, qd, h, true)
+				transpose(sT, dP, T, T)
+				transpose(qT, w.q, T, hd)
+				matmul(t, sT, qT, T, hd, T)
+				addTo(dK, t)
+				transpose(sT, w.p, T, T)
+				transpose(qT, do, T, hd)
+				matmul(t, sT, qT, T, hd, T)
+				addTo(dV, t)
 			}
+			w.scatter(dk, dK, kvd, g, true)
+			w.scatter(dv, dV, kvd, g, true)
 		}
 	})
+}
+
+// attnWork is one attention task's scratch: one sequence's queries of one
+// head, keys and values of one key head, and the attention weights.
+type attnWork[F Float] struct {
+	a          *attnShape
+	r0, T      int
+	q, k, v, p []F
+	t2, t3     []F
+}
+
+// gather copies head h of rows [r0, r0+T) of x (width w) into dst [T, hd].
+func (w *attnWork[F]) gather(x []F, width, h int, dst []F) []F {
+	hd := w.a.hd
+	for i := 0; i < w.T; i++ {
+		copy(dst[i*hd:(i+1)*hd], x[(w.r0+i)*width+h*hd:])
+	}
+	return dst
+}
+
+// scatter writes (or adds) src [T, hd] into head h of rows [r0, r0+T) of x.
+func (w *attnWork[F]) scatter(x, src []F, width, h int, add bool) {
+	hd := w.a.hd
+	for i := 0; i < w.T; i++ {
+		d := x[(w.r0+i)*width+h*hd : (w.r0+i)*width+(h+1)*hd]
+		if add {
+			addTo(d, src[i*hd:(i+1)*hd])
+		} else {
+			copy(d, src[i*hd:(i+1)*hd])
+		}
+	}
+}
+
+// setup gathers sequence b's keys and values of key head g.
+func (w *attnWork[F]) setup(a *attnShape, q, k, v []F, b, g int) {
+	w.a, w.r0, w.T = a, a.off[b], a.off[b+1]-a.off[b]
+	kvd := a.kvHeads * a.hd
+	w.k = w.gather(k, kvd, g, grow(w.k, w.T*a.hd))
+	w.v = w.gather(v, kvd, g, grow(w.v, w.T*a.hd))
+}
+
+// probs gathers head h's queries and computes the attention weights
+// P [T, T] (zero outside the causal window).
+func (w *attnWork[F]) probs(a *attnShape, q []F, h int) {
+	T := w.T
+	w.q = w.gather(q, a.heads*a.hd, h, grow(w.q, T*a.hd))
+	w.p = grow(w.p, T*T)
+	matmul(w.p, w.q, w.k, T, T, a.hd)
+	sc := F(a.scale)
+	for i := 0; i < T; i++ {
+		row := w.p[i*T : (i+1)*T]
+		j0 := a.first(i)
+		clear(row[:j0])
+		clear(row[i+1:])
+		s := row[j0 : i+1]
+		for j := range s {
+			s[j] *= sc
+		}
+		softmax(s)
+	}
 }
 
 // sigmoid returns 1/(1+e^-x).
