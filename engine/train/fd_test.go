@@ -169,8 +169,6 @@ func TestLinearFiniteDifferences(t *testing.T) {
 		li.fwd(y, x, nil, st)
 		return weighted(c, y)
 	}
-	li.wT = make([]float64, in*out)
-	transpose(li.wT, li.w.data, out, in)
 	dx := make([]float64, n*in)
 	xT := make([]float64, n*in)
 	transpose(xT, x, n, in)

@@ -27,8 +27,6 @@ type linear[F Float] struct {
 	idx     int    // module index within the layer (moduleNames)
 	out, in int
 	w, b    *tparam[F]
-	wT      []F // W transposed [in, out], for dx = dy·W
-	wTok    bool
 	lora    *adapter[F]
 }
 
@@ -453,20 +451,10 @@ func gradOf[F Float](p *tparam[F]) []F {
 	return p.grad
 }
 
-// prepareTransposes refreshes the transposed weights the backward pass
-// multiplies by (trainable ones change between steps; frozen ones are
-// transposed once).
+// prepareTransposes refreshes the transposed output matrix the backward
+// pass multiplies by (a trainable one changes between steps; a frozen one
+// is transposed once). The projections are transposed when used.
 func (m *net[F]) prepareTransposes() {
-	for i := range m.layers {
-		for _, li := range m.layers[i].lin {
-			if li.wTok && li.w.grad == nil {
-				continue
-			}
-			li.wT = grow(li.wT, li.out*li.in)
-			transpose(li.wT, li.w.data, li.out, li.in)
-			li.wTok = true
-		}
-	}
 	o := m.out()
 	if o.grad != nil || m.outT == nil {
 		m.outT = grow(m.outT, len(o.data))
@@ -503,12 +491,16 @@ func (m *net[F]) xT(x []F, n, w int) []F {
 // gradient (xT is x transposed) and the column sums of dy to the bias's.
 func (li *linear[F]) bwd(m *net[F], dx, dy, x, xT []F, add bool, a *acts[F], st *step[F]) {
 	n := st.n
+	// W transposed [in, out], made here rather than kept: a copy of every
+	// weight would cost as much memory as the weights.
+	wT := m.buf("wT", li.out*li.in)
+	transpose(wT, li.w.data, li.out, li.in)
 	if add {
 		t := m.buf("dxtmp", n*li.in)
-		matmul(t, dy, li.wT, n, li.in, li.out)
+		matmul(t, dy, wT, n, li.in, li.out)
 		addTo(dx[:n*li.in], t)
 	} else {
-		matmul(dx, dy, li.wT, n, li.in, li.out)
+		matmul(dx, dy, wT, n, li.in, li.out)
 	}
 	if g := li.w.grad; g != nil {
 		dyT := m.buf("dyT", n*li.out)
