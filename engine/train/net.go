@@ -59,15 +59,18 @@ type net[F Float] struct {
 }
 
 // acts are one layer's saved activations ([n, ·] over the batch's rows).
+// The normed inputs and the MLP's hidden activation are not kept: the
+// backward pass recomputes them (cheaply, and bit for bit) from rs1, rs2,
+// gate and up.
 type acts[F Float] struct {
-	rs1, xn1       []F
-	q0, k0         []F // q, k before the QK norm (QKNorm only)
-	qrs, krs       []F
-	q, k, v        []F // after norm and rotation
-	att, o         []F
-	xmid, rs2, xn2 []F
-	gate, up, h    []F
-	lu             [7][]F // LoRA: dropped input times Aᵀ [n, rank]
+	rs1       []F
+	q0, k0    []F // q, k before the QK norm (QKNorm only)
+	qrs, krs  []F
+	q, k, v   []F // after norm and rotation
+	att       []F
+	xmid, rs2 []F
+	gate, up  []F
+	lu        [7][]F // LoRA: dropped input times Aᵀ [n, rank]
 }
 
 // grow returns b with length n, reallocating when needed (contents are
@@ -335,15 +338,15 @@ func (m *net[F]) layerActs(l int, st *step[F]) *acts[F] {
 	a := m.acts[l]
 	c := &m.cfg
 	n, d, qd, kvd, f := st.n, c.Dim, c.QDim(), c.KVDim(), c.FFN
-	a.rs1, a.xn1 = grow(a.rs1, n), grow(a.xn1, n*d)
+	a.rs1 = grow(a.rs1, n)
 	a.q, a.k, a.v = grow(a.q, n*qd), grow(a.k, n*kvd), grow(a.v, n*kvd)
 	if c.QKNorm {
 		a.q0, a.k0 = grow(a.q0, n*qd), grow(a.k0, n*kvd)
 		a.qrs, a.krs = grow(a.qrs, n*c.Heads), grow(a.krs, n*c.KVHeads)
 	}
-	a.att, a.o = grow(a.att, n*qd), grow(a.o, n*d)
-	a.xmid, a.rs2, a.xn2 = grow(a.xmid, n*d), grow(a.rs2, n), grow(a.xn2, n*d)
-	a.gate, a.up, a.h = grow(a.gate, n*f), grow(a.up, n*f), grow(a.h, n*f)
+	a.att = grow(a.att, n*qd)
+	a.xmid, a.rs2 = grow(a.xmid, n*d), grow(a.rs2, n)
+	a.gate, a.up = grow(a.gate, n*f), grow(a.up, n*f)
 	return a
 }
 
@@ -367,10 +370,11 @@ func (m *net[F]) layerFwd(l int, a *acts[F], x, out []F, st *step[F]) {
 	if !st.replaying {
 		m.hookAt(st, hook.Block(l, hook.ResidPre), x, d)
 	}
-	rmsnormFwd(a.xn1, a.rs1, x, ly.attnNorm.data, n, d, c.NormEps)
-	ly.lin[0].fwd(a.q, a.xn1, a, st)
-	ly.lin[1].fwd(a.k, a.xn1, a, st)
-	ly.lin[2].fwd(a.v, a.xn1, a, st)
+	xn, o := m.buf("fxn", n*d), m.buf("fo", n*d)
+	rmsnormFwd(xn, a.rs1, x, ly.attnNorm.data, n, d, c.NormEps)
+	ly.lin[0].fwd(a.q, xn, a, st)
+	ly.lin[1].fwd(a.k, xn, a, st)
+	ly.lin[2].fwd(a.v, xn, a, st)
 	if c.QKNorm {
 		copy(a.q0, a.q)
 		copy(a.k0, a.k)
@@ -382,22 +386,23 @@ func (m *net[F]) layerFwd(l int, a *acts[F], x, out []F, st *step[F]) {
 		ropeRows(ly.rope, a.k, st.pos, c.KVHeads, hd, false)
 	}
 	attnFwd(a.att, a.q, a.k, a.v, m.attnShape(l, st))
-	ly.lin[3].fwd(a.o, a.att, a, st)
-	m.hookAt(st, hook.Block(l, hook.AttnOut), a.o, d)
+	ly.lin[3].fwd(o, a.att, a, st)
+	m.hookAt(st, hook.Block(l, hook.AttnOut), o, d)
 	copy(a.xmid, x)
-	addTo(a.xmid, a.o)
+	addTo(a.xmid, o)
 	m.hookAt(st, hook.Block(l, hook.ResidMid), a.xmid, d)
-	rmsnormFwd(a.xn2, a.rs2, a.xmid, ly.mlpNorm.data, n, d, c.NormEps)
-	ly.lin[4].fwd(a.gate, a.xn2, a, st)
-	ly.lin[5].fwd(a.up, a.xn2, a, st)
-	swigluFwd(a.h, a.gate, a.up)
+	rmsnormFwd(xn, a.rs2, a.xmid, ly.mlpNorm.data, n, d, c.NormEps)
+	ly.lin[4].fwd(a.gate, xn, a, st)
+	ly.lin[5].fwd(a.up, xn, a, st)
 	if st.replaying {
 		return
 	}
-	ly.lin[6].fwd(a.o, a.h, a, st)
-	m.hookAt(st, hook.Block(l, hook.MLPOut), a.o, d)
+	h := m.buf("fh", n*c.FFN)
+	swigluFwd(h, a.gate, a.up)
+	ly.lin[6].fwd(o, h, a, st)
+	m.hookAt(st, hook.Block(l, hook.MLPOut), o, d)
 	copy(out, a.xmid)
-	addTo(out, a.o)
+	addTo(out, o)
 	m.hookAt(st, hook.Block(l, hook.ResidPost), out, d)
 }
 
@@ -411,14 +416,17 @@ func (m *net[F]) layerBwd(l int, a *acts[F], x, dres []F, st *step[F]) {
 	qd, kvd := c.QDim(), c.KVDim()
 
 	// MLP.
+	h, xn := m.buf("bh", n*f), m.buf("bxn", n*d)
+	swigluFwd(h, a.gate, a.up)
 	dh := m.buf("dh", n*f)
-	ly.lin[6].bwd(m, dh, dres, a.h, m.xT(a.h, n, f), false, a, st)
+	ly.lin[6].bwd(m, dh, dres, h, m.xT(h, n, f), false, a, st)
 	dg, du := m.buf("dg", n*f), m.buf("du", n*f)
 	swigluBwd(dg, du, dh, a.gate, a.up)
 	dxn := m.buf("dxn", n*d)
-	xT := m.xT(a.xn2, n, d)
-	ly.lin[4].bwd(m, dxn, dg, a.xn2, xT, false, a, st)
-	ly.lin[5].bwd(m, dxn, du, a.xn2, xT, true, a, st)
+	rmsnormApply(xn, a.rs2, a.xmid, ly.mlpNorm.data, n, d)
+	xT := m.xT(xn, n, d)
+	ly.lin[4].bwd(m, dxn, dg, xn, xT, false, a, st)
+	ly.lin[5].bwd(m, dxn, du, xn, xT, true, a, st)
 	rmsnormBwd(dres, gradOf(ly.mlpNorm), dxn, a.xmid, ly.mlpNorm.data, a.rs2, n, d)
 
 	// Attention.
@@ -436,10 +444,11 @@ func (m *net[F]) layerBwd(l int, a *acts[F], x, dres []F, st *step[F]) {
 		rmsnormBwd(dk0, gradOf(ly.kNorm), dk, a.k0, ly.kNorm.data, a.krs, n*c.KVHeads, hd)
 		dq, dk = dq0, dk0
 	}
-	xT = m.xT(a.xn1, n, d)
-	ly.lin[0].bwd(m, dxn, dq, a.xn1, xT, false, a, st)
-	ly.lin[1].bwd(m, dxn, dk, a.xn1, xT, true, a, st)
-	ly.lin[2].bwd(m, dxn, dv, a.xn1, xT, true, a, st)
+	rmsnormApply(xn, a.rs1, x, ly.attnNorm.data, n, d)
+	xT = m.xT(xn, n, d)
+	ly.lin[0].bwd(m, dxn, dq, xn, xT, false, a, st)
+	ly.lin[1].bwd(m, dxn, dk, xn, xT, true, a, st)
+	ly.lin[2].bwd(m, dxn, dv, xn, xT, true, a, st)
 	rmsnormBwd(dres, gradOf(ly.attnNorm), dxn, x, ly.attnNorm.data, a.rs1, n, d)
 }
 

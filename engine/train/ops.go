@@ -164,6 +164,19 @@ func rmsnormFwd[F Float](y, rs, x, w []F, n, d int, eps float64) {
 	})
 }
 
+// rmsnormApply recomputes rmsnormFwd's output from its saved rs, bit for
+// bit (the same products in the same order).
+func rmsnormApply[F Float](y, rs, x, w []F, n, d int) {
+	kernels.ParallelFor(n, 64, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, yr, s := x[r*d:(r+1)*d], y[r*d:(r+1)*d], rs[r]
+			for j, v := range xr {
+				yr[j] = v * s * w[j]
+			}
+		}
+	})
+}
+
 // rmsnormBwd adds the gradient of rmsnormFwd w.r.t. x to dx, and w.r.t. w to
 // dw (when dw is not nil), given dy. With g = dy·w:
 // dx = rs·(g − x·rs²·mean(g·x)), dw = Σ_rows dy·x·rs.
