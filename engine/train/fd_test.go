@@ -160,8 +160,8 @@ func TestLinearFiniteDifferences(t *testing.T) {
 	n, in, out := 4, 5, 3
 	m := &net[float64]{bufs: map[string][]float64{}}
 	li := &linear[float64]{out: out, in: in,
-		w: &tparam[float64]{data: randVec(r, out*in, -1, 1), grad: make([]float64, out*in)},
-		b: &tparam[float64]{data: randVec(r, out, -1, 1), grad: make([]float64, out)}}
+		w: &tparam[float64]{shape: []int{out, in}, data: randVec(r, out*in, -1, 1), grad: make([]float64, out*in)},
+		b: &tparam[float64]{shape: []int{out}, data: randVec(r, out, -1, 1), grad: make([]float64, out)}}
 	x, c := randVec(r, n*in, -1, 1), randVec(r, n*out, -1, 1)
 	st := &step[float64]{n: n}
 	f := func() float64 {

@@ -197,9 +197,9 @@ func (ad *adapter[F]) bwd(li *linear[F], dx, dy, x []F, a *acts[F], st *step[F])
 func (li *linear[F]) merged() []F {
 	ad := li.lora
 	if ad == nil {
-		return li.w.data
+		return li.w.values()
 	}
-	w := slices.Clone(li.w.data)
+	w := slices.Clone(li.w.values())
 	aT := make([]F, li.in*ad.rank)
 	transpose(aT, ad.a.data, ad.rank, li.in)
 	ba := make([]F, li.out*li.in)

@@ -57,6 +57,7 @@ func New(cfg arch.Config, ts []*tensor.Tensor, o Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.keepRaw = o.LoRA != nil
 	if err := n.load(ts); err != nil {
 		return nil, err
 	}
@@ -95,8 +96,17 @@ func (m *net[F]) load(ts []*tensor.Tensor) error {
 		if seen[t.Name] {
 			return fmt.Errorf("train: tensor %q given twice", t.Name)
 		}
+		var err error
 		if !slices.Equal(t.Shape, p.shape) {
 			return fmt.Errorf("train: tensor %q has shape %v, want %v", t.Name, t.Shape, p.shape)
+		}
+		seen[t.Name] = true
+		if _, f32 := any(p.data).([]float32); f32 && m.keepRaw && len(p.shape) == 2 && (t.DType == tensor.BF16 || t.DType == tensor.F16) {
+			if p.raw, err = newRawMat(t); err != nil {
+				return fmt.Errorf("train: %w", err)
+			}
+			p.data = nil
+			continue
 		}
 		v, err := t.F32()
 		if err != nil {
@@ -105,7 +115,6 @@ func (m *net[F]) load(ts []*tensor.Tensor) error {
 		for i, x := range v {
 			p.data[i] = F(x)
 		}
-		seen[t.Name] = true
 	}
 	var missing []string
 	for _, p := range m.params {
@@ -178,7 +187,7 @@ func (m *Model) HFTensors() (arch.Config, []*tensor.Tensor) {
 	}
 	var ts []*tensor.Tensor
 	for _, p := range n.params {
-		v := p.data
+		v := p.values()
 		if w, ok := merged[p]; ok {
 			v = w
 		}
@@ -208,7 +217,7 @@ func (m *net[F]) logits(st *step[F]) []F {
 	}
 	x, y := make([]F, n*d), make([]F, n*d)
 	for r, t := range st.tokens {
-		copy(x[r*d:(r+1)*d], m.embed.data[t*d:(t+1)*d])
+		m.embed.row(t, x[r*d:(r+1)*d])
 	}
 	m.hookAt(st, hook.EmbedPoint, x, d)
 	for l := range m.layers {
@@ -219,6 +228,6 @@ func (m *net[F]) logits(st *step[F]) []F {
 	rmsnormFwd(xn, rs, x, m.norm.data, n, d, c.NormEps)
 	m.hookAt(st, hook.LnFinalPoint, xn, d)
 	out := make([]F, n*c.Vocab)
-	matmul(out, xn, m.out().data, n, c.Vocab, d)
+	m.out().mul(out, xn, n)
 	return out
 }

@@ -11,8 +11,10 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/arch"
 	"github.com/limbic-dev/limbic/engine/hook"
+	"github.com/limbic-dev/limbic/engine/kernels"
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/engine/tensor"
+	"github.com/limbic-dev/limbic/internal/testref"
 )
 
 // smallBatch is the first rows of the reference batch, cut to length.
@@ -351,4 +353,80 @@ func cpuSeconds() float64 {
 		return math.NaN()
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// TestLoRABF16Base: a bf16 checkpoint's frozen base stays bf16 under LoRA
+// and gives the logits and adapter gradients of the same weights upcast
+// to f32 (up to the bf16 kernels' rounding of activations).
+func TestLoRABF16Base(t *testing.T) {
+	testref.Stories15M(t)
+	stories15M(t)
+	cfg, ts, err := s15Eng.HFTensors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bf, up []*tensor.Tensor
+	for _, x := range ts {
+		if len(x.Shape) == 2 {
+			if x, err = arch.Convert(x, tensor.BF16); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bf = append(bf, x)
+		u, err := arch.Convert(x, tensor.F32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		up = append(up, u)
+	}
+	lc := &LoRAConfig{Rank: 4, Alpha: 8, Targets: []string{"q_proj", "o_proj", "up_proj", "down_proj"}, Seed: 3}
+	var ms [2]*Model
+	for i, src := range [][]*tensor.Tensor{bf, up} {
+		if ms[i], err = New(cfg, src, Options{LoRA: lc}); err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(1, 1))
+		for _, p := range ms[i].Params() {
+			if strings.Contains(p.Name, "lora_B") {
+				for j := range p.Data {
+					p.Data[j] = float32(0.05 * r.NormFloat64())
+				}
+			}
+		}
+	}
+	if ms[0].net.layers[0].lin[0].w.raw == nil || ms[0].net.embed.raw == nil {
+		t.Fatalf("the bf16 base was upcast")
+	}
+	if ms[1].net.layers[0].lin[0].w.raw != nil {
+		t.Fatalf("the f32 base was kept as 16-bit")
+	}
+	toks := refBatch(t).Inputs[1][:64]
+	l0, _ := ms[0].Logits(toks)
+	l1, _ := ms[1].Logits(toks)
+	var scale float64
+	for _, v := range l1 {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	d := maxAbsDiff(l0, l1) / scale
+	t.Logf("bf16 base vs f32: max |Δlogit| / max |logit| = %.2e (kernel path %s)", d, kernels.Path())
+	if !(d <= 2e-2) {
+		t.Errorf("bf16 base logits differ from f32 by %.2e of the largest logit", d)
+	}
+	b := smallBatch(t, 2, 64)
+	for _, m := range ms {
+		if _, _, err := m.Accumulate(b, 1.0/128, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for j, p := range ms[0].Params() {
+		q := ms[1].Params()[j]
+		nr, _ := relErrs(p.Grad, toF64(q.Grad))
+		if !(nr <= 5e-2) {
+			t.Errorf("%s: gradient with a bf16 base differs from f32 by %.2e (norm-relative)", p.Name, nr)
+		}
+	}
+	cfg2, merged := ms[0].HFTensors()
+	if cfg2.Vocab != cfg.Vocab || len(merged) != len(ts) {
+		t.Fatalf("HFTensors: %d tensors, want %d", len(merged), len(ts))
+	}
 }

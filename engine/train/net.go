@@ -18,6 +18,7 @@ type tparam[F Float] struct {
 	data  []F
 	grad  []F
 	decay bool
+	raw   *rawMat // a frozen 16-bit matrix (data is nil), LoRA bases only
 }
 
 // linear is a projection y = x·Wᵀ + b with W [out, in], and optionally a
@@ -54,6 +55,9 @@ type net[F Float] struct {
 	recompute bool
 	dropout   float64 // LoRA dropout probability
 	outT      []F     // output matrix transposed [Dim, Vocab]
+	outTRaw   *kernels.Matrix
+	rawT      []uint16
+	keepRaw   bool // keep 16-bit matrices as stored (frozen LoRA base)
 	bufs      map[string][]F
 	acts      []*acts[F]
 }
@@ -288,7 +292,7 @@ func (m *net[F]) run(st *step[F]) (float64, int) {
 	}
 	x0 := xs[0]
 	for r, t := range st.tokens {
-		copy(x0[r*d:(r+1)*d], m.embed.data[t*d:(t+1)*d])
+		m.embed.row(t, x0[r*d:(r+1)*d])
 	}
 	m.hookAt(st, hook.EmbedPoint, x0, d)
 	for l := 0; l < L; l++ {
@@ -465,7 +469,18 @@ func gradOf[F Float](p *tparam[F]) []F {
 // is transposed once). The projections are transposed when used.
 func (m *net[F]) prepareTransposes() {
 	o := m.out()
-	if o.grad != nil || m.outT == nil {
+	switch {
+	case o.raw != nil:
+		if m.outTRaw == nil {
+			bits := make([]uint16, len(o.raw.bits))
+			transposeCols(bits, o.raw.bits, o.raw.rows, o.raw.cols, 0, o.raw.cols)
+			mt, err := matrixOf(o.raw.dtype, bits, o.raw.cols, o.raw.rows)
+			if err != nil {
+				panic(err) // checked when o.raw was made
+			}
+			m.outTRaw = mt
+		}
+	case o.grad != nil || m.outT == nil:
 		m.outT = grow(m.outT, len(o.data))
 		transpose(m.outT, o.data, m.cfg.Vocab, m.cfg.Dim)
 	}
@@ -474,7 +489,7 @@ func (m *net[F]) prepareTransposes() {
 // fwd computes y = x·Wᵀ + b (+ the LoRA term) for the step's rows.
 func (li *linear[F]) fwd(y, x []F, a *acts[F], st *step[F]) {
 	n := st.n
-	matmul(y, x, li.w.data, n, li.out, li.in)
+	li.w.mul(y, x, n)
 	if li.b != nil {
 		for r := 0; r < n; r++ {
 			addTo(y[r*li.out:(r+1)*li.out], li.b.data)
@@ -500,16 +515,14 @@ func (m *net[F]) xT(x []F, n, w int) []F {
 // gradient (xT is x transposed) and the column sums of dy to the bias's.
 func (li *linear[F]) bwd(m *net[F], dx, dy, x, xT []F, add bool, a *acts[F], st *step[F]) {
 	n := st.n
-	// W transposed [in, out], made here rather than kept: a copy of every
+	// W is transposed here rather than kept transposed: a copy of every
 	// weight would cost as much memory as the weights.
-	wT := m.buf("wT", li.out*li.in)
-	transpose(wT, li.w.data, li.out, li.in)
 	if add {
 		t := m.buf("dxtmp", n*li.in)
-		matmul(t, dy, wT, n, li.in, li.out)
+		m.mulT(t, dy, li.w, n)
 		addTo(dx[:n*li.in], t)
 	} else {
-		matmul(dx, dy, wT, n, li.in, li.out)
+		m.mulT(dx, dy, li.w, n)
 	}
 	if g := li.w.grad; g != nil {
 		dyT := m.buf("dyT", n*li.out)
@@ -558,7 +571,7 @@ func (m *net[F]) crossEntropy(st *step[F], xn, dxn []F) (float64, int) {
 			copy(h[i*d:(i+1)*d], xn[r*d:(r+1)*d])
 		}
 		lg := m.buf("celogits", k*V)
-		matmul(lg, h, out.data, k, V, d)
+		out.mul(lg, h, k)
 		kernels.ParallelFor(k, 4, func(lo, hi int) {
 			tmp := make([]F, V)
 			for i := lo; i < hi; i++ {
@@ -578,7 +591,11 @@ func (m *net[F]) crossEntropy(st *step[F], xn, dxn []F) (float64, int) {
 			continue
 		}
 		dh := m.buf("cedh", k*d)
-		matmul(dh, lg, m.outT, k, d, V)
+		if m.outTRaw != nil {
+			m.outTRaw.MatMul(any(dh).([]float32), any(lg).([]float32), k)
+		} else {
+			matmul(dh, lg, m.outT, k, d, V)
+		}
 		for i, r := range rs {
 			copy(dxn[r*d:(r+1)*d], dh[i*d:(i+1)*d])
 		}

@@ -48,7 +48,7 @@ func transpose[F Float](dst, src []F, rows, cols int) {
 // transposeCols writes columns [c0, c0+nc) of src [rows, cols] transposed
 // into dst [nc, rows], in 8×8 tiles grouped into 64×64 blocks (plain
 // loops for the edges).
-func transposeCols[F Float](dst, src []F, rows, cols, c0, nc int) {
+func transposeCols[F Float | uint16](dst, src []F, rows, cols, c0, nc int) {
 	const b = 64
 	r8, c8 := rows&^7, nc&^7
 	kernels.ParallelFor((nc+b-1)/b, 1, func(lo, hi int) {
