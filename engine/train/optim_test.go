@@ -130,7 +130,7 @@ func TestSchedule(t *testing.T) {
 		want float64
 	}{
 		{0, 0.5}, {1, 1}, {2, 1},
-		{6, 0.1 + 0.9*0.5},                        // halfway through the decay: cos(π/2) = 0
+		{6, 0.1 + 0.9*0.5},                         // halfway through the decay: cos(π/2) = 0
 		{9, 0.1 + 0.9*(1+math.Cos(math.Pi*7/8))/2}, // the last update
 		{20, 0.1},
 	} {
