@@ -145,7 +145,7 @@ func (s *Set) Batch(step, micro int) (train.Batch, error) {
 	g0 := (step*s.GradAccum + micro) * s.RowsPer
 	for j := range s.RowsPer {
 		g := g0 + j
-		s.Rows[s.perm(g/n)[g%n]].add(&b)
+		s.Rows[s.perm(g / n)[g%n]].add(&b)
 	}
 	return b, nil
 }
