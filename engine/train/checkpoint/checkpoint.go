@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/limbic-dev/limbic/engine/arch"
 	"github.com/limbic-dev/limbic/engine/format/peft"
 	"github.com/limbic-dev/limbic/engine/format/safetensors"
 	"github.com/limbic-dev/limbic/engine/tensor"
@@ -377,4 +378,32 @@ func Merge(base []*tensor.Tensor, a AdapterFiles) ([]*tensor.Tensor, error) {
 		}
 	}
 	return out, nil
+}
+
+// ConfigJSON returns config.json for f32 weights of cfg (which must
+// describe the Hugging Face layout, as HFTensors' config does), with tok's
+// BOS and EOS ids when it is given.
+func ConfigJSON(cfg arch.Config, tok *tokenizer.Tokenizer) ([]byte, error) {
+	fam, err := arch.Lookup(cfg.Arch)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if fam.ToHF == nil {
+		return nil, fmt.Errorf("checkpoint: writing %s configs is not supported", cfg.Arch)
+	}
+	hc := fam.ToHF(&cfg)
+	hc["torch_dtype"] = "float32"
+	if tok != nil {
+		if bos := tok.BOS(); bos >= 0 {
+			hc["bos_token_id"] = bos
+		}
+		if eos := tok.EOS(); eos >= 0 {
+			hc["eos_token_id"] = eos
+		}
+	}
+	b, err := json.MarshalIndent(hc, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }
