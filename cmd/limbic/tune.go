@@ -351,7 +351,7 @@ func runTune(ctx context.Context, c tuneConfig, out string, resume, merge bool) 
 	}
 	cfg := train.Config{Steps: c.Steps, GradAccum: c.GradAccum,
 		Schedule: train.Schedule{LR: c.LR, Min: c.MinLR, Warmup: c.Warmup, Total: c.Steps},
-		Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: c.WeightDecay, Clip: c.Clip,
+		Beta1:    0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: c.WeightDecay, Clip: c.Clip,
 		ValEvery: c.ValEvery, SaveEvery: c.SaveEvery, Seed: c.Seed}
 	var last string
 	save := func(_ context.Context, s *train.State) error {
