@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/limbic-dev/limbic/engine/arch"
 	"github.com/limbic-dev/limbic/engine/format/peft"
@@ -146,8 +148,12 @@ func (m *bucketModel) Params() []*train.Param {
 func (m *bucketModel) Loss(b train.Batch) (float64, int, error) { return m.run(b, 0, 0, false) }
 
 func (m *bucketModel) Accumulate(b train.Batch, scale float64, seed uint64) (float64, int, error) {
+	time.Sleep(slowToy)
 	return m.run(b, scale, seed, true)
 }
+
+// slowToy slows the toy's steps down (in TestTuneKillResume's helper).
+var slowToy time.Duration
 
 func (m *bucketModel) run(b train.Batch, scale float64, seed uint64, grad bool) (float64, int, error) {
 	z := make([]float64, m.v)
@@ -345,5 +351,82 @@ func TestTuneLoRAMerge(t *testing.T) {
 	}
 	if !(same <= 1e-4) || !(moved > 1e-3) {
 		t.Errorf("adapter vs merged: max |Δ| %g (want ≤ 1e-4); vs base %g (want > 1e-3)", same, moved)
+	}
+}
+
+// tuneHelperEnv names the environment variable that makes the test binary
+// TestTuneKillResume's helper: the arguments of its tune run, as JSON.
+const tuneHelperEnv = "LIMBIC_TUNE_HELPER_ARGS"
+
+// TestTuneKillResume kills limbic tune (in a helper process, with the toy
+// model) with SIGKILL while it writes a checkpoint after every step, resumes
+// it with --resume, and compares the final checkpoint's losses with an
+// uninterrupted run's, bit for bit.
+func TestTuneKillResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a helper process")
+	}
+	testref.Stories15M(t)
+	data := writeData(t, toyStories(16)...)
+	dir := t.TempDir()
+	// LoRA checkpoints are small, so that saving after every step is quick.
+	args := func(out, saveEvery string) []string {
+		return []string{"--data", data, "--out", out, "--steps", "20", "--save-every", saveEvery, "--val-every", "7", "--batch", "2", "--grad-accum", "2",
+			"--seq-len", "16", "--lr", "0.05", "--warmup", "3", "--val", "0.2", "--seed", "9", "--threads", "1", "--lora-rank", "2"}
+	}
+	ref := filepath.Join(dir, "ref")
+	if err := tune(t, args(ref, "0")...); err != nil {
+		t.Fatal(err)
+	}
+	want := logHistory(t, checkpoint.Dir(ref, 20))
+
+	out := filepath.Join(dir, "killed")
+	a, _ := json.Marshal(args(out, "1"))
+	cmd := exec.Command(os.Args[0], "-test.run=^TestTuneHelper$", "-test.count=1")
+	cmd.Env = append(os.Environ(), tuneHelperEnv+"="+string(a))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if checkpoint.Complete(checkpoint.Dir(out, 6)) {
+			cmd.Process.Signal(syscall.SIGKILL)
+			killed = true
+			break
+		}
+	}
+	cmd.Wait()
+	if !killed {
+		t.Fatal("the helper wrote no checkpoint-6 within 2 minutes")
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		t.Fatalf("the helper was not killed: %v", cmd.ProcessState)
+	}
+	last, _ := checkpoint.Latest(out)
+	t.Logf("killed after %s", filepath.Base(last))
+	if last == checkpoint.Dir(out, 20) {
+		t.Fatal("the helper finished before the kill")
+	}
+	if err := tune(t, append(args(out, "1"), "--resume")...); err != nil {
+		t.Fatal(err)
+	}
+	if got := logHistory(t, checkpoint.Dir(out, 20)); got != want {
+		t.Errorf("resumed after SIGKILL:\n%s\nuninterrupted:\n%s", got, want)
+	}
+}
+
+// TestTuneHelper is the process TestTuneKillResume kills.
+func TestTuneHelper(t *testing.T) {
+	s := os.Getenv(tuneHelperEnv)
+	if s == "" {
+		t.Skip("a helper for TestTuneKillResume")
+	}
+	var args []string
+	if err := json.Unmarshal([]byte(s), &args); err != nil {
+		t.Fatal(err)
+	}
+	slowToy = 20 * time.Millisecond
+	if err := tune(t, args...); err != nil {
+		t.Fatal(err)
 	}
 }
