@@ -18,6 +18,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/format/peft"
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/engine/tensor"
+	"github.com/limbic-dev/limbic/engine/tokenizer/chat"
 	"github.com/limbic-dev/limbic/engine/train"
 	"github.com/limbic-dev/limbic/engine/train/checkpoint"
 	"github.com/limbic-dev/limbic/engine/train/data"
@@ -81,11 +82,14 @@ type tuneConfig struct {
 	LoRADropout float64  `json:"lora_dropout,omitempty"`
 	LoRATargets []string `json:"lora_targets,omitempty"`
 	AppendEOS   bool     `json:"append_eos"`
+	// ChatTemplate is the template given with --chat-template (its text).
+	ChatTemplate string `json:"chat_template,omitempty"`
 }
 
 func newTuneCmd() *cobra.Command {
 	var (
 		c       tuneConfig
+		tmpl    string
 		out     string
 		targets string
 		resume  bool
@@ -127,6 +131,17 @@ losses as an uninterrupted run (same flags and thread count).`,
 			if err := c.check(cmd.Flags().Changed("steps"), cmd.Flags().Changed("epochs"), out, merge); err != nil {
 				return err
 			}
+			c.ChatTemplate = ""
+			if tmpl != "" {
+				b, err := os.ReadFile(tmpl)
+				if err != nil {
+					return fmt.Errorf("--chat-template: %w", err)
+				}
+				if _, err := chat.Parse(string(b)); err != nil {
+					return fmt.Errorf("--chat-template %s: %w", tmpl, err)
+				}
+				c.ChatTemplate = string(b)
+			}
 			return runTune(cmd.Context(), c, out, resume, merge)
 		},
 	}
@@ -153,6 +168,7 @@ losses as an uninterrupted run (same flags and thread count).`,
 	f.Float64Var(&c.LoRAAlpha, "lora-alpha", 16, "LoRA's alpha (the update is scaled by alpha/rank)")
 	f.Float64Var(&c.LoRADropout, "lora-dropout", 0.05, "dropout on LoRA's input")
 	f.StringVar(&targets, "lora-targets", "q_proj,k_proj,v_proj,o_proj", "modules LoRA adapts, by name (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)")
+	f.StringVar(&tmpl, "chat-template", "", "a Jinja chat template file to render the conversations with, saved in the checkpoints (default: the model's)")
 	f.BoolVar(&c.AppendEOS, "append-eos", false, "put the tokenizer's EOS after every example")
 	f.BoolVar(&resume, "resume", false, "continue from the last complete checkpoint in --out")
 	f.BoolVar(&merge, "merge", false, "LoRA: also write the weights with the adapter merged to OUT/merged")
@@ -321,6 +337,9 @@ func runTune(ctx context.Context, c tuneConfig, out string, resume, merge bool) 
 		return err
 	}
 	defer m.Close()
+	if c.ChatTemplate != "" {
+		m.Tok.SetChatTemplate(c.ChatTemplate)
+	}
 	enc, err := data.NewEncoder(m.Tok)
 	if err != nil {
 		return err

@@ -40,6 +40,7 @@ func TestTuneRefusals(t *testing.T) {
 	bad := writeData(t, `{"text": "fine"}`, `{"text": "fine", "messages": []}`)
 	badJSON := writeData(t, `{"text": "fine"}`, ``, `{"messages": [{"role": "user", "content": "hi"}`)
 	noReply := writeData(t, `{"text": "fine"}`, `{"messages": [{"role": "user", "content": "hi"}]}`)
+	badTmpl := writeData(t, "{% if %}")
 	never := filepath.Join(t.TempDir(), "never")
 	for _, c := range []struct {
 		args []string
@@ -68,6 +69,8 @@ func TestTuneRefusals(t *testing.T) {
 		{[]string{"--data", good, "--out", never, "--lora-rank", "4", "--lora-dropout", "1"}, "--lora-dropout"},
 		{[]string{"--data", good, "--out", never, "--lora-rank", "4", "--lora-targets", " , "}, "--lora-targets"},
 		{[]string{"--data", good, "--out", never, "--merge"}, "--merge"},
+		{[]string{"--data", good, "--out", never, "--chat-template", badTmpl}, "--chat-template"},
+		{[]string{"--data", good, "--out", never, "--chat-template", filepath.Join(never, "none.jinja")}, "--chat-template"},
 		{[]string{"--data", good, "--out", never, "--resume"}, "no complete checkpoint"},
 		{[]string{"--data", filepath.Join(never, "none.jsonl"), "--out", never}, "none.jsonl"},
 		{[]string{"--data", bad, "--out", never}, bad + `:2: both "text" and "messages"`},
@@ -314,9 +317,14 @@ func TestTuneFullAndResume(t *testing.T) {
 // their base, and --merge writes the merged weights, with the same logits.
 func TestTuneLoRAMerge(t *testing.T) {
 	testref.Stories15M(t)
-	data := writeData(t, toyStories(6)...)
+	data := writeData(t, append(toyStories(4),
+		`{"messages": [{"role": "user", "content": "Tell me a story."}, {"role": "assistant", "content": "Tom had a ball."}]}`,
+		`{"messages": [{"role": "user", "content": "How does Tom feel?"}, {"role": "assistant", "content": "Tom feels happy."}]}`)...)
+	tmpl := "{% for m in messages %}{% if m['role'] == 'user' %}Human: {{ m['content'] }}\n\n{% else %}Assistant: {{ m['content'] }}\n\n{% endif %}{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}"
+	tf := filepath.Join(t.TempDir(), "chat.jinja")
+	os.WriteFile(tf, []byte(tmpl), 0o644)
 	out := filepath.Join(t.TempDir(), "lora")
-	if err := tune(t, "--data", data, "--out", out, "--steps", "2", "--batch", "2", "--seq-len", "16", "--val", "0", "--lora-rank", "2", "--lora-targets", "q_proj", "--merge"); err != nil {
+	if err := tune(t, "--data", data, "--out", out, "--steps", "2", "--batch", "2", "--seq-len", "16", "--val", "0", "--lora-rank", "2", "--lora-targets", "q_proj", "--merge", "--chat-template", tf); err != nil {
 		t.Fatal(err)
 	}
 	final := checkpoint.Dir(out, 2)
@@ -336,6 +344,9 @@ func TestTuneLoRAMerge(t *testing.T) {
 		m, err := model.Load(context.Background(), ref, model.LoadOptions{})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if got := m.Tok.ChatTemplate(); ref != model.Default && got != tmpl {
+			t.Errorf("%s: chat template %q, want the one trained with", ref, got)
 		}
 		cp, err := model.Capture(m.Transformer, toks, nil)
 		m.Close()

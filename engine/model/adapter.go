@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,6 +54,18 @@ func loadAdapter(load func(string, LoadOptions) (*Model, error), base, dir strin
 	}
 	m.files = append(m.WeightFiles(), filepath.Join(dir, peft.WeightsFile))
 	m.Adapter = dir
+	// An adapter trained on conversations carries the chat template it
+	// was trained with.
+	if b, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json")); err == nil && m.Tok != nil {
+		var tc struct {
+			ChatTemplate any `json:"chat_template"`
+		}
+		if json.Unmarshal(b, &tc) == nil {
+			if s, ok := tc.ChatTemplate.(string); ok && s != "" {
+				m.Tok.SetChatTemplate(s)
+			}
+		}
+	}
 	return m, nil
 }
 
