@@ -51,7 +51,11 @@ type tuneLoRA struct {
 
 // newTrainable builds the trainable model from a loaded one. It is the one
 // place where limbic tune meets the backward pass (train.New); tests
-// replace it with a toy model.
+// replace it with a toy model. Build it from m.HFTensors() (the Hugging
+// Face layout) whether m is the base model or a full fine-tuning checkpoint
+// (--resume loads OUT/checkpoint-STEP as m): both then run in the same
+// layout, which a bit-for-bit resume needs (permuted q/k rows would change
+// the order of the attention sums).
 var newTrainable = func(m *model.Model, o tuneModelOptions) (*tuneModel, error) {
 	return nil, errors.New("tune: this build has no backward pass yet (train.New is not wired into limbic tune)")
 }
@@ -104,7 +108,8 @@ the model's chat template and train on the assistant's tokens only. Examples
 are packed into rows of --seq-len tokens; --val sets whole examples aside
 for a validation loss.
 
-Training is AdamW (decoupled weight decay, bias correction), gradient
+Training is AdamW (betas 0.9 and 0.95, eps 1e-8, decoupled weight decay on
+the matrices, bias correction), gradient
 clipping by global norm, a linear warm-up then a cosine decay to --min-lr,
 and gradient accumulation. With --lora-rank it trains a LoRA adapter instead
 of every weight.
