@@ -39,7 +39,11 @@ func loadGGUF(path string, o LoadOptions) (*Model, error) {
 		return fail(err)
 	}
 	o = o.fit(fileSizes(path))
-	am, err := arch.New(cfg, src, o.archOptions())
+	msrc, err := o.withAdapter(src, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	am, err := arch.New(cfg, msrc, o.archOptions())
 	if err != nil {
 		return fail(err)
 	}
@@ -49,7 +53,7 @@ func loadGGUF(path string, o LoadOptions) (*Model, error) {
 		return fail(err)
 	}
 	o.evict(f.Evict)
-	return &Model{Transformer: am, Tok: tok, Path: path, Format: FormatGGUF, closers: []func() error{am.Close, f.Close}, src: src}, nil
+	return &Model{Transformer: am, Tok: tok, Path: path, Format: FormatGGUF, closers: []func() error{am.Close, f.Close}, src: msrc}, nil
 }
 
 // ggufSource offers a GGUF file's tensors under Hugging Face names.

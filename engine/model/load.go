@@ -12,6 +12,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/format/hfdir"
 	"github.com/limbic-dev/limbic/engine/format/llama2c"
 	"github.com/limbic-dev/limbic/engine/format/mmap"
+	"github.com/limbic-dev/limbic/engine/format/peft"
 	"github.com/limbic-dev/limbic/engine/hub"
 	"github.com/limbic-dev/limbic/engine/tensor"
 	"github.com/limbic-dev/limbic/engine/tokenizer"
@@ -37,6 +38,9 @@ type Model struct {
 	Name   string // what the user asked for ("stories15m", a path)
 	Path   string // the resolved file or directory
 	Format string // FormatLlama2C, FormatHF or FormatGGUF
+	// Adapter is the PEFT LoRA adapter directory merged into the weights
+	// at load, or "".
+	Adapter string
 
 	closers []func() error
 	src     arch.Source // the checkpoint's tensors (Hugging Face names)
@@ -83,6 +87,8 @@ type LoadOptions struct {
 	// the memory available (MemAvailable on Linux).
 	Mmap     bool
 	Progress func(stage string, done, total int64)
+
+	adapter *peft.Adapter // merged into the weights at load (see splitAdapter)
 }
 
 // Close releases the model's weight memory and memory-mapped files.
@@ -106,8 +112,20 @@ func (m *Model) Close() error {
 //	FILE.bin, or a DIR with model.bin   a llama2.c checkpoint (tokenizer.bin beside it)
 //	ollama:[HOST/][NAMESPACE/]NAME[:TAG]  a model in ollama's store (see loadOllama)
 //	a recipe's name (stories15m-chat)   built on first use (see RegisterRecipe)
+//	ADAPTER_DIR             a PEFT LoRA adapter, merged into its base_model_name_or_path
+//	BASE+ADAPTER_DIR        BASE (any of the above) with a PEFT LoRA adapter merged
 func Load(ctx context.Context, ref string, o LoadOptions) (*Model, error) {
 	name := ref
+	if base, dir, ok, err := splitAdapter(ref); err != nil {
+		return nil, err
+	} else if ok && o.adapter == nil {
+		m, err := loadAdapter(func(b string, o LoadOptions) (*Model, error) { return Load(ctx, b, o) }, base, dir, o)
+		if err != nil {
+			return nil, err
+		}
+		m.Name = name
+		return m, nil
+	}
 	if rest, ok := strings.CutPrefix(ref, OllamaPrefix); ok {
 		m, err := loadOllama(rest, o)
 		if err != nil {
@@ -197,7 +215,12 @@ func loadLlama2C(path, tokPath string, o LoadOptions) (*Model, error) {
 		src[t.Name] = t
 	}
 	o = o.fit(int64(len(r.Data)))
-	am, err := arch.New(cfg, src, o.archOptions())
+	msrc, err := o.withAdapter(src, cfg)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	am, err := arch.New(cfg, msrc, o.archOptions())
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -209,7 +232,7 @@ func loadLlama2C(path, tokPath string, o LoadOptions) (*Model, error) {
 		return nil, err
 	}
 	o.evict(r.Evict)
-	return &Model{Transformer: am, Tok: tok, Path: path, Format: FormatLlama2C, closers: []func() error{am.Close, r.Close}, src: src}, nil
+	return &Model{Transformer: am, Tok: tok, Path: path, Format: FormatLlama2C, closers: []func() error{am.Close, r.Close}, src: msrc}, nil
 }
 
 // Llama2CConfig is the engine config of a llama2.c checkpoint: Llama with
@@ -240,7 +263,11 @@ func loadHF(dir string, o LoadOptions) (*Model, error) {
 		return fail(err)
 	}
 	o = o.fit(fileSizes(d.WeightFiles()...))
-	am, err := arch.New(cfg, d, o.archOptions())
+	src, err := o.withAdapter(d, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	am, err := arch.New(cfg, src, o.archOptions())
 	if err != nil {
 		return fail(err)
 	}
@@ -254,5 +281,5 @@ func loadHF(dir string, o LoadOptions) (*Model, error) {
 		}
 	}
 	o.evict(d.Evict)
-	return &Model{Transformer: am, Tok: tok, Path: dir, Format: FormatHF, closers: []func() error{am.Close, d.Close}, src: d, files: d.WeightFiles()}, nil
+	return &Model{Transformer: am, Tok: tok, Path: dir, Format: FormatHF, closers: []func() error{am.Close, d.Close}, src: src, files: d.WeightFiles()}, nil
 }
