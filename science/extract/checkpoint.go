@@ -29,6 +29,8 @@ type state struct {
 	Ident    Identity
 	Shard    shard.Shard
 	Complete bool
+	Denoise  Denoise           // the run's denoising, for MergeShards
+	Params   map[string]string // the run's pack parameters, for MergeShards
 }
 
 // saveState writes s to path atomically: a temporary file in the same

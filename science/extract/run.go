@@ -264,7 +264,7 @@ func Run(ctx context.Context, r Runner, in Input, cfg Config, progress Progress)
 		return nil, err
 	}
 	if sharded {
-		st.Complete = true
+		st.Complete, st.Denoise, st.Params = true, cfg.Denoise, cfg.Params
 	}
 	if cfg.Checkpoint != "" {
 		if err := saveState(cfg.Checkpoint, st); err != nil {

@@ -60,11 +60,12 @@ var ErrMissingShards = errors.New("missing shards")
 // norm statistics and neutral moments are added in float64, held-out sets
 // concatenated in shard order, then the vectors and the pack are built
 // once, with denoising dn (not part of the shards' identity, as for a
-// resumed run) and params recorded in the pack. Every shard of the count
+// resumed run) and params recorded in the pack; nil takes those that shard
+// 0 recorded. Every shard of the count
 // must be there, once, complete, and with the same identity; otherwise the
 // error names the missing shards by index, or the first shard whose
 // identity differs and how.
-func MergeShards(paths []string, dn Denoise, params map[string]string) (*Result, error) {
+func MergeShards(paths []string, dn *Denoise, params map[string]string) (*Result, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("extract: no shards to merge: %w", ErrMissingShards)
 	}
@@ -147,7 +148,13 @@ func MergeShards(paths []string, dn Denoise, params map[string]string) (*Result,
 		s.Ignored += st.Stats.Ignored
 		s.Repeated += st.Stats.Repeated
 	}
-	return finish(all, id.Model, id.Window, dn, len(id.NeutralIdx) > 0, params)
+	if dn == nil {
+		dn = &byIndex[0].Denoise
+	}
+	if params == nil {
+		params = byIndex[0].Params
+	}
+	return finish(all, id.Model, id.Window, *dn, len(id.NeutralIdx) > 0, params)
 }
 
 // ShardComplete reports whether the state at path is a sharded

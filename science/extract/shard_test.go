@@ -69,7 +69,7 @@ func TestMergeShardsEqualsOneRun(t *testing.T) {
 			} else {
 				paths := runShards(t, t.TempDir(), in, cfg, n)
 				slices.Reverse(paths) // the order of the paths must not matter
-				got, err = MergeShards(paths, cfg.Denoise, nil)
+				got, err = MergeShards(paths, nil, nil)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -137,7 +137,7 @@ func TestMergeShardsRefuses(t *testing.T) {
 		{"incomplete", []string{paths[0], c.Checkpoint, paths[2]}, []string{"shards 1 of 3 did not finish"}},
 		{"twice", []string{paths[0], paths[1], paths[1], paths[2]}, []string{"shard 1/3 given twice"}},
 	} {
-		_, err := MergeShards(tc.paths, cfg.Denoise, nil)
+		_, err := MergeShards(tc.paths, nil, nil)
 		if err == nil {
 			t.Errorf("%s: no error", tc.name)
 			continue
@@ -154,11 +154,11 @@ func TestMergeShardsRefuses(t *testing.T) {
 	if _, err := Run(context.Background(), newWordModel(16, 3), in, c, nil); err != nil {
 		t.Fatal(err)
 	}
-	a, err := MergeShards([]string{paths[0], paths[1], paths[2]}, cfg.Denoise, nil)
+	a, err := MergeShards([]string{paths[0], paths[1], paths[2]}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := MergeShards([]string{paths[0], c.Checkpoint, paths[2]}, cfg.Denoise, nil)
+	b, err := MergeShards([]string{paths[0], c.Checkpoint, paths[2]}, &cfg.Denoise, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
