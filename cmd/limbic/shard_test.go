@@ -180,3 +180,26 @@ func runShardList(t *testing.T, n int, shards []int, args ...string) {
 		t.FailNow()
 	}
 }
+
+// TestPrefsShardProcesses runs limbic prefs as three shard processes at
+// once, merges them with --merge, and compares the results file with one
+// process's: byte-identical (Elo, intervals, position bias).
+func TestPrefsShardProcesses(t *testing.T) {
+	acts := filepath.Join(t.TempDir(), "activities.txt")
+	if err := os.WriteFile(acts, []byte("eat ice cream\nplay with a puppy\ngo to the beach\nwash the dishes\nget stung by a bee\nbe yelled at\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"prefs", "--activities", acts, "--names", "Lily", "--bootstrap", "30", "--permutations", "10", "--batch", "7", "-q"}
+	one, dir := filepath.Join(t.TempDir(), "prefs.json"), filepath.Join(t.TempDir(), "prefs.json")
+	limbic(t, append(flags, "--out", one)...)
+	runShardList(t, 3, []int{0, 1, 2}, append(flags, "--out", dir)...)
+	if err := os.Remove(filepath.Join(filepath.Dir(dir), "shards", "prefs.1-of-3.json")); err != nil {
+		t.Fatal(err)
+	}
+	if msg := limbicFails(t, append(flags, "--out", dir, "--merge")...); !strings.Contains(msg, "shards 1 of 3 are missing") {
+		t.Errorf("merge without shard 1: %q, want it named", msg)
+	}
+	limbic(t, append(flags, "--out", dir, "--shard", "1/3")...)
+	limbic(t, append(flags, "--out", dir, "--merge")...)
+	sameFiles(t, filepath.Dir(dir), filepath.Dir(one), "prefs.json")
+}
