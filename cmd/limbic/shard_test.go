@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -202,4 +203,38 @@ func TestPrefsShardProcesses(t *testing.T) {
 	limbic(t, append(flags, "--out", dir, "--shard", "1/3")...)
 	limbic(t, append(flags, "--out", dir, "--merge")...)
 	sameFiles(t, filepath.Dir(dir), filepath.Dir(one), "prefs.json")
+}
+
+// TestEvalShardProcesses runs limbic eval as three shard processes at
+// once, merges them with --merge and compares the table (cells, rates,
+// intervals) and the plot with one process's.
+func TestEvalShardProcesses(t *testing.T) {
+	dir := t.TempDir()
+	sc := filepath.Join(dir, "cookie.yaml")
+	if err := os.WriteFile(sc, []byte(strings.Replace(evalScenario, "rollouts: 3", "rollouts: 8", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	one, two := filepath.Join(dir, "one"), filepath.Join(dir, "two")
+	table := func(out string) string {
+		var doc struct {
+			Scenarios []struct {
+				Cells  json.RawMessage `json:"cells"`
+				Trends json.RawMessage `json:"trends"`
+			} `json:"scenarios"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Scenarios) != 1 || len(doc.Scenarios[0].Cells) < 10 {
+			t.Fatalf("eval --json: %v\n%s", err, out)
+		}
+		return string(doc.Scenarios[0].Cells) + string(doc.Scenarios[0].Trends)
+	}
+	want := table(limbic(t, "eval", sc, "--out", one, "--json", "-q"))
+	runShardList(t, 3, []int{0, 2}, "eval", sc, "--out", two, "-q")
+	if msg := limbicFails(t, "eval", sc, "--out", two, "--merge", "-q"); !strings.Contains(msg, "shards 1 of 3 have no file") {
+		t.Errorf("merge without shard 1: %q, want it named", msg)
+	}
+	limbic(t, "eval", sc, "--out", two, "--shard", "1/3", "-q")
+	if got := table(limbic(t, "eval", sc, "--out", two, "--merge", "--json", "-q")); got != want {
+		t.Errorf("merged table differs from one process's:\n got %s\nwant %s", got, want)
+	}
+	sameFiles(t, two, one, "cookie.svg")
 }
