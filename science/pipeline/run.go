@@ -276,7 +276,8 @@ func Extract(ctx context.Context, m *model.Model, cfg Config) (*extract.Result, 
 	return ex, nil
 }
 
-// Validate validates the run's pack on its held-out set, records the best
+// Validate validates the run's pack on its held-out set (first merging the
+// extract shards when the run has them and no pack), records the best
 // layer in the pack and returns the result. With a model it also scores the
 // hand-written stories of the pack's emotions at every layer
 // (Result.Handwritten, see ScoreHandwritten).
