@@ -43,6 +43,15 @@ func stepNames() []string {
 	return names
 }
 
+// settingsOnly accepts arguments only after "--": the run's settings,
+// passed to the stories and extract commands.
+func settingsOnly(cmd *cobra.Command, args []string) error {
+	if n := cmd.ArgsLenAtDash(); (n < 0 && len(args) > 0) || n > 0 {
+		return fmt.Errorf("unexpected argument %q: the run's settings (flags of limbic stories and extract) go after --", args[0])
+	}
+	return nil
+}
+
 // plan turns the flags into a cluster plan.
 func (f *clusterFlags) plan(cmd *cobra.Command) (cluster.Plan, error) {
 	if f.dir == "" {
@@ -194,12 +203,14 @@ task I of N running "limbic STEP --dir RUN --shard I/N", then a merge task,
 "limbic merge --dir RUN --step STEP"; each step waits for the ones before
 it. All tasks share the run directory, so it must be on shared storage.
 
-Not all of it runs yet: --shard, limbic merge, and --dir on experiment,
-prefs and eval come in a later change, with the sharding of each step.
-Until then these files are what a cluster will run once those exist; today
-only stories, extract, validate and report with --shards 1 run as written.
+stories and extract run in shards (--shards); the experiments, prefs and
+eval run as one task each (--dir on them comes in a later change, so
+today --steps stories,extract,validate,report runs as written).
 
---model, --dtype and --ctx, when given, are passed to every command.`,
+--model, --dtype and --ctx, when given, are passed to every command; the
+run's settings (flags of limbic stories and extract, such as --emotions
+or --per-topic) go after "--" and are passed to the stories and extract
+tasks.`,
 	}
 	c.AddCommand(newClusterSlurmCmd(), newClusterK8sCmd())
 	return c
@@ -220,12 +231,13 @@ $SBATCH_ACCOUNT.`,
 		Example: `  limbic cluster slurm --dir /scratch/$USER/runs/qwen --shards 16 --cpus 16 --mem 32G --time 4:00:00 --out slurm/
   sh slurm/submit.sh
   limbic --model Qwen/Qwen2.5-1.5B-Instruct cluster slurm --dir /scratch/runs/qwen --steps stories --shards 32`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: settingsOnly,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := f.plan(cmd)
 			if err != nil {
 				return err
 			}
+			p.Settings = args
 			if !filepath.IsAbs(p.Dir) {
 				if p.Dir, err = filepath.Abs(p.Dir); err != nil {
 					return err
@@ -263,8 +275,8 @@ as user 65532, the image's, with fsGroup 65532 so they can write it.`,
 		Example: `  limbic cluster k8s --dir /runs/qwen --image registry.example.com/limbic:v1 --claim limbic-runs --shards 8 --cpus 8 --mem 16G --out k8s/
   sh k8s/submit.sh
   limbic cluster k8s --dir /runs/qwen --image registry.example.com/limbic:v1 | kubectl create --dry-run=server -f -`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: settingsOnly,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if image == "" {
 				return fmt.Errorf("--image: the container image is required (see the Dockerfile)")
 			}
@@ -275,6 +287,7 @@ as user 65532, the image's, with fsGroup 65532 so they can write it.`,
 			if err != nil {
 				return err
 			}
+			p.Settings = args
 			p.Image, p.Claim, p.Parallelism, p.BackoffLimitPerIndex = image, claim, parallelism, backoff
 			jobs, submit, err := cluster.K8s(p)
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/internal/atomicfile"
 	"github.com/limbic-dev/limbic/science/behave"
+	"github.com/limbic-dev/limbic/science/shard"
 )
 
 func newEvalCmd() *cobra.Command {
@@ -27,6 +28,8 @@ func newEvalCmd() *cobra.Command {
 		spans     []string
 		judgeURL  string
 		maxSeqs   int
+		shardFlag string
+		merge     bool
 	)
 	c := &cobra.Command{
 		Use:   "eval [SCENARIO.yaml|NAME ...]",
@@ -143,9 +146,30 @@ NAME.svg (rate against strength, one line per emotion) and eval.json.`,
 			b := model.NewBatcher(m.Transformer, model.BatcherOptions{MaxSeqs: maxSeqs})
 			defer b.Close()
 			env := behave.Env{Model: m, Batcher: b, Pack: pack, Kind: kind, ModelID: hash, JudgeURL: judgeURL, Parallel: 2 * maxSeqs}
+			if env.Shard, err = shard.Resolve(shardFlag, os.Getenv); err != nil {
+				return err
+			}
+			if env.Shard.Count > 1 && merge {
+				return fmt.Errorf("--merge runs after the shards, not as one (--shard %s)", env.Shard)
+			}
+			shardDir := filepath.Join(out, "shards")
 			start := time.Now()
 			var results []*behave.Result
 			for _, s := range scs {
+				if env.Shard.Count > 1 {
+					path := filepath.Join(shardDir, behave.ShardFile(s.Name, env.Shard))
+					r, err := behave.Run(cmd.Context(), env, s, path)
+					if err != nil {
+						return err
+					}
+					fmt.Printf("shard %s of %s: %d rollouts generated into %s\n", env.Shard, s.Name, r.Generated, path)
+					continue
+				}
+				if merge {
+					if err := behave.MergeShards(env, s, shardDir, filepath.Join(out, s.Name+".jsonl")); err != nil {
+						return err
+					}
+				}
 				bar := newBar(0, "eval "+s.Name)
 				env.Progress = func(done, total int) {
 					bar.ChangeMax(total)
@@ -166,6 +190,10 @@ NAME.svg (rate against strength, one line per emotion) and eval.json.`,
 					return err
 				}
 				results = append(results, r)
+			}
+			if env.Shard.Count > 1 {
+				fmt.Printf("run the same command with --merge when all shards are done\n")
+				return nil
 			}
 			doc := struct {
 				Model     string           `json:"model"`
@@ -202,6 +230,8 @@ NAME.svg (rate against strength, one line per emotion) and eval.json.`,
 	f.StringSliceVar(&spans, "spans", nil, "token spans to steer, each all, prompt, generated or A-B (default: the scenario's, else all)")
 	f.StringVar(&judgeURL, "judge-url", os.Getenv("LIMBIC_JUDGE_URL"), "OpenAI-compatible endpoint for judge graders that name none (env LIMBIC_JUDGE_URL)")
 	f.IntVar(&maxSeqs, "batch", 16, "most sequences decoded together")
+	f.StringVar(&shardFlag, "shard", "", "generate shard I of N (0 ≤ I < N) of each scenario's rollouts into OUT/shards (default: from $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX with $LIMBIC_SHARD_COUNT, else all)")
+	f.BoolVar(&merge, "merge", false, "pool the shards' rollouts (OUT/shards; same flags as the shards) into OUT/NAME.jsonl, then grade and tabulate as one process")
 	vf.add(c, false)
 	addJSON(c)
 	return c

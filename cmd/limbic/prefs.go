@@ -15,6 +15,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/internal/atomicfile"
 	"github.com/limbic-dev/limbic/science/prefs"
+	"github.com/limbic-dev/limbic/science/shard"
 )
 
 func newPrefsCmd() *cobra.Command {
@@ -27,6 +28,8 @@ func newPrefsCmd() *cobra.Command {
 		noCausal            bool
 		seed                int64
 		out                 string
+		shardFlag           string
+		merge               bool
 	)
 	c := &cobra.Command{
 		Use:   "prefs",
@@ -99,12 +102,41 @@ correlation of ΔElo with r over the emotions.`,
 			if prog != nil {
 				o.Progress = func(stage string, done, total int) { prog(stage, int64(done), int64(total)) }
 			}
-			res, err := prefs.Run(cmd.Context(), m, pack, o)
+			if out == "" {
+				out = filepath.Join(runDir(m), "prefs.json")
+			}
+			sh, err := shard.Resolve(shardFlag, os.Getenv)
 			if err != nil {
 				return err
 			}
-			if out == "" {
-				out = filepath.Join(runDir(m), "prefs.json")
+			shardDir := filepath.Join(filepath.Dir(out), "shards")
+			var res *prefs.Result
+			switch {
+			case sh.Count > 1 && merge:
+				return fmt.Errorf("--merge runs after the shards, not as one (--shard %s)", sh)
+			case sh.Count > 1:
+				p, err := prefs.RunShard(cmd.Context(), m, pack, o, sh)
+				if err != nil {
+					return err
+				}
+				if err := prefs.WritePartial(shardDir, p); err != nil {
+					return err
+				}
+				fmt.Printf("shard %s: comparisons %d to %d of %d written to %s; run the same command with --merge when all shards are done\n",
+					sh, p.Lo, p.Hi, p.Setup.Comparisons, filepath.Join(shardDir, prefs.PartialFile(sh)))
+				return nil
+			case merge:
+				parts, err := prefs.ReadPartials(shardDir)
+				if err != nil {
+					return err
+				}
+				if res, err = prefs.Merge(cmd.Context(), m, pack, o, parts); err != nil {
+					return err
+				}
+			default:
+				if res, err = prefs.Run(cmd.Context(), m, pack, o); err != nil {
+					return err
+				}
 			}
 			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 				return err
@@ -133,6 +165,8 @@ correlation of ΔElo with r over the emotions.`,
 	f.IntVar(&o.Permutations, "permutations", 10000, "permutations for the p-values")
 	f.IntVar(&o.Batch, "batch", 64, "comparisons per batched forward call")
 	f.StringVarP(&out, "out", "o", "", "write the results here as JSON (default: prefs.json in the model's run directory)")
+	f.StringVar(&shardFlag, "shard", "", "run shard I of N (0 ≤ I < N) of the comparisons into shards/ beside --out (default: from $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX with $LIMBIC_SHARD_COUNT, else all)")
+	f.BoolVar(&merge, "merge", false, "pool the shards' outcomes (shards/ beside --out; same flags as the shards) and compute Elo, intervals and the causal test once")
 	vf.add(c, false)
 	addJSON(c)
 	return c

@@ -91,6 +91,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newPatchCmd(),
 		newClusterCmd(),
 		newTuneCmd(),
+		newMergeCmd(),
 	)
 	return root
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/science/catalog"
 	"github.com/limbic-dev/limbic/science/pipeline"
+	"github.com/limbic-dev/limbic/science/shard"
 	"github.com/limbic-dev/limbic/science/stories"
 )
 
@@ -35,6 +36,14 @@ type pipelineFlags struct {
 	denoise         string
 	noExperiments   bool
 	noFunction      bool
+	shard           string
+	shardable       bool // the command has --shard
+}
+
+// addShard adds --shard to a shardable step's command.
+func (p *pipelineFlags) addShard(c *cobra.Command) {
+	p.shardable = true
+	c.Flags().StringVar(&p.shard, "shard", "", "do shard I of N (0 ≤ I < N) of the work into RUN/shards, for limbic merge (default: from $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX with $LIMBIC_SHARD_COUNT, else all)")
 }
 
 func (p *pipelineFlags) add(c *cobra.Command) {
@@ -69,6 +78,12 @@ func (p *pipelineFlags) config(m *model.Model) (pipeline.Config, error) {
 	}
 	cfg := pipeline.Config{Dir: p.dir, PerTopic: p.perTopic, NeutralPerTopic: p.neutralPerTopic, MaxTokens: p.maxTokens,
 		Batch: p.batch, Seed: p.seed, Experiments: !p.noExperiments, Function: !p.noFunction}
+	if p.shardable {
+		var err error
+		if cfg.Shard, err = shard.Resolve(p.shard, os.Getenv); err != nil {
+			return cfg, err
+		}
+	}
 	if cfg.Dir == "" {
 		cfg.Dir = runDir(m)
 	}

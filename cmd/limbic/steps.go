@@ -42,13 +42,17 @@ continues where it stopped, with the same seeds.`,
 				return err
 			}
 			if g.jsonOut {
-				return printJSON(map[string]any{"dir": cfg.Dir, "stories": emo, "neutral": neu})
+				return printJSON(map[string]any{"dir": cfg.Dir, "stories": emo, "neutral": neu, "shard": cfg.Shard.String()})
+			}
+			if cfg.Shard.Count > 1 {
+				fmt.Printf("shard %s: ", cfg.Shard)
 			}
 			fmt.Printf("%s: %d stories (%d new), %d neutral texts (%d new)\n", cfg.Dir, emo.Planned, emo.Written, neu.Planned, neu.Written)
 			return nil
 		},
 	}
 	p.add(c)
+	p.addShard(c)
 	addJSON(c)
 	return c
 }
@@ -80,6 +84,14 @@ as it goes (Ctrl-C and run again to resume), and writes the vector pack
 			if err != nil {
 				return err
 			}
+			if cfg.Shard.Count > 1 {
+				if g.jsonOut {
+					return printJSON(map[string]any{"shard": cfg.Shard.String(), "dir": cfg.Dir, "stats": ex.Stats})
+				}
+				fmt.Printf("shard %s of %s: %d training, %d held-out, %d neutral texts read; run limbic merge --dir %s when all shards are done\n",
+					cfg.Shard, cfg.Dir, ex.Stats.Train, ex.Stats.HeldOut, ex.Stats.Neutral, cfg.Dir)
+				return nil
+			}
 			out := filepath.Join(cfg.Dir, pipeline.PackFile)
 			if g.jsonOut {
 				return printJSON(map[string]any{"vectors": out, "stats": ex.Stats, "layers": ex.Pack.Meta.LayerInfo})
@@ -90,6 +102,7 @@ as it goes (Ctrl-C and run again to resume), and writes the vector pack
 		},
 	}
 	p.add(c)
+	p.addShard(c)
 	addJSON(c)
 	return c
 }

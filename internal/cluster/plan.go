@@ -30,8 +30,13 @@ type Plan struct {
 	Dir    string   // the run directory, an absolute path every task sees
 	Limbic string   // the limbic binary: on the nodes (Slurm) or in the image (Kubernetes); default "limbic"
 	Flags  []string // flags added to every command, such as ["--model", "stories15m"]
-	Res    Resources
-	Steps  []Step
+	// Settings are flags added to the commands of the stories and extract
+	// steps only (not to their merges): the run's settings, such as
+	// ["--emotions", "core", "--per-topic", "8"], which every shard and the
+	// one-process run must share.
+	Settings []string
+	Res      Resources
+	Steps    []Step
 
 	// Slurm
 	Time string // time limit of a task (#SBATCH --time), such as "2:00:00"; "" for the partition's default
@@ -43,9 +48,10 @@ type Plan struct {
 	BackoffLimitPerIndex int    // retries of a failed shard (of a failed single task: backoffLimit)
 }
 
-// RunSteps returns the steps of limbic run in order, each shardable one
-// with shards shards: stories → extract → validate → the experiments,
-// prefs and eval (side by side) → report.
+// RunSteps returns the steps of limbic run in order, each but validate and
+// report with shards shards (limbic cluster gives them to the Shardable
+// ones only): stories → extract → validate → the
+// experiments, prefs and eval (side by side) → report.
 func RunSteps(shards int) []Step {
 	after := []string{"validate"}
 	steps := []Step{
@@ -63,10 +69,12 @@ func RunSteps(shards int) []Step {
 	return steps
 }
 
-// Shardable reports whether the step of limbic run with this name can be
-// split into shards: all but validate and report, which are short and
-// read everything.
-func Shardable(name string) bool { return name != "validate" && name != "report" }
+// Shardable reports whether the step of limbic run with this name runs in
+// shards (limbic STEP --shard I/N, then limbic merge): stories and
+// extract, the bulk of a run. The experiments, prefs and eval run as one
+// task each until they shard too; validate and report are short and read
+// everything.
+func Shardable(name string) bool { return name == "stories" || name == "extract" }
 
 var label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
@@ -131,6 +139,9 @@ func (p Plan) command(s Step, index string) []string {
 	c := append([]string{p.Limbic}, s.Args...)
 	c = append(c, "--dir", p.Dir)
 	c = append(c, p.Flags...)
+	if s.Name == "stories" || s.Name == "extract" {
+		c = append(c, p.Settings...)
+	}
 	if s.Shards > 1 {
 		c = append(c, "--shard", fmt.Sprintf("%s/%d", index, s.Shards))
 	}

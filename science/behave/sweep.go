@@ -15,6 +15,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/engine/tokenizer/chat"
+	"github.com/limbic-dev/limbic/science/shard"
 	"github.com/limbic-dev/limbic/science/steer"
 	"github.com/limbic-dev/limbic/science/vecpack"
 )
@@ -36,6 +37,11 @@ type Env struct {
 	// Progress, if set, is called after each new rollout is written, with
 	// the rollouts done (read or written) and the total.
 	Progress func(done, total int)
+	// Shard makes Run generate only the shard's rollouts: a contiguous
+	// block of the sweep's (cell, index) list; its result then has no
+	// table (MergeShards and Run make it from every shard's file). The
+	// zero value runs them all.
+	Shard shard.Shard
 }
 
 // Cell is one point of a sweep.
@@ -173,6 +179,58 @@ type cellPlan struct {
 // Run runs the scenario's sweep, appending new rollouts to the JSONL file
 // at path and reading those already there, and returns the table.
 func Run(ctx context.Context, env Env, sc *Scenario, path string) (*Result, error) {
+	pr, err := prepare(env, sc)
+	if err != nil {
+		return nil, err
+	}
+	m, ids, cells, plans, keys, judge, hdr := env.Model, pr.ids, pr.cells, pr.plans, pr.keys, pr.judge, pr.hdr
+	f, have, err := openRollouts(path, hdr)
+	if err != nil {
+		return nil, err
+	}
+	defer f.close()
+
+	var pending []todo
+	total := 0
+	sharded := env.Shard.Count > 1
+	lo, hi := env.Shard.Range(len(keys) * sc.Rollouts)
+	for ki, k := range keys {
+		for i := range sc.Rollouts {
+			if pos := ki*sc.Rollouts + i; sharded && (pos < lo || pos >= hi) {
+				continue
+			}
+			total++
+			if r, ok := have[k][i]; ok {
+				if r.Vec != plans[k].vec {
+					return nil, fmt.Errorf("%s: cell %s was steered with other vectors (another pack or kind?): delete the file or use another output directory", path, k)
+				}
+				continue
+			}
+			pending = append(pending, todo{k, i})
+		}
+	}
+	return run(ctx, env, sc, path, f, have, pending, total, m, ids, cells, plans, judge)
+}
+
+// todo is a rollout to generate: its cell key and index.
+type todo struct {
+	key   string
+	index int
+}
+
+// prepared is what Run and MergeShards work out before any rollout: the
+// prompt, the cells, each cell key's steering, the judge and the rollouts
+// file's header.
+type prepared struct {
+	ids   []int
+	cells []Cell
+	plans map[string]*cellPlan
+	keys  []string // the distinct cell keys, in table order
+	judge *Judge
+	hdr   header
+}
+
+func prepare(env Env, sc *Scenario) (*prepared, error) {
 	m := env.Model
 	if env.Batcher == nil {
 		return nil, fmt.Errorf("behave: no batcher")
@@ -238,30 +296,13 @@ func Run(ctx context.Context, env Env, sc *Scenario, path string) (*Result, erro
 	hdr := header{Scenario: sc.Name, Model: env.ModelID, Kind: env.Kind.String(), Prompt: idsDigest(ids),
 		Temperature: *sc.Sampling.Temperature, TopP: sc.Sampling.TopP, TopK: sc.Sampling.TopK,
 		MaxTokens: sc.MaxTokens, Seed: sc.Seed}
-	f, have, err := openRollouts(path, hdr)
-	if err != nil {
-		return nil, err
-	}
-	defer f.close()
+	return &prepared{ids: ids, cells: cells, plans: plans, keys: keys, judge: judge, hdr: hdr}, nil
+}
 
-	type todo struct {
-		key   string
-		index int
-	}
-	var pending []todo
-	total := 0
-	for _, k := range keys {
-		for i := range sc.Rollouts {
-			total++
-			if r, ok := have[k][i]; ok {
-				if r.Vec != plans[k].vec {
-					return nil, fmt.Errorf("%s: cell %s was steered with other vectors (another pack or kind?): delete the file or use another output directory", path, k)
-				}
-				continue
-			}
-			pending = append(pending, todo{k, i})
-		}
-	}
+// run generates the pending rollouts, appending them to f, and tallies the
+// table (none for a shard).
+func run(ctx context.Context, env Env, sc *Scenario, path string, f *rolloutsFile, have map[string]map[int]Rollout, pending []todo,
+	total int, m *model.Model, ids []int, cells []Cell, plans map[string]*cellPlan, judge *Judge) (*Result, error) {
 	done := total - len(pending)
 	if env.Progress != nil {
 		env.Progress(done, total)
@@ -374,6 +415,9 @@ func Run(ctx context.Context, env Env, sc *Scenario, path string) (*Result, erro
 	}
 
 	res := &Result{Name: sc.Name, Target: sc.Target, Labels: sc.Labels(), Rollouts: sc.Rollouts, File: path, Generated: generated}
+	if env.Shard.Count > 1 {
+		return res, nil
+	}
 	for _, c := range cells {
 		res.Cells = append(res.Cells, tally(sc, c, have[c.key()]))
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/limbic-dev/limbic/internal/atomicfile"
+	"github.com/limbic-dev/limbic/science/shard"
 	"github.com/limbic-dev/limbic/science/vecpack"
 )
 
@@ -23,6 +24,13 @@ type state struct {
 	Done         map[string]bool
 	NeutralTexts int
 	Stats        Stats
+	// Sharded runs only: the run's identity, the shard, and whether the
+	// shard read all its texts.
+	Ident    Identity
+	Shard    shard.Shard
+	Complete bool
+	Denoise  Denoise           // the run's denoising, for MergeShards
+	Params   map[string]string // the run's pack parameters, for MergeShards
 }
 
 // saveState writes s to path atomically: a temporary file in the same

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/limbic-dev/limbic/science/shard"
 	"github.com/limbic-dev/limbic/science/stories"
 	"github.com/limbic-dev/limbic/science/vecpack"
 )
@@ -57,6 +58,13 @@ type Config struct {
 	Checkpoint      string  // checkpoint path ("" = none)
 	CheckpointEvery time.Duration
 	Params          map[string]string // recorded in the pack
+	// Shard restricts the run to one shard of the texts: a contiguous
+	// block of the neutral texts' lines and one of the stories' lines
+	// (shard.Shard.Range), so that the shards' held-out sets, concatenated
+	// in shard order, are in file order. A sharded run (Count > 1) needs a
+	// Checkpoint: it writes its state there, marked complete at the end,
+	// and returns no vectors; MergeShards combines the shards' states.
+	Shard shard.Shard
 }
 
 // DefaultConfig returns the paper's settings: offset 50, skip short stories,
@@ -174,45 +182,67 @@ func Run(ctx context.Context, r Runner, in Input, cfg Config, progress Progress)
 		emoIdx[e] = i
 	}
 
+	sharded := cfg.Shard.Count > 1
+	if sharded {
+		if err := cfg.Shard.Validate(); err != nil {
+			return nil, fmt.Errorf("extract: %w", err)
+		}
+		if cfg.Checkpoint == "" {
+			return nil, fmt.Errorf("extract: shard %s needs a checkpoint path to write its state to", cfg.Shard)
+		}
+	}
+	// Count the work for the progress bar, and fail early on empty input.
+	counts := map[stories.Kind]int{}
+	for kind, group := range map[stories.Kind][]string{stories.Neutral: in.Neutral, stories.Emotional: in.Stories} {
+		for _, path := range group {
+			if err := stories.Read(path, func(*stories.Story) error { counts[kind]++; return nil }); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if counts[stories.Emotional] == 0 {
+		return nil, fmt.Errorf("%w (%v)", ErrNoStories, in.Stories)
+	}
+	total := counts[stories.Neutral] + counts[stories.Emotional]
+
+	id := Identity{Model: in.Model, Emotions: in.Emotions, Layers: layers, NeutralIdx: neutralIdx, Window: cfg.Window, HeldOut: cfg.HeldOut}
 	fp := fingerprint(in, layers, neutralIdx, cfg)
+	if sharded {
+		id.Shards, id.NeutralLines, id.StoryLines = cfg.Shard.Count, counts[stories.Neutral], counts[stories.Emotional]
+		fp = id.fingerprint()
+	}
 	st := &state{Version: checkpointVersion, Fingerprint: fp, Acc: NewAccumulator(in.Emotions, layers, d),
-		Neutral: map[int]*Moments{}, HeldOut: vecpack.NewHeldOut(in.Model, in.Emotions, layers), Done: map[string]bool{}}
+		Neutral: map[int]*Moments{}, HeldOut: vecpack.NewHeldOut(in.Model, in.Emotions, layers), Done: map[string]bool{},
+		Ident: id, Shard: cfg.Shard}
 	for _, i := range neutralIdx {
 		st.Neutral[i] = NewMoments(d)
 	}
 	if cfg.Checkpoint != "" {
 		old, err := loadState(cfg.Checkpoint)
 		switch {
+		case err == nil && old.Fingerprint != fp && sharded:
+			return nil, fmt.Errorf("extract: checkpoint %s of shard %s was made with other settings or other story files (%s): delete it to run the shard again from the start", cfg.Checkpoint, cfg.Shard, old.Ident.diff(id))
 		case err == nil && old.Fingerprint != fp:
 			return nil, fmt.Errorf("extract: checkpoint %s was made with another model, emotions, layers or window: delete it to extract again from the start, or give a fresh run directory (--dir) for the new settings", cfg.Checkpoint)
 		case err == nil:
 			st = old
 			st.Stats.Resumed = len(st.Done)
+			st.Complete = false
 		case !errors.Is(err, os.ErrNotExist):
 			return nil, err
 		}
 	}
 
-	// Count the work for the progress bar, and fail early on empty input.
-	total, nStories := 0, 0
-	for _, group := range [][]string{in.Neutral, in.Stories} {
-		for _, path := range group {
-			n := 0
-			if err := stories.Read(path, func(*stories.Story) error { n++; return nil }); err != nil {
-				return nil, err
-			}
-			total += n
-			if slices.Contains(in.Stories, path) {
-				nStories += n
-			}
+	if sharded {
+		total = 0
+		for _, n := range counts {
+			lo, hi := cfg.Shard.Range(n)
+			total += hi - lo
 		}
 	}
-	if nStories == 0 {
-		return nil, fmt.Errorf("%w (%v)", ErrNoStories, in.Stories)
-	}
-
 	rn := &runState{r: r, cfg: cfg, layers: layers, neutralIdx: neutralIdx, d: d, st: st, emoIdx: emoIdx,
-		progress: progress, total: total, done: len(st.Done), lastSave: time.Now(), seen: map[string]bool{}}
+		progress: progress, total: total, done: len(st.Done), lastSave: time.Now(), seen: map[string]bool{},
+		lines: counts, pos: map[stories.Kind]int{}}
 	rn.pending = make(map[int]*Moments, len(neutralIdx))
 	for _, i := range neutralIdx {
 		rn.pending[i] = NewMoments(d)
@@ -233,28 +263,38 @@ func Run(ctx context.Context, r Runner, in Input, cfg Config, progress Progress)
 		}
 		return nil, err
 	}
+	if sharded {
+		st.Complete, st.Denoise, st.Params = true, cfg.Denoise, cfg.Params
+	}
 	if cfg.Checkpoint != "" {
 		if err := saveState(cfg.Checkpoint, st); err != nil {
 			return nil, err
 		}
 	}
+	if sharded {
+		return &Result{Stats: st.Stats}, nil
+	}
+	return finish(st, in.Model, cfg.Window, cfg.Denoise, len(neutralIdx) > 0, cfg.Params)
+}
 
+// finish builds the vectors and the pack from an accumulated state.
+func finish(st *state, model vecpack.ModelInfo, window Window, dn Denoise, denoise bool, params map[string]string) (*Result, error) {
+	layers := st.Acc.Layers
 	neutral := make([]*Moments, len(layers))
 	for i, m := range st.Neutral {
 		if m.N > 0 {
 			neutral[i] = m
 		}
 	}
-	dn := cfg.Denoise
-	if len(neutralIdx) == 0 {
+	if !denoise {
 		dn.Fraction = 0
 	}
 	v, err := Build(st.Acc, neutral, dn)
 	if err != nil {
 		return nil, err
 	}
-	pack, err := v.Pack(PackOptions{Model: in.Model, Window: cfg.Window, Denoise: dn, Acc: st.Acc, Neutral: neutral,
-		NeutralText: st.NeutralTexts, HeldOut: st.HeldOut, Params: cfg.Params, Created: time.Now().UTC().Format(time.RFC3339)})
+	pack, err := v.Pack(PackOptions{Model: model, Window: window, Denoise: dn, Acc: st.Acc, Neutral: neutral,
+		NeutralText: st.NeutralTexts, HeldOut: st.HeldOut, Params: params, Created: time.Now().UTC().Format(time.RFC3339)})
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +339,9 @@ type runState struct {
 	total      int
 	done       int
 	lastSave   time.Time
-	seen       map[string]bool // IDs met in this run
+	seen       map[string]bool      // IDs met in this run
+	lines      map[stories.Kind]int // lines of each kind in the input (sharded runs)
+	pos        map[stories.Kind]int // lines of each kind read so far
 }
 
 type job struct {
@@ -314,6 +356,13 @@ func (rn *runState) readAll(ctx context.Context, paths []string, kind stories.Ki
 		err := stories.Read(path, func(s *stories.Story) error {
 			if err := ctx.Err(); err != nil {
 				return err
+			}
+			if sh := rn.cfg.Shard; sh.Count > 1 {
+				pos := rn.pos[kind]
+				rn.pos[kind]++
+				if lo, hi := sh.Range(rn.lines[kind]); pos < lo || pos >= hi {
+					return nil
+				}
 			}
 			if rn.seen[s.ID] {
 				rn.st.Stats.Repeated++

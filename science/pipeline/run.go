@@ -22,6 +22,7 @@ import (
 	"github.com/limbic-dev/limbic/science/prefs"
 	"github.com/limbic-dev/limbic/science/readout"
 	"github.com/limbic-dev/limbic/science/report"
+	"github.com/limbic-dev/limbic/science/shard"
 	"github.com/limbic-dev/limbic/science/stories"
 	"github.com/limbic-dev/limbic/science/validate"
 	"github.com/limbic-dev/limbic/science/vecpack"
@@ -53,6 +54,9 @@ type Config struct {
 	Extract         *extract.Config   // default: extract.BaseStoryConfig (base), DefaultConfig (chat)
 	Experiments     bool              // run feel, dose and implicit after validating
 	Function        bool              // with Experiments: also prefs and the behaviour analogues
+	// Shard makes Stories and Extract do one shard of their work into
+	// ShardDir (see MergeStories, MergeExtract); the zero value does all.
+	Shard shard.Shard
 	// Progress reports each step: stage names "stories", "neutral",
 	// "extract", "experiments".
 	Progress func(stage string, done, total int)
@@ -249,18 +253,28 @@ func Stories(ctx context.Context, m *model.Model, cfg Config) (emo, neu stories.
 		defer st.Close()
 		return stories.Generate(ctx, stories.Config{Spec: spec, Style: style, Batch: cfg.Batch, MaxTokens: cfg.MaxTokens, Render: render}, cfg.Generator, st, cfg.progress(stage))
 	}
-	if emo, err = gen(StoriesFile, stories.Spec{Kind: stories.Emotional, Emotions: cfg.Emotions, Topics: cfg.Topics, PerTopic: cfg.PerTopic, Seed: cfg.Seed}, "stories"); err != nil {
+	emoSpec := stories.Spec{Kind: stories.Emotional, Emotions: cfg.Emotions, Topics: cfg.Topics, PerTopic: cfg.PerTopic, Seed: cfg.Seed}
+	neuSpec := stories.Spec{Kind: stories.Neutral, Topics: cfg.NeutralTopics, PerTopic: cfg.NeutralPerTopic, Seed: cfg.Seed + 1}
+	if cfg.Shard.Count > 1 {
+		return storiesShard(ctx, m, cfg, style, emoSpec, neuSpec)
+	}
+	if emo, err = gen(StoriesFile, emoSpec, "stories"); err != nil {
 		return emo, neu, err
 	}
 	cfg.Log("stories: %d planned, %d written now, %d already there, %d dropped", emo.Planned, emo.Written, emo.Skipped, emo.Dropped)
-	neu, err = gen(NeutralFile, stories.Spec{Kind: stories.Neutral, Topics: cfg.NeutralTopics, PerTopic: cfg.NeutralPerTopic, Seed: cfg.Seed + 1}, "neutral")
+	neu, err = gen(NeutralFile, neuSpec, "neutral")
 	return emo, neu, err
 }
 
 // Extract reads the run's stories through m and writes the vector pack and
-// the held-out set.
+// the held-out set; first it merges the stories shards when the run has
+// them and no story file. With cfg.Shard it reads one shard of the texts
+// and writes only that shard's state (the result has no pack).
 func Extract(ctx context.Context, m *model.Model, cfg Config) (*extract.Result, error) {
 	cfg.Defaults(m)
+	if err := mergeIfMissing(cfg.Dir, StepStories); err != nil {
+		return nil, err
+	}
 	hash, err := m.WeightsHash()
 	if err != nil {
 		return nil, err
@@ -274,9 +288,16 @@ func Extract(ctx context.Context, m *model.Model, cfg Config) (*extract.Result, 
 	if _, err := os.Stat(filepath.Join(cfg.Dir, NeutralFile)); err == nil {
 		in.Neutral = []string{filepath.Join(cfg.Dir, NeutralFile)}
 	}
+	if cfg.Shard.Count > 1 {
+		if err := os.MkdirAll(filepath.Join(cfg.Dir, ShardDir), 0o755); err != nil {
+			return nil, err
+		}
+		ec.Shard = cfg.Shard
+		ec.Checkpoint = filepath.Join(cfg.Dir, ShardDir, shardName(StepExtract, cfg.Shard, ".state"))
+	}
 	ex, err := extract.Run(ctx, Runner{M: m}, in, ec, cfg.progress("extract"))
-	if err != nil {
-		return nil, err
+	if err != nil || cfg.Shard.Count > 1 {
+		return ex, err
 	}
 	if err := vecpack.Write(filepath.Join(cfg.Dir, PackFile), ex.Pack); err != nil {
 		return nil, err
@@ -287,11 +308,15 @@ func Extract(ctx context.Context, m *model.Model, cfg Config) (*extract.Result, 
 	return ex, nil
 }
 
-// Validate validates the run's pack on its held-out set, records the best
+// Validate validates the run's pack on its held-out set (first merging the
+// extract shards when the run has them and no pack), records the best
 // layer in the pack and returns the result. With a model it also scores the
 // hand-written stories of the pack's emotions at every layer
 // (Result.Handwritten, see ScoreHandwritten).
 func Validate(m *model.Model, dir string) (*validate.Result, error) {
+	if err := mergeIfMissing(dir, StepExtract); err != nil {
+		return nil, err
+	}
 	packPath := filepath.Join(dir, PackFile)
 	p, err := vecpack.Read(packPath)
 	if err != nil {

@@ -130,6 +130,35 @@ type runner struct {
 
 // Run runs the experiment on m with pack (which may be nil: then only Elo).
 func Run(ctx context.Context, m *model.Model, pack *vecpack.Pack, o Options) (*Result, error) {
+	e, err := newExperiment(m, pack, o)
+	if err != nil {
+		return nil, err
+	}
+	base, err := e.r.run(ctx, e.comps, nil, e.progress("baseline"))
+	if err != nil {
+		return nil, err
+	}
+	return e.analyse(ctx, base, func(k int, emotion string) ([][2]float64, error) {
+		return e.r.run(ctx, e.comps, e.hooks(k), e.progress("steer "+emotion))
+	})
+}
+
+// experiment is a run's settings and everything decided before the model
+// runs: the comparisons and, for the causal test, what is steered.
+type experiment struct {
+	m         *model.Model
+	pack      *vecpack.Pack
+	o         Options
+	r         *runner
+	res       *Result
+	comps     []comparison
+	chatModel bool
+	emos      []string              // read (and, causal, steered)
+	steered   []bool                // by activity: in the steered half
+	vecs      [][]steer.LayerVector // by emotion: the steering vectors
+}
+
+func newExperiment(m *model.Model, pack *vecpack.Pack, o Options) (*experiment, error) {
 	tok, err := m.Tokenizer()
 	if err != nil {
 		return nil, err
@@ -181,21 +210,99 @@ func Run(ctx context.Context, m *model.Model, pack *vecpack.Pack, o Options) (*R
 			o.Strength = 0.5
 		}
 	}
-	r := &runner{m: m, tok: tok, batch: o.Batch}
-	comps, err := r.comparisons(res.Protocol, o.Activities, o.Names)
-	if err != nil {
+	e := &experiment{m: m, pack: pack, o: o, r: &runner{m: m, tok: tok, batch: o.Batch}, res: res, chatModel: chatModel}
+	if e.comps, err = e.r.comparisons(res.Protocol, o.Activities, o.Names); err != nil {
 		return nil, err
 	}
-	progress := func(stage string) func(done, total int) {
-		if o.Progress == nil {
+	if pack == nil {
+		return e, nil
+	}
+	if res.Layers, err = middleLayers(pack, m.Layers, o.Layers); err != nil {
+		return nil, err
+	}
+	e.emos = o.Emotions
+	if len(e.emos) == 0 {
+		e.emos = pack.Meta.Emotions
+	}
+	for _, em := range e.emos {
+		if _, err := pack.EmotionIndex(em); err != nil {
+			return nil, fmt.Errorf("prefs: %w", err)
+		}
+	}
+	if !o.Causal {
+		return e, nil
+	}
+	// Causal test: steer each emotion on the steered half's tokens.
+	res.Strength = o.Strength
+	res.SteerLayers = o.SteerLayers
+	if len(res.SteerLayers) == 0 {
+		res.SteerLayers = res.Layers
+		if !chatModel {
+			res.SteerLayers = []int{pack.Meta.BestLayer}
+			if pack.Meta.BestLayer < 0 {
+				res.SteerLayers = res.Layers[len(res.Layers)/2:][:1]
+			}
+		}
+	}
+	for _, l := range res.SteerLayers {
+		if _, err := pack.LayerIndex(l); err != nil {
+			return nil, fmt.Errorf("prefs: steer layers: %w", err)
+		}
+	}
+	n := len(o.Activities)
+	rng := rand.New(rand.NewPCG(o.Seed, 0x73706c6974)) // "split"
+	perm := rng.Perm(n)
+	res.steeredIndex = slices.Sorted(slices.Values(perm[:n/2]))
+	e.steered = make([]bool, n)
+	for _, i := range res.steeredIndex {
+		e.steered[i] = true
+		res.Steered = append(res.Steered, o.Activities[i])
+	}
+	for _, em := range e.emos {
+		vecs, err := layerVectors(pack, em, o.Strength, res.SteerLayers, m, o.Kind)
+		if err != nil {
+			return nil, err
+		}
+		e.vecs = append(e.vecs, vecs)
+	}
+	return e, nil
+}
+
+func (e *experiment) progress(stage string) func(done, total int) {
+	if e.o.Progress == nil {
+		return nil
+	}
+	return func(done, total int) { e.o.Progress(stage, done, total) }
+}
+
+// hooks returns the steering of emotion k on the steered activities'
+// tokens in the prompt (not the options' continuations, which are what is
+// scored).
+func (e *experiment) hooks(k int) func(c *comparison, branch int) *hook.Set {
+	return func(c *comparison, branch int) *hook.Set {
+		var where hook.Spans
+		if e.steered[c.i] {
+			where = append(where, c.spanA)
+		}
+		if e.steered[c.j] {
+			where = append(where, c.spanB)
+		}
+		if len(where) == 0 {
 			return nil
 		}
-		return func(done, total int) { o.Progress(stage, done, total) }
+		hs := &hook.Set{}
+		for _, lv := range e.vecs[k] {
+			hs.Add(hook.Block(lv.Layer, hook.ResidPost), hook.AddVector(lv.Vec, where))
+		}
+		return hs
 	}
-	base, err := r.run(ctx, comps, nil, progress("baseline"))
-	if err != nil {
-		return nil, err
-	}
+}
+
+// analyse computes the result from the baseline's log-probabilities of
+// every comparison and, for the causal test, those steered with each
+// emotion (from steeredLPs).
+func (e *experiment) analyse(ctx context.Context, base [][2]float64, steeredLPs func(k int, emotion string) ([][2]float64, error)) (*Result, error) {
+	o, res, r, comps := e.o, e.res, e.r, e.comps
 	n := len(o.Activities)
 	res.outcomes = pool(comps, base, len(o.Names))
 	res.Comparisons = len(res.outcomes)
@@ -227,90 +334,29 @@ func Run(ctx context.Context, m *model.Model, pack *vecpack.Pack, o Options) (*R
 		res.Elo[a], res.EloCI[a] = elo[k], ci[k]
 		res.HardElo[a], res.HardEloCI[a] = hard[k], hci[k]
 	}
-	if pack == nil {
+	if e.pack == nil {
 		res.ForwardTokens = r.tokens
 		return res, nil
 	}
 
 	// Readout on each activity's own tokens.
-	if res.Layers, err = middleLayers(pack, m.Layers, o.Layers); err != nil {
-		return nil, err
-	}
-	emos := o.Emotions
-	if len(emos) == 0 {
-		emos = pack.Meta.Emotions
-	}
-	for _, e := range emos {
-		if _, err := pack.EmotionIndex(e); err != nil {
-			return nil, fmt.Errorf("prefs: %w", err)
-		}
-	}
-	read, metric, err := r.readouts(ctx, res.Protocol, o.Activities, o.Names[0], pack, o.Kind, emos, res.Layers)
+	read, metric, err := r.readouts(ctx, res.Protocol, o.Activities, o.Names[0], e.pack, o.Kind, e.emos, res.Layers)
 	if err != nil {
 		return nil, err
 	}
 	res.Metric, res.Readout = metric, read
-	for k, e := range emos {
-		x := read[e]
-		er := EmotionResult{Emotion: e, R: validate.Pearson(x, elo), P: PermutationP(x, elo, o.Permutations, o.Seed+uint64(k))}
+	for k, em := range e.emos {
+		x := read[em]
+		er := EmotionResult{Emotion: em, R: validate.Pearson(x, elo), P: PermutationP(x, elo, o.Permutations, o.Seed+uint64(k))}
 		res.Emotions = append(res.Emotions, er)
 	}
 	if !o.Causal {
 		res.ForwardTokens = r.tokens
 		return res, nil
 	}
-
-	// Causal test: steer each emotion on the steered half's tokens.
-	res.Strength = o.Strength
-	res.SteerLayers = o.SteerLayers
-	if len(res.SteerLayers) == 0 {
-		res.SteerLayers = res.Layers
-		if !chatModel {
-			res.SteerLayers = []int{pack.Meta.BestLayer}
-			if pack.Meta.BestLayer < 0 {
-				res.SteerLayers = res.Layers[len(res.Layers)/2:][:1]
-			}
-		}
-	}
-	for _, l := range res.SteerLayers {
-		if _, err := pack.LayerIndex(l); err != nil {
-			return nil, fmt.Errorf("prefs: steer layers: %w", err)
-		}
-	}
-	rng := rand.New(rand.NewPCG(o.Seed, 0x73706c6974)) // "split"
-	perm := rng.Perm(n)
-	res.steeredIndex = slices.Sorted(slices.Values(perm[:n/2]))
-	steered := make([]bool, n)
-	for _, i := range res.steeredIndex {
-		steered[i] = true
-		res.Steered = append(res.Steered, o.Activities[i])
-	}
 	var rs, ds []float64
-	for k, e := range emos {
-		vecs, err := layerVectors(pack, e, o.Strength, res.SteerLayers, m, o.Kind)
-		if err != nil {
-			return nil, err
-		}
-		// The steered activities' tokens in the prompt (not the options'
-		// continuations, which are what is scored).
-		hooks := func(c *comparison, branch int) *hook.Set {
-			var where hook.Spans
-			if steered[c.i] {
-				where = append(where, c.spanA)
-			}
-			if steered[c.j] {
-				where = append(where, c.spanB)
-			}
-			if len(where) == 0 {
-				return nil
-			}
-			hs := &hook.Set{}
-			for _, lv := range vecs {
-				hs.Add(hook.Block(lv.Layer, hook.ResidPost), hook.AddVector(lv.Vec, where))
-			}
-			return hs
-		}
-		lps, err := r.run(ctx, comps, hooks, progress("steer "+e))
+	for k, em := range e.emos {
+		lps, err := steeredLPs(k, em)
 		if err != nil {
 			return nil, err
 		}
@@ -551,6 +597,14 @@ func (r *runner) span(ids []int, marker, act string) (hook.Span, error) {
 // hooks gives a comparison's hooks for its prompt (branch −1) and for the
 // continuation of option A (0) or B (1).
 func (r *runner) run(ctx context.Context, comps []comparison, hooks func(c *comparison, branch int) *hook.Set, progress func(done, total int)) ([][2]float64, error) {
+	return r.runCalls(ctx, comps, hooks, progress, nil)
+}
+
+// runCalls is run that makes only the batched calls, of comparisons
+// from..upto−1, for which only (when not nil) returns true; the others'
+// results stay zero. The calls are the same whatever only says, so that
+// shards of the calls compute what one process computes.
+func (r *runner) runCalls(ctx context.Context, comps []comparison, hooks func(c *comparison, branch int) *hook.Set, progress func(done, total int), only func(from, upto int) bool) ([][2]float64, error) {
 	out := make([][2]float64, len(comps))
 	// Groups of comparisons that share a first option (and name): their
 	// prompts share a prefix. Several groups run in one batched call.
@@ -562,6 +616,10 @@ func (r *runner) run(ctx context.Context, comps []comparison, hooks func(c *comp
 		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if only != nil && !only(from, upto) {
+			parts, pending, from = parts[:0], 0, upto
+			return nil
 		}
 		if err := r.runParts(parts, hooks, out[from:]); err != nil {
 			return err

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/limbic-dev/limbic/science/shard"
 )
 
 // Spec is what to generate: PerTopic texts for every (emotion, topic) pair,
@@ -75,6 +77,9 @@ type Config struct {
 	// adds BOS): the text a StyleRequest story continues. Required for
 	// StyleRequest.
 	Render func(user string) (string, error)
+	// Shard restricts the run to one shard's tasks (ShardTasks); the zero
+	// value runs them all.
+	Shard shard.Shard
 }
 
 func (c *Config) defaults() {
@@ -146,6 +151,12 @@ func Generate(ctx context.Context, cfg Config, gen Generator, store *Store, prog
 	tasks, err := cfg.Tasks()
 	if err != nil {
 		return sum, err
+	}
+	if cfg.Shard.Count > 1 {
+		if err := cfg.Shard.Validate(); err != nil {
+			return sum, err
+		}
+		tasks = ShardTasks(tasks, cfg.Shard)
 	}
 	sum.Planned = len(tasks)
 	var todo []Task
