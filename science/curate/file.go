@@ -130,4 +130,3 @@ func SelectFile(inPath, outPath string, sel Selector) (*Selection, error) {
 	}
 	return res, os.Rename(partial, outPath)
 }
-
