@@ -90,6 +90,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newCompareCmd(),
 		newPatchCmd(),
 		newClusterCmd(),
+		newCurateCmd(),
 	)
 	return root
 }
@@ -121,7 +122,7 @@ func run(args []string) int {
 
 // resumable are the commands that continue where they stopped when run
 // again with the same arguments.
-var resumable = map[string]bool{"run": true, "stories": true, "extract": true, "pull": true}
+var resumable = map[string]bool{"run": true, "stories": true, "extract": true, "pull": true, "curate": true}
 
 // shellCommand quotes args for a POSIX shell, so that the line can be pasted.
 func shellCommand(args []string) string {

@@ -26,7 +26,7 @@ const (
 // kept: a quota that balances the corpus' emotional mix.
 type Selector struct {
 	Expr        *Expr
-	Metric      string // MetricZ (default) or MetricCos
+	Metric      string // MetricZ or MetricCos; "": z-scores when the corpus has them
 	PerDominant int
 }
 
@@ -117,10 +117,7 @@ type scored struct {
 // every line must carry the same ones. name is the input's name in errors.
 func Select(in io.Reader, name string, out io.Writer, sel Selector) (*Selection, error) {
 	metric := sel.Metric
-	if metric == "" {
-		metric = MetricZ
-	}
-	if metric != MetricZ && metric != MetricCos {
+	if metric != "" && metric != MetricZ && metric != MetricCos {
 		return nil, fmt.Errorf("metric %q: want z or cos", metric)
 	}
 	res := &Selection{PerDominant: sel.PerDominant}
@@ -148,6 +145,12 @@ func Select(in io.Reader, name string, out io.Writer, sel Selector) (*Selection,
 			}
 			if l.Limbic == nil {
 				return nil, fmt.Errorf("%s:%d: no %q scores: score the corpus first", name, n, Key)
+			}
+			if metric == "" {
+				metric = MetricCos
+				if l.Limbic.Z != nil {
+					metric = MetricZ
+				}
 			}
 			m := l.Limbic.Cos
 			if metric == MetricZ {

@@ -217,7 +217,7 @@ func TestSelectErrors(t *testing.T) {
 		want string
 	}{
 		{"{\"text\":\"a\"}\n", Selector{}, `s.jsonl:1: no "limbic" scores`},
-		{`{"limbic":{"cos":{"calm":1}}}` + "\n", Selector{}, "s.jsonl:1: no z-scores"},
+		{`{"limbic":{"cos":{"calm":1}}}` + "\n", Selector{Metric: MetricZ}, "s.jsonl:1: no z-scores"},
 		{`{"limbic":{"cos":{"calm":1},"z":{"calm":1}}}` + "\nnot json\n", Selector{}, "s.jsonl:2:"},
 		{`{"limbic":{"cos":{"sad":1},"z":{"sad":1}}}` + "\n", Selector{Expr: e}, `unknown emotion "calm"`},
 		{`{"limbic":{"cos":{"calm":1},"z":{"calm":1}}}` + "\n" + `{"limbic":{"cos":{"sad":1},"z":{"sad":1}}}` + "\n", Selector{}, `s.jsonl:2: no score for "calm"`},
