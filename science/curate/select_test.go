@@ -239,3 +239,56 @@ func TestSelectErrors(t *testing.T) {
 		}
 	}
 }
+
+// The table and the page show every emotion with its means before and
+// after, and the page carries both charts.
+func TestProfileReports(t *testing.T) {
+	in := `{"limbic":{"tokens":3,"cos":{"calm":0.1,"sad":0},"z":{"calm":2,"sad":-1}}}
+{"limbic":{"tokens":5,"cos":{"calm":0,"sad":0.2},"z":{"calm":-1,"sad":3}}}
+{"limbic":{"tokens":4,"cos":{"calm":0.1,"sad":0},"z":{"calm":1,"sad":0}}}
+`
+	e, err := ParseExpr("calm > 0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Select(strings.NewReader(in), "s.jsonl", nil, Selector{Expr: e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"calm mean before", res.Before.Emotions[0].Mean, 2.0 / 3},
+		{"sad mean before", res.Before.Emotions[1].Mean, 2.0 / 3},
+		{"calm mean after", res.After.Emotions[0].Mean, 1.5},
+		{"sad mean after", res.After.Emotions[1].Mean, -0.5},
+		{"calm std after", res.After.Emotions[0].Std, math.Sqrt(0.5)},
+		{"tokens after", float64(res.After.Tokens), 7},
+		{"calm dominant after", float64(res.After.Emotions[0].Dominant), 2},
+		{"sad dominant before", float64(res.Before.Emotions[1].Dominant), 1},
+	} {
+		if d := c.got - c.want; !(d*d <= 1e-8) {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	var tb strings.Builder
+	if err := WriteTable(&tb, res); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"calm", "+0.667", "+1.500", "+0.833", "sad", "-0.500", "documents", "tokens"} {
+		if !strings.Contains(tb.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, tb.String())
+		}
+	}
+	var page bytes.Buffer
+	if err := WriteHTML(&page, res, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(page.String(), "<svg"); got != 2 {
+		t.Errorf("page has %d charts, want 2", got)
+	}
+	if !strings.Contains(page.String(), "<code>calm &gt; 0</code>") {
+		t.Errorf("page does not show the expression")
+	}
+}
