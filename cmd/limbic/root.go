@@ -92,6 +92,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newClusterCmd(),
 		newTuneCmd(),
 		newMergeCmd(),
+		newCurateCmd(),
 	)
 	return root
 }
@@ -123,7 +124,7 @@ func run(args []string) int {
 
 // resumable are the commands that continue where they stopped when run
 // again with the same arguments.
-var resumable = map[string]bool{"run": true, "stories": true, "extract": true, "pull": true}
+var resumable = map[string]bool{"run": true, "stories": true, "extract": true, "pull": true, "curate": true}
 
 // shellCommand quotes args for a POSIX shell, so that the line can be pasted.
 func shellCommand(args []string) string {
