@@ -98,6 +98,8 @@ func newTuneCmd() *cobra.Command {
 		targets string
 		resume  bool
 		merge   bool
+		recipe  string
+		rebuild bool
 	)
 	cmd := &cobra.Command{
 		Use:   "tune --data FILE.jsonl --out DIR [flags]",
@@ -121,9 +123,17 @@ the end. --resume continues from the last complete checkpoint with the same
 losses as an uninterrupted run (same flags and thread count).`,
 		Example: `  limbic tune --data chats.jsonl --out runs/chat --epochs 2 --batch 8 --seq-len 256
   limbic tune --data chats.jsonl --out runs/lora --steps 500 --lora-rank 16 --lora-targets q_proj,v_proj --merge
-  limbic tune --data chats.jsonl --out runs/chat --epochs 2 --batch 8 --seq-len 256 --resume`,
+  limbic tune --data chats.jsonl --out runs/chat --epochs 2 --batch 8 --seq-len 256 --resume
+  limbic tune --recipe chat`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch recipe {
+			case "":
+			case "chat":
+				return runChatRecipe(cmd.Context(), rebuild)
+			default:
+				return fmt.Errorf("--recipe %q: the recipes are: chat (stories15m-chat)", recipe)
+			}
 			c.Model = g.model
 			c.LoRATargets = nil
 			if targets != "" {
@@ -177,6 +187,8 @@ losses as an uninterrupted run (same flags and thread count).`,
 	f.BoolVar(&c.AppendEOS, "append-eos", false, "put the tokenizer's EOS after every example")
 	f.BoolVar(&resume, "resume", false, "continue from the last complete checkpoint in --out")
 	f.BoolVar(&merge, "merge", false, "LoRA: also write the weights with the adapter merged to OUT/merged")
+	f.StringVar(&recipe, "recipe", "", "build a model limbic ships a recipe for, then evaluate it: chat (stories15m-chat, stories15M fine-tuned on dialogues made from its own stories; also built on first use of --model stories15m-chat)")
+	f.BoolVar(&rebuild, "rebuild", false, "with --recipe: build the model again even if it exists (an interrupted build resumes anyway)")
 	addJSON(cmd)
 	return cmd
 }
