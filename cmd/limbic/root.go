@@ -90,6 +90,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newCompareCmd(),
 		newPatchCmd(),
 		newClusterCmd(),
+		newWatchCmd(),
 	)
 	return root
 }
