@@ -102,6 +102,11 @@ trajectories of the most-changed emotions against step.`,
 			ref := g.model
 			if base != "" {
 				ref = base
+			} else if !cmd.Flags().Changed("model") {
+				// An adapter run names its base in adapter_config.json.
+				if named := adapterBaseOf(run); named != "" {
+					ref = named
+				}
 			}
 			bm, err := loadTextModelRef(ctx, ref)
 			if err != nil {
@@ -219,7 +224,7 @@ trajectories of the most-changed emotions against step.`,
 	addJSON(c)
 	vf.add(c, false)
 	f.StringVar(&vf.vectors, "pack", "", "the vector pack (same as --vectors)")
-	f.StringVar(&base, "base", "", "base model: the model of LoRA adapter checkpoints, whose vector pack and tokenizer are used (default: --model)")
+	f.StringVar(&base, "base", "", "base model: the model of LoRA adapter checkpoints, whose vector pack and tokenizer are used (default: the adapters' base_model_name_or_path, else --model)")
 	f.StringVar(&probesFile, "probes", "", "probe prompts: JSON lines {\"prompt\", \"kind\"} or one prompt per line (default: the shipped set)")
 	f.StringVar(&layer, "layer", "best", "main readout layer: best (the pack's) or a number, negative from the end")
 	f.StringVar(&rulesFile, "rules", "", "alert rules over checkpoints (YAML or JSON, serve's rule language)")
@@ -381,4 +386,20 @@ func writeWatchReport(path, run string, w *trainwatch.Watcher, top int) error {
 		return err
 	}
 	return atomicfile.WriteFile(path, 0o644, func(wr io.Writer) error { _, err := wr.Write(buf.Bytes()); return err })
+}
+
+// adapterBaseOf returns the base model named by the first adapter
+// checkpoint of run ("" when there is none or it names none).
+func adapterBaseOf(run string) string {
+	cps, _, err := trainwatch.Scan(run, trainwatch.ScanOptions{NoMarker: true})
+	if err != nil {
+		return ""
+	}
+	for _, c := range cps {
+		if c.Kind == trainwatch.Adapter {
+			b, _ := trainwatch.AdapterBase(c.Dir)
+			return b
+		}
+	}
+	return ""
 }

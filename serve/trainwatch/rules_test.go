@@ -13,7 +13,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/limbic-dev/limbic/internal/testpack"
 	"github.com/limbic-dev/limbic/serve/monitor"
+	"github.com/limbic-dev/limbic/serve/telemetry"
 )
 
 // A scenario: rules, per-checkpoint mean readouts at the main layer, and
@@ -193,7 +195,8 @@ func TestRecordTwiceFails(t *testing.T) {
 	}
 }
 
-// TestDeltaStatsRejectedByServer: dz has no meaning over tokens.
+// TestDeltaStatsParse: dz, dcos and dproj parse as rule stats; an unknown
+// stat is still an error.
 func TestDeltaStatsParse(t *testing.T) {
 	for _, st := range []string{"dz", "dcos", "dproj"} {
 		rules, err := monitor.ParseRules([]byte(fmt.Sprintf("- {name: a, emotion: calm, stat: %s, op: '>', threshold: 1}", st)), "yaml")
@@ -206,5 +209,25 @@ func TestDeltaStatsParse(t *testing.T) {
 	}
 	if _, err := monitor.ParseRules([]byte("- {name: a, emotion: calm, stat: dq, op: '>', threshold: 1}"), "yaml"); err == nil {
 		t.Error("stat dq: no error")
+	}
+}
+
+// TestDeltaStatsRejectedByServer: the server's token telemetry refuses a
+// rule on a change between checkpoints (it would never see a value) and
+// accepts the same rule on z.
+func TestDeltaStatsRejectedByServer(t *testing.T) {
+	p := testpack.Random(testpack.Options{Emotions: []string{"calm"}, D: 8, Layers: 4, BestLayer: 2})
+	for _, tc := range []struct {
+		stat string
+		ok   bool
+	}{{"z", true}, {"dz", false}, {"dcos", false}} {
+		rules, err := monitor.ParseRules([]byte(fmt.Sprintf("- {name: a, emotion: calm, stat: %s, op: '>', threshold: 1}", tc.stat)), "yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = telemetry.New(p, telemetry.Options{NLayers: 4, Dim: 8, Rules: rules})
+		if got := err == nil; got != tc.ok {
+			t.Errorf("stat %s: telemetry.New error %v, want ok=%v", tc.stat, err, tc.ok)
+		}
 	}
 }

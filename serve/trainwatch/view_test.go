@@ -1,0 +1,65 @@
+package trainwatch
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/limbic-dev/limbic/science/report"
+	"github.com/limbic-dev/limbic/serve/monitor"
+)
+
+// plantedHistory: "b" drifts most (max |dz| 2 at the middle checkpoint, back
+// to 0.5 at the end), "c" second (1 at the end), "a" not at all.
+func plantedHistory() []Record {
+	emos := []string{"a", "b", "c"}
+	zs := [][]float64{{0, 0, 0}, {0, 2, 0.5}, {0, 0.5, 1}}
+	s := newSeries(nil)
+	for i, z := range zs {
+		s.add(Result{Step: 100 * (i + 1), Probes: 3, Layers: []Readout{{Layer: 2, Emotions: emos, Z: z, Cos: []float64{0.1, 0.2, 0.3}, Proj: z}}})
+	}
+	return s.history
+}
+
+func TestChangesRankByLargestDrift(t *testing.T) {
+	ch := Changes(plantedHistory(), 2)
+	var order []string
+	for _, c := range ch {
+		order = append(order, c.Emotion)
+	}
+	if got, want := strings.Join(order, ","), "b,c,a"; got != want {
+		t.Fatalf("order %s, want %s", got, want)
+	}
+	if !(math.Abs(ch[0].MaxAbs-2) <= 1e-12) || !(math.Abs(ch[0].DZ-0.5) <= 1e-12) || !(math.Abs(ch[1].DZ-1) <= 1e-12) {
+		t.Errorf("b: max %g dz %g; c: dz %g; want 2, 0.5, 1", ch[0].MaxAbs, ch[0].DZ, ch[1].DZ)
+	}
+}
+
+func TestSectionMarksAlertsAndRenders(t *testing.T) {
+	h := plantedHistory()
+	alerts := []Alert{{Step: 200, Event: monitor.Event{Rule: "b-drift", Kind: monitor.EventFiring, Pos: 200}},
+		{Step: 300, Event: monitor.Event{Rule: "b-drift", Kind: monitor.EventResolved, Pos: 300}}}
+	sec := Section(h, alerts, 2, 2)
+	if len(sec.Rows) != 3 || sec.Rows[0][0].Text != "b" || sec.Rows[0][3].Text != "+0.500" {
+		t.Errorf("table rows: %+v", sec.Rows)
+	}
+	fig := string(sec.Figure)
+	// Two series (b and c, the top 2), one alert mark (firing only).
+	if got := strings.Count(fig, "<polyline"); got != 2 {
+		t.Errorf("figure has %d lines, want 2", got)
+	}
+	if got := strings.Count(fig, ">b-drift<"); got != 1 {
+		t.Errorf("figure has %d alert labels, want 1", got)
+	}
+	if !strings.Contains(sec.Note, "b-drift at step 200") {
+		t.Errorf("note: %s", sec.Note)
+	}
+	var buf bytes.Buffer
+	if err := report.WriteSections(&buf, "t", "dev", []report.Section{sec}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "Training: emotion readouts per checkpoint") {
+		t.Error("page lacks the section")
+	}
+}
