@@ -75,10 +75,13 @@ stats dz, dcos and dproj are the changes since the first checkpoint, e.g.
     clear: 0.5
     action: {type: webhook, url: http://localhost:9000/alerts}
 
+--rules default watches desperate rising and calm falling by more than 1 z.
 Alerts are stored before a webhook is sent. Output: a progress line per
-checkpoint on stderr (--json: one JSON line per checkpoint on stdout),
-Prometheus metrics with --metrics-addr, and with --report an HTML page with the
-trajectories of the most-changed emotions against step.`,
+checkpoint on stderr (--json: one JSON line per checkpoint on stdout);
+with --metrics-addr, Prometheus metrics at /metrics and the training view at
+/; with --report, the training view written as an HTML file: trajectories of
+the most-changed emotions against step with alerts marked, and a table of
+the change at the last checkpoint.`,
 		Example: `  limbic watch runs/calm --once
   limbic watch runs/calm --rules drift.yaml --metrics-addr :9464 --report runs/calm/watch.html
   limbic watch out/ --base stories15m --json --interval 10s`,
@@ -129,7 +132,13 @@ trajectories of the most-changed emotions against step.`,
 				}
 			}
 			var rules []monitor.Rule
-			if rulesFile != "" {
+			switch rulesFile {
+			case "":
+			case "default":
+				if rules = trainwatch.DefaultRules(pack.Meta.Emotions); len(rules) == 0 {
+					return fmt.Errorf("--rules default: the vector pack has neither desperate nor calm")
+				}
+			default:
 				if rules, err = monitor.LoadRules(rulesFile); err != nil {
 					return err
 				}
@@ -149,6 +158,8 @@ trajectories of the most-changed emotions against step.`,
 			}
 			defer db.Close()
 			var met *trainwatch.Metrics
+			var w *trainwatch.Watcher
+			ready := make(chan struct{})
 			if metricsAddr != "" {
 				met = trainwatch.NewMetrics()
 				ln, err := net.Listen("tcp", metricsAddr)
@@ -157,16 +168,30 @@ trajectories of the most-changed emotions against step.`,
 				}
 				mux := http.NewServeMux()
 				mux.Handle("/metrics", met.Handler())
+				mux.HandleFunc("/{$}", func(rw http.ResponseWriter, r *http.Request) {
+					select {
+					case <-ready:
+					default:
+						http.Error(rw, "starting", http.StatusServiceUnavailable)
+						return
+					}
+					b, err := watchPage(run, w, top)
+					if err != nil {
+						http.Error(rw, err.Error(), http.StatusInternalServerError)
+						return
+					}
+					rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+					rw.Write(b)
+				})
 				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 				go srv.Serve(ln)
 				defer srv.Close()
 				if !g.quiet {
-					fmt.Fprintf(os.Stderr, "metrics on http://%s/metrics\n", ln.Addr())
+					fmt.Fprintf(os.Stderr, "metrics on http://%s/metrics, training view on http://%s/\n", ln.Addr(), ln.Addr())
 				}
 			}
 			out := bufio.NewWriter(os.Stdout)
 			defer out.Flush()
-			var w *trainwatch.Watcher
 			onRecord := func(rec trainwatch.Record, alerts []trainwatch.Alert) {
 				if g.jsonOut {
 					b, err := json.Marshal(watchLine(rec, alerts, w.MainLayer()))
@@ -198,6 +223,7 @@ trajectories of the most-changed emotions against step.`,
 			if err != nil {
 				return err
 			}
+			close(ready)
 			if !g.quiet {
 				fmt.Fprintf(os.Stderr, "watching %s: %d probes (%s), pack %s at layer %d, %d checkpoints recorded before, database %s\n",
 					run, len(probes.Probes), probes.Name, packPath, w.MainLayer(), len(w.History()), dbPath)
@@ -227,11 +253,11 @@ trajectories of the most-changed emotions against step.`,
 	f.StringVar(&base, "base", "", "base model: the model of LoRA adapter checkpoints, whose vector pack and tokenizer are used (default: the adapters' base_model_name_or_path, else --model)")
 	f.StringVar(&probesFile, "probes", "", "probe prompts: JSON lines {\"prompt\", \"kind\"} or one prompt per line (default: the shipped set)")
 	f.StringVar(&layer, "layer", "best", "main readout layer: best (the pack's) or a number, negative from the end")
-	f.StringVar(&rulesFile, "rules", "", "alert rules over checkpoints (YAML or JSON, serve's rule language)")
+	f.StringVar(&rulesFile, "rules", "", "alert rules over checkpoints: a YAML or JSON file in serve's rule language, or default (desperate dz > 1, calm dz < -1, for 2 checkpoints)")
 	f.StringVar(&dbPath, "db", "", "state database (default RUN_DIR/watch.db)")
 	f.BoolVar(&once, "once", false, "evaluate the checkpoints that exist and exit")
 	f.DurationVar(&interval, "interval", 30*time.Second, "how often to look for new checkpoints")
-	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at this address (/metrics)")
+	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics (/metrics) and the live training view (/) at this address")
 	f.StringVar(&lossFile, "loss-file", "", "held-out texts for the loss: JSON lines with \"text\", or plain text")
 	f.BoolVar(&noMarker, "no-marker", false, "accept checkpoints without trainer_state.json")
 	f.StringVar(&reportPath, "report", "", "write the training view (HTML) here after each checkpoint")
@@ -379,13 +405,22 @@ func progressLine(rec trainwatch.Record, alerts []trainwatch.Alert, layer, top i
 	return b.String()
 }
 
-func writeWatchReport(path, run string, w *trainwatch.Watcher, top int) error {
+// watchPage renders the training view of the run as an HTML page.
+func watchPage(run string, w *trainwatch.Watcher, top int) ([]byte, error) {
 	sec := trainwatch.Section(w.History(), w.Alerts(), w.MainLayer(), top)
 	var buf bytes.Buffer
 	if err := report.WriteSections(&buf, "Training run "+filepath.Base(filepath.Clean(run)), version, []report.Section{sec}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func writeWatchReport(path, run string, w *trainwatch.Watcher, top int) error {
+	b, err := watchPage(run, w, top)
+	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(path, 0o644, func(wr io.Writer) error { _, err := wr.Write(buf.Bytes()); return err })
+	return atomicfile.WriteFile(path, 0o644, func(wr io.Writer) error { _, err := wr.Write(b); return err })
 }
 
 // adapterBaseOf returns the base model named by the first adapter

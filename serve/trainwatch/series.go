@@ -2,6 +2,7 @@ package trainwatch
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/limbic-dev/limbic/serve/monitor"
@@ -79,4 +80,29 @@ func restore(ctx context.Context, db *DB, rs *monitor.RuleSet, now time.Time) (*
 		}
 	}
 	return s, nil
+}
+
+// DefaultRules are drift rules for a fine-tune, over the change since the
+// first checkpoint at the main layer: desperate up by more than 1 z, calm
+// down by more than 1 z, each held for 2 further checkpoints and resolved
+// only once back within 0.5. Rules on emotions the pack lacks are left out
+// (Validate would refuse them). The thresholds are starting points, not
+// calibrated values.
+func DefaultRules(emotions []string) []monitor.Rule {
+	clear := func(v float64) *float64 { return &v }
+	all := []monitor.Rule{
+		{Name: "desperate-drift", Emotion: "desperate", Stat: monitor.DeltaZ, Op: monitor.Above, Threshold: 1, Clear: clear(0.5)},
+		{Name: "calm-drift", Emotion: "calm", Stat: monitor.DeltaZ, Op: monitor.Below, Threshold: -1, Clear: clear(-0.5)},
+	}
+	var out []monitor.Rule
+	for _, r := range all {
+		if !slices.Contains(emotions, r.Emotion) {
+			continue
+		}
+		r.Layer, r.For, r.Window, r.Severity = monitor.BestLayer, 2, 1, "warning"
+		r.Labels = map[string]string{"source": "watch-default"}
+		r.Action = monitor.Action{Type: monitor.Record}
+		out = append(out, r)
+	}
+	return out
 }

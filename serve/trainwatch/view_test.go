@@ -63,3 +63,33 @@ func TestSectionMarksAlertsAndRenders(t *testing.T) {
 		t.Error("page lacks the section")
 	}
 }
+
+// TestDefaultRules: only the pack's emotions get a rule, and the desperate
+// drift fires on the third checkpoint in a row more than 1 z above the
+// baseline.
+func TestDefaultRules(t *testing.T) {
+	if got := DefaultRules([]string{"happy"}); len(got) != 0 {
+		t.Errorf("a pack without desperate and calm: %d rules", len(got))
+	}
+	rules := DefaultRules([]string{"calm", "desperate", "happy"})
+	rs, err := monitor.NewRuleSet(rules, 2)
+	if err != nil || len(rules) != 2 {
+		t.Fatalf("%d rules: %v", len(rules), err)
+	}
+	s := newSeries(rs)
+	var fired []int
+	for i, z := range []float64{0, 1.5, 1.5, 1.5, 1.5} {
+		_, evs := s.add(Result{Step: i, Layers: []Readout{{Layer: 2, Emotions: []string{"calm", "desperate"}, Z: []float64{0, z}, Cos: []float64{0, 0}, Proj: []float64{0, 0}}}})
+		for _, e := range evs {
+			if e.Kind == monitor.EventFiring {
+				fired = append(fired, e.Pos)
+				if e.Rule != "desperate-drift" {
+					t.Errorf("rule %s fired", e.Rule)
+				}
+			}
+		}
+	}
+	if len(fired) != 1 || fired[0] != 3 {
+		t.Errorf("fired at %v, want [3]", fired)
+	}
+}

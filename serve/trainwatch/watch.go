@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/limbic-dev/limbic/science/readout"
@@ -58,7 +59,9 @@ type Watcher struct {
 	done     map[int]bool
 	attempts map[int]int
 	gaveUp   map[int]bool
-	alerts   []Alert
+
+	mu     sync.Mutex // guards ser.history and alerts for readers beside Poll
+	alerts []Alert
 }
 
 // New builds the watcher, checks the database against its settings and
@@ -152,11 +155,21 @@ func contains(xs []int, x int) bool {
 // MainLayer is the main readout layer.
 func (w *Watcher) MainLayer() int { return w.main }
 
-// History returns the evaluated checkpoints in evaluation order.
-func (w *Watcher) History() []Record { return append([]Record(nil), w.ser.history...) }
+// History returns the evaluated checkpoints in evaluation order. It is
+// safe to call while Poll runs.
+func (w *Watcher) History() []Record {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Record(nil), w.ser.history...)
+}
 
-// Alerts returns the stored alerts in order.
-func (w *Watcher) Alerts() []Alert { return append([]Alert(nil), w.alerts...) }
+// Alerts returns the stored alerts in order. It is safe to call while Poll
+// runs.
+func (w *Watcher) Alerts() []Alert {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Alert(nil), w.alerts...)
+}
 
 // Value returns a readout of rec for a rule key: the mean over the probes
 // (z, proj, cos) or its change since the baseline (dz, dproj, dcos).
@@ -211,13 +224,17 @@ func (w *Watcher) Poll(ctx context.Context) (int, error) {
 			w.torn(c, err)
 			continue
 		}
+		w.mu.Lock()
 		rec, evs := w.ser.add(res)
 		alerts, err := w.o.DB.Record(ctx, res, evs)
+		if err == nil {
+			w.alerts = append(w.alerts, alerts...)
+		}
+		w.mu.Unlock()
 		if err != nil {
 			return n, err
 		}
 		w.done[c.Step] = true
-		w.alerts = append(w.alerts, alerts...)
 		n++
 		if w.o.Metrics != nil {
 			w.o.Metrics.observe(rec, alerts, w.main)
