@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,8 +38,10 @@ type Options struct {
 	Rules     []monitor.Rule
 	Load      LoadFunc
 	Scan      ScanOptions
-	// MaxAttempts is how many failed loads of an unchanged checkpoint are
-	// retried before the watcher gives up on it for this process (default 3).
+	// MaxAttempts is how many failed reads of a checkpoint whose files did
+	// not change in between are made before the watcher gives up on it for
+	// this process (default 3). Reads that fail while the files keep
+	// changing (a writer at work) do not count.
 	MaxAttempts int
 	Notifier    *monitor.Notifier // nil: monitor.NewNotifier()
 	Metrics     *Metrics          // nil: none
@@ -58,6 +61,7 @@ type Watcher struct {
 	main     int
 	done     map[int]bool
 	attempts map[int]int
+	seen     map[int][]FileState // the files at the last failed attempt
 	gaveUp   map[int]bool
 
 	mu     sync.Mutex // guards ser.history and alerts for readers beside Poll
@@ -86,7 +90,7 @@ func New(ctx context.Context, o Options) (*Watcher, error) {
 		return nil, fmt.Errorf("trainwatch: %w", err)
 	}
 	layers := []int{main}
-	w := &Watcher{o: o, main: main, done: map[int]bool{}, attempts: map[int]int{}, gaveUp: map[int]bool{}}
+	w := &Watcher{o: o, main: main, done: map[int]bool{}, attempts: map[int]int{}, seen: map[int][]FileState{}, gaveUp: map[int]bool{}}
 	if len(o.Rules) > 0 {
 		if err := monitor.Validate(o.Rules, o.Pack.Meta.Emotions); err != nil {
 			return nil, err
@@ -301,6 +305,12 @@ func finiteResult(r Result) error {
 }
 
 func (w *Watcher) torn(c Checkpoint, err error) {
+	if !slices.EqualFunc(w.seen[c.Step], c.Files, func(a, b FileState) bool {
+		return a.Name == b.Name && a.Size == b.Size && a.ModTime.Equal(b.ModTime)
+	}) {
+		w.attempts[c.Step] = 0 // the files changed since the last attempt: a writer at work
+	}
+	w.seen[c.Step] = c.Files
 	w.attempts[c.Step]++
 	if w.o.Metrics != nil {
 		w.o.Metrics.torn.Inc()
