@@ -41,6 +41,7 @@ func newWatchCmd() *cobra.Command {
 		noMarker    bool
 		reportPath  string
 		top         int
+		withBase    bool
 	)
 	c := &cobra.Command{
 		Use:   "watch RUN_DIR",
@@ -224,6 +225,11 @@ the change at the last checkpoint.`,
 				return err
 			}
 			close(ready)
+			if withBase {
+				if _, err := w.RecordBase(ctx, &trainwatch.Loaded{Model: bm.Transformer, Tok: bm.Tok}, ref); err != nil {
+					return err
+				}
+			}
 			if !g.quiet {
 				fmt.Fprintf(os.Stderr, "watching %s: %d probes (%s), pack %s at layer %d, %d checkpoints recorded before, database %s\n",
 					run, len(probes.Probes), probes.Name, packPath, w.MainLayer(), len(w.History()), dbPath)
@@ -262,6 +268,7 @@ the change at the last checkpoint.`,
 	f.BoolVar(&noMarker, "no-marker", false, "accept checkpoints without trainer_state.json")
 	f.StringVar(&reportPath, "report", "", "write the training view (HTML) here after each checkpoint")
 	f.IntVar(&top, "top", 5, "emotions shown: the most changed")
+	f.BoolVar(&withBase, "include-base", false, "record the base model itself as step 0, the baseline (with a new database)")
 	return c
 }
 

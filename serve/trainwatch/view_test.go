@@ -2,6 +2,7 @@ package trainwatch
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"strings"
 	"testing"
@@ -91,5 +92,31 @@ func TestDefaultRules(t *testing.T) {
 	}
 	if len(fired) != 1 || fired[0] != 3 {
 		t.Errorf("fired at %v, want [3]", fired)
+	}
+}
+
+// TestRecordBase: the base model recorded as step 0 becomes the baseline (a
+// checkpoint with the base's weights reads dz = 0 against it), once.
+func TestRecordBase(t *testing.T) {
+	e := newEnv(t)
+	run := t.TempDir()
+	e.write(t, run, 10, 0)
+	w, _ := e.watcher(t, run, t.TempDir()+"/watch.db", watchSetup{})
+	ok, err := w.RecordBase(context.Background(), &Loaded{Model: e.base.Transformer, Tok: e.base.Tok}, "stories15m")
+	if err != nil || !ok {
+		t.Fatalf("RecordBase: %v, %v", ok, err)
+	}
+	if ok, err := w.RecordBase(context.Background(), &Loaded{Model: e.base.Transformer, Tok: e.base.Tok}, "stories15m"); err != nil || ok {
+		t.Fatalf("second RecordBase: %v, %v; want false, nil", ok, err)
+	}
+	if _, err := w.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := w.History()
+	if len(h) != 2 || h[0].Kind != Base || h[0].Step != 0 || h[1].BaselineStep != 0 {
+		t.Fatalf("history: %d records, first %s step %d, baseline of the second %d", len(h), h[0].Kind, h[0].Step, h[1].BaselineStep)
+	}
+	if d := maxAbs(h[1].Delta[0].Z); !(d <= 1e-5) {
+		t.Errorf("the base's own weights read max |dz| %g against the base, want 0", d)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -228,29 +230,66 @@ func (w *Watcher) Poll(ctx context.Context) (int, error) {
 			w.torn(c, err)
 			continue
 		}
-		w.mu.Lock()
-		rec, evs := w.ser.add(res)
-		alerts, err := w.o.DB.Record(ctx, res, evs)
-		if err == nil {
-			w.alerts = append(w.alerts, alerts...)
-		}
-		w.mu.Unlock()
-		if err != nil {
+		if err := w.store(ctx, res); err != nil {
 			return n, err
 		}
-		w.done[c.Step] = true
 		n++
-		if w.o.Metrics != nil {
-			w.o.Metrics.observe(rec, alerts, w.main)
-		}
-		if w.o.OnRecord != nil {
-			w.o.OnRecord(rec, alerts)
-		}
-		if err := w.deliver(ctx, alerts); err != nil {
-			return n, err
-		}
 	}
 	return n, nil
+}
+
+// Base is the Kind of a record of the base model itself (RecordBase).
+const Base Kind = "base"
+
+// RecordBase evaluates the base model m as step 0, the baseline of the
+// series, when nothing has been recorded yet (a fine-tune's first
+// checkpoint has already moved); later, or when the run has a
+// checkpoint-0 of its own, it does nothing and returns false.
+// name says what m is (a path or a model name).
+func (w *Watcher) RecordBase(ctx context.Context, l *Loaded, name string) (bool, error) {
+	if len(w.History()) > 0 {
+		return false, nil
+	}
+	if fi, err := os.Stat(filepath.Join(w.o.RunDir, "checkpoint-0")); err == nil && fi.IsDir() {
+		return false, nil // the run saved its own step 0
+	}
+	if l.Model.Dim != w.o.Pack.D() {
+		return false, fmt.Errorf("trainwatch: base model width %d, vector pack width %d", l.Model.Dim, w.o.Pack.D())
+	}
+	start := w.o.Now()
+	res, err := w.eval.Evaluate(ctx, l.Model, l.Tok)
+	if err != nil {
+		return false, err
+	}
+	if err := finiteResult(res); err != nil {
+		return false, fmt.Errorf("trainwatch: base model: %w", err)
+	}
+	res.Step, res.Dir, res.Kind = 0, name, Base
+	res.Time = w.o.Now()
+	res.Seconds = res.Time.Sub(start).Seconds()
+	return true, w.store(ctx, res)
+}
+
+// store records a result with its alerts and reports and delivers them.
+func (w *Watcher) store(ctx context.Context, res Result) error {
+	w.mu.Lock()
+	rec, evs := w.ser.add(res)
+	alerts, err := w.o.DB.Record(ctx, res, evs)
+	if err == nil {
+		w.alerts = append(w.alerts, alerts...)
+	}
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	w.done[res.Step] = true
+	if w.o.Metrics != nil {
+		w.o.Metrics.observe(rec, alerts, w.main)
+	}
+	if w.o.OnRecord != nil {
+		w.o.OnRecord(rec, alerts)
+	}
+	return w.deliver(ctx, alerts)
 }
 
 // evaluate loads and reads c, checking that its files did not change
