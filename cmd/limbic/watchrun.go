@@ -225,14 +225,14 @@ the change at the last checkpoint.`,
 				return err
 			}
 			close(ready)
+			if !g.quiet {
+				fmt.Fprintf(os.Stderr, "watching %s: %d probes (%s), pack %s at layer %d, %d checkpoints recorded before, database %s\n",
+					run, len(probes.Probes), probes.Name, packPath, w.MainLayer(), len(w.History()), dbPath)
+			}
 			if withBase {
 				if _, err := w.RecordBase(ctx, &trainwatch.Loaded{Model: bm.Transformer, Tok: bm.Tok}, ref); err != nil {
 					return err
 				}
-			}
-			if !g.quiet {
-				fmt.Fprintf(os.Stderr, "watching %s: %d probes (%s), pack %s at layer %d, %d checkpoints recorded before, database %s\n",
-					run, len(probes.Probes), probes.Name, packPath, w.MainLayer(), len(w.History()), dbPath)
 			}
 			if once {
 				if _, err := w.Poll(ctx); err != nil {
@@ -370,7 +370,11 @@ func watchLine(rec trainwatch.Record, alerts []trainwatch.Alert, layer int) watc
 // moved most since the baseline, the loss and the alerts.
 func progressLine(rec trainwatch.Record, alerts []trainwatch.Alert, layer, top int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "checkpoint-%d  %.1fs", rec.Step, rec.Seconds)
+	name := fmt.Sprintf("checkpoint-%d", rec.Step)
+	if rec.Kind == trainwatch.Base {
+		name = "base " + rec.Dir
+	}
+	fmt.Fprintf(&b, "%s  %.1fs", name, rec.Seconds)
 	stat := monitor.DeltaZ
 	if l, ok := rec.Result.Layer(layer); ok && l.Z == nil {
 		stat = monitor.DeltaCos
@@ -398,7 +402,7 @@ func progressLine(rec trainwatch.Record, alerts []trainwatch.Alert, layer, top i
 	if rec.Step == rec.BaselineStep {
 		b.WriteString("  (baseline)")
 	} else {
-		fmt.Fprintf(&b, "  %s vs checkpoint-%d:", stat, rec.BaselineStep)
+		fmt.Fprintf(&b, "  %s vs step %d:", stat, rec.BaselineStep)
 		for _, m := range mvs[:min(top, len(mvs))] {
 			fmt.Fprintf(&b, " %s %+.2f", m.e, m.v)
 		}
