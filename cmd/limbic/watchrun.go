@@ -321,8 +321,11 @@ func readTexts(path string) ([]string, error) {
 
 // watchEmotion is one emotion of a --json line.
 type watchEmotion struct {
-	Cos  float64  `json:"cos"`
-	Z    *float64 `json:"z,omitempty"`
+	Cos float64  `json:"cos"`
+	Z   *float64 `json:"z,omitempty"`
+	// ZSD is the standard deviation of z over the probes (the line's
+	// "probes" is their number: a 95% interval of z is z ± 1.96·z_sd/√probes).
+	ZSD  *float64 `json:"z_sd,omitempty"`
 	DCos float64  `json:"dcos"`
 	DZ   *float64 `json:"dz,omitempty"`
 }
@@ -357,6 +360,10 @@ func watchLine(rec trainwatch.Record, alerts []trainwatch.Alert, layer int) watc
 		if l.Z != nil {
 			z := l.Z[i]
 			we.Z = &z
+			if i < len(l.ZStd) {
+				sd := l.ZStd[i]
+				we.ZSD = &sd
+			}
 			if dz, ok := rec.Value(monitor.Key{Emotion: e, Layer: layer, Stat: monitor.DeltaZ}); ok {
 				we.DZ = &dz
 			}

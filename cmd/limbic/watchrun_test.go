@@ -60,7 +60,7 @@ func TestWatchOnceJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(lines[i]), &j); err != nil {
 			t.Fatalf("line %d: %v", i, err)
 		}
-		if j.Step != want || j.BaselineStep != 5 || j.Layer != 3 || len(j.Emotions) != 2 || j.Emotions["calm"].Z == nil {
+		if j.Step != want || j.BaselineStep != 5 || j.Layer != 3 || len(j.Emotions) != 2 || j.Emotions["calm"].Z == nil || j.Emotions["calm"].ZSD == nil || j.Probes != 20 {
 			t.Errorf("line %d: %+v", i, j)
 		}
 		// Same weights: no change since the baseline.

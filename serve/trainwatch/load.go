@@ -20,7 +20,7 @@ import (
 type Loaded struct {
 	Model *arch.Transformer
 	Tok   *tokenizer.Tokenizer // nil: use the base model's
-	Close func() error
+	Close func() error         // nil: nothing to release
 }
 
 // LoadFunc loads a complete checkpoint. An error is taken as a torn read

@@ -17,7 +17,8 @@ import (
 )
 
 // Record is a checkpoint's result with its change since the baseline (the
-// first evaluated checkpoint): Delta parallels Result.Layers, each value
+// first record: the first evaluated checkpoint, or the base model recorded
+// by RecordBase): Delta parallels Result.Layers, each value
 // the checkpoint's minus the baseline's (ZStd unset).
 type Record struct {
 	Result
@@ -303,7 +304,9 @@ func (w *Watcher) evaluate(ctx context.Context, c Checkpoint) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("load: %w", err)
 	}
-	defer l.Close()
+	if l.Close != nil {
+		defer l.Close()
+	}
 	if err := c.Unchanged(); err != nil {
 		return Result{}, err
 	}
