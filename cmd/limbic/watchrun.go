@@ -20,6 +20,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/engine/tensor"
 	"github.com/limbic-dev/limbic/internal/atomicfile"
+	"github.com/limbic-dev/limbic/science/behave"
 	"github.com/limbic-dev/limbic/science/readout"
 	"github.com/limbic-dev/limbic/science/report"
 	"github.com/limbic-dev/limbic/serve/monitor"
@@ -42,6 +43,8 @@ func newWatchCmd() *cobra.Command {
 		reportPath  string
 		top         int
 		withBase    bool
+		evalNames   []string
+		evalN       int
 	)
 	c := &cobra.Command{
 		Use:   "watch RUN_DIR",
@@ -150,6 +153,25 @@ the change at the last checkpoint.`,
 					return err
 				}
 			}
+			var scenarios []*behave.Scenario
+			for _, a := range evalNames {
+				var sc *behave.Scenario
+				if _, statErr := os.Stat(a); statErr == nil || strings.ContainsAny(a, `/\`) || strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml") {
+					sc, err = behave.ReadFile(a)
+				} else {
+					sc, err = behave.ShippedNamed(a)
+				}
+				if err != nil {
+					return fmt.Errorf("--eval: %w", err)
+				}
+				if sc.Chat() != chatModel {
+					return fmt.Errorf("--eval %s: a %s scenario, but the base model %s", sc.Name, map[bool]string{true: "chat", false: "story"}[sc.Chat()], map[bool]string{true: "has a chat template", false: "has no chat template"}[chatModel])
+				}
+				if evalN > 0 {
+					sc.Rollouts = evalN
+				}
+				scenarios = append(scenarios, sc)
+			}
 			if dbPath == "" {
 				dbPath = filepath.Join(run, "watch.db")
 			}
@@ -213,7 +235,7 @@ the change at the last checkpoint.`,
 			loader := &trainwatch.Loader{Base: bm, Options: model.LoadOptions{DType: dtypeFlag(), MaxSeq: g.ctx}}
 			w, err = trainwatch.New(ctx, trainwatch.Options{
 				RunDir: run, DB: db, Pack: pack, Kind: kind, Probes: probes, Chat: chatModel, Layer: li,
-				LossTexts: loss, Rules: rules, Load: loader.Load, Scan: trainwatch.ScanOptions{NoMarker: noMarker},
+				LossTexts: loss, Scenarios: scenarios, Rules: rules, Load: loader.Load, Scan: trainwatch.ScanOptions{NoMarker: noMarker},
 				Metrics: met, OnRecord: onRecord,
 				Logf: func(format string, a ...any) {
 					if !g.quiet {
@@ -268,6 +290,8 @@ the change at the last checkpoint.`,
 	f.BoolVar(&noMarker, "no-marker", false, "accept checkpoints without trainer_state.json")
 	f.StringVar(&reportPath, "report", "", "write the training view (HTML) here after each checkpoint")
 	f.IntVar(&top, "top", 5, "emotions shown: the most changed")
+	f.StringArrayVar(&evalNames, "eval", nil, "also measure a limbic eval scenario's unsteered rate on each checkpoint (a shipped NAME, e.g. give-up-or-try, or a FILE.yaml); rollouts kept in RUN_DIR/watch-eval; repeatable")
+	f.IntVar(&evalN, "eval-rollouts", 0, "rollouts per checkpoint for --eval (0: the scenario's)")
 	f.BoolVar(&withBase, "include-base", false, "record the base model itself as step 0, the baseline (with a new database)")
 	return c
 }
@@ -340,13 +364,14 @@ type watchJSON struct {
 	Probes       int                     `json:"probes"`
 	Seconds      float64                 `json:"seconds"`
 	Loss         *float64                `json:"loss,omitempty"`
+	Behaviour    []trainwatch.Behaviour  `json:"behaviour,omitempty"`
 	Emotions     map[string]watchEmotion `json:"emotions"`
 	Alerts       []trainwatch.Alert      `json:"alerts"`
 }
 
 func watchLine(rec trainwatch.Record, alerts []trainwatch.Alert, layer int) watchJSON {
 	j := watchJSON{Step: rec.Step, Dir: rec.Dir, Kind: rec.Kind, BaselineStep: rec.BaselineStep, Layer: layer, Probes: rec.Probes,
-		Seconds: rec.Seconds, Loss: rec.Loss, Emotions: map[string]watchEmotion{}, Alerts: alerts}
+		Seconds: rec.Seconds, Loss: rec.Loss, Behaviour: rec.Behaviour, Emotions: map[string]watchEmotion{}, Alerts: alerts}
 	if j.Alerts == nil {
 		j.Alerts = []trainwatch.Alert{}
 	}
@@ -416,6 +441,13 @@ func progressLine(rec trainwatch.Record, alerts []trainwatch.Alert, layer, top i
 	}
 	if rec.Loss != nil {
 		fmt.Fprintf(&b, "  loss %.3f", *rec.Loss)
+	}
+	for _, be := range rec.Behaviour {
+		if be.Rate != nil {
+			fmt.Fprintf(&b, "  %s %s %.2f [%.2f, %.2f] n=%d", be.Scenario, be.Target, *be.Rate, be.CI[0], be.CI[1], be.N)
+		} else {
+			fmt.Fprintf(&b, "  %s: nothing gradable", be.Scenario)
+		}
 	}
 	for _, a := range alerts {
 		fmt.Fprintf(&b, "  ALERT %s %s (%.2f)", a.Event.Rule, a.Event.Kind, a.Event.Value)

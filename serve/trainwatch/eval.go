@@ -119,15 +119,17 @@ type Readout struct {
 
 // Result is one checkpoint's evaluation.
 type Result struct {
-	Step    int       `json:"step"`
-	Dir     string    `json:"dir"`
-	Kind    Kind      `json:"kind"`
-	Probes  int       `json:"probes"`
-	Layers  []Readout `json:"layers"`
-	Loss    *float64  `json:"loss,omitempty"` // mean next-token cross entropy (nats) on the loss file
-	Tokens  int       `json:"loss_tokens,omitempty"`
-	Seconds float64   `json:"seconds"` // evaluation time, loading included
-	Time    time.Time `json:"time"`
+	Step   int       `json:"step"`
+	Dir    string    `json:"dir"`
+	Kind   Kind      `json:"kind"`
+	Probes int       `json:"probes"`
+	Layers []Readout `json:"layers"`
+	Loss   *float64  `json:"loss,omitempty"` // mean next-token cross entropy (nats) on the loss file
+	Tokens int       `json:"loss_tokens,omitempty"`
+	// Behaviour holds the unsteered rates of the scenarios (Options.Scenarios).
+	Behaviour []Behaviour `json:"behaviour,omitempty"`
+	Seconds   float64     `json:"seconds"` // evaluation time, loading included
+	Time      time.Time   `json:"time"`
 }
 
 // Layer returns the readout at layer l.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/format/safetensors"
 	"github.com/limbic-dev/limbic/engine/tensor"
+	"github.com/limbic-dev/limbic/science/behave"
 	"github.com/limbic-dev/limbic/science/readout"
 	"github.com/limbic-dev/limbic/serve/monitor"
 )
@@ -266,5 +267,48 @@ func TestLoRAAdapterMatchesMergedFull(t *testing.T) {
 	}
 	if d := maxAbs(ad[1].Delta[0].Z); !(d > 1e-3) {
 		t.Errorf("the adapter changes nothing: max |dz| %g", d)
+	}
+}
+
+// TestBehaviourPerCheckpoint: a limbic eval scenario's unsteered rate is
+// measured on each checkpoint with its Wilson interval, its rollouts kept
+// per checkpoint.
+func TestBehaviourPerCheckpoint(t *testing.T) {
+	e := newEnv(t)
+	run := t.TempDir()
+	e.write(t, run, 10, 0)
+	sc, err := behave.ShippedNamed("give-up-or-try")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Rollouts = 4
+	db, err := OpenDB(filepath.Join(t.TempDir(), "watch.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	w, err := New(context.Background(), Options{RunDir: run, DB: db, Pack: e.pack, Probes: fewProbes, Layer: readout.Best,
+		Load: (&Loader{Base: e.base}).Load, Scenarios: []*behave.Scenario{sc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.Poll(context.Background()); err != nil || n != 1 {
+		t.Fatalf("poll: %d, %v", n, err)
+	}
+	bs := w.History()[0].Behaviour
+	if len(bs) != 1 {
+		t.Fatalf("behaviour: %+v", bs)
+	}
+	b := bs[0]
+	if b.Scenario != "give-up-or-try" || b.Target != "persist" || b.N+b.Unclear != 4 {
+		t.Errorf("behaviour %+v: want give-up-or-try, persist, 4 rollouts", b)
+	}
+	if b.Rate != nil {
+		if lo, hi := behave.Wilson(int(math.Round(*b.Rate*float64(b.N))), b.N); !(math.Abs(lo-b.CI[0]) <= 1e-12 && math.Abs(hi-b.CI[1]) <= 1e-12) {
+			t.Errorf("CI %v, Wilson gives [%g %g]", b.CI, lo, hi)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(run, "watch-eval", "checkpoint-10", "give-up-or-try.jsonl")); err != nil {
+		t.Errorf("rollouts file: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/limbic-dev/limbic/science/behave"
 	"github.com/limbic-dev/limbic/science/readout"
 	"github.com/limbic-dev/limbic/science/vecpack"
 	"github.com/limbic-dev/limbic/serve/monitor"
@@ -38,6 +39,11 @@ type Options struct {
 	// negative from the end). Rules may read other layers.
 	Layer     int
 	LossTexts []string
+	// Scenarios are limbic eval scenarios whose unsteered rate is measured
+	// on every checkpoint; their rollouts are kept under EvalDir (default
+	// RunDir/watch-eval), one directory per checkpoint.
+	Scenarios []*behave.Scenario
+	EvalDir   string
 	Rules     []monitor.Rule
 	Load      LoadFunc
 	Scan      ScanOptions
@@ -239,6 +245,13 @@ func (w *Watcher) Poll(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+func (w *Watcher) evalDir() string {
+	if w.o.EvalDir != "" {
+		return w.o.EvalDir
+	}
+	return filepath.Join(w.o.RunDir, "watch-eval")
+}
+
 // Base is the Kind of a record of the base model itself (RecordBase).
 const Base Kind = "base"
 
@@ -264,6 +277,13 @@ func (w *Watcher) RecordBase(ctx context.Context, l *Loaded, name string) (bool,
 	}
 	if err := finiteResult(res); err != nil {
 		return false, fmt.Errorf("trainwatch: base model: %w", err)
+	}
+	for _, sc := range w.o.Scenarios {
+		b, err := behaviourOf(ctx, sc, l, l.Tok, w.o.Pack, w.o.Kind, "base|"+name, filepath.Join(w.evalDir(), "base"))
+		if err != nil {
+			return false, fmt.Errorf("trainwatch: base model: %w", err)
+		}
+		res.Behaviour = append(res.Behaviour, b)
 	}
 	res.Step, res.Dir, res.Kind = 0, name, Base
 	res.Time = w.o.Now()
@@ -319,6 +339,23 @@ func (w *Watcher) evaluate(ctx context.Context, c Checkpoint) (Result, error) {
 	}
 	if err := finiteResult(res); err != nil {
 		return Result{}, err
+	}
+	if len(w.o.Scenarios) > 0 {
+		tok := l.Tok
+		// The rollouts file is keyed by the checkpoint's files as read, so
+		// a rewritten checkpoint never reuses rollouts of the old one.
+		id := fmt.Sprintf("%s|%v", c.Dir, c.Files)
+		dir := filepath.Join(w.evalDir(), filepath.Base(c.Dir))
+		for _, sc := range w.o.Scenarios {
+			b, err := behaviourOf(ctx, sc, l, tok, w.o.Pack, w.o.Kind, id, dir)
+			if err != nil {
+				return Result{}, err
+			}
+			res.Behaviour = append(res.Behaviour, b)
+		}
+		if err := c.Unchanged(); err != nil {
+			return Result{}, err
+		}
 	}
 	res.Step, res.Dir, res.Kind = c.Step, c.Dir, c.Kind
 	res.Time = w.o.Now()
