@@ -61,7 +61,10 @@ shipped set: challenging and neutral requests for a model with a chat
 template, emotional and neutral story openings for a base model) with a fixed
 vector pack (by default the base model's, from its 'limbic run'): per emotion
 the mean cosine and z-score at the last prompt token, and the change since the
-first checkpoint. --loss-file adds the mean cross entropy on held-out texts.
+first checkpoint (with --include-base, the base model itself, recorded as
+step 0). --loss-file adds the mean cross entropy on held-out texts, and
+--eval SCENARIO the unsteered rate of a 'limbic eval' scenario with its Wilson
+95% interval (e.g. give-up-or-try on a base model).
 
 Results and alerts are kept in a SQLite database (--db, default
 RUN_DIR/watch.db): a restarted watch evaluates only new checkpoints.

@@ -123,6 +123,7 @@ func Section(history []Record, alerts []Alert, layer, k int) report.Section {
 		}
 		figs = append(figs, report.LineChart{Title: "Held-out loss", XLabel: "step", YLabel: "nats/token", X: xs, Series: []report.Series{{Name: "loss", Y: ys}}}.SVG())
 	}
+	figs = append(figs, behaviourCharts(history, xs)...)
 	sec.Figure = report.Figures(figs...)
 	if len(firing) > 0 {
 		sec.Note += " Alerts fired: " + strings.Join(firing, "; ") + "."
@@ -167,4 +168,33 @@ func Section(history []Record, alerts []Alert, layer, k int) report.Section {
 	}
 	sec.JSON = map[string]any{"steps": steps, "baseline_step": last.BaselineStep, "layer": layer, "last": js, "alerts": alerts}
 	return sec
+}
+
+// behaviourCharts draws each scenario's rate against step with its Wilson
+// interval as a band.
+func behaviourCharts(history []Record, xs []float64) []template.HTML {
+	var names []string
+	for _, r := range history {
+		for _, b := range r.Behaviour {
+			if !slices.Contains(names, b.Scenario) {
+				names = append(names, b.Scenario)
+			}
+		}
+	}
+	var out []template.HTML
+	for _, name := range names {
+		se := report.Series{Name: name, Y: make([]float64, len(history)), Lo: make([]float64, len(history)), Hi: make([]float64, len(history))}
+		target := ""
+		for i, r := range history {
+			se.Y[i], se.Lo[i], se.Hi[i] = math.NaN(), math.NaN(), math.NaN()
+			for _, b := range r.Behaviour {
+				if b.Scenario == name && b.Rate != nil {
+					se.Y[i], se.Lo[i], se.Hi[i] = *b.Rate, b.CI[0], b.CI[1]
+					target = b.Target
+				}
+			}
+		}
+		out = append(out, report.LineChart{Title: name + " (unsteered)", XLabel: "step", YLabel: "rate of " + target, X: xs, Series: []report.Series{se}}.SVG())
+	}
+	return out
 }

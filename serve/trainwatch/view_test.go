@@ -41,14 +41,19 @@ func TestSectionMarksAlertsAndRenders(t *testing.T) {
 	h := plantedHistory()
 	alerts := []Alert{{Step: 200, Event: monitor.Event{Rule: "b-drift", Kind: monitor.EventFiring, Pos: 200}},
 		{Step: 300, Event: monitor.Event{Rule: "b-drift", Kind: monitor.EventResolved, Pos: 300}}}
+	rate := 0.5
+	h[2].Behaviour = []Behaviour{{Scenario: "give-up-or-try", Target: "persist", Rate: &rate, CI: [2]float64{0.2, 0.8}, N: 8}}
 	sec := Section(h, alerts, 2, 2)
 	if len(sec.Rows) != 3 || sec.Rows[0][0].Text != "b" || sec.Rows[0][3].Text != "+0.500" {
 		t.Errorf("table rows: %+v", sec.Rows)
 	}
 	fig := string(sec.Figure)
 	// Two series (b and c, the top 2), one alert mark (firing only).
-	if got := strings.Count(fig, "<polyline"); got != 2 {
-		t.Errorf("figure has %d lines, want 2", got)
+	if got := strings.Count(fig, "<polyline"); got != 3 {
+		t.Errorf("figure has %d lines, want 3 (two emotions, one behaviour rate)", got)
+	}
+	if got := strings.Count(fig, `class="band"`); got != 1 {
+		t.Errorf("figure has %d bands, want 1 (the behaviour rate's interval)", got)
 	}
 	if got := strings.Count(fig, ">b-drift<"); got != 1 {
 		t.Errorf("figure has %d alert labels, want 1", got)
