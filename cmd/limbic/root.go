@@ -93,6 +93,7 @@ embedded default model, stories15M, fetched on first use.`,
 		newTuneCmd(),
 		newMergeCmd(),
 		newCurateCmd(),
+		newWatchCmd(),
 	)
 	return root
 }

@@ -26,6 +26,16 @@ type LineChart struct {
 	// LogX spaces X logarithmically (all X must be positive).
 	LogX   bool
 	Series []Series
+	// Marks are vertical dashed lines at x values with a short label (e.g.
+	// the checkpoints where an alert fired).
+	Marks []Mark
+}
+
+// Mark is a labelled vertical line of a LineChart.
+type Mark struct {
+	X     float64
+	Label string
+	Color string // default red
 }
 
 // SVG draws the chart: axes with titles and ticks, each series as a line
@@ -93,6 +103,17 @@ func (c LineChart) SVG() template.HTML {
 		}
 		s.line(x(v), mt+ph, x(v), mt+ph+3, "#888", 1, false)
 		s.text(x(v), mt+ph+14, lab, "middle", 9, "#555", 0)
+	}
+	for _, mk := range c.Marks {
+		if !finite(xv(mk.X)) {
+			continue
+		}
+		col := mk.Color
+		if col == "" {
+			col = "#c62828"
+		}
+		s.line(x(mk.X), mt, x(mk.X), mt+ph, col, 1.2, true)
+		s.text(x(mk.X)+2, mt+9, mk.Label, "start", 8.5, col, 0)
 	}
 	s.text(ml+pw/2, H-6, c.XLabel, "middle", 10.5, "#333", 0)
 	s.text(13, mt+ph/2, c.YLabel, "middle", 10.5, "#333", -90)

@@ -5,8 +5,9 @@
 //
 // # Rules
 //
-// A Rule watches one readout (emotion, layer, statistic: z, proj or cos)
-// smoothed by a moving average over its last Window in-scope tokens, and
+// A Rule watches one readout (emotion, layer, statistic: z, proj or cos;
+// over training checkpoints also dz, dproj or dcos, the change since the
+// first checkpoint) smoothed by a moving average over its last Window in-scope tokens, and
 // compares it with Threshold in the direction Op (> or <). Rules are loaded
 // from YAML or JSON (LoadRules, ParseRules): a list, or {rules: [...]};
 // unknown fields are errors and every error names the rule and the field.

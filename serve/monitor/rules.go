@@ -30,6 +30,18 @@ const (
 	Cos  Stat = "cos"  // cosine between the residual and the emotion vector
 )
 
+// Statistics of a checkpoint series (limbic watch): the change of z, proj
+// or cos since the first evaluated checkpoint. A token stream has no first
+// checkpoint: the server rejects them (IsDelta).
+const (
+	DeltaZ    Stat = "dz"
+	DeltaProj Stat = "dproj"
+	DeltaCos  Stat = "dcos"
+)
+
+// IsDelta reports whether s is a change since the first checkpoint.
+func (s Stat) IsDelta() bool { return s == DeltaZ || s == DeltaProj || s == DeltaCos }
+
 // Op is the direction of a rule's comparison.
 type Op string
 
@@ -219,9 +231,9 @@ func Normalize(rules []Rule) error {
 		switch r.Stat {
 		case "":
 			r.Stat = Z
-		case Z, Proj, Cos:
+		case Z, Proj, Cos, DeltaZ, DeltaProj, DeltaCos:
 		default:
-			bad("stat", "%q: want z, proj or cos", r.Stat)
+			bad("stat", "%q: want z, proj or cos (or, over checkpoints, dz, dproj or dcos)", r.Stat)
 		}
 		if r.Window == 0 {
 			r.Window = 1

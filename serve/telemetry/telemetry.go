@@ -85,6 +85,9 @@ func New(pack *vecpack.Pack, o Options) (*Monitor, error) {
 		return nil, fmt.Errorf("telemetry: rules: %w", err)
 	}
 	for _, k := range rs.Keys() {
+		if k.Stat.IsDelta() {
+			return nil, fmt.Errorf("telemetry: rules read %s: %s is a change between training checkpoints (limbic watch), not a token readout", k, k.Stat)
+		}
 		if _, err := pack.LayerIndex(k.Layer); err != nil {
 			return nil, fmt.Errorf("telemetry: rules read %s: %w", k, err)
 		}
