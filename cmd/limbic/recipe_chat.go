@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
+
 	"github.com/limbic-dev/limbic/engine/hub"
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/engine/train"
@@ -89,16 +91,24 @@ func buildChatModel(ctx context.Context, dir string, r chatRecipe, log io.Writer
 		return "", err
 	}
 	storyDir := filepath.Join(work, "stories")
-	bar := newBar(-1, chatModelName+": stories")
+	var bar *progressbar.ProgressBar
+	barStage := ""
 	cfg := pipeline.Config{Dir: storyDir, Seed: r.Seed, PerTopic: r.PerTopic,
 		Progress: func(stage string, done, total int) {
-			bar.ChangeMax(total)
-			bar.Describe(chatModelName + ": " + stage)
+			if stage != barStage { // a bar per stage (stories, then neutral texts)
+				if bar != nil {
+					bar.Finish()
+					fmt.Fprintln(log)
+				}
+				bar, barStage = newBar(int64(total), chatModelName+": "+stage), stage
+			}
 			bar.Set(done)
 		}}
 	_, _, err = pipeline.Stories(ctx, base, cfg)
-	bar.Finish()
-	fmt.Fprintln(log)
+	if bar != nil {
+		bar.Finish()
+		fmt.Fprintln(log)
+	}
 	base.Close()
 	if err != nil {
 		return "", fmt.Errorf("recipe: stories: %w", err)
@@ -214,7 +224,9 @@ func runChatRecipe(ctx context.Context, rebuild bool) error {
 	fmt.Printf("%s at %s (work: %s)\n\n", chatModelName, dir, work)
 	fmt.Printf("%-16s %-26s %-26s %-26s %s\n", "model", "feel, held-out (correct)", "feel, hand-written", "ends its turn (held-out)", "val loss")
 	for _, ev := range evals {
-		r := func(x chatdata.Rate) string { return fmt.Sprintf("%3d/%-3d %5.1f%% [%4.1f, %4.1f]", x.K, x.N, 100*x.P, 100*x.Lo, 100*x.Hi) }
+		r := func(x chatdata.Rate) string {
+			return fmt.Sprintf("%3d/%-3d %5.1f%% [%4.1f, %4.1f]", x.K, x.N, 100*x.P, 100*x.Lo, 100*x.Hi)
+		}
 		fmt.Printf("%-16s %-26s %-26s %-26s %.4f\n", ev.Model, r(ev.HeldOut.Correct), r(ev.Hand.Correct), r(ev.HeldOut.Stopped), ev.ValLoss)
 	}
 	return nil
