@@ -29,15 +29,18 @@ const chatModelName = "stories15m-chat"
 // chatRecipe is how stories15m-chat is made. Every field is part of what
 // the model is: a change makes another model (and another work directory).
 type chatRecipe struct {
-	Seed     uint64  `json:"seed"`
-	PerTopic int     `json:"per_topic"` // base-model stories per (emotion, topic)
-	Epochs   float64 `json:"epochs"`
-	Batch    int     `json:"batch"`
-	SeqLen   int     `json:"seq_len"`
-	LR       float64 `json:"lr"`
-	MinLR    float64 `json:"min_lr"`
-	Warmup   int     `json:"warmup"`
-	Threads  int     `json:"threads"` // the result is the same bytes for a given count
+	Seed     uint64   `json:"seed"`
+	Emotions []string `json:"emotions,omitempty"` // nil: the pipeline's default emotions
+	Topics   []string `json:"topics,omitempty"`   // nil: the pipeline's children's topics
+	PerTopic int      `json:"per_topic"`          // base-model stories per (emotion, topic)
+	Epochs   float64  `json:"epochs"`
+	Steps    int      `json:"steps,omitempty"` // when set, instead of Epochs
+	Batch    int      `json:"batch"`
+	SeqLen   int      `json:"seq_len"`
+	LR       float64  `json:"lr"`
+	MinLR    float64  `json:"min_lr"`
+	Warmup   int      `json:"warmup"`
+	Threads  int      `json:"threads"` // the result is the same bytes for a given count
 }
 
 // defaultChatRecipe fits in about 15 minutes on 2 cores.
@@ -67,13 +70,10 @@ func buildChatModel(ctx context.Context, dir string, r chatRecipe, log io.Writer
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return "", err
 	}
-	if b, err := os.ReadFile(filepath.Join(work, "recipe.json")); err == nil {
-		var had chatRecipe
-		if json.Unmarshal(b, &had) != nil || had != r {
-			return "", fmt.Errorf("recipe: %s holds a build with other settings (%s); remove it to rebuild", work, b)
-		}
-	}
 	b, _ := json.Marshal(r)
+	if had, err := os.ReadFile(filepath.Join(work, "recipe.json")); err == nil && string(had) != string(b) {
+		return "", fmt.Errorf("recipe: %s holds a build with other settings (%s, not %s); remove it to rebuild", work, had, b)
+	}
 	if err := atomicfile.WriteBytes(filepath.Join(work, "recipe.json"), 0o644, b); err != nil {
 		return "", err
 	}
@@ -93,7 +93,7 @@ func buildChatModel(ctx context.Context, dir string, r chatRecipe, log io.Writer
 	storyDir := filepath.Join(work, "stories")
 	var bar *progressbar.ProgressBar
 	barStage := ""
-	cfg := pipeline.Config{Dir: storyDir, Seed: r.Seed, PerTopic: r.PerTopic,
+	cfg := pipeline.Config{Dir: storyDir, Seed: r.Seed, PerTopic: r.PerTopic, Emotions: r.Emotions, Topics: r.Topics,
 		Progress: func(stage string, done, total int) {
 			if stage != barStage { // a bar per stage (stories, then neutral texts)
 				if bar != nil {
@@ -136,12 +136,15 @@ func buildChatModel(ctx context.Context, dir string, r chatRecipe, log io.Writer
 	// 3. Full fine-tuning (resumes from the last checkpoint).
 	t = time.Now()
 	out := filepath.Join(work, "tune")
-	c := tuneConfig{Model: model.Default, Data: filepath.Join(dataDir, "train.jsonl"), Epochs: r.Epochs,
+	c := tuneConfig{Model: model.Default, Data: filepath.Join(dataDir, "train.jsonl"), Epochs: r.Epochs, Steps: r.Steps,
 		Batch: r.Batch, GradAccum: 1, SeqLen: r.SeqLen, LR: r.LR, MinLR: r.MinLR, Warmup: r.Warmup,
 		WeightDecay: 0.1, Clip: 1, SaveEvery: 100, Seed: r.Seed, Threads: r.Threads, ChatTemplate: chatdata.Template}
 	last, err := checkpoint.Latest(out)
 	if err != nil {
 		return "", err
+	}
+	if c.Steps > 0 {
+		c.Epochs = 0
 	}
 	if err := runTune(ctx, c, out, last != "", false); err != nil {
 		return "", fmt.Errorf("recipe: tune: %w", err)
@@ -190,11 +193,11 @@ func installModel(ckpt, dir string) error {
 // runChatRecipe is limbic tune --recipe chat: build stories15m-chat (or
 // finish an interrupted build; a built model is kept unless rebuild), then
 // evaluate it beside the base model and write WORK/eval.json.
-func runChatRecipe(ctx context.Context, rebuild bool) error {
+func runChatRecipe(ctx context.Context, r chatRecipe, rebuild bool) error {
 	dir := model.RecipeDir(chatModelName)
 	_, err := os.Stat(filepath.Join(dir, "config.json"))
 	if rebuild || err != nil {
-		if _, err := buildChatModel(ctx, dir, defaultChatRecipe, os.Stderr); err != nil {
+		if _, err := buildChatModel(ctx, dir, r, os.Stderr); err != nil {
 			return err
 		}
 	}
@@ -206,14 +209,14 @@ func runChatRecipe(ctx context.Context, rebuild bool) error {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "%s: evaluating %s\n", chatModelName, ref)
-		ev, err := evalChatModel(ctx, m, work)
+		ev, err := evalChatModel(ctx, m, work, 0)
 		m.Close()
 		if err != nil {
 			return fmt.Errorf("evaluating %s: %w", ref, err)
 		}
 		evals = append(evals, ev)
 	}
-	b, _ := json.MarshalIndent(map[string]any{"recipe": defaultChatRecipe, "model": dir, "evals": evals}, "", "  ")
+	b, _ := json.MarshalIndent(map[string]any{"recipe": r, "model": dir, "evals": evals}, "", "  ")
 	if err := atomicfile.WriteBytes(filepath.Join(work, "eval.json"), 0o644, b); err != nil {
 		return err
 	}
@@ -245,8 +248,9 @@ type chatEval struct {
 }
 
 // evalChatModel scores m (with the recipe's template when it has none) on
-// the recipe's held-out items and dialogues in work.
-func evalChatModel(ctx context.Context, m *model.Model, work string) (*chatEval, error) {
+// the recipe's held-out items and dialogues in work; maxItems > 0 keeps the
+// first maxItems items of each feel set (tests).
+func evalChatModel(ctx context.Context, m *model.Model, work string, maxItems int) (*chatEval, error) {
 	t0 := time.Now()
 	if m.Tok.ChatTemplate() == "" {
 		m.Tok.SetChatTemplate(chatdata.Template)
@@ -258,6 +262,9 @@ func evalChatModel(ctx context.Context, m *model.Model, work string) (*chatEval,
 	hand, err := chatdata.HandItems()
 	if err != nil {
 		return nil, err
+	}
+	if maxItems > 0 {
+		items, hand = items[:min(maxItems, len(items))], hand[:min(maxItems, len(hand))]
 	}
 	ev := &chatEval{Model: m.Name}
 	if ev.HeldOut, err = chatdata.Feel(ctx, m, items, chatdata.FeelOptions{}); err != nil {
