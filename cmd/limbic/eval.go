@@ -50,8 +50,8 @@ Rollouts are appended to OUT/NAME.jsonl, keyed by cell and index, each with
 its own seed derived from the scenario seed: an interrupted sweep, run again,
 generates only what is missing and gives the same table. OUT also gets
 NAME.svg (rate against strength, one line per emotion) and eval.json
-(with --dir RUN: RUN/eval and RUN/experiments/eval.json, as limbic run
-lays them out).`,
+(with --dir RUN and no --out: RUN/eval and RUN/experiments/eval.json, as
+limbic run lays them out).`,
 		Example: `  limbic eval
   limbic eval share-toy --rollouts 64 --strengths -0.5,-0.25,0,0.25,0.5
   limbic eval my-scenario.yaml --judge-url http://localhost:8080/v1 --json
@@ -144,12 +144,13 @@ lays them out).`,
 			if err != nil {
 				return err
 			}
+			evalJSON := filepath.Join(out, pipeline.EvalFile)
 			if out == "" {
 				out = filepath.Join(vf.runDir(m), pipeline.EvalDir)
-			}
-			evalJSON := filepath.Join(out, pipeline.EvalFile)
-			if vf.dir != "" {
-				evalJSON = filepath.Join(vf.dir, pipeline.ExpDir, pipeline.EvalFile) // where the run's report reads it
+				evalJSON = filepath.Join(out, pipeline.EvalFile)
+				if vf.dir != "" {
+					evalJSON = filepath.Join(vf.dir, pipeline.ExpDir, pipeline.EvalFile) // where the run's report reads it
+				}
 			}
 			b := model.NewBatcher(m.Transformer, model.BatcherOptions{MaxSeqs: maxSeqs})
 			defer b.Close()
@@ -233,7 +234,7 @@ lays them out).`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&out, "out", "", "directory of the rollouts and plots (default: the run directory's eval/)")
+	f.StringVar(&out, "out", "", "directory of the rollouts, plots and eval.json (default: the run directory's eval/, with eval.json in its experiments/ under --dir)")
 	f.IntVar(&rollouts, "rollouts", 0, "rollouts per cell (default: the scenario's)")
 	f.Float64SliceVar(&strengths, "strengths", nil, "steering strengths to sweep, e.g. -0.5,-0.25,0,0.25,0.5 (default: the scenario's)")
 	f.StringSliceVar(&emotions, "emotions", nil, "emotions to sweep (default: the scenario's)")
@@ -244,7 +245,7 @@ lays them out).`,
 	f.StringVar(&shardFlag, "shard", "", "generate shard I of N (0 ≤ I < N) of each scenario's rollouts into OUT/shards (default: from $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX with $LIMBIC_SHARD_COUNT, else all)")
 	f.BoolVar(&merge, "merge", false, "pool the shards' rollouts (OUT/shards; same flags as the shards) into OUT/NAME.jsonl, then grade and tabulate as one process")
 	vf.add(c, false)
-	vf.addDir(c, "the rollouts into its eval/ and the results into its experiments/eval.json, where the run's report reads them")
+	vf.addDir(c, "the rollouts into its eval/ and the results into its experiments/eval.json, where the run's report reads them (unless --out)")
 	addJSON(c)
 	return c
 }
