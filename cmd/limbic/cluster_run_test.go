@@ -41,6 +41,70 @@ done
 echo "$n;local"
 `
 
+// smallLimbic writes, into dir, a limbic that runs the test binary with
+// small settings added per command (a five-activity list and few
+// bootstrap replicates for prefs, a tiny scenario for eval, -q for all),
+// so that a whole run's plan runs in seconds with its command lines as
+// written; it returns its path.
+func smallLimbic(t *testing.T, dir string) string {
+	t.Helper()
+	acts := filepath.Join(dir, "activities.txt")
+	scenario := filepath.Join(dir, "cookie.yaml")
+	for path, text := range map[string]string{
+		acts:     "eat ice cream\nplay with a puppy\ngo to the beach\nwash the dishes\nget stung by a bee\n",
+		scenario: strings.Replace(evalScenario, "strengths: [0]", "strengths: [0, 0.5]", 1),
+	} {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wrapper := filepath.Join(dir, "limbic")
+	if err := os.WriteFile(wrapper, []byte(`#!/bin/bash
+case "$1" in
+prefs) exec "`+bin+`" "$@" --activities "`+acts+`" --names Lily --bootstrap 20 --permutations 10 -q ;;
+eval) exec "`+bin+`" "$@" "`+scenario+`" -q ;;
+*) exec "`+bin+`" "$@" -q ;;
+esac
+`), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return wrapper
+}
+
+// runDirComplete checks that run holds what limbic run leaves: every
+// experiment's results under experiments/, the scenario's rollouts under
+// eval/, and report.json with every experiment in it.
+func runDirComplete(t *testing.T, run string) {
+	t.Helper()
+	exp := filepath.Join(run, pipeline.ExpDir)
+	for _, f := range []string{filepath.Join(exp, "feel.json"), filepath.Join(exp, "dose.json"), filepath.Join(exp, "implicit.json"),
+		filepath.Join(exp, pipeline.PrefsFile), filepath.Join(exp, pipeline.EvalFile), filepath.Join(run, pipeline.EvalDir, "cookie.jsonl")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("after the plan: %v", err)
+		}
+	}
+	var doc struct {
+		Experiments map[string]json.RawMessage `json:"experiments"`
+	}
+	b, err := os.ReadFile(filepath.Join(run, "report.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &doc)
+	}
+	if err != nil {
+		t.Fatalf("report.json: %v", err)
+	}
+	var keys []string
+	for k := range doc.Experiments {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range []string{"feel", "dose", "implicit", "prefs", "behaviour"} {
+		if _, ok := doc.Experiments[k]; !ok {
+			t.Errorf("report.json has no %q among its experiments %v", k, keys)
+		}
+	}
+}
+
 // TestClusterPlanRunsLocally writes the Slurm plan of a whole limbic run
 // (every step, stories, extract, prefs and eval in 2 shards each) and runs
 // its submit.sh with an sbatch that executes each script on this machine:
@@ -62,26 +126,7 @@ func TestClusterPlanRunsLocally(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	acts := filepath.Join(tmp, "activities.txt")
-	scenario := filepath.Join(tmp, "cookie.yaml")
-	for path, text := range map[string]string{
-		acts:     "eat ice cream\nplay with a puppy\ngo to the beach\nwash the dishes\nget stung by a bee\n",
-		scenario: strings.Replace(evalScenario, "strengths: [0]", "strengths: [0, 0.5]", 1),
-	} {
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	wrapper := filepath.Join(fake, "limbic")
-	if err := os.WriteFile(wrapper, []byte(`#!/bin/bash
-case "$1" in
-prefs) exec "`+bin+`" "$@" --activities "`+acts+`" --names Lily --bootstrap 20 --permutations 10 -q ;;
-eval) exec "`+bin+`" "$@" "`+scenario+`" -q ;;
-*) exec "`+bin+`" "$@" -q ;;
-esac
-`), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	wrapper := smallLimbic(t, fake)
 	if err := os.WriteFile(filepath.Join(fake, "sbatch"), []byte(fakeSbatch), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -108,37 +153,8 @@ esac
 		t.Errorf("jobs run:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
-	// The run directory as limbic run lays it out, the report with
-	// every experiment in it.
+	runDirComplete(t, run)
 	exp := filepath.Join(run, pipeline.ExpDir)
-	for _, f := range []string{"feel.json", "dose.json", "implicit.json", pipeline.PrefsFile, pipeline.EvalFile} {
-		if _, err := os.Stat(filepath.Join(exp, f)); err != nil {
-			t.Errorf("after the plan: %v", err)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(run, pipeline.EvalDir, "cookie.jsonl")); err != nil {
-		t.Errorf("after the plan: %v", err)
-	}
-	var doc struct {
-		Experiments map[string]json.RawMessage `json:"experiments"`
-	}
-	b, err := os.ReadFile(filepath.Join(run, "report.json"))
-	if err == nil {
-		err = json.Unmarshal(b, &doc)
-	}
-	if err != nil {
-		t.Fatalf("report.json: %v", err)
-	}
-	var keys []string
-	for k := range doc.Experiments {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range []string{"feel", "dose", "implicit", "prefs", "behaviour"} {
-		if _, ok := doc.Experiments[k]; !ok {
-			t.Errorf("report.json has no %q among its experiments %v", k, keys)
-		}
-	}
 
 	// Sharded and merged equals one process: prefs byte for byte, eval's
 	// cells and trends.
