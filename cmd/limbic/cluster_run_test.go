@@ -178,7 +178,9 @@ func TestClusterPlanRunsLocally(t *testing.T) {
 	merged := cells(filepath.Join(exp, pipeline.EvalFile))
 	one := filepath.Join(tmp, "one")
 	for _, args := range [][]string{
-		{"prefs", "--dir", run, "--out", filepath.Join(one, pipeline.PrefsFile)},
+		// limbic run's settings spelt out: --dir gives the run's pack and
+		// seed (and its emotions: here the pack's three).
+		{"prefs", "--vectors", filepath.Join(run, pipeline.PackFile), "--seed", "1", "--out", filepath.Join(one, pipeline.PrefsFile)},
 		{"eval", "--dir", run, "--out", filepath.Join(one, "eval")},
 	} {
 		if out, err := exec.Command(wrapper, args...).CombinedOutput(); err != nil {
