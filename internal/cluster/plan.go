@@ -38,7 +38,8 @@ type Plan struct {
 	// Settings are flags added to the commands of the stories and extract
 	// steps only (not to their merges): the run's settings, such as
 	// ["--emotions", "core", "--per-topic", "8"], which every shard and the
-	// one-process run must share.
+	// one-process run must share. A --seed among them goes to the prefs
+	// tasks too (limbic run seeds its preference experiment with it).
 	Settings []string
 	Res      Resources
 	Steps    []Step
