@@ -203,14 +203,17 @@ task I of N running "limbic STEP --dir RUN --shard I/N", then a merge task,
 "limbic merge --dir RUN --step STEP"; each step waits for the ones before
 it. All tasks share the run directory, so it must be on shared storage.
 
-stories and extract run in shards (--shards); the experiments, prefs and
-eval run as one task each (--dir on them comes in a later change, so
-today --steps stories,extract,validate,report runs as written).
+stories, extract, prefs and eval run in shards (--shards); prefs and eval
+are merged by their own command run again with --merge in place of
+--shard. validate, the experiments feel, dose and implicit, and report run
+as one task each. Every command reads and writes the run directory as
+limbic run lays it out (vectors.safetensors, experiments/, eval/), so the
+plan for all steps gives the results and report of one limbic run.
 
 --model, --dtype and --ctx, when given, are passed to every command; the
 run's settings (flags of limbic stories and extract, such as --emotions
 or --per-topic) go after "--" and are passed to the stories and extract
-tasks.`,
+tasks, and --seed among them to prefs too.`,
 	}
 	c.AddCommand(newClusterSlurmCmd(), newClusterK8sCmd())
 	return c

@@ -45,6 +45,28 @@ func TestClusterCLI(t *testing.T) {
 		}
 	}
 
+	// prefs and eval: shards, merged by their own command with --merge,
+	// the run's --seed passed to prefs.
+	all := t.TempDir()
+	limbic(t, "cluster", "slurm", "--dir", "/shared/run", "--shards", "1,prefs=3,eval=2", "--out", all, "-q", "--", "--seed", "9")
+	for _, tc := range []struct{ file, want string }{
+		{"prefs.sbatch", "#SBATCH --array=0-2\n"},
+		{"prefs.sbatch", `exec limbic prefs --dir /shared/run --seed 9 --shard "${SLURM_ARRAY_TASK_ID}/3"` + "\n"},
+		{"prefs-merge.sbatch", "exec limbic prefs --dir /shared/run --seed 9 --merge\n"},
+		{"eval.sbatch", `exec limbic eval --dir /shared/run --shard "${SLURM_ARRAY_TASK_ID}/2"` + "\n"},
+		{"eval-merge.sbatch", "exec limbic eval --dir /shared/run --merge\n"},
+		{"experiment-dose.sbatch", "exec limbic experiment dose --dir /shared/run\n"},
+		{"stories.sbatch", "exec limbic stories --dir /shared/run --seed 9\n"},
+	} {
+		b, err := os.ReadFile(filepath.Join(all, tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), tc.want) {
+			t.Errorf("%s lacks %q:\n%s", tc.file, tc.want, b)
+		}
+	}
+
 	y := limbic(t, "cluster", "k8s", "--dir", "/runs/r", "--image", "example.com/limbic:1", "--steps", "report")
 	for _, want := range []string{"kind: Job\n", "name: limbic-report\n", "image: example.com/limbic:1\n", "claimName: limbic-runs\n", "- /usr/local/bin/limbic\n"} {
 		if !strings.Contains(y, want) {
@@ -59,6 +81,7 @@ func TestClusterCLI(t *testing.T) {
 		{[]string{"cluster", "slurm"}, "--dir"},
 		{[]string{"cluster", "slurm", "--dir", "/r", "--shards", "0"}, "--shards"},
 		{[]string{"cluster", "slurm", "--dir", "/r", "--shards", "report=4"}, "step report runs as one task"},
+		{[]string{"cluster", "slurm", "--dir", "/r", "--shards", "experiment-feel=2"}, "step experiment-feel runs as one task"},
 		{[]string{"cluster", "slurm", "--dir", "/r", "--shards", "story=4"}, `unknown step "story"`},
 		{[]string{"cluster", "slurm", "--dir", "/r", "--steps", "stories,reprot"}, `unknown step "reprot"`},
 		{[]string{"cluster", "slurm", "--dir", "/r", "--mem", "16 GB"}, "--mem"},

@@ -14,6 +14,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/internal/atomicfile"
 	"github.com/limbic-dev/limbic/science/behave"
+	"github.com/limbic-dev/limbic/science/pipeline"
 	"github.com/limbic-dev/limbic/science/shard"
 )
 
@@ -48,10 +49,13 @@ scenario file or the name of a shipped one.
 Rollouts are appended to OUT/NAME.jsonl, keyed by cell and index, each with
 its own seed derived from the scenario seed: an interrupted sweep, run again,
 generates only what is missing and gives the same table. OUT also gets
-NAME.svg (rate against strength, one line per emotion) and eval.json.`,
+NAME.svg (rate against strength, one line per emotion) and eval.json
+(with --dir RUN and no --out: RUN/eval and RUN/experiments/eval.json, as
+limbic run lays them out).`,
 		Example: `  limbic eval
   limbic eval share-toy --rollouts 64 --strengths -0.5,-0.25,0,0.25,0.5
-  limbic eval my-scenario.yaml --judge-url http://localhost:8080/v1 --json`,
+  limbic eval my-scenario.yaml --judge-url http://localhost:8080/v1 --json
+  limbic eval --dir runs/big --shard 3/8    # then: limbic eval --dir runs/big --merge`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if rollouts < 0 {
 				return fmt.Errorf("--rollouts %d: must be at least 1", rollouts)
@@ -140,8 +144,13 @@ NAME.svg (rate against strength, one line per emotion) and eval.json.`,
 			if err != nil {
 				return err
 			}
+			evalJSON := filepath.Join(out, pipeline.EvalFile)
 			if out == "" {
-				out = filepath.Join(runDir(m), "eval")
+				out = filepath.Join(vf.runDir(m), pipeline.EvalDir)
+				evalJSON = filepath.Join(out, pipeline.EvalFile)
+				if vf.dir != "" {
+					evalJSON = filepath.Join(vf.dir, pipeline.ExpDir, pipeline.EvalFile) // where the run's report reads it
+				}
 			}
 			b := model.NewBatcher(m.Transformer, model.BatcherOptions{MaxSeqs: maxSeqs})
 			defer b.Close()
@@ -201,7 +210,10 @@ NAME.svg (rate against strength, one line per emotion) and eval.json.`,
 				Scenarios []*behave.Result `json:"scenarios"`
 				Seconds   float64          `json:"seconds"`
 			}{m.Name, packPath, results, time.Since(start).Seconds()}
-			if err := atomicfile.WriteFile(filepath.Join(out, "eval.json"), 0o644, func(w io.Writer) error {
+			if err := os.MkdirAll(filepath.Dir(evalJSON), 0o755); err != nil {
+				return err
+			}
+			if err := atomicfile.WriteFile(evalJSON, 0o644, func(w io.Writer) error {
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
 				return enc.Encode(doc)
@@ -216,13 +228,13 @@ NAME.svg (rate against strength, one line per emotion) and eval.json.`,
 				fmt.Println()
 			}
 			if !g.quiet {
-				fmt.Fprintf(os.Stderr, "%d scenarios in %.1fs; rollouts, plots and eval.json in %s\n", len(results), time.Since(start).Seconds(), out)
+				fmt.Fprintf(os.Stderr, "%d scenarios in %.1fs; rollouts and plots in %s, results in %s\n", len(results), time.Since(start).Seconds(), out, evalJSON)
 			}
 			return nil
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&out, "out", "", "output directory (default: the run directory's eval/)")
+	f.StringVar(&out, "out", "", "directory of the rollouts, plots and eval.json (default: the run directory's eval/, with eval.json in its experiments/ under --dir)")
 	f.IntVar(&rollouts, "rollouts", 0, "rollouts per cell (default: the scenario's)")
 	f.Float64SliceVar(&strengths, "strengths", nil, "steering strengths to sweep, e.g. -0.5,-0.25,0,0.25,0.5 (default: the scenario's)")
 	f.StringSliceVar(&emotions, "emotions", nil, "emotions to sweep (default: the scenario's)")
@@ -233,6 +245,7 @@ NAME.svg (rate against strength, one line per emotion) and eval.json.`,
 	f.StringVar(&shardFlag, "shard", "", "generate shard I of N (0 ≤ I < N) of each scenario's rollouts into OUT/shards (default: from $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX with $LIMBIC_SHARD_COUNT, else all)")
 	f.BoolVar(&merge, "merge", false, "pool the shards' rollouts (OUT/shards; same flags as the shards) into OUT/NAME.jsonl, then grade and tabulate as one process")
 	vf.add(c, false)
+	vf.addDir(c, "the rollouts into its eval/ and the results into its experiments/eval.json, where the run's report reads them (unless --out)")
 	addJSON(c)
 	return c
 }

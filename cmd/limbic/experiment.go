@@ -13,6 +13,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/internal/atomicfile"
 	"github.com/limbic-dev/limbic/science/experiment"
+	"github.com/limbic-dev/limbic/science/pipeline"
 	"github.com/limbic-dev/limbic/science/readout"
 	"github.com/limbic-dev/limbic/science/steer"
 )
@@ -40,7 +41,7 @@ number, negative counting from the end.
 
 --steer and --steer-vector apply to every forward pass of an experiment
 (e.g. dose curves under steering). Each writes its JSON to the run directory
-(experiments/NAME.json; under steering experiments/NAME.steer-SPECS.json, so
+(--dir RUN, by default the model's; experiments/NAME.json; under steering experiments/NAME.steer-SPECS.json, so
 that the unsteered baseline is kept, and the JSON records the steering),
 where ` + "`limbic report`" + ` picks it up (steered results labelled as such),
 and prints it with --json.`,
@@ -108,7 +109,7 @@ and prints it with --json.`,
 				}
 				path := out
 				if path == "" {
-					path = filepath.Join(runDir(m), "experiments", experiment.ResultFile(name, env.Steering))
+					path = filepath.Join(vf.runDir(m), pipeline.ExpDir, experiment.ResultFile(name, env.Steering))
 				}
 				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 					return err
@@ -126,6 +127,7 @@ and prints it with --json.`,
 			},
 		}
 		vf.add(sc, true)
+		vf.addDir(sc, "experiments/NAME.json into it")
 		sc.Flags().StringVar(&layer, "layer", "best", "readout layer: best (the pack's) or a number, negative from the end")
 		sc.Flags().StringVarP(&out, "out", "o", "", "JSON output (default: the run directory's experiments/NAME.json, or NAME.steer-SPECS.json when steered)")
 		addJSON(sc)

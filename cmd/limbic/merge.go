@@ -24,7 +24,8 @@ different settings, models or weights (naming the difference) and names the
 shards that are missing or did not finish. Without --step it merges every
 step with shards, in pipeline order. The next step (extract after stories,
 validate after extract) merges by itself when it finds shards and no merged
-file.`,
+file. limbic prefs and limbic eval merge their own shards: the command the
+shards ran, with --merge in place of --shard.`,
 		Example: `  limbic merge --dir runs/big
   limbic merge --dir runs/big --step extract`,
 		Args: cobra.NoArgs,
@@ -40,7 +41,7 @@ file.`,
 				}
 			case pipeline.StepStories, pipeline.StepExtract:
 			default:
-				return fmt.Errorf("--step %q: only stories and extract run in shards (and merge)", step)
+				return fmt.Errorf("--step %q: limbic merge merges stories and extract (prefs and eval merge with their own command and --merge)", step)
 			}
 			out := map[string]any{}
 			for _, s := range steps {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/hook"
 	"github.com/limbic-dev/limbic/internal/atomicfile"
+	"github.com/limbic-dev/limbic/science/pipeline"
 	"github.com/limbic-dev/limbic/science/prefs"
 	"github.com/limbic-dev/limbic/science/shard"
 )
@@ -52,7 +53,8 @@ pairs run again, and ΔElo of that half with a bootstrap interval; then the
 correlation of ΔElo with r over the emotions.`,
 		Example: `  limbic prefs
   limbic prefs --emotions happy,sad,angry,proud --json
-  limbic prefs -m ./SmolLM2-135M-Instruct --vectors pack.safetensors --no-causal`,
+  limbic prefs -m ./SmolLM2-135M-Instruct --vectors pack.safetensors --no-causal
+  limbic prefs --dir runs/big --shard 3/8    # then: limbic prefs --dir runs/big --merge`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Bootstrap < 1 || o.Permutations < 1 || o.Batch < 1 {
@@ -101,6 +103,31 @@ correlation of ΔElo with r over the emotions.`,
 			prog := progressFunc()
 			if prog != nil {
 				o.Progress = func(stage string, done, total int) { prog(stage, int64(done), int64(total)) }
+			}
+			if vf.dir != "" {
+				// The run's preference experiment: limbic run's settings
+				// for what the flags leave out, its results where the
+				// run's report reads them.
+				run := pipeline.PrefsOptions(pack, pipeline.DefaultSeed)
+				fl := cmd.Flags()
+				if !fl.Changed("emotions") {
+					o.Emotions = run.Emotions
+				}
+				if !fl.Changed("no-causal") {
+					o.Causal = run.Causal
+				}
+				if !fl.Changed("bootstrap") {
+					o.Bootstrap = run.Bootstrap
+				}
+				if !fl.Changed("permutations") {
+					o.Permutations = run.Permutations
+				}
+				if !fl.Changed("seed") {
+					o.Seed = run.Seed
+				}
+				if out == "" {
+					out = filepath.Join(vf.dir, pipeline.ExpDir, pipeline.PrefsFile)
+				}
 			}
 			if out == "" {
 				out = filepath.Join(runDir(m), "prefs.json")
@@ -164,10 +191,11 @@ correlation of ΔElo with r over the emotions.`,
 	f.IntVar(&o.Bootstrap, "bootstrap", 1000, "bootstrap replicates")
 	f.IntVar(&o.Permutations, "permutations", 10000, "permutations for the p-values")
 	f.IntVar(&o.Batch, "batch", 64, "comparisons per batched forward call")
-	f.StringVarP(&out, "out", "o", "", "write the results here as JSON (default: prefs.json in the model's run directory)")
+	f.StringVarP(&out, "out", "o", "", "write the results here as JSON (default: experiments/prefs.json in --dir, else prefs.json in the model's run directory)")
 	f.StringVar(&shardFlag, "shard", "", "run shard I of N (0 ≤ I < N) of the comparisons into shards/ beside --out (default: from $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX with $LIMBIC_SHARD_COUNT, else all)")
 	f.BoolVar(&merge, "merge", false, "pool the shards' outcomes (shards/ beside --out; same flags as the shards) and compute Elo, intervals and the causal test once")
 	vf.add(c, false)
+	vf.addDir(c, "experiments/prefs.json into it, with limbic run's settings for the flags not given (its eight emotions, --bootstrap 500, --permutations 2000, --seed 1)")
 	addJSON(c)
 	return c
 }

@@ -56,7 +56,7 @@ func (p *pipelineFlags) add(c *cobra.Command) {
 	f.IntVar(&p.neutralPerTopic, "neutral-per-topic", 2, "neutral texts per neutral topic")
 	f.IntVar(&p.maxTokens, "max-tokens", 0, "tokens per story (default 40 for base models, 400 for chat models)")
 	f.IntVar(&p.batch, "batch", 32, "stories generated together")
-	f.Uint64Var(&p.seed, "seed", 1, "seed of the story plan and sampling")
+	f.Uint64Var(&p.seed, "seed", pipeline.DefaultSeed, "seed of the story plan and sampling")
 	f.StringVar(&p.generatorURL, "generator", "", "write stories with an OpenAI-compatible endpoint (base URL) instead of the model; key from $LIMBIC_GENERATOR_API_KEY or $OPENAI_API_KEY")
 	f.StringVar(&p.generatorModel, "generator-model", "", "model name for --generator")
 	f.StringVar(&p.offset, "offset", "", "average each story from this token of its text on (default 0 for base models, 50 for chat models: the paper's)")

@@ -11,10 +11,12 @@ import (
 	"github.com/limbic-dev/limbic/science/pipeline"
 )
 
-// TestSlurmRun submits what limbic cluster slurm writes for a small run
-// (stories and extract, 4 array tasks each, and their merges) to a real
-// single-node Slurm and checks the result against one process: stories
-// byte-identical, vectors within 1e-6.
+// TestSlurmRun submits what limbic cluster slurm writes for a small whole
+// run (stories, extract, prefs and eval as 4 array tasks each and their
+// merges; validate, the three experiments and report as one job each) to a
+// real single-node Slurm, through smallLimbic, and checks the result
+// against one process: stories byte-identical, vectors within 1e-6, and
+// the run directory complete, report included.
 func TestSlurmRun(t *testing.T) {
 	c := slurmtest.Start(t, 2)
 	flags := shardFlags(t)
@@ -23,8 +25,9 @@ func TestSlurmRun(t *testing.T) {
 	limbic(t, append([]string{"extract", "--dir", one}, flags...)...)
 
 	sub := filepath.Join(run, "submit")
-	limbic(t, append([]string{"cluster", "slurm", "--dir", run, "--steps", "stories,extract", "--shards", "4",
-		"--cpus", "1", "--limbic", bin, "--out", sub, "-q", "--"}, flags...)...)
+	small := smallLimbic(t, t.TempDir())
+	limbic(t, append([]string{"cluster", "slurm", "--dir", run, "--shards", "4",
+		"--cpus", "1", "--limbic", small, "--out", sub, "-q", "--"}, flags...)...)
 	start := time.Now()
 	if out, err := c.Command("bash", filepath.Join(sub, "submit.sh")).CombinedOutput(); err != nil {
 		t.Fatalf("submit.sh: %v\n%s", err, out)
@@ -34,7 +37,9 @@ func TestSlurmRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{"limbic-stories": 4, "limbic-stories-merge": 1, "limbic-extract": 4, "limbic-extract-merge": 1}
+	want := map[string]int{"limbic-stories": 4, "limbic-stories-merge": 1, "limbic-extract": 4, "limbic-extract-merge": 1,
+		"limbic-validate": 1, "limbic-experiment-feel": 1, "limbic-experiment-dose": 1, "limbic-experiment-implicit": 1,
+		"limbic-prefs": 4, "limbic-prefs-merge": 1, "limbic-eval": 4, "limbic-eval-merge": 1, "limbic-report": 1}
 	got := map[string]int{}
 	for _, j := range jobs {
 		got[j.Name]++
@@ -56,6 +61,7 @@ func TestSlurmRun(t *testing.T) {
 		t.FailNow()
 	}
 	sameFiles(t, run, one, pipeline.StoriesFile, pipeline.NeutralFile)
+	runDirComplete(t, run)
 	d := vectorDiff(t, run, one)
 	t.Logf("Slurm: %d jobs in %.1f s; stories byte-identical, vectors within %.3g (relative) of one process", len(jobs), wall.Seconds(), d)
 	if !(d <= 1e-6) {

@@ -25,6 +25,7 @@ type vectorFlags struct {
 	anyModel     bool
 	steer        []string
 	steerVectors []string
+	dir          string // the run directory (--dir) whose pack is the default; "" for the model's
 }
 
 func (v *vectorFlags) add(c *cobra.Command, withSteer bool) {
@@ -50,14 +51,31 @@ func runDir(m *model.Model) string {
 // defaultPack is the pack path `limbic run` writes for a model.
 func defaultPack(m *model.Model) string { return filepath.Join(runDir(m), "vectors.safetensors") }
 
+// addDir adds --dir, the run directory whose pack a command uses and where
+// it writes its results (as limbic run lays them out), to c.
+func (v *vectorFlags) addDir(c *cobra.Command, what string) {
+	c.Flags().StringVar(&v.dir, "dir", "", "run directory: use its vectors.safetensors and write "+what+" (default: $LIMBIC_HOME/runs/MODEL)")
+}
+
+// runDir returns the run directory: --dir, or the one limbic run uses for m.
+func (v *vectorFlags) runDir(m *model.Model) string {
+	if v.dir != "" {
+		return v.dir
+	}
+	return runDir(m)
+}
+
 // loadPack reads the --vectors pack (or the default one) and checks it
 // against the model. Without --vectors, a missing default pack gives nil
 // unless required.
 func (v *vectorFlags) loadPack(m *model.Model, required bool) (*vecpack.Pack, string, error) {
 	path := v.vectors
 	if path == "" {
-		path = defaultPack(m)
+		path = filepath.Join(v.runDir(m), "vectors.safetensors")
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			if v.dir != "" && required {
+				return nil, "", fmt.Errorf("--dir %s: no vector pack %s: run limbic extract (and merge) into it first, or give --vectors", v.dir, path)
+			}
 			if required {
 				return nil, "", fmt.Errorf("no vector pack for %s: run `limbic run` (or `limbic extract`) first, or give --vectors", m.Name)
 			}

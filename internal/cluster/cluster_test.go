@@ -127,17 +127,30 @@ func TestSlurmScripts(t *testing.T) {
 		}
 		if ok {
 			mo := sbatchOptions(t, merge)
-			if mo["--array"] != "" || mo["--gres"] != "" || mo["--job-name"] != "limbic-"+s.Name+"-merge" {
-				t.Errorf("%s-merge.sbatch: options %v, want no array, no GPU, job limbic-%s-merge", s.Name, mo, s.Name)
+			wantCmd, wantGPU := mergeWant(s)
+			if gres := map[bool]string{true: "gpu:1"}[wantGPU]; mo["--array"] != "" || mo["--gres"] != gres || mo["--job-name"] != "limbic-"+s.Name+"-merge" {
+				t.Errorf("%s-merge.sbatch: options %v, want no array, --gres %q, job limbic-%s-merge", s.Name, mo, gres, s.Name)
 			}
-			if want := "exec /opt/limbic/bin/limbic merge --dir /shared/runs/qwen --step " + s.Name; !bytes.Contains(merge, []byte(want)) {
-				t.Errorf("%s-merge.sbatch lacks %q", s.Name, want)
+			if want := "exec " + wantCmd + "\n"; !bytes.Contains(merge, []byte(want)) {
+				t.Errorf("%s-merge.sbatch lacks %q:\n%s", s.Name, want, merge)
 			}
 		}
 	}
-	if want := len(p.Steps) + 7 + 1; len(files) != want {
-		t.Errorf("%d files, want %d (steps, 7 merges, submit.sh)", len(files), want)
+	if want := len(p.Steps) + 4 + 1; len(files) != want {
+		t.Errorf("%d files, want %d (steps, 4 merges, submit.sh)", len(files), want)
 	}
+}
+
+// mergeWant returns the command line of a sharded step's merge task in
+// testPlan and whether it asks for the GPU: limbic merge for stories and
+// extract, the step's own command with --merge (and the model, so the GPU)
+// for prefs and eval.
+func mergeWant(s Step) (string, bool) {
+	switch s.Name {
+	case "prefs", "eval":
+		return "/opt/limbic/bin/limbic " + s.Name + " --dir /shared/runs/qwen --model Qwen/Qwen2.5-1.5B-Instruct --merge", true
+	}
+	return "/opt/limbic/bin/limbic merge --dir /shared/runs/qwen --step " + s.Name + " --model Qwen/Qwen2.5-1.5B-Instruct", false
 }
 
 // fakeBin puts an executable script named name first on PATH.
@@ -293,7 +306,7 @@ func strictJobs(stream []byte) ([]batchv1.Job, error) {
 func TestK8sStrict(t *testing.T) {
 	p := testPlan()
 	stream, _ := k8sJobs(t, p)
-	if got, want := len(documents(t, stream)), len(p.Steps)+7; got != want {
+	if got, want := len(documents(t, stream)), len(p.Steps)+4; got != want {
 		t.Fatalf("%d YAML documents, want %d", got, want)
 	}
 	jobs, err := strictJobs(stream)
@@ -337,10 +350,11 @@ func TestK8sStrict(t *testing.T) {
 		merge := strings.HasSuffix(j.Name, "-merge")
 		gpu := c.Resources.Limits["nvidia.com/gpu"]
 		if merge {
-			if j.Spec.CompletionMode != nil || *j.Spec.Completions != 1 || !gpu.IsZero() {
-				t.Errorf("%s: completion mode %v, completions %d, GPUs %s; want a single task without GPU", j.Name, j.Spec.CompletionMode, *j.Spec.Completions, gpu.String())
+			want, wantGPU := mergeWant(p.step(strings.TrimSuffix(strings.TrimPrefix(j.Name, "limbic-"), "-merge")))
+			if j.Spec.CompletionMode != nil || *j.Spec.Completions != 1 || gpu.IsZero() == wantGPU {
+				t.Errorf("%s: completion mode %v, completions %d, GPUs %s; want a single task, a GPU %v", j.Name, j.Spec.CompletionMode, *j.Spec.Completions, gpu.String(), wantGPU)
 			}
-			if want := "/opt/limbic/bin/limbic merge --dir /shared/runs/qwen --step " + strings.TrimSuffix(strings.TrimPrefix(j.Name, "limbic-"), "-merge"); !strings.HasPrefix(cmd, want) {
+			if cmd != want {
 				t.Errorf("%s: command %q, want %q", j.Name, cmd, want)
 			}
 			continue
@@ -566,5 +580,74 @@ func TestSlurmTaskRuns(t *testing.T) {
 		if got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n"); !slices.Equal(got, tc.want) {
 			t.Errorf("%s ran limbic with %q, want %q", tc.script, got, tc.want)
 		}
+	}
+}
+
+// TestCommandSettings: the run's settings reach the stories and extract
+// tasks whole and the prefs tasks (shards and merge) as the seed only, in
+// either spelling of --seed; the other steps get none.
+func TestCommandSettings(t *testing.T) {
+	for _, settings := range [][]string{
+		{"--emotions", "core", "--seed", "7", "--per-topic", "2"},
+		{"--emotions", "core", "--seed=7", "--per-topic", "2"},
+	} {
+		p := testPlan()
+		p.Flags = nil
+		p.Settings = settings
+		all := strings.Join(settings, " ")
+		for _, tc := range []struct {
+			step, want, wantMerge string
+		}{
+			{"stories", "limbic stories --dir /shared/runs/qwen " + all + " --shard I/4", "limbic merge --dir /shared/runs/qwen --step stories"},
+			{"extract", "limbic extract --dir /shared/runs/qwen " + all + " --shard I/4", "limbic merge --dir /shared/runs/qwen --step extract"},
+			{"validate", "limbic validate --dir /shared/runs/qwen", ""},
+			{"experiment-feel", "limbic experiment feel --dir /shared/runs/qwen", ""},
+			{"prefs", "limbic prefs --dir /shared/runs/qwen --seed 7 --shard I/4", "limbic prefs --dir /shared/runs/qwen --seed 7 --merge"},
+			{"eval", "limbic eval --dir /shared/runs/qwen --shard I/4", "limbic eval --dir /shared/runs/qwen --merge"},
+			{"report", "limbic report --dir /shared/runs/qwen", ""},
+		} {
+			s := p.step(tc.step)
+			got := strings.TrimPrefix(strings.Join(p.command(s, "I"), " "), "/opt/limbic/bin/")
+			if got != tc.want {
+				t.Errorf("settings %q, step %s: %q, want %q", settings, tc.step, got, tc.want)
+			}
+			if s.Shards > 1 {
+				got := strings.TrimPrefix(strings.Join(p.mergeCommand(s), " "), "/opt/limbic/bin/")
+				if got != tc.wantMerge {
+					t.Errorf("settings %q, merge of %s: %q, want %q", settings, tc.step, got, tc.wantMerge)
+				}
+			} else if tc.wantMerge != "" {
+				t.Errorf("step %s runs as one task, want %d shards", tc.step, 4)
+			}
+		}
+	}
+}
+
+// TestSlurmSubmitStopsOnFailure: when sbatch refuses a script, submit.sh
+// stops with an error instead of submitting the rest without dependencies.
+func TestSlurmSubmitStopsOnFailure(t *testing.T) {
+	p := testPlan()
+	p.Dir = t.TempDir()
+	dir := t.TempDir()
+	for n, b := range slurmFiles(t, p) {
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := filepath.Join(t.TempDir(), "log")
+	fakeBin(t, "sbatch", `echo "$*" >> "`+log+`"
+case "$*" in *extract.sbatch) echo "sbatch: error: invalid partition" >&2; exit 1 ;; esac
+echo "1;cluster"
+`)
+	out, err := exec.Command("bash", filepath.Join(dir, "submit.sh")).CombinedOutput()
+	if err == nil {
+		t.Fatalf("submit.sh succeeded though sbatch failed:\n%s", out)
+	}
+	raw, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(raw), "\n"); n != 3 {
+		t.Errorf("sbatch called %d times, want 3 (stories, its merge, extract, then stop):\n%s", n, raw)
 	}
 }

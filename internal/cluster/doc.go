@@ -17,7 +17,9 @@
 //
 //	limbic merge --dir RUN --step NAME
 //
-// which combines the shards' results. A step with one shard runs as a single
+// which combines the shards' results; for prefs and eval, which pool their
+// shards with the model loaded, the merge task is the step's own command
+// with --merge in place of --shard (Step.Rerun). A step with one shard runs as a single
 // task with neither. A step starts when the steps it comes After have
 // finished, merges included: with sbatch --dependency=afterok under Slurm,
 // with a submit script that waits on each Job's Complete condition under

@@ -125,7 +125,7 @@ func K8s(p Plan) (jobs []byte, submit []byte, err error) {
 func (p Plan) job8s(s Step, merge bool) job {
 	name, cmd, res := p.job(s), p.command(s, "$("+shard.K8sIndex+")"), p.Res
 	if merge {
-		name, cmd, res.GPUs = name+"-merge", p.mergeCommand(s), 0
+		name, cmd, res = name+"-merge", p.mergeCommand(s), p.mergeRes(s)
 	}
 	labels := map[string]string{"app.kubernetes.io/name": "limbic", "app.kubernetes.io/instance": p.Name, "limbic/step": s.Name}
 	jobLabels := map[string]string{"limbic/job": name}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"strings"
 
 	"github.com/limbic-dev/limbic/science/shard"
 )
@@ -22,6 +23,10 @@ type Step struct {
 	Args   []string // the limbic command, such as ["experiment", "feel"]
 	Shards int      // tasks; 1 runs the step as one task with no merge
 	After  []string // steps, earlier in the plan, that must have finished first
+	// Rerun makes the merge task the step's own command again, with
+	// --merge instead of --shard (limbic prefs and eval pool their shards
+	// so, with the model loaded), rather than limbic merge --step NAME.
+	Rerun bool
 }
 
 // Plan is a run on a cluster.
@@ -33,7 +38,8 @@ type Plan struct {
 	// Settings are flags added to the commands of the stories and extract
 	// steps only (not to their merges): the run's settings, such as
 	// ["--emotions", "core", "--per-topic", "8"], which every shard and the
-	// one-process run must share.
+	// one-process run must share. A --seed among them goes to the prefs
+	// tasks too (limbic run seeds its preference experiment with it).
 	Settings []string
 	Res      Resources
 	Steps    []Step
@@ -48,21 +54,20 @@ type Plan struct {
 	BackoffLimitPerIndex int    // retries of a failed shard (of a failed single task: backoffLimit)
 }
 
-// RunSteps returns the steps of limbic run in order, each but validate and
-// report with shards shards (limbic cluster gives them to the Shardable
-// ones only): stories → extract → validate → the
-// experiments, prefs and eval (side by side) → report.
+// RunSteps returns the steps of limbic run in order, the Shardable ones
+// with shards shards, the others as one task each: stories → extract →
+// validate → the experiments, prefs and eval (side by side) → report.
 func RunSteps(shards int) []Step {
 	after := []string{"validate"}
 	steps := []Step{
 		{Name: "stories", Args: []string{"stories"}, Shards: shards},
 		{Name: "extract", Args: []string{"extract"}, Shards: shards, After: []string{"stories"}},
 		{Name: "validate", Args: []string{"validate"}, Shards: 1, After: []string{"extract"}},
-		{Name: "experiment-feel", Args: []string{"experiment", "feel"}, Shards: shards, After: after},
-		{Name: "experiment-dose", Args: []string{"experiment", "dose"}, Shards: shards, After: after},
-		{Name: "experiment-implicit", Args: []string{"experiment", "implicit"}, Shards: shards, After: after},
-		{Name: "prefs", Args: []string{"prefs"}, Shards: shards, After: after},
-		{Name: "eval", Args: []string{"eval"}, Shards: shards, After: after},
+		{Name: "experiment-feel", Args: []string{"experiment", "feel"}, Shards: 1, After: after},
+		{Name: "experiment-dose", Args: []string{"experiment", "dose"}, Shards: 1, After: after},
+		{Name: "experiment-implicit", Args: []string{"experiment", "implicit"}, Shards: 1, After: after},
+		{Name: "prefs", Args: []string{"prefs"}, Shards: shards, After: after, Rerun: true},
+		{Name: "eval", Args: []string{"eval"}, Shards: shards, After: after, Rerun: true},
 		{Name: "report", Args: []string{"report"}, Shards: 1,
 			After: []string{"experiment-feel", "experiment-dose", "experiment-implicit", "prefs", "eval"}},
 	}
@@ -70,11 +75,13 @@ func RunSteps(shards int) []Step {
 }
 
 // Shardable reports whether the step of limbic run with this name runs in
-// shards (limbic STEP --shard I/N, then limbic merge): stories and
-// extract, the bulk of a run. The experiments, prefs and eval run as one
-// task each until they shard too; validate and report are short and read
-// everything.
-func Shardable(name string) bool { return name == "stories" || name == "extract" }
+// shards (limbic STEP --shard I/N, then a merge): stories and extract, the
+// bulk of the vectors' work, and prefs and eval, the bulk of the
+// experiments'. The three sanity experiments are short, and validate and
+// report read everything.
+func Shardable(name string) bool {
+	return name == "stories" || name == "extract" || name == "prefs" || name == "eval"
+}
 
 var label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
@@ -133,25 +140,58 @@ func (p Plan) withDefaults() (Plan, error) {
 }
 
 // command returns a task's command line: limbic, the step's command, --dir,
-// the plan's flags, and --shard INDEX/N when the step is sharded (index is
-// the scheduler's expression for the task's index).
+// the plan's flags, the settings a step shares with the run (all of them
+// for stories and extract, --seed for prefs), and --shard INDEX/N when the
+// step is sharded and index is not "" (index is the scheduler's expression
+// for the task's index).
 func (p Plan) command(s Step, index string) []string {
 	c := append([]string{p.Limbic}, s.Args...)
 	c = append(c, "--dir", p.Dir)
 	c = append(c, p.Flags...)
-	if s.Name == "stories" || s.Name == "extract" {
+	switch s.Name {
+	case "stories", "extract":
 		c = append(c, p.Settings...)
+	case "prefs":
+		c = append(c, seed(p.Settings)...)
 	}
-	if s.Shards > 1 {
+	if s.Shards > 1 && index != "" {
 		c = append(c, "--shard", fmt.Sprintf("%s/%d", index, s.Shards))
 	}
 	return c
 }
 
-// mergeCommand returns the command of a sharded step's merge task.
+// seed returns the --seed flag among the run's settings (the seed of the
+// preference experiment in limbic run), or nothing.
+func seed(settings []string) []string {
+	var out []string
+	for i, a := range settings {
+		if v, ok := strings.CutPrefix(a, "--seed="); ok {
+			out = []string{"--seed", v}
+		} else if a == "--seed" && i+1 < len(settings) {
+			out = []string{"--seed", settings[i+1]}
+		}
+	}
+	return out
+}
+
+// mergeCommand returns the command of a sharded step's merge task: limbic
+// merge --step NAME, or the step's command with --merge for a Rerun step.
 func (p Plan) mergeCommand(s Step) []string {
+	if s.Rerun {
+		return append(p.command(s, ""), "--merge")
+	}
 	c := []string{p.Limbic, "merge", "--dir", p.Dir, "--step", s.Name}
 	return append(c, p.Flags...)
+}
+
+// mergeRes returns the resources of a step's merge task: the step's, less
+// the GPUs unless the merge runs the model (Rerun).
+func (p Plan) mergeRes(s Step) Resources {
+	res := p.Res
+	if !s.Rerun {
+		res.GPUs = 0
+	}
+	return res
 }
 
 // last returns the name of a step's final job: its merge when sharded.

@@ -38,7 +38,7 @@ mkdir -p ` + quote(logs) + `
 # submit [SBATCH-OPTION...] SCRIPT prints the job id.
 submit() {
 	local id
-	id=$(sbatch --parsable "$@")
+	id=$(sbatch --parsable "$@") || return
 	echo "${id%%;*}"
 }
 
@@ -54,9 +54,7 @@ submit() {
 		if s.Shards > 1 {
 			merge := p.job(s) + "-merge"
 			fmt.Fprintf(&submit, "%s=$(submit%s %s-merge.sbatch)\n", shellVar(merge), dependency([]string{"$" + id}), s.Name)
-			res := p.Res
-			res.GPUs = 0
-			files[s.Name+"-merge.sbatch"] = p.sbatch(s, merge, logs, res, 1, p.mergeCommand(s))
+			files[s.Name+"-merge.sbatch"] = p.sbatch(s, merge, logs, p.mergeRes(s), 1, p.mergeCommand(s))
 		}
 	}
 	last := p.Steps[len(p.Steps)-1]

@@ -25,6 +25,9 @@ const (
 	EvalDir   = "eval"
 )
 
+// DefaultSeed is a run's seed unless given (limbic run --seed).
+const DefaultSeed = 1
+
 // PrefsEmotions are the emotions the run's preference experiment reads and
 // steers (those the pack has): four pleasant and four unpleasant ones, whose
 // steering should raise and lower an activity's Elo.
@@ -45,18 +48,29 @@ func Prefs(ctx context.Context, m *model.Model, dir string, seed uint64, progres
 	if err != nil {
 		return nil, err
 	}
-	var emos []string
-	for _, e := range PrefsEmotions {
-		if _, err := p.EmotionIndex(e); err == nil {
-			emos = append(emos, e)
-		}
-	}
-	r, err := prefs.Run(ctx, m, p, prefs.Options{Emotions: emos, Causal: len(emos) > 0, Seed: seed,
-		Bootstrap: 500, Permutations: 2000, Progress: progress})
+	o := PrefsOptions(p, seed)
+	o.Progress = progress
+	r, err := prefs.Run(ctx, m, p, o)
 	if err != nil {
 		return nil, err
 	}
 	return r, writeJSON(out, r)
+}
+
+// PrefsOptions are the options of a run's preference experiment with pack
+// p (nil for none): the PrefsEmotions p has, steered in the causal test
+// when there are any, 500 bootstrap replicates, 2,000 permutations and the
+// run's seed. limbic prefs --dir uses them for the flags it is not given.
+func PrefsOptions(p *vecpack.Pack, seed uint64) prefs.Options {
+	var emos []string
+	if p != nil {
+		for _, e := range PrefsEmotions {
+			if _, err := p.EmotionIndex(e); err == nil {
+				emos = append(emos, e)
+			}
+		}
+	}
+	return prefs.Options{Emotions: emos, Causal: len(emos) > 0, Seed: seed, Bootstrap: 500, Permutations: 2000}
 }
 
 // Behaviour runs the shipped behaviour scenarios that fit the model with

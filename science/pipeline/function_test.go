@@ -3,11 +3,13 @@ package pipeline
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/limbic-dev/limbic/science/behave"
 	"github.com/limbic-dev/limbic/science/prefs"
+	"github.com/limbic-dev/limbic/science/vecpack"
 )
 
 // The report picks up the function experiments' results: prefs.json gives
@@ -55,5 +57,32 @@ func TestFunctionSections(t *testing.T) {
 	}
 	if _, err := functionSections(dir); err == nil || !strings.Contains(err.Error(), PrefsFile) {
 		t.Errorf("damaged prefs.json: %v", err)
+	}
+}
+
+// TestPrefsOptions: a run's preference experiment reads and steers those of
+// PrefsEmotions its pack has, in PrefsEmotions' order, with the run's seed;
+// with none of them (or no pack) it runs no causal test.
+func TestPrefsOptions(t *testing.T) {
+	for _, tc := range []struct {
+		pack       []string // nil: no pack
+		want       []string
+		wantCausal bool
+	}{
+		{[]string{"sad", "calm", "happy", "lonely"}, []string{"happy", "sad", "lonely"}, true},
+		{[]string{"calm", "bored"}, nil, false},
+		{nil, nil, false},
+	} {
+		var p *vecpack.Pack
+		if tc.pack != nil {
+			p = &vecpack.Pack{Meta: vecpack.Meta{Emotions: tc.pack}}
+		}
+		o := PrefsOptions(p, 7)
+		if !slices.Equal(o.Emotions, tc.want) || o.Causal != tc.wantCausal {
+			t.Errorf("pack %v: emotions %v, causal %v; want %v, %v", tc.pack, o.Emotions, o.Causal, tc.want, tc.wantCausal)
+		}
+		if o.Seed != 7 || o.Bootstrap != 500 || o.Permutations != 2000 {
+			t.Errorf("pack %v: seed %d, bootstrap %d, permutations %d; want 7, 500, 2000", tc.pack, o.Seed, o.Bootstrap, o.Permutations)
+		}
 	}
 }
