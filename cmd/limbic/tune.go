@@ -130,7 +130,7 @@ losses as an uninterrupted run (same flags and thread count).`,
 			switch recipe {
 			case "":
 			case "chat":
-				return runChatRecipe(cmd.Context(), rebuild)
+				return runChatRecipe(cmd.Context(), defaultChatRecipe, rebuild)
 			default:
 				return fmt.Errorf("--recipe %q: the recipes are: chat (stories15m-chat)", recipe)
 			}

@@ -141,8 +141,11 @@ func (c *Config) Defaults(m *model.Model) {
 	}
 	if c.MaxTokens <= 0 {
 		c.MaxTokens = 40
-		if chatModel {
+		switch {
+		case chatModel:
 			c.MaxTokens = 400
+		case IsShortChat(m):
+			c.MaxTokens = 80 // the reply tells the whole story, opening included
 		}
 	}
 	if c.Batch <= 0 {
