@@ -64,10 +64,13 @@ type kpath struct {
 	qdotQ5_K func(w *byte, x *int8, xd, sd *float32, nsb int) float32
 	// The same straight from Q4_0, Q5_0 and IQ4_NL blocks (nil:
 	// qdotNibble32Go, qdotQ5_0Go).
-	qdotQ4_0   func(w *byte, x *int8, xd *float32, nb int) float32
-	qdotQ5_0   func(w *byte, x *int8, xd *float32, nb int) float32
-	qdotIQ4_NL func(w *byte, x *int8, xd *float32, nb int, tab *int8) float32
-	qdotIQ4_XS func(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *int8) float32 // nil: qdotIQ4_XSGo
+	qdotQ4_0 func(w *byte, x *int8, xd *float32, nb int) float32
+	qdotQ5_0 func(w *byte, x *int8, xd *float32, nb int) float32
+	// The same straight from Q4_1 and Q5_1 blocks, their mins included
+	// (nil: qdotQ4_1Go, qdotQ5_1Go).
+	qdotQ4_1, qdotQ5_1 func(w *byte, x *int8, xd, sd *float32, nb int) float32
+	qdotIQ4_NL         func(w *byte, x *int8, xd *float32, nb int, tab *int8) float32
+	qdotIQ4_XS         func(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *int8) float32 // nil: qdotIQ4_XSGo
 }
 
 var (

@@ -1001,6 +1001,20 @@ func qdotQ5_KAvx2(w *byte, x *int8, xd *float32, sd *float32, nsb int) float32
 //go:noescape
 func qdotQ5_0Avx2(w *byte, x *int8, xd *float32, nb int) float32
 
+// qdotQ4_1Avx2 returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) + m_b·(sd[2b]+sd[2b+1])
+// over nb Q4_1 blocks at w (d_b, m_b: the block's f16 scale and min, q_b its unsigned values);
+// x in −127…127.
+//
+//go:noescape
+func qdotQ4_1Avx2(w *byte, x *int8, xd *float32, sd *float32, nb int) float32
+
+// qdotQ5_1Avx2 returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) + m_b·(sd[2b]+sd[2b+1])
+// over nb Q5_1 blocks at w (d_b, m_b: the block's f16 scale and min, q_b its unsigned values);
+// x in −127…127.
+//
+//go:noescape
+func qdotQ5_1Avx2(w *byte, x *int8, xd *float32, sd *float32, nb int) float32
+
 // qdotQ4_0Avx2 returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
 // Q4_0 blocks at w (d_b: the block's f16 scale, v_b its values q−8); x in −127…127.
 //
@@ -1050,6 +1064,20 @@ func qdotQ5_KVnni(w *byte, x *int8, xd *float32, sd *float32, nsb int) float32
 //
 //go:noescape
 func qdotQ5_0Vnni(w *byte, x *int8, xd *float32, nb int) float32
+
+// qdotQ4_1Vnni returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) + m_b·(sd[2b]+sd[2b+1])
+// over nb Q4_1 blocks at w (d_b, m_b: the block's f16 scale and min, q_b its unsigned values);
+// x in −127…127.
+//
+//go:noescape
+func qdotQ4_1Vnni(w *byte, x *int8, xd *float32, sd *float32, nb int) float32
+
+// qdotQ5_1Vnni returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) + m_b·(sd[2b]+sd[2b+1])
+// over nb Q5_1 blocks at w (d_b, m_b: the block's f16 scale and min, q_b its unsigned values);
+// x in −127…127.
+//
+//go:noescape
+func qdotQ5_1Vnni(w *byte, x *int8, xd *float32, sd *float32, nb int) float32
 
 // qdotQ4_0Vnni returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
 // Q4_0 blocks at w (d_b: the block's f16 scale, v_b its values q−8); x in −127…127.

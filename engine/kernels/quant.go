@@ -18,9 +18,9 @@ import (
 //     (bit-identical to ggml's dequantisation) and dotted with x in float32,
 //     so the result is that of the dequantised f32 model;
 //   - int8 (the default): x is quantised to 8 bits per block of 32 values
-//     (scale max|x|/127, as llama.cpp's Q8_0); Q8_0, Q4_0, Q5_0, IQ4_NL,
-//     IQ4_XS, Q4_K, Q5_K and Q6_K blocks are read as stored by their own
-//     kernels (rangeQ8_0, …), the other types' (Q4_1, Q5_1, Q2_K, Q3_K)
+//     (scale max|x|/127, as llama.cpp's Q8_0); Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
+//     IQ4_NL, IQ4_XS, Q4_K, Q5_K and Q6_K blocks are read as stored by their
+//     own kernels (rangeQ8_0, …), the other types' (Q2_K, Q3_K)
 //     rows are unpacked once to int8 with one scale (and
 //     min) per 16 values for a generic row kernel (qdotRow); the products are
 //     summed in integers four at a time (VPMADDUBSW/VPMADDWD on AVX2,
@@ -367,6 +367,8 @@ func (m *Matrix) quantRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) 
 			f = m.rangeQ4_K
 		case tensor.Q6_K:
 			f = m.rangeQ6_K
+		case tensor.Q4_1, tensor.Q5_1:
+			f = m.rangeMin32
 		case tensor.Q4_0, tensor.Q5_0, tensor.IQ4_NL:
 			f = m.rangeNibble32
 		case tensor.IQ4_XS:
@@ -697,4 +699,66 @@ func qdotQ5_0Go(w *byte, x *int8, xd *float32, nb int) float32 {
 		acc += float32(is) * (f16(blk, 0) * xdv[b])
 	}
 	return acc
+}
+
+// rangeMin32 is quantRange's int8 product for Q4_1 and Q5_1, straight from
+// the blocks.
+func (m *Matrix) rangeMin32(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
+	R, C, rb := m.Rows, m.Cols, m.rowBytes()
+	f := p.qdotQ4_1
+	if f == nil {
+		f = qdotQ4_1Go
+	}
+	if m.DType == tensor.Q5_1 {
+		f = p.qdotQ5_1
+		if f == nil {
+			f = qdotQ5_1Go
+		}
+	}
+	for r := lo; r < hi; r++ {
+		w := &m.q[r*rb]
+		for i := i0; i < i1; i++ {
+			y[i*R+r] = f(w, &xq.q[i*C], &xq.d[i*C/32], &xq.sd[i*C/16], C/32)
+		}
+	}
+}
+
+// qdotQ4_1Go is the reference of the qdotQ4_1 kernels: Σ over nb Q4_1
+// blocks of float32(Σ q·x)·(d·xd[b]) + m·(sd[2b]+sd[2b+1]), q the 4-bit
+// values.
+func qdotQ4_1Go(w *byte, x *int8, xd, sd *float32, nb int) float32 {
+	return qdotMin32Go(w, x, xd, sd, nb, false)
+}
+
+// qdotQ5_1Go is the reference of the qdotQ5_1 kernels: qdotQ4_1Go for the
+// 5-bit values of Q5_1 blocks.
+func qdotQ5_1Go(w *byte, x *int8, xd, sd *float32, nb int) float32 {
+	return qdotMin32Go(w, x, xd, sd, nb, true)
+}
+
+// qdotMin32Go is qdotQ4_1Go (q5 false) and qdotQ5_1Go (q5 true).
+func qdotMin32Go(w *byte, x *int8, xd, sd *float32, nb int, q5 bool) float32 {
+	stride, qsOff := 20, 4
+	if q5 {
+		stride, qsOff = 24, 8
+	}
+	wv, xv := unsafe.Slice(w, stride*nb), unsafe.Slice(x, 32*nb)
+	xdv, sdv := unsafe.Slice(xd, nb), unsafe.Slice(sd, 2*nb)
+	var acc, mins float32
+	for b := range xdv {
+		blk := wv[stride*b : stride*b+stride]
+		var qh uint32
+		if q5 {
+			qh = binary.LittleEndian.Uint32(blk[4:])
+		}
+		var is int32
+		for j, q := range blk[qsOff : qsOff+16] {
+			lo := int32(q&15 | byte(qh>>j&1)<<4)
+			hi := int32(q>>4 | byte(qh>>(j+16)&1)<<4)
+			is += lo*int32(xv[32*b+j]) + hi*int32(xv[32*b+16+j])
+		}
+		acc += float32(is) * (f16(blk, 0) * xdv[b])
+		mins += f16(blk, 2) * (sdv[2*b] + sdv[2*b+1])
+	}
+	return acc + mins
 }

@@ -587,6 +587,8 @@ func main() {
 		g.qdotQ4_K(vnni, false)
 		g.qdotQ4_K(vnni, true)
 		g.qdotQ5_0(vnni)
+		g.qdotMin32(vnni, false)
+		g.qdotMin32(vnni, true)
 		g.qdotNibble32(vnni, false)
 		g.qdotNibble32(vnni, true)
 		g.qdotIQ4_XS(vnni)

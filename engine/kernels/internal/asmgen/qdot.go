@@ -435,19 +435,7 @@ func (g *gen) qdotQ5_0(vnni bool) {
 	g.f("MOVL $0x10101010, AX")
 	g.f("VMOVD AX, X13")
 	g.f("VPBROADCASTD X13, Y13")
-	// Y12: VPSHUFB control, byte i ← byte i/8 of the uint32
-	g.f("VPXOR X12, X12, X12")
-	g.f("MOVQ $0x0101010101010101, AX")
-	g.f("VPINSRQ $1, AX, X12, X12")
-	g.f("MOVQ $0x0202020202020202, AX")
-	g.f("VMOVQ AX, X11")
-	g.f("MOVQ $0x0303030303030303, AX")
-	g.f("VPINSRQ $1, AX, X11, X11")
-	g.f("VINSERTI128 $1, X11, Y12, Y12")
-	// Y11: bit i%8 of byte i
-	g.f("MOVQ $0x8040201008040201, AX")
-	g.f("VMOVQ AX, X11")
-	g.f("VPBROADCASTQ X11, Y11")
+	g.bitSpread(12, 11)
 	g.f("TESTQ CX, CX")
 	g.f("JZ done")
 	g.label("loop")
@@ -611,4 +599,100 @@ func (g *gen) qdotIQ4_XS(vnni bool) {
 	g.f("VZEROUPPER")
 	g.f("MOVSS X3, ret+48(FP)")
 	g.f("RET")
+}
+
+// qdotMin32 emits the int8 row dot straight from the 32-value blocks with a
+// min: Q4_1 (20 bytes: f16 d and m, 16 bytes of nibbles, value j in the low
+// nibble of byte j, value j+16 in the high one) or, with q5, Q5_1 (24 bytes:
+// d, m, the 32 fifth bits as a little-endian uint32, the nibbles), whose
+// values are d·q + m:
+//
+//	Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) + m_b·(sd[2b]+sd[2b+1])
+func (g *gen) qdotMin32(vnni, q5 bool) {
+	typ, stride, qsOff := "Q4_1", 20, 4
+	if q5 {
+		typ, stride, qsOff = "Q5_1", 24, 8
+	}
+	name := "qdot" + typ + g.qdotSuffix(vnni)
+	doc := fmt.Sprintf("// %s returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) + m_b·(sd[2b]+sd[2b+1])\n// over nb %s blocks at w (d_b, m_b: the block's f16 scale and min, q_b its unsigned values);\n// x in −127…127.", name, typ)
+	g.fn(name, doc, "w *byte, x *int8, xd *float32, sd *float32, nb int", "float32")
+	g.f("MOVQ w+0(FP), SI")
+	g.f("MOVQ x+8(FP), DI")
+	g.f("MOVQ xd+16(FP), R9")
+	g.f("MOVQ sd+24(FP), R10")
+	g.f("MOVQ nb+32(FP), CX")
+	g.f("VXORPS Y3, Y3, Y3")
+	g.f("VXORPS X4, X4, X4") // the mins' sum (scalar)
+	if !vnni {
+		g.f("VPCMPEQW Y15, Y15, Y15")
+		g.f("VPSRLW $15, Y15, Y15")
+	}
+	g.f("MOVL $0x0f0f0f0f, AX")
+	g.f("VMOVD AX, X14")
+	g.f("VPBROADCASTD X14, Y14")
+	if q5 {
+		g.f("MOVL $0x10101010, AX")
+		g.f("VMOVD AX, X13")
+		g.f("VPBROADCASTD X13, Y13")
+		g.bitSpread(12, 11)
+	}
+	g.f("TESTQ CX, CX")
+	g.f("JZ done")
+	g.label("loop")
+	g.f("VMOVDQU %d(SI), X0", qsOff)
+	g.f("VPSRLW $4, X0, X6")
+	g.f("VINSERTI128 $1, X6, Y0, Y0")
+	g.f("VPAND Y14, Y0, Y0")
+	if q5 {
+		g.f("VPBROADCASTD 4(SI), Y6")
+		g.f("VPSHUFB Y12, Y6, Y6")
+		g.f("VPAND Y11, Y6, Y6")
+		g.f("VPCMPEQB Y11, Y6, Y6") // 0xff where the bit is set
+		g.f("VPAND Y13, Y6, Y6")
+		g.f("VPOR Y6, Y0, Y0")
+	}
+	g.f("VMOVDQU (DI), Y1")
+	g.qdotMul(vnni, true)
+	g.f("VCVTDQ2PS Y2, Y2")
+	g.f("MOVWLZX (SI), AX")
+	g.f("VMOVD AX, X5")
+	g.f("VCVTPH2PS X5, X5")
+	g.f("VMULSS (R9), X5, X5")
+	g.f("VBROADCASTSS X5, Y5")
+	g.f("VFMADD231PS Y5, Y2, Y3")
+	g.f("MOVWLZX 2(SI), AX")
+	g.f("VMOVD AX, X5")
+	g.f("VCVTPH2PS X5, X5")
+	g.f("VMOVSS (R10), X6")
+	g.f("VADDSS 4(R10), X6, X6")
+	g.f("VFMADD231SS X6, X5, X4")
+	g.f("ADDQ $%d, SI", stride)
+	g.f("ADDQ $32, DI")
+	g.f("ADDQ $4, R9")
+	g.f("ADDQ $8, R10")
+	g.f("DECQ CX")
+	g.f("JNZ loop")
+	g.label("done")
+	g.hsum(avx2, 3, 5)
+	g.f("VADDSS X4, X3, X3")
+	g.f("VZEROUPPER")
+	g.f("MOVSS X3, ret+40(FP)")
+	g.f("RET")
+}
+
+// bitSpread loads into Y<ctl> the VPSHUFB control that copies byte i/8 of a
+// broadcast uint32 to byte i, and into Y<bits> the byte mask 1<<(i%8): with
+// them, 32 bits become 32 bytes (VPSHUFB, VPAND, VPCMPEQB).
+func (g *gen) bitSpread(ctl, bits int) {
+	g.f("VPXOR X%d, X%d, X%d", ctl, ctl, ctl)
+	g.f("MOVQ $0x0101010101010101, AX")
+	g.f("VPINSRQ $1, AX, X%d, X%d", ctl, ctl)
+	g.f("MOVQ $0x0202020202020202, AX")
+	g.f("VMOVQ AX, X%d", bits)
+	g.f("MOVQ $0x0303030303030303, AX")
+	g.f("VPINSRQ $1, AX, X%d, X%d", bits, bits)
+	g.f("VINSERTI128 $1, X%d, Y%d, Y%d", bits, ctl, ctl)
+	g.f("MOVQ $0x8040201008040201, AX")
+	g.f("VMOVQ AX, X%d", bits)
+	g.f("VPBROADCASTQ X%d, Y%d", bits, bits)
 }
