@@ -975,8 +975,8 @@ func cvtBF16Avx512(dst *uint16, src *float32, n int)
 //go:noescape
 func qdotRowAvx2(w *int8, ws *float32, x *int8, xd *float32, n int) float32
 
-// qdotQ8_0Avx2 returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) over nb
-// Q8_0 blocks at w (d_b: the block's f16 scale, q_b its int8 values); x in −127…127.
+// qdotQ8_0Avx2 returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// Q8_0 blocks at w (d_b: the block's f16 scale, v_b its int8 values); x in −127…127.
 //
 //go:noescape
 func qdotQ8_0Avx2(w *byte, x *int8, xd *float32, nb int) float32
@@ -1039,8 +1039,8 @@ func qdotIQ4_XSAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *in
 //go:noescape
 func qdotRowVnni(w *int8, ws *float32, x *int8, xd *float32, n int) float32
 
-// qdotQ8_0Vnni returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) over nb
-// Q8_0 blocks at w (d_b: the block's f16 scale, q_b its int8 values); x in −127…127.
+// qdotQ8_0Vnni returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// Q8_0 blocks at w (d_b: the block's f16 scale, v_b its int8 values); x in −127…127.
 //
 //go:noescape
 func qdotQ8_0Vnni(w *byte, x *int8, xd *float32, nb int) float32

@@ -79,7 +79,8 @@ func checkMatMulInt8(t *testing.T, y, x, w []float32, n, rows, cols int) {
 }
 
 // TestMatMulQuant runs every block type, both products and every path over
-// odd shapes (single blocks, row counts around the tile sizes, decode and
+// odd shapes (single blocks, runs of blocks longer than the kernels'
+// unrolling with a remainder, row counts around the tile sizes, decode and
 // prefill n), with guard values around y.
 func TestMatMulQuant(t *testing.T) {
 	type shape struct{ n, rows int }
@@ -91,7 +92,7 @@ func TestMatMulQuant(t *testing.T) {
 					r := rand.New(rand.NewPCG(3, uint64(dt)))
 					size, _ := dt.Block()
 					for _, s := range shapes {
-						for _, nb := range []int{1, 3} {
+						for _, nb := range []int{1, 3, 9} {
 							cols := nb * size
 							m, w := testMatrix(r, dt, s.rows, cols)
 							x := randF32(r, s.n*cols)

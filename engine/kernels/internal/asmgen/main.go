@@ -583,14 +583,14 @@ func main() {
 	g.packers()
 	for _, vnni := range []bool{false, true} {
 		g.qdot(vnni)
-		g.qdotQ8_0(vnni)
+		g.qdotBlocks32(vnni, "Q8_0")
 		g.qdotQ4_K(vnni, false)
 		g.qdotQ4_K(vnni, true)
-		g.qdotQ5_0(vnni)
+		g.qdotBlocks32(vnni, "Q5_0")
 		g.qdotMin32(vnni, false)
 		g.qdotMin32(vnni, true)
-		g.qdotNibble32(vnni, false)
-		g.qdotNibble32(vnni, true)
+		g.qdotBlocks32(vnni, "Q4_0")
+		g.qdotBlocks32(vnni, "IQ4_NL")
 		g.qdotIQ4_XS(vnni)
 	}
 	g.qdotQ6_K()

@@ -102,48 +102,6 @@ func (g *gen) qdotSuffix(vnni bool) string {
 	return "Avx2"
 }
 
-// qdotQ8_0 emits the int8 row dot straight from Q8_0 blocks (34 bytes: an
-// f16 scale, 32 int8):
-//
-//	Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(f16(d_b)·xd[b])
-func (g *gen) qdotQ8_0(vnni bool) {
-	name := "qdotQ8_0" + g.qdotSuffix(vnni)
-	doc := fmt.Sprintf("// %s returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) over nb\n// Q8_0 blocks at w (d_b: the block's f16 scale, q_b its int8 values); x in −127…127.", name)
-	g.fn(name, doc, "w *byte, x *int8, xd *float32, nb int", "float32")
-	g.f("MOVQ w+0(FP), SI")
-	g.f("MOVQ x+8(FP), DI")
-	g.f("MOVQ xd+16(FP), R9")
-	g.f("MOVQ nb+24(FP), CX")
-	g.f("VXORPS Y3, Y3, Y3")
-	if !vnni {
-		g.f("VPCMPEQW Y15, Y15, Y15")
-		g.f("VPSRLW $15, Y15, Y15")
-	}
-	g.f("TESTQ CX, CX")
-	g.f("JZ done")
-	g.label("loop")
-	g.f("VMOVDQU 2(SI), Y0")
-	g.f("VMOVDQU (DI), Y1")
-	g.qdotMul(vnni, false)
-	g.f("VCVTDQ2PS Y2, Y2")
-	g.f("MOVWLZX (SI), AX")
-	g.f("VMOVD AX, X5")
-	g.f("VCVTPH2PS X5, X5")
-	g.f("VMULSS (R9), X5, X5")
-	g.f("VBROADCASTSS X5, Y5")
-	g.f("VFMADD231PS Y5, Y2, Y3")
-	g.f("ADDQ $34, SI")
-	g.f("ADDQ $32, DI")
-	g.f("ADDQ $4, R9")
-	g.f("DECQ CX")
-	g.f("JNZ loop")
-	g.label("done")
-	g.hsum(avx2, 3, 5)
-	g.f("VZEROUPPER")
-	g.f("MOVSS X3, ret+32(FP)")
-	g.f("RET")
-}
-
 // qdotQ4_K emits the int8 row dot of Q4_K super-blocks (144 bytes: f16 d and
 // dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles) or, with q5,
 // of Q5_K super-blocks (176 bytes: the fifth bits at offset 16, one byte per
@@ -407,142 +365,6 @@ func (g *gen) qdotQ6_K() {
 	g.f("RET")
 }
 
-// qdotQ5_0 emits the int8 row dot straight from Q5_0 blocks (22 bytes: an
-// f16 scale, the 32 fifth bits as a little-endian uint32, 16 bytes of
-// nibbles, value j in the low nibble of byte j and value j+16 in the high
-// one):
-//
-//	Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(f16(d_b)·xd[b]), v = (nibble | bit<<4) − 16
-//
-// The fifth bits are spread to one byte each (VPSHUFB of the broadcast
-// uint32, then a test against the byte's bit), and v = nibble − 16·(1−bit).
-func (g *gen) qdotQ5_0(vnni bool) {
-	name := "qdotQ5_0" + g.qdotSuffix(vnni)
-	doc := fmt.Sprintf("// %s returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb\n// Q5_0 blocks at w (d_b: the block's f16 scale, v_b its values (q|h<<4)−16); x in −127…127.", name)
-	g.fn(name, doc, "w *byte, x *int8, xd *float32, nb int", "float32")
-	g.f("MOVQ w+0(FP), SI")
-	g.f("MOVQ x+8(FP), DI")
-	g.f("MOVQ xd+16(FP), R9")
-	g.f("MOVQ nb+24(FP), CX")
-	g.f("VXORPS Y3, Y3, Y3")
-	if !vnni {
-		g.f("VPCMPEQW Y15, Y15, Y15")
-		g.f("VPSRLW $15, Y15, Y15")
-	}
-	g.f("MOVL $0x0f0f0f0f, AX")
-	g.f("VMOVD AX, X14")
-	g.f("VPBROADCASTD X14, Y14")
-	g.f("MOVL $0x10101010, AX")
-	g.f("VMOVD AX, X13")
-	g.f("VPBROADCASTD X13, Y13")
-	g.bitSpread(12, 11)
-	g.f("TESTQ CX, CX")
-	g.f("JZ done")
-	g.label("loop")
-	g.f("VMOVDQU 6(SI), X0")
-	g.f("VPSRLW $4, X0, X6")
-	g.f("VINSERTI128 $1, X6, Y0, Y0")
-	g.f("VPAND Y14, Y0, Y0")
-	g.f("VPBROADCASTD 2(SI), Y6")
-	g.f("VPSHUFB Y12, Y6, Y6")
-	g.f("VPAND Y11, Y6, Y6")
-	g.f("VPCMPEQB Y11, Y6, Y6") // 0xff where the bit is set
-	g.f("VPANDN Y13, Y6, Y6")   // 16 where it is not
-	g.f("VPSUBB Y6, Y0, Y0")
-	g.f("VMOVDQU (DI), Y1")
-	g.qdotMul(vnni, false)
-	g.f("VCVTDQ2PS Y2, Y2")
-	g.f("MOVWLZX (SI), AX")
-	g.f("VMOVD AX, X5")
-	g.f("VCVTPH2PS X5, X5")
-	g.f("VMULSS (R9), X5, X5")
-	g.f("VBROADCASTSS X5, Y5")
-	g.f("VFMADD231PS Y5, Y2, Y3")
-	g.f("ADDQ $22, SI")
-	g.f("ADDQ $32, DI")
-	g.f("ADDQ $4, R9")
-	g.f("DECQ CX")
-	g.f("JNZ loop")
-	g.label("done")
-	g.hsum(avx2, 3, 5)
-	g.f("VZEROUPPER")
-	g.f("MOVSS X3, ret+32(FP)")
-	g.f("RET")
-}
-
-// qdotNibble32 emits the int8 row dot straight from 18-byte blocks of an f16
-// scale and 16 bytes of nibbles (value j in the low nibble of byte j, value
-// j+16 in the high one): Q4_0 (q−8) or, with iq4, IQ4_NL (the codebook
-// entry of q, looked up with VPSHUFB from the 16 int8 at tab):
-//
-//	Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(f16(d_b)·xd[b])
-func (g *gen) qdotNibble32(vnni, iq4 bool) {
-	typ, what := "Q4_0", "q−8"
-	params := "w *byte, x *int8, xd *float32, nb int"
-	if iq4 {
-		typ, what = "IQ4_NL", "tab[q]"
-		params = "w *byte, x *int8, xd *float32, nb int, tab *int8"
-	}
-	name := "qdot" + typ + g.qdotSuffix(vnni)
-	doc := fmt.Sprintf("// %s returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb\n// %s blocks at w (d_b: the block's f16 scale, v_b its values %s); x in −127…127.", name, typ, what)
-	g.fn(name, doc, params, "float32")
-	g.f("MOVQ w+0(FP), SI")
-	g.f("MOVQ x+8(FP), DI")
-	g.f("MOVQ xd+16(FP), R9")
-	g.f("MOVQ nb+24(FP), CX")
-	g.f("VXORPS Y3, Y3, Y3")
-	if !vnni {
-		g.f("VPCMPEQW Y15, Y15, Y15")
-		g.f("VPSRLW $15, Y15, Y15")
-	}
-	g.f("MOVL $0x0f0f0f0f, AX")
-	g.f("VMOVD AX, X14")
-	g.f("VPBROADCASTD X14, Y14")
-	if iq4 {
-		g.f("MOVQ tab+32(FP), AX")
-		g.f("VBROADCASTI128 (AX), Y13")
-	} else {
-		g.f("MOVL $0x08080808, AX")
-		g.f("VMOVD AX, X13")
-		g.f("VPBROADCASTD X13, Y13")
-	}
-	g.f("TESTQ CX, CX")
-	g.f("JZ done")
-	g.label("loop")
-	g.f("VMOVDQU 2(SI), X0")
-	g.f("VPSRLW $4, X0, X6")
-	g.f("VINSERTI128 $1, X6, Y0, Y0")
-	g.f("VPAND Y14, Y0, Y0")
-	if iq4 {
-		g.f("VPSHUFB Y0, Y13, Y0")
-	} else {
-		g.f("VPSUBB Y13, Y0, Y0")
-	}
-	g.f("VMOVDQU (DI), Y1")
-	g.qdotMul(vnni, false)
-	g.f("VCVTDQ2PS Y2, Y2")
-	g.f("MOVWLZX (SI), AX")
-	g.f("VMOVD AX, X5")
-	g.f("VCVTPH2PS X5, X5")
-	g.f("VMULSS (R9), X5, X5")
-	g.f("VBROADCASTSS X5, Y5")
-	g.f("VFMADD231PS Y5, Y2, Y3")
-	g.f("ADDQ $18, SI")
-	g.f("ADDQ $32, DI")
-	g.f("ADDQ $4, R9")
-	g.f("DECQ CX")
-	g.f("JNZ loop")
-	g.label("done")
-	g.hsum(avx2, 3, 5)
-	g.f("VZEROUPPER")
-	if iq4 {
-		g.f("MOVSS X3, ret+40(FP)")
-	} else {
-		g.f("MOVSS X3, ret+32(FP)")
-	}
-	g.f("RET")
-}
-
 // qdotIQ4_XS emits the int8 row dot of IQ4_XS super-blocks (136 bytes: the
 // 16-byte nibble runs of the eight 32-value sub-blocks at offset 8, value j
 // of a sub-block in the low nibble of its byte j, value j+16 in the high
@@ -695,4 +517,149 @@ func (g *gen) bitSpread(ctl, bits int) {
 	g.f("MOVQ $0x8040201008040201, AX")
 	g.f("VMOVQ AX, X%d", bits)
 	g.f("VPBROADCASTQ X%d, Y%d", bits, bits)
+}
+
+// qdotBlocks32 emits the int8 row dot straight from the 32-value blocks of
+// an f16 scale d and 32 signed values v: Q8_0 (34 bytes: d, 32 int8), Q4_0
+// (18 bytes: d, 16 bytes of nibbles, value j in the low nibble of byte j and
+// value j+16 in the high one; v = q−8), IQ4_NL (the same layout; v the
+// codebook entry of q, looked up with VPSHUFB from the 16 int8 at tab) or
+// Q5_0 (22 bytes: d, the 32 fifth bits as a little-endian uint32, the
+// nibbles; v = (q | bit<<4) − 16 = q − 16·(1−bit), the bits spread to one
+// byte each by bitSpread's masks):
+//
+//	Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(f16(d_b)·xd[b])
+//
+// Four blocks at a time: their integer sums are reduced together (VPHADDD),
+// their four scales converted with one VCVTPH2PS and applied with one
+// multiply-add; the last nb%4 blocks one at a time.
+func (g *gen) qdotBlocks32(vnni bool, typ string) {
+	stride := map[string]int{"Q8_0": 34, "Q4_0": 18, "IQ4_NL": 18, "Q5_0": 22}[typ]
+	what := map[string]string{"Q8_0": "its int8 values", "Q4_0": "its values q−8", "IQ4_NL": "its values tab[q]", "Q5_0": "its values (q|h<<4)−16"}[typ]
+	params, ret := "w *byte, x *int8, xd *float32, nb int", 32
+	if typ == "IQ4_NL" {
+		params, ret = "w *byte, x *int8, xd *float32, nb int, tab *int8", 40
+	}
+	name := "qdot" + typ + g.qdotSuffix(vnni)
+	doc := fmt.Sprintf("// %s returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb\n// %s blocks at w (d_b: the block's f16 scale, v_b %s); x in −127…127.", name, typ, what)
+	g.fn(name, doc, params, "float32")
+	g.f("MOVQ w+0(FP), SI")
+	g.f("MOVQ x+8(FP), DI")
+	g.f("MOVQ xd+16(FP), R9")
+	g.f("MOVQ nb+24(FP), CX")
+	g.f("VXORPS X7, X7, X7") // four partial sums
+	if !vnni {
+		g.f("VPCMPEQW Y15, Y15, Y15")
+		g.f("VPSRLW $15, Y15, Y15")
+	}
+	if typ != "Q8_0" {
+		g.f("MOVL $0x0f0f0f0f, AX")
+		g.f("VMOVD AX, X14")
+		g.f("VPBROADCASTD X14, Y14")
+	}
+	switch typ {
+	case "Q4_0":
+		g.f("MOVL $0x08080808, AX")
+		g.f("VMOVD AX, X13")
+		g.f("VPBROADCASTD X13, Y13")
+	case "IQ4_NL":
+		g.f("MOVQ tab+32(FP), AX")
+		g.f("VBROADCASTI128 (AX), Y13")
+	case "Q5_0":
+		g.f("MOVL $0x10101010, AX")
+		g.f("VMOVD AX, X13")
+		g.f("VPBROADCASTD X13, Y13")
+		g.bitSpread(12, 11)
+	}
+	// block emits the int32 partial sums of the block at off(SI) and
+	// x at xoff(DI) into Y<acc>.
+	block := func(off, xoff, acc int) {
+		switch typ {
+		case "Q8_0":
+			g.f("VMOVDQU %d(SI), Y4", off+2)
+		default:
+			qs := off + 2
+			if typ == "Q5_0" {
+				qs = off + 6
+			}
+			g.f("VMOVDQU %d(SI), X4", qs)
+			g.f("VPSRLW $4, X4, X6")
+			g.f("VINSERTI128 $1, X6, Y4, Y4")
+			g.f("VPAND Y14, Y4, Y4")
+			switch typ {
+			case "Q4_0":
+				g.f("VPSUBB Y13, Y4, Y4")
+			case "IQ4_NL":
+				g.f("VPSHUFB Y4, Y13, Y4")
+			case "Q5_0":
+				g.f("VPBROADCASTD %d(SI), Y6", off+2)
+				g.f("VPSHUFB Y12, Y6, Y6")
+				g.f("VPAND Y11, Y6, Y6")
+				g.f("VPCMPEQB Y11, Y6, Y6") // 0xff where the bit is set
+				g.f("VPANDN Y13, Y6, Y6")   // 16 where it is not
+				g.f("VPSUBB Y6, Y4, Y4")
+			}
+		}
+		g.f("VMOVDQU %d(DI), Y5", xoff)
+		g.f("VPSIGNB Y4, Y5, Y5")
+		g.f("VPABSB Y4, Y4")
+		if vnni {
+			g.f("VPXOR Y%d, Y%d, Y%d", acc, acc, acc)
+			g.f("VPDPBUSD Y5, Y4, Y%d", acc)
+		} else {
+			g.f("VPMADDUBSW Y5, Y4, Y5")
+			g.f("VPMADDWD Y15, Y5, Y%d", acc)
+		}
+	}
+	g.f("CMPQ CX, $4")
+	g.f("JL one")
+	g.label("four")
+	for i := 0; i < 4; i++ {
+		block(stride*i, 32*i, i)
+	}
+	g.f("VPHADDD Y1, Y0, Y0")
+	g.f("VPHADDD Y3, Y2, Y2")
+	g.f("VPHADDD Y2, Y0, Y0")
+	g.f("VEXTRACTI128 $1, Y0, X1")
+	g.f("VPADDD X1, X0, X0")
+	g.f("VCVTDQ2PS X0, X0")
+	g.f("MOVWLZX (SI), AX")
+	g.f("VMOVD AX, X1")
+	for i := 1; i < 4; i++ {
+		g.f("VPINSRW $%d, %d(SI), X1, X1", i, stride*i)
+	}
+	g.f("VCVTPH2PS X1, X1")
+	g.f("VMULPS (R9), X1, X1")
+	g.f("VFMADD231PS X1, X0, X7")
+	g.f("ADDQ $%d, SI", 4*stride)
+	g.f("ADDQ $128, DI")
+	g.f("ADDQ $16, R9")
+	g.f("SUBQ $4, CX")
+	g.f("CMPQ CX, $4")
+	g.f("JGE four")
+	g.label("one")
+	g.f("TESTQ CX, CX")
+	g.f("JZ done")
+	block(0, 0, 0)
+	g.f("VEXTRACTI128 $1, Y0, X1")
+	g.f("VPADDD X1, X0, X0")
+	g.f("VPHADDD X0, X0, X0")
+	g.f("VPHADDD X0, X0, X0")
+	g.f("VCVTDQ2PS X0, X0")
+	g.f("MOVWLZX (SI), AX")
+	g.f("VMOVD AX, X1")
+	g.f("VCVTPH2PS X1, X1")
+	g.f("VMULSS (R9), X1, X1")
+	g.f("VFMADD231SS X1, X0, X7")
+	g.f("ADDQ $%d, SI", stride)
+	g.f("ADDQ $32, DI")
+	g.f("ADDQ $4, R9")
+	g.f("DECQ CX")
+	g.f("JMP one")
+	g.label("done")
+	g.f("VHADDPS X7, X7, X7")
+	g.f("VHADDPS X7, X7, X7")
+	g.f("VZEROUPPER")
+	g.f("MOVSS X7, ret+%d(FP)", ret)
+	g.f("RET")
 }
