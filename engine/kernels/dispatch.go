@@ -62,6 +62,9 @@ type kpath struct {
 	qdotQ4_K func(w *byte, x *int8, xd, sd *float32, nsb int) float32
 	qdotQ6_K func(w *byte, x *int8, xd, sd *float32, nsb int) float32
 	qdotQ5_K func(w *byte, x *int8, xd, sd *float32, nsb int) float32
+	// The same from Q2_K and Q3_K super-blocks (nil: qdotQ2_KGo,
+	// qdotQ3_KGo).
+	qdotQ2_K, qdotQ3_K func(w *byte, x *int8, xd, sd *float32, nsb int) float32
 	// The same straight from Q4_0, Q5_0 and IQ4_NL blocks (nil:
 	// qdotNibble32Go, qdotQ5_0Go).
 	qdotQ4_0 func(w *byte, x *int8, xd *float32, nb int) float32

@@ -1103,3 +1103,17 @@ func qdotIQ4_XSVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *in
 //
 //go:noescape
 func qdotQ6_KAvx2(w *byte, x *int8, xd *float32, sd *float32, nsb int) float32
+
+// qdotQ2_KAvx2 returns Σ_{b<8·nsb} float32(Σ_{i<32} sc_{2b+i/16}·q[32b+i]·x[32b+i])·(d·xd[b])
+// − dmin·Σ_g m_g·sd[g] over the 2-bit values q, scales sc, mins m and f16 d and dmin of nsb
+// Q2_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ2_KAvx2(w *byte, x *int8, xd *float32, sd *float32, nsb int) float32
+
+// qdotQ3_KAvx2 returns Σ_{b<8·nsb} float32(Σ_{i<32} sc_{2b+i/16}·u[32b+i]·x[32b+i])·(d·xd[b])
+// − 4·d·Σ_g sc_g·sd[g] over the unsigned 3-bit values u (q+4), scales sc and f16 d of nsb
+// Q3_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ3_KAvx2(w *byte, x *int8, xd *float32, sd *float32, nsb int) float32

@@ -18,11 +18,11 @@ import (
 //     (bit-identical to ggml's dequantisation) and dotted with x in float32,
 //     so the result is that of the dequantised f32 model;
 //   - int8 (the default): x is quantised to 8 bits per block of 32 values
-//     (scale max|x|/127, as llama.cpp's Q8_0); Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
-//     IQ4_NL, IQ4_XS, Q4_K, Q5_K and Q6_K blocks are read as stored by their
-//     own kernels (rangeQ8_0, …), the other types' (Q2_K, Q3_K)
-//     rows are unpacked once to int8 with one scale (and
-//     min) per 16 values for a generic row kernel (qdotRow); the products are
+//     (scale max|x|/127, as llama.cpp's Q8_0); the blocks of every type
+//     are read as stored by their own kernels (rangeQ8_0, …, scales and
+//     mins included; a type without one would have its rows unpacked once
+//     to int8 with one scale and min per 16 values for the generic row
+//     kernel qdotRow); the products are
 //     summed in integers four at a time (VPMADDUBSW/VPMADDWD on AVX2,
 //     VPDPBUSD with AVX512_VNNI), then scaled in float32. Like llama.cpp's own
 //     quantised products, this moves the logits by about the quantisation
@@ -365,7 +365,7 @@ func (m *Matrix) quantRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) 
 			f = m.rangeQ8_0
 		case tensor.Q4_K, tensor.Q5_K:
 			f = m.rangeQ4_K
-		case tensor.Q6_K:
+		case tensor.Q6_K, tensor.Q2_K, tensor.Q3_K:
 			f = m.rangeQ6_K
 		case tensor.Q4_1, tensor.Q5_1:
 			f = m.rangeMin32
@@ -531,13 +531,27 @@ func qdotK4Go(w *byte, x *int8, xd, sd *float32, nsb int, q5 bool) float32 {
 	return acc
 }
 
-// rangeQ6_K is quantRange's int8 product for Q6_K, whole super-blocks
-// (scales and the offset of 32 included) per kernel call.
+// rangeQ6_K is quantRange's int8 product for Q6_K, Q2_K and Q3_K, whole
+// super-blocks (scales, mins and offsets included) per kernel call.
 func (m *Matrix) rangeQ6_K(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
 	R, C, rb := m.Rows, m.Cols, m.rowBytes()
-	f := p.qdotQ6_K
-	if f == nil {
-		f = qdotQ6_KGo
+	var f func(w *byte, x *int8, xd, sd *float32, nsb int) float32
+	switch m.DType {
+	case tensor.Q6_K:
+		f = p.qdotQ6_K
+		if f == nil {
+			f = qdotQ6_KGo
+		}
+	case tensor.Q2_K:
+		f = p.qdotQ2_K
+		if f == nil {
+			f = qdotQ2_KGo
+		}
+	default:
+		f = p.qdotQ3_K
+		if f == nil {
+			f = qdotQ3_KGo
+		}
 	}
 	for r := lo; r < hi; r++ {
 		w := &m.q[r*rb]
@@ -761,4 +775,57 @@ func qdotMin32Go(w *byte, x *int8, xd, sd *float32, nb int, q5 bool) float32 {
 		mins += f16(blk, 2) * (sdv[2*b] + sdv[2*b+1])
 	}
 	return acc + mins
+}
+
+// qdotQ2_KGo is the reference of the qdotQ2_K kernel: Σ over the 16-value
+// groups g of nsb Q2_K super-blocks of float32(Σ q·x)·((d·sc_g)·xd[g/2]) −
+// (dmin·m_g)·sd[g], q the 2-bit values, sc_g and m_g the group's 4-bit
+// scale and min.
+func qdotQ2_KGo(w *byte, x *int8, xd, sd *float32, nsb int) float32 {
+	wv, xv := unsafe.Slice(w, 84*nsb), unsafe.Slice(x, 256*nsb)
+	xdv, sdv := unsafe.Slice(xd, 8*nsb), unsafe.Slice(sd, 16*nsb)
+	var acc float32
+	for s := 0; s < nsb; s++ {
+		b := wv[84*s : 84*s+84]
+		d, dmin := f16(b, 80), f16(b, 82)
+		for g := 0; g < 16; g++ { // value 16g+l = 128n + 32j + 16h + l
+			n, j, h := g/8, g%8/2, g%2
+			var is int32
+			for l := 0; l < 16; l++ {
+				is += int32(b[16+32*n+16*h+l]>>(2*j)&3) * int32(xv[256*s+16*g+l])
+			}
+			acc += float32(is) * (d * float32(b[g]&15) * xdv[8*s+g/2])
+			acc -= dmin * float32(b[g]>>4) * sdv[16*s+g]
+		}
+	}
+	return acc
+}
+
+// qdotQ3_KGo is the reference of the qdotQ3_K kernel: Σ over the 16-value
+// groups g of nsb Q3_K super-blocks of float32(Σ q·x)·((d·sc_g)·xd[g/2]), q
+// the 3-bit values (−4…3) and sc_g the group's 6-bit scale less 32.
+func qdotQ3_KGo(w *byte, x *int8, xd, sd *float32, nsb int) float32 {
+	wv, xv := unsafe.Slice(w, 110*nsb), unsafe.Slice(x, 256*nsb)
+	xdv := unsafe.Slice(xd, 8*nsb)
+	var acc float32
+	for s := 0; s < nsb; s++ {
+		b := wv[110*s : 110*s+110]
+		hm, qs, sc := b[0:32], b[32:96], b[96:108]
+		d := f16(b, 108)
+		for g := 0; g < 16; g++ {
+			n, j, h := g/8, g%8/2, g%2
+			lo := sc[g%8] >> (4 * (g / 8)) & 15
+			hi := sc[8+g%4] >> (2 * (g / 4)) & 3
+			var is int32
+			for l := 0; l < 16; l++ {
+				v := int32(qs[32*n+16*h+l] >> (2 * j) & 3)
+				if hm[16*h+l]>>(4*n+j)&1 == 0 {
+					v -= 4
+				}
+				is += v * int32(xv[256*s+16*g+l])
+			}
+			acc += float32(is) * (d * float32(int(lo|hi<<4)-32) * xdv[8*s+g/2])
+		}
+	}
+	return acc
 }

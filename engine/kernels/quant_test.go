@@ -156,12 +156,13 @@ func TestNewMatrixQuantErrors(t *testing.T) {
 }
 
 // BenchmarkMatMulQuant measures decode (n = 1) and a small prefill over a
-// 4096×4096 matrix of each type that llama.cpp's Q4_K_M mix uses, with f32
-// for comparison.
+// 4096×4096 matrix of each type that llama.cpp's Q4_K_M mix uses (Q5_0 and
+// Q8_0 where a row is not whole super-blocks) and a few others, with f32 for
+// comparison.
 func BenchmarkMatMulQuant(b *testing.B) {
 	const R, C = 4096, 4096
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, dt := range []tensor.DType{tensor.F32, tensor.Q8_0, tensor.Q4_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K, tensor.IQ4_XS, tensor.Q3_K} {
+	for _, dt := range []tensor.DType{tensor.F32, tensor.Q8_0, tensor.Q4_0, tensor.Q5_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K, tensor.IQ4_XS, tensor.Q3_K} {
 		m, _ := testMatrix(r, dt, R, C)
 		for _, n := range []int{1, 16, 128} {
 			x := randF32(r, n*C)

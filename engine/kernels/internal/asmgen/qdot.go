@@ -663,3 +663,172 @@ func (g *gen) qdotBlocks32(vnni bool, typ string) {
 	g.f("MOVSS X7, ret+%d(FP)", ret)
 	g.f("RET")
 }
+
+// qdotK23 emits the int8 row dot of Q2_K super-blocks (84 bytes: 16 bytes
+// of a 4-bit scale and a 4-bit min per 16-value group, 64 bytes of 2-bit
+// values, f16 d and dmin) or, with q3, of Q3_K super-blocks (110 bytes: the
+// 32-byte mask of third bits, 64 bytes of 2-bit values, 12 bytes of 6-bit
+// scales offset by 32, f16 d). Value 128n+32j+i (i < 32) is bits 2j…2j+1 of
+// byte 32n+i of the 2-bit values, with, for Q3_K, bit 4n+j of mask byte i
+// as its third bit (u = q | h<<2, the value u−4); its 16-value group is
+// 8n+2j+i/16. For Q2_K:
+//
+//	Σ_{b<8·nsb} float32(Σ_{i<32} sc_{2b+i/16}·q[32b+i]·x[32b+i])·(d·xd[b]) − dmin·Σ_g m_g·sd[g]
+//
+// and for Q3_K the same with u and the signed scales, less 4·d·Σ_g sc_g·sd[g]
+// instead of the mins' term. The scales are the 16-bit factors of VPMADDWD,
+// picked per block as in qdotQ6_K.
+func (g *gen) qdotK23(q3 bool) {
+	typ, stride, qsOff, dOff := "Q2_K", 84, 16, 80
+	if q3 {
+		typ, stride, qsOff, dOff = "Q3_K", 110, 32, 108
+	}
+	name := "qdot" + typ + "Avx2"
+	var doc string
+	if q3 {
+		doc = fmt.Sprintf("// %s returns Σ_{b<8·nsb} float32(Σ_{i<32} sc_{2b+i/16}·u[32b+i]·x[32b+i])·(d·xd[b])\n// − 4·d·Σ_g sc_g·sd[g] over the unsigned 3-bit values u (q+4), scales sc and f16 d of nsb\n// Q3_K super-blocks at w; x in −127…127.", name)
+	} else {
+		doc = fmt.Sprintf("// %s returns Σ_{b<8·nsb} float32(Σ_{i<32} sc_{2b+i/16}·q[32b+i]·x[32b+i])·(d·xd[b])\n// − dmin·Σ_g m_g·sd[g] over the 2-bit values q, scales sc, mins m and f16 d and dmin of nsb\n// Q2_K super-blocks at w; x in −127…127.", name)
+	}
+	g.fn(name, doc, "w *byte, x *int8, xd *float32, sd *float32, nsb int", "float32")
+	g.f("MOVQ w+0(FP), SI")
+	g.f("MOVQ x+8(FP), DI")
+	g.f("MOVQ xd+16(FP), R9")
+	g.f("MOVQ sd+24(FP), R10")
+	g.f("MOVQ nsb+32(FP), CX")
+	g.f("VXORPS Y7, Y7, Y7") // the sum
+	g.f("MOVL $0x03030303, AX")
+	g.f("VMOVD AX, X14")
+	g.f("VPBROADCASTD X14, Y14") // 2-bit values
+	if q3 {
+		g.f("MOVL $0x04040404, AX") // third bits
+	} else {
+		g.f("MOVL $0x0f0f0f0f, AX") // scales and mins
+	}
+	g.f("VMOVD AX, X13")
+	g.f("VPBROADCASTD X13, Y13")
+	g.f("MOVQ $0x0e0c0a0806040200, AX")
+	g.f("VMOVQ AX, X10")
+	g.f("MOVQ $0x0f0d0b0907050301, AX")
+	g.f("VPINSRQ $1, AX, X10, X10") // even bytes, then odd ones
+	g.f("MOVL $0x01000100, AX")
+	g.f("VMOVD AX, X8")
+	g.f("VPBROADCASTD X8, Y8") // VPSHUFB control: word 0 of each lane
+	g.f("MOVL $0x02020202, AX")
+	g.f("VMOVD AX, X15")
+	g.f("VPBROADCASTD X15, Y15") // control step to the next word
+	g.f("TESTQ CX, CX")
+	g.f("JZ done")
+	g.label("loop")
+	g.f("MOVWLZX %d(SI), AX", dOff)
+	g.f("VMOVD AX, X9")
+	g.f("VCVTPH2PS X9, X9")
+	g.f("VBROADCASTSS X9, Y9") // d
+	// X1: the 16 scales in group order (Q3_K: signed); Y5, Y6: the
+	// float32 factors of sd[0:8], sd[8:16] in the second term.
+	if q3 {
+		g.f("MOVL $0x0f0f0f0f, AX")
+		g.f("VMOVD AX, X2")
+		g.f("VPBROADCASTD X2, X2")
+		g.f("VMOVQ 96(SI), X1")
+		g.f("VPSRLW $4, X1, X0")
+		g.f("VPUNPCKLQDQ X0, X1, X1")
+		g.f("VPAND X2, X1, X1") // low 4 bits
+		g.f("MOVL 104(SI), AX")
+		g.f("VMOVD AX, X0")
+		g.f("MOVL AX, BX")
+		g.f("SHRL $2, BX")
+		g.f("VPINSRD $1, BX, X0, X0")
+		g.f("MOVL AX, BX")
+		g.f("SHRL $4, BX")
+		g.f("VPINSRD $2, BX, X0, X0")
+		g.f("SHRL $6, AX")
+		g.f("VPINSRD $3, AX, X0, X0")
+		g.f("VPAND X14, X0, X0")
+		g.f("VPSLLW $4, X0, X0") // high 2 bits
+		g.f("VPOR X0, X1, X1")
+		g.f("MOVL $0x20202020, AX")
+		g.f("VMOVD AX, X2")
+		g.f("VPBROADCASTD X2, X2")
+		g.f("VPSUBB X2, X1, X1")
+		g.f("VPMOVSXBD X1, Y5")
+		g.f("VPSRLDQ $8, X1, X6")
+		g.f("VPMOVSXBD X6, Y6")
+	} else {
+		g.f("VMOVDQU (SI), X0")
+		g.f("VPAND X13, X0, X1")
+		g.f("VPSRLW $4, X0, X0")
+		g.f("VPAND X13, X0, X0") // mins
+		g.f("VPMOVZXBD X0, Y5")
+		g.f("VPSRLDQ $8, X0, X6")
+		g.f("VPMOVZXBD X6, Y6")
+	}
+	g.f("VPSHUFB X10, X1, X12")
+	if q3 {
+		g.f("VPMOVSXBW X12, Y12") // words: sc0 sc2 … sc14 | sc1 sc3 … sc15
+	} else {
+		g.f("VPMOVZXBW X12, Y12")
+	}
+	// the second term: −(4·d | dmin)·Σ_g f_g·sd[g]
+	g.f("VCVTDQ2PS Y5, Y5")
+	g.f("VCVTDQ2PS Y6, Y6")
+	g.f("VMULPS (R10), Y5, Y5")
+	g.f("VFMADD231PS 32(R10), Y6, Y5")
+	if q3 {
+		g.f("MOVL $0x40800000, AX") // 4.0
+		g.f("VMOVD AX, X6")
+		g.f("VBROADCASTSS X6, Y6")
+		g.f("VMULPS Y9, Y6, Y6")
+	} else {
+		g.f("MOVWLZX 82(SI), AX")
+		g.f("VMOVD AX, X6")
+		g.f("VCVTPH2PS X6, X6")
+		g.f("VBROADCASTSS X6, Y6")
+	}
+	g.f("VFNMADD231PS Y6, Y5, Y7")
+	g.f("VMOVDQA Y8, Y11")
+	for n := 0; n < 2; n++ {
+		for j := 0; j < 4; j++ {
+			g.f("VMOVDQU %d(SI), Y4", qsOff+32*n)
+			if j > 0 {
+				g.f("VPSRLW $%d, Y4, Y4", 2*j)
+			}
+			g.f("VPAND Y14, Y4, Y4")
+			if q3 { // bit 4n+j of the mask bytes to bit 2
+				g.f("VMOVDQU (SI), Y5")
+				switch k := 4*n + j; {
+				case k < 2:
+					g.f("VPSLLW $%d, Y5, Y5", 2-k)
+				case k > 2:
+					g.f("VPSRLW $%d, Y5, Y5", k-2)
+				}
+				g.f("VPAND Y13, Y5, Y5")
+				g.f("VPOR Y5, Y4, Y4")
+			}
+			g.f("VMOVDQU %d(DI), Y5", 32*(4*n+j))
+			g.f("VPMADDUBSW Y5, Y4, Y4")
+			g.f("VPSHUFB Y11, Y12, Y6") // sc_{2b} | sc_{2b+1}
+			g.f("VPADDW Y15, Y11, Y11")
+			g.f("VPMADDWD Y6, Y4, Y%d", j)
+		}
+		g.f("VPHADDD Y1, Y0, Y0")
+		g.f("VPHADDD Y3, Y2, Y2")
+		g.f("VPHADDD Y2, Y0, Y0")
+		g.f("VEXTRACTI128 $1, Y0, X1")
+		g.f("VPADDD X1, X0, X0")
+		g.f("VCVTDQ2PS X0, X0")
+		g.f("VMULPS %d(R9), X9, X4", 16*n)
+		g.f("VFMADD231PS Y4, Y0, Y7") // upper halves zero
+	}
+	g.f("ADDQ $%d, SI", stride)
+	g.f("ADDQ $256, DI")
+	g.f("ADDQ $32, R9")
+	g.f("ADDQ $64, R10")
+	g.f("DECQ CX")
+	g.f("JNZ loop")
+	g.label("done")
+	g.hsum(avx2, 7, 5)
+	g.f("VZEROUPPER")
+	g.f("MOVSS X7, ret+40(FP)")
+	g.f("RET")
+}
