@@ -526,7 +526,8 @@ func (g *gen) bitSpread(ctl, bits int) {
 // codebook entry of q, looked up with VPSHUFB from the 16 int8 at tab) or
 // Q5_0 (22 bytes: d, the 32 fifth bits as a little-endian uint32, the
 // nibbles; v = (q | bit<<4) − 16 = q − 16·(1−bit), the bits spread to one
-// byte each by bitSpread's masks):
+// byte each by bitSpread's masks, or, on the VNNI path (which has
+// AVX-512BW), taken as a byte mask in K1):
 //
 //	Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(f16(d_b)·xd[b])
 //
@@ -569,7 +570,9 @@ func (g *gen) qdotBlocks32(vnni bool, typ string) {
 		g.f("MOVL $0x10101010, AX")
 		g.f("VMOVD AX, X13")
 		g.f("VPBROADCASTD X13, Y13")
-		g.bitSpread(12, 11)
+		if !vnni {
+			g.bitSpread(12, 11)
+		}
 	}
 	// block emits the int32 partial sums of the block at off(SI) and
 	// x at xoff(DI) into Y<acc>.
@@ -592,6 +595,13 @@ func (g *gen) qdotBlocks32(vnni bool, typ string) {
 			case "IQ4_NL":
 				g.f("VPSHUFB Y4, Y13, Y4")
 			case "Q5_0":
+				if vnni { // AVX-512BW: the 32 bits as a byte mask
+					g.f("MOVL %d(SI), AX", off+2)
+					g.f("KMOVD AX, K1")
+					g.f("VPSUBB Y13, Y4, Y4")
+					g.f("VPADDB Y13, Y4, K1, Y4") // 16 back where the bit is set
+					break
+				}
 				g.f("VPBROADCASTD %d(SI), Y6", off+2)
 				g.f("VPSHUFB Y12, Y6, Y6")
 				g.f("VPAND Y11, Y6, Y6")
