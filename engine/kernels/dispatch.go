@@ -55,17 +55,25 @@ type kpath struct {
 	// Quantised weights, int8 product: one unpacked weight row against x
 	// quantised to 8 bits (see quant.go); nil: qdotRowGo.
 	qdotRow func(w *int8, ws *float32, x *int8, xd *float32, n int) float32
-	// The same straight from Q8_0 blocks, Q4_K nibbles and Q6_K's 6-bit
-	// values (nil: qdotQ8_0Go, qdotQ4_KGo, qdotQ6_KGo).
+	// The same straight from Q8_0 blocks and from whole Q4_K, Q5_K and
+	// Q6_K super-blocks, scales and mins included (nil: qdotQ8_0Go,
+	// qdotQ4_KGo, qdotQ5_KGo, qdotQ6_KGo).
 	qdotQ8_0 func(w *byte, x *int8, xd *float32, nb int) float32
-	qdotQ4_K func(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
-	qdotQ6_K func(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
-	qdotQ5_K func(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 // nil: qdotQ5_KGo
-	// The same straight from Q4_0 and IQ4_NL blocks (nil: qdotQ4_0Go,
-	// qdotIQ4_NLGo).
-	qdotQ4_0   func(w *byte, x *int8, xd *float32, nb int) float32
-	qdotIQ4_NL func(w *byte, x *int8, xd *float32, nb int, tab *int8) float32
-	qdotIQ4_XS func(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *int8) float32 // nil: qdotIQ4_XSGo
+	qdotQ4_K func(w *byte, x *int8, xd, sd *float32, nsb int) float32
+	qdotQ6_K func(w *byte, x *int8, xd, sd *float32, nsb int) float32
+	qdotQ5_K func(w *byte, x *int8, xd, sd *float32, nsb int) float32
+	// The same from Q2_K and Q3_K super-blocks (nil: qdotQ2_KGo,
+	// qdotQ3_KGo).
+	qdotQ2_K, qdotQ3_K func(w *byte, x *int8, xd, sd *float32, nsb int) float32
+	// The same straight from Q4_0, Q5_0 and IQ4_NL blocks (nil:
+	// qdotNibble32Go, qdotQ5_0Go).
+	qdotQ4_0 func(w *byte, x *int8, xd *float32, nb int) float32
+	qdotQ5_0 func(w *byte, x *int8, xd *float32, nb int) float32
+	// The same straight from Q4_1 and Q5_1 blocks, their mins included
+	// (nil: qdotQ4_1Go, qdotQ5_1Go).
+	qdotQ4_1, qdotQ5_1 func(w *byte, x *int8, xd, sd *float32, nb int) float32
+	qdotIQ4_NL         func(w *byte, x *int8, xd *float32, nb int, tab *int8) float32
+	qdotIQ4_XS         func(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *int8) float32 // nil: qdotIQ4_XSGo
 }
 
 var (

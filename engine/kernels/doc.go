@@ -72,11 +72,9 @@
 //   - int8, the default, as llama.cpp does: x is quantised to int8 per block
 //     of 32 values (scale max|x|/127), and the kernels multiply the weight
 //     blocks' small integers with it in integer arithmetic, scaling once per
-//     16 or 32 values. Q8_0, Q4_0, IQ4_NL, IQ4_XS, Q4_K, Q5_K and Q6_K have
-//     kernels that
-//     read the blocks directly (qdotQ8_0 …: VPMADDUBSW on AVX2, VPDPBUSD with
-//     AVX512_VNNI); the other types are unpacked to int8 one weight row at a
-//     time (in Go) for a generic row kernel (qdotRow). The logits move by
+//     16 or 32 values. Every type has kernels that read its blocks
+//     directly, scales and mins included (qdotQ8_0 …: VPMADDUBSW on AVX2,
+//     VPDPBUSD with AVX512_VNNI). The logits move by
 //     about what llama.cpp's own products move them (0.1-0.2 on the test
 //     model, see testdata/reference/quant/README.md). Prefill of more than
 //     int8MaxN rows runs the exact GEMM instead, which is faster there.

@@ -975,29 +975,45 @@ func cvtBF16Avx512(dst *uint16, src *float32, n int)
 //go:noescape
 func qdotRowAvx2(w *int8, ws *float32, x *int8, xd *float32, n int) float32
 
-// qdotQ8_0Avx2 returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) over nb
-// Q8_0 blocks at w (d_b: the block's f16 scale, q_b its int8 values); x in −127…127.
+// qdotQ8_0Avx2 returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// Q8_0 blocks at w (d_b: the block's f16 scale, v_b its int8 values); x in −127…127.
 //
 //go:noescape
 func qdotQ8_0Avx2(w *byte, x *int8, xd *float32, nb int) float32
 
-// qdotQ4_KAvx2 returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the
-// unsigned values q of nsb Q4_K super-blocks at w; x in −127…127.
+// qdotQ4_KAvx2 returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·((d·sc_k)·xd[k]) −
+// (dmin·m_k)·(sd[2k]+sd[2k+1]) over the unsigned values q, scales sc and mins m of nsb
+// Q4_K super-blocks at w; x in −127…127.
 //
 //go:noescape
-func qdotQ4_KAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+func qdotQ4_KAvx2(w *byte, x *int8, xd *float32, sd *float32, nsb int) float32
 
-// qdotQ5_KAvx2 returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the
-// unsigned values q of nsb Q5_K super-blocks at w; x in −127…127.
+// qdotQ5_KAvx2 returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·((d·sc_k)·xd[k]) −
+// (dmin·m_k)·(sd[2k]+sd[2k+1]) over the unsigned values q, scales sc and mins m of nsb
+// Q5_K super-blocks at w; x in −127…127.
 //
 //go:noescape
-func qdotQ5_KAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+func qdotQ5_KAvx2(w *byte, x *int8, xd *float32, sd *float32, nsb int) float32
 
-// qdotQ6_KAvx2 returns Σ_{g<16·nsb} float32(Σ_{i<16} u[16g+i]·x[16g+i])·(ws[g]·xd[g/2]) over the
-// unsigned 6-bit values u (q+32) of nsb Q6_K super-blocks at w; x in −127…127.
+// qdotQ5_0Avx2 returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// Q5_0 blocks at w (d_b: the block's f16 scale, v_b its values (q|h<<4)−16); x in −127…127.
 //
 //go:noescape
-func qdotQ6_KAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+func qdotQ5_0Avx2(w *byte, x *int8, xd *float32, nb int) float32
+
+// qdotQ4_1Avx2 returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) + m_b·(sd[2b]+sd[2b+1])
+// over nb Q4_1 blocks at w (d_b, m_b: the block's f16 scale and min, q_b its unsigned values);
+// x in −127…127.
+//
+//go:noescape
+func qdotQ4_1Avx2(w *byte, x *int8, xd *float32, sd *float32, nb int) float32
+
+// qdotQ5_1Avx2 returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) + m_b·(sd[2b]+sd[2b+1])
+// over nb Q5_1 blocks at w (d_b, m_b: the block's f16 scale and min, q_b its unsigned values);
+// x in −127…127.
+//
+//go:noescape
+func qdotQ5_1Avx2(w *byte, x *int8, xd *float32, sd *float32, nb int) float32
 
 // qdotQ4_0Avx2 returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
 // Q4_0 blocks at w (d_b: the block's f16 scale, v_b its values q−8); x in −127…127.
@@ -1023,29 +1039,45 @@ func qdotIQ4_XSAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *in
 //go:noescape
 func qdotRowVnni(w *int8, ws *float32, x *int8, xd *float32, n int) float32
 
-// qdotQ8_0Vnni returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) over nb
-// Q8_0 blocks at w (d_b: the block's f16 scale, q_b its int8 values); x in −127…127.
+// qdotQ8_0Vnni returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// Q8_0 blocks at w (d_b: the block's f16 scale, v_b its int8 values); x in −127…127.
 //
 //go:noescape
 func qdotQ8_0Vnni(w *byte, x *int8, xd *float32, nb int) float32
 
-// qdotQ4_KVnni returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the
-// unsigned values q of nsb Q4_K super-blocks at w; x in −127…127.
+// qdotQ4_KVnni returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·((d·sc_k)·xd[k]) −
+// (dmin·m_k)·(sd[2k]+sd[2k+1]) over the unsigned values q, scales sc and mins m of nsb
+// Q4_K super-blocks at w; x in −127…127.
 //
 //go:noescape
-func qdotQ4_KVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+func qdotQ4_KVnni(w *byte, x *int8, xd *float32, sd *float32, nsb int) float32
 
-// qdotQ5_KVnni returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·(ws[k]·xd[k]) over the
-// unsigned values q of nsb Q5_K super-blocks at w; x in −127…127.
+// qdotQ5_KVnni returns Σ_{k<8·nsb} float32(Σ_{i<32} q[32k+i]·x[32k+i])·((d·sc_k)·xd[k]) −
+// (dmin·m_k)·(sd[2k]+sd[2k+1]) over the unsigned values q, scales sc and mins m of nsb
+// Q5_K super-blocks at w; x in −127…127.
 //
 //go:noescape
-func qdotQ5_KVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+func qdotQ5_KVnni(w *byte, x *int8, xd *float32, sd *float32, nsb int) float32
 
-// qdotQ6_KVnni returns Σ_{g<16·nsb} float32(Σ_{i<16} u[16g+i]·x[16g+i])·(ws[g]·xd[g/2]) over the
-// unsigned 6-bit values u (q+32) of nsb Q6_K super-blocks at w; x in −127…127.
+// qdotQ5_0Vnni returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
+// Q5_0 blocks at w (d_b: the block's f16 scale, v_b its values (q|h<<4)−16); x in −127…127.
 //
 //go:noescape
-func qdotQ6_KVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32
+func qdotQ5_0Vnni(w *byte, x *int8, xd *float32, nb int) float32
+
+// qdotQ4_1Vnni returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) + m_b·(sd[2b]+sd[2b+1])
+// over nb Q4_1 blocks at w (d_b, m_b: the block's f16 scale and min, q_b its unsigned values);
+// x in −127…127.
+//
+//go:noescape
+func qdotQ4_1Vnni(w *byte, x *int8, xd *float32, sd *float32, nb int) float32
+
+// qdotQ5_1Vnni returns Σ_{b<nb} float32(Σ_{i<32} q_b[i]·x[32b+i])·(d_b·xd[b]) + m_b·(sd[2b]+sd[2b+1])
+// over nb Q5_1 blocks at w (d_b, m_b: the block's f16 scale and min, q_b its unsigned values);
+// x in −127…127.
+//
+//go:noescape
+func qdotQ5_1Vnni(w *byte, x *int8, xd *float32, sd *float32, nb int) float32
 
 // qdotQ4_0Vnni returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
 // Q4_0 blocks at w (d_b: the block's f16 scale, v_b its values q−8); x in −127…127.
@@ -1064,3 +1096,24 @@ func qdotIQ4_NLVnni(w *byte, x *int8, xd *float32, nb int, tab *int8) float32
 //
 //go:noescape
 func qdotIQ4_XSVnni(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *int8) float32
+
+// qdotQ6_KAvx2 returns Σ_{b<8·nsb} float32(Σ_{i<32} sc_{2b+i/16}·u[32b+i]·x[32b+i])·(d·xd[b])
+// − 32·d·Σ_g sc_g·sd[g] over the unsigned 6-bit values u (q+32), int8 scales sc and
+// f16 d of nsb Q6_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ6_KAvx2(w *byte, x *int8, xd *float32, sd *float32, nsb int) float32
+
+// qdotQ2_KAvx2 returns Σ_{b<8·nsb} float32(Σ_{i<32} sc_{2b+i/16}·q[32b+i]·x[32b+i])·(d·xd[b])
+// − dmin·Σ_g m_g·sd[g] over the 2-bit values q, scales sc, mins m and f16 d and dmin of nsb
+// Q2_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ2_KAvx2(w *byte, x *int8, xd *float32, sd *float32, nsb int) float32
+
+// qdotQ3_KAvx2 returns Σ_{b<8·nsb} float32(Σ_{i<32} sc_{2b+i/16}·u[32b+i]·x[32b+i])·(d·xd[b])
+// − 4·d·Σ_g sc_g·sd[g] over the unsigned 3-bit values u (q+4), scales sc and f16 d of nsb
+// Q3_K super-blocks at w; x in −127…127.
+//
+//go:noescape
+func qdotQ3_KAvx2(w *byte, x *int8, xd *float32, sd *float32, nsb int) float32

@@ -18,10 +18,11 @@ import (
 //     (bit-identical to ggml's dequantisation) and dotted with x in float32,
 //     so the result is that of the dequantised f32 model;
 //   - int8 (the default): x is quantised to 8 bits per block of 32 values
-//     (scale max|x|/127, as llama.cpp's Q8_0); Q8_0, Q4_0, IQ4_NL, IQ4_XS,
-//     Q4_K, Q5_K and Q6_K blocks are read as stored by their own kernels
-//     (rangeQ8_0, …), the other types' (Q4_1, Q5_0, Q5_1, Q2_K, Q3_K) rows are unpacked once to int8 with one scale (and
-//     min) per 16 values for a generic row kernel (qdotRow); the products are
+//     (scale max|x|/127, as llama.cpp's Q8_0); the blocks of every type
+//     are read as stored by their own kernels (rangeQ8_0, …, scales and
+//     mins included; a type without one would have its rows unpacked once
+//     to int8 with one scale and min per 16 values for the generic row
+//     kernel qdotRow); the products are
 //     summed in integers four at a time (VPMADDUBSW/VPMADDWD on AVX2,
 //     VPDPBUSD with AVX512_VNNI), then scaled in float32. Like llama.cpp's own
 //     quantised products, this moves the logits by about the quantisation
@@ -364,9 +365,11 @@ func (m *Matrix) quantRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) 
 			f = m.rangeQ8_0
 		case tensor.Q4_K, tensor.Q5_K:
 			f = m.rangeQ4_K
-		case tensor.Q6_K:
+		case tensor.Q6_K, tensor.Q2_K, tensor.Q3_K:
 			f = m.rangeQ6_K
-		case tensor.Q4_0, tensor.IQ4_NL:
+		case tensor.Q4_1, tensor.Q5_1:
+			f = m.rangeMin32
+		case tensor.Q4_0, tensor.Q5_0, tensor.IQ4_NL:
 			f = m.rangeNibble32
 		case tensor.IQ4_XS:
 			f = m.rangeIQ4_XS
@@ -461,111 +464,115 @@ func qdotQ8_0Go(w *byte, x *int8, xd *float32, nb int) float32 {
 }
 
 // rangeQ4_K is quantRange's int8 product for Q4_K and Q5_K (the same
-// scales and mins, a fifth bit per value): the 6-bit scales and
-// mins of each row are decoded in Go (8 per 256 values), the nibbles are
-// multiplied by the kernel, and the mins' term Σ dmin·m·d_x·Σq_x is
-// subtracted here.
+// scales and mins, a fifth bit per value), whole super-blocks (scales and
+// mins included) per kernel call.
 func (m *Matrix) rangeQ4_K(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
 	R, C, rb := m.Rows, m.Cols, m.rowBytes()
-	f, sb := p.qdotQ4_K, 144
+	f := p.qdotQ4_K
 	if f == nil {
 		f = qdotQ4_KGo
 	}
 	if m.DType == tensor.Q5_K {
-		f, sb = p.qdotQ5_K, 176
+		f = p.qdotQ5_K
 		if f == nil {
 			f = qdotQ5_KGo
 		}
 	}
-	ws, mn := make([]float32, C/32), make([]float32, C/32)
 	for r := lo; r < hi; r++ {
-		row := m.q[r*rb : (r+1)*rb]
-		hasMin := false
-		for s := 0; s < C/256; s++ {
-			b := row[sb*s : sb*s+sb]
-			d, dmin := f16(b, 0), f16(b, 2)
-			for k := 0; k < 8; k++ {
-				sc, mk := scaleMinK4(k, b[4:16])
-				ws[8*s+k], mn[8*s+k] = d*float32(sc), dmin*float32(mk)
-				hasMin = hasMin || mk != 0 && dmin != 0
-			}
-		}
+		w := &m.q[r*rb]
 		for i := i0; i < i1; i++ {
-			v := f(&row[0], &ws[0], &xq.q[i*C], &xq.d[i*C/32], C/256)
-			if hasMin {
-				sd := xq.sd[i*C/16 : (i+1)*C/16]
-				var t float32
-				for k, mk := range mn {
-					t += mk * (sd[2*k] + sd[2*k+1])
-				}
-				v -= t
-			}
-			y[i*R+r] = v
+			y[i*R+r] = f(w, &xq.q[i*C], &xq.d[i*C/32], &xq.sd[i*C/16], C/256)
 		}
 	}
 }
 
 // qdotQ4_KGo is the reference of the qdotQ4_K kernels: Σ over the 32-value
-// sub-blocks k of nsb Q4_K super-blocks of float32(Σ q·x)·(ws[k]·xd[k]),
-// q the 4-bit values (the mins are the caller's).
-func qdotQ4_KGo(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 {
-	wv, xv := unsafe.Slice(w, 144*nsb), unsafe.Slice(x, 256*nsb)
-	wsv, xdv := unsafe.Slice(ws, 8*nsb), unsafe.Slice(xd, 8*nsb)
+// sub-blocks k of nsb Q4_K super-blocks of float32(Σ q·x)·((d·sc_k)·xd[k])
+// − (dmin·m_k)·(sd[2k]+sd[2k+1]), q the 4-bit values, sc_k and m_k the
+// 6-bit scale and min of sub-block k.
+func qdotQ4_KGo(w *byte, x *int8, xd, sd *float32, nsb int) float32 {
+	return qdotK4Go(w, x, xd, sd, nsb, false)
+}
+
+// qdotQ5_KGo is the reference of the qdotQ5_K kernels: qdotQ4_KGo for the
+// 5-bit values of Q5_K super-blocks.
+func qdotQ5_KGo(w *byte, x *int8, xd, sd *float32, nsb int) float32 {
+	return qdotK4Go(w, x, xd, sd, nsb, true)
+}
+
+// qdotK4Go is qdotQ4_KGo (q5 false) and qdotQ5_KGo (q5 true).
+func qdotK4Go(w *byte, x *int8, xd, sd *float32, nsb int, q5 bool) float32 {
+	stride, qsOff := 144, 16
+	if q5 {
+		stride, qsOff = 176, 48
+	}
+	wv, xv := unsafe.Slice(w, stride*nsb), unsafe.Slice(x, 256*nsb)
+	xdv, sdv := unsafe.Slice(xd, 8*nsb), unsafe.Slice(sd, 16*nsb)
 	var acc float32
 	for s := 0; s < nsb; s++ {
-		qs := wv[144*s+16 : 144*s+144]
-		for j := 0; j < 4; j++ {
-			var lo, hi int32
+		b := wv[stride*s : stride*s+stride]
+		d, dmin := f16(b, 0), f16(b, 2)
+		qs := b[qsOff : qsOff+128]
+		for k := 0; k < 8; k++ {
+			j, sh := k/2, 4*(k%2)
+			var is int32
 			for l := 0; l < 32; l++ {
-				q := qs[32*j+l]
-				lo += int32(q&15) * int32(xv[256*s+64*j+l])
-				hi += int32(q>>4) * int32(xv[256*s+64*j+32+l])
+				q := int32(qs[32*j+l] >> sh & 15)
+				if q5 {
+					q |= int32(b[16+l]>>k&1) << 4
+				}
+				is += q * int32(xv[256*s+32*k+l])
 			}
-			k := 8*s + 2*j
-			acc += float32(lo) * (wsv[k] * xdv[k])
-			acc += float32(hi) * (wsv[k+1] * xdv[k+1])
+			sc, mk := scaleMinK4(k, b[4:16])
+			acc += float32(is) * (d * float32(sc) * xdv[8*s+k])
+			acc -= dmin * float32(mk) * (sdv[16*s+2*k] + sdv[16*s+2*k+1])
 		}
 	}
 	return acc
 }
 
-// rangeQ6_K is quantRange's int8 product for Q6_K: the int8 scales of each
-// row's 16-value groups are decoded in Go, the kernel multiplies the
-// unsigned 6-bit values, and the offset's term 32·Σ d·sc·d_x·Σq_x is
-// subtracted here.
+// rangeQ6_K is quantRange's int8 product for Q6_K, Q2_K and Q3_K, whole
+// super-blocks (scales, mins and offsets included) per kernel call.
 func (m *Matrix) rangeQ6_K(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
 	R, C, rb := m.Rows, m.Cols, m.rowBytes()
-	f := p.qdotQ6_K
-	if f == nil {
-		f = qdotQ6_KGo
-	}
-	ws := make([]float32, C/16)
-	for r := lo; r < hi; r++ {
-		row := m.q[r*rb : (r+1)*rb]
-		for s := 0; s < C/256; s++ {
-			b := row[210*s : 210*s+210]
-			d := f16(b, 208)
-			for g, sc := range b[192:208] {
-				ws[16*s+g] = d * float32(int8(sc))
-			}
+	var f func(w *byte, x *int8, xd, sd *float32, nsb int) float32
+	switch m.DType {
+	case tensor.Q6_K:
+		f = p.qdotQ6_K
+		if f == nil {
+			f = qdotQ6_KGo
 		}
+	case tensor.Q2_K:
+		f = p.qdotQ2_K
+		if f == nil {
+			f = qdotQ2_KGo
+		}
+	default:
+		f = p.qdotQ3_K
+		if f == nil {
+			f = qdotQ3_KGo
+		}
+	}
+	for r := lo; r < hi; r++ {
+		w := &m.q[r*rb]
 		for i := i0; i < i1; i++ {
-			v := f(&row[0], &ws[0], &xq.q[i*C], &xq.d[i*C/32], C/256)
-			y[i*R+r] = v - 32*dotPath(p, ws, xq.sd[i*C/16:(i+1)*C/16])
+			y[i*R+r] = f(w, &xq.q[i*C], &xq.d[i*C/32], &xq.sd[i*C/16], C/256)
 		}
 	}
 }
 
-// qdotQ6_KGo is the reference of the qdotQ6_K kernels: Σ over the 16-value
-// groups g of nsb Q6_K super-blocks of float32(Σ u·x)·(ws[g]·xd[g/2]), u
-// the unsigned 6-bit values (q+32).
-func qdotQ6_KGo(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 {
+// qdotQ6_KGo is the reference of the qdotQ6_K kernel: Σ over the 32-value
+// blocks b of nsb Q6_K super-blocks of float32(Σ sc_{g}·u·x)·(d·xd[b]), u
+// the unsigned 6-bit values (q+32) and sc_g the int8 scale of their
+// 16-value group, less the offset's 32·d·Σ_g sc_g·sd[g].
+func qdotQ6_KGo(w *byte, x *int8, xd, sd *float32, nsb int) float32 {
 	wv, xv := unsafe.Slice(w, 210*nsb), unsafe.Slice(x, 256*nsb)
-	wsv, xdv := unsafe.Slice(ws, 16*nsb), unsafe.Slice(xd, 8*nsb)
+	xdv, sdv := unsafe.Slice(xd, 8*nsb), unsafe.Slice(sd, 16*nsb)
 	var acc float32
 	var u [256]int32
 	for s := 0; s < nsb; s++ {
-		ql, qh := wv[210*s:210*s+128], wv[210*s+128:210*s+192]
+		ql, qh, sc := wv[210*s:210*s+128], wv[210*s+128:210*s+192], wv[210*s+192:210*s+208]
+		d := f16(wv[210*s:], 208)
 		for n := 0; n < 2; n++ {
 			for l := 0; l < 32; l++ {
 				h := qh[32*n+l]
@@ -575,24 +582,35 @@ func qdotQ6_KGo(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 {
 				u[128*n+96+l] = int32(ql[64*n+32+l]>>4 | (h>>6&3)<<4)
 			}
 		}
-		for g := 0; g < 16; g++ {
+		var off float32
+		for b := 0; b < 8; b++ {
 			var is int32
-			for i := 16 * g; i < 16*g+16; i++ {
-				is += u[i] * int32(xv[256*s+i])
+			for i := 32 * b; i < 32*b+32; i++ {
+				is += int32(int8(sc[i/16])) * u[i] * int32(xv[256*s+i])
 			}
-			acc += float32(is) * (wsv[16*s+g] * xdv[8*s+g/2])
+			acc += float32(is) * (d * xdv[8*s+b])
 		}
+		for g := 0; g < 16; g++ {
+			off += float32(int8(sc[g])) * sdv[16*s+g]
+		}
+		acc -= 32 * d * off
 	}
 	return acc
 }
 
-// rangeNibble32 is quantRange's int8 product for Q4_0 and IQ4_NL, straight
-// from the blocks.
+// rangeNibble32 is quantRange's int8 product for Q4_0, Q5_0 and IQ4_NL,
+// straight from the blocks.
 func (m *Matrix) rangeNibble32(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
 	R, C, rb := m.Rows, m.Cols, m.rowBytes()
 	f := func(w *byte, x *int8, xd *float32, nb int) float32 { return qdotNibble32Go(w, x, xd, nb, nil) }
 	if m.DType == tensor.Q4_0 && p.qdotQ4_0 != nil {
 		f = p.qdotQ4_0
+	}
+	if m.DType == tensor.Q5_0 {
+		f = p.qdotQ5_0
+		if f == nil {
+			f = qdotQ5_0Go
+		}
 	}
 	if m.DType == tensor.IQ4_NL {
 		k := p.qdotIQ4_NL
@@ -627,31 +645,6 @@ func qdotNibble32Go(w *byte, x *int8, xd *float32, nb int, tab *int8) float32 {
 			is += val(q&15)*int32(xv[32*b+j]) + val(q>>4)*int32(xv[32*b+16+j])
 		}
 		acc += float32(is) * (f16(blk, 0) * xdv[b])
-	}
-	return acc
-}
-
-// qdotQ5_KGo is the reference of the qdotQ5_K kernels: qdotQ4_KGo for the
-// 5-bit values of Q5_K super-blocks.
-func qdotQ5_KGo(w *byte, ws *float32, x *int8, xd *float32, nsb int) float32 {
-	wv, xv := unsafe.Slice(w, 176*nsb), unsafe.Slice(x, 256*nsb)
-	wsv, xdv := unsafe.Slice(ws, 8*nsb), unsafe.Slice(xd, 8*nsb)
-	var acc float32
-	for s := 0; s < nsb; s++ {
-		qh, qs := wv[176*s+16:176*s+48], wv[176*s+48:176*s+176]
-		for j := 0; j < 4; j++ {
-			var lo, hi int32
-			for l := 0; l < 32; l++ {
-				q := qs[32*j+l]
-				ql := int32(q&15) | int32(qh[l]>>(2*j)&1)<<4
-				qu := int32(q>>4) | int32(qh[l]>>(2*j+1)&1)<<4
-				lo += ql * int32(xv[256*s+64*j+l])
-				hi += qu * int32(xv[256*s+64*j+32+l])
-			}
-			k := 8*s + 2*j
-			acc += float32(lo) * (wsv[k] * xdv[k])
-			acc += float32(hi) * (wsv[k+1] * xdv[k+1])
-		}
 	}
 	return acc
 }
@@ -698,6 +691,140 @@ func qdotIQ4_XSGo(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *int8
 				is += int32(t[q&15])*int32(xv[256*s+32*k+j]) + int32(t[q>>4])*int32(xv[256*s+32*k+16+j])
 			}
 			acc += float32(is) * (wsv[8*s+k] * xdv[8*s+k])
+		}
+	}
+	return acc
+}
+
+// qdotQ5_0Go is the reference of the qdotQ5_0 kernels: Σ over nb Q5_0
+// blocks of float32(Σ v·x)·(d·xd[b]), v = (nibble | fifth bit<<4) − 16.
+func qdotQ5_0Go(w *byte, x *int8, xd *float32, nb int) float32 {
+	wv, xv, xdv := unsafe.Slice(w, 22*nb), unsafe.Slice(x, 32*nb), unsafe.Slice(xd, nb)
+	var acc float32
+	for b := range xdv {
+		blk := wv[22*b : 22*b+22]
+		qh := binary.LittleEndian.Uint32(blk[2:])
+		var is int32
+		for j, q := range blk[6:22] {
+			lo := int32(q&15|byte(qh>>j&1)<<4) - 16
+			hi := int32(q>>4|byte(qh>>(j+16)&1)<<4) - 16
+			is += lo*int32(xv[32*b+j]) + hi*int32(xv[32*b+16+j])
+		}
+		acc += float32(is) * (f16(blk, 0) * xdv[b])
+	}
+	return acc
+}
+
+// rangeMin32 is quantRange's int8 product for Q4_1 and Q5_1, straight from
+// the blocks.
+func (m *Matrix) rangeMin32(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
+	R, C, rb := m.Rows, m.Cols, m.rowBytes()
+	f := p.qdotQ4_1
+	if f == nil {
+		f = qdotQ4_1Go
+	}
+	if m.DType == tensor.Q5_1 {
+		f = p.qdotQ5_1
+		if f == nil {
+			f = qdotQ5_1Go
+		}
+	}
+	for r := lo; r < hi; r++ {
+		w := &m.q[r*rb]
+		for i := i0; i < i1; i++ {
+			y[i*R+r] = f(w, &xq.q[i*C], &xq.d[i*C/32], &xq.sd[i*C/16], C/32)
+		}
+	}
+}
+
+// qdotQ4_1Go is the reference of the qdotQ4_1 kernels: Σ over nb Q4_1
+// blocks of float32(Σ q·x)·(d·xd[b]) + m·(sd[2b]+sd[2b+1]), q the 4-bit
+// values.
+func qdotQ4_1Go(w *byte, x *int8, xd, sd *float32, nb int) float32 {
+	return qdotMin32Go(w, x, xd, sd, nb, false)
+}
+
+// qdotQ5_1Go is the reference of the qdotQ5_1 kernels: qdotQ4_1Go for the
+// 5-bit values of Q5_1 blocks.
+func qdotQ5_1Go(w *byte, x *int8, xd, sd *float32, nb int) float32 {
+	return qdotMin32Go(w, x, xd, sd, nb, true)
+}
+
+// qdotMin32Go is qdotQ4_1Go (q5 false) and qdotQ5_1Go (q5 true).
+func qdotMin32Go(w *byte, x *int8, xd, sd *float32, nb int, q5 bool) float32 {
+	stride, qsOff := 20, 4
+	if q5 {
+		stride, qsOff = 24, 8
+	}
+	wv, xv := unsafe.Slice(w, stride*nb), unsafe.Slice(x, 32*nb)
+	xdv, sdv := unsafe.Slice(xd, nb), unsafe.Slice(sd, 2*nb)
+	var acc, mins float32
+	for b := range xdv {
+		blk := wv[stride*b : stride*b+stride]
+		var qh uint32
+		if q5 {
+			qh = binary.LittleEndian.Uint32(blk[4:])
+		}
+		var is int32
+		for j, q := range blk[qsOff : qsOff+16] {
+			lo := int32(q&15 | byte(qh>>j&1)<<4)
+			hi := int32(q>>4 | byte(qh>>(j+16)&1)<<4)
+			is += lo*int32(xv[32*b+j]) + hi*int32(xv[32*b+16+j])
+		}
+		acc += float32(is) * (f16(blk, 0) * xdv[b])
+		mins += f16(blk, 2) * (sdv[2*b] + sdv[2*b+1])
+	}
+	return acc + mins
+}
+
+// qdotQ2_KGo is the reference of the qdotQ2_K kernel: Σ over the 16-value
+// groups g of nsb Q2_K super-blocks of float32(Σ q·x)·((d·sc_g)·xd[g/2]) −
+// (dmin·m_g)·sd[g], q the 2-bit values, sc_g and m_g the group's 4-bit
+// scale and min.
+func qdotQ2_KGo(w *byte, x *int8, xd, sd *float32, nsb int) float32 {
+	wv, xv := unsafe.Slice(w, 84*nsb), unsafe.Slice(x, 256*nsb)
+	xdv, sdv := unsafe.Slice(xd, 8*nsb), unsafe.Slice(sd, 16*nsb)
+	var acc float32
+	for s := 0; s < nsb; s++ {
+		b := wv[84*s : 84*s+84]
+		d, dmin := f16(b, 80), f16(b, 82)
+		for g := 0; g < 16; g++ { // value 16g+l = 128n + 32j + 16h + l
+			n, j, h := g/8, g%8/2, g%2
+			var is int32
+			for l := 0; l < 16; l++ {
+				is += int32(b[16+32*n+16*h+l]>>(2*j)&3) * int32(xv[256*s+16*g+l])
+			}
+			acc += float32(is) * (d * float32(b[g]&15) * xdv[8*s+g/2])
+			acc -= dmin * float32(b[g]>>4) * sdv[16*s+g]
+		}
+	}
+	return acc
+}
+
+// qdotQ3_KGo is the reference of the qdotQ3_K kernel: Σ over the 16-value
+// groups g of nsb Q3_K super-blocks of float32(Σ q·x)·((d·sc_g)·xd[g/2]), q
+// the 3-bit values (−4…3) and sc_g the group's 6-bit scale less 32.
+func qdotQ3_KGo(w *byte, x *int8, xd, sd *float32, nsb int) float32 {
+	wv, xv := unsafe.Slice(w, 110*nsb), unsafe.Slice(x, 256*nsb)
+	xdv := unsafe.Slice(xd, 8*nsb)
+	var acc float32
+	for s := 0; s < nsb; s++ {
+		b := wv[110*s : 110*s+110]
+		hm, qs, sc := b[0:32], b[32:96], b[96:108]
+		d := f16(b, 108)
+		for g := 0; g < 16; g++ {
+			n, j, h := g/8, g%8/2, g%2
+			lo := sc[g%8] >> (4 * (g / 8)) & 15
+			hi := sc[8+g%4] >> (2 * (g / 4)) & 3
+			var is int32
+			for l := 0; l < 16; l++ {
+				v := int32(qs[32*n+16*h+l] >> (2 * j) & 3)
+				if hm[16*h+l]>>(4*n+j)&1 == 0 {
+					v -= 4
+				}
+				is += v * int32(xv[256*s+16*g+l])
+			}
+			acc += float32(is) * (d * float32(int(lo|hi<<4)-32) * xdv[8*s+g/2])
 		}
 	}
 	return acc

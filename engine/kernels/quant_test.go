@@ -79,7 +79,8 @@ func checkMatMulInt8(t *testing.T, y, x, w []float32, n, rows, cols int) {
 }
 
 // TestMatMulQuant runs every block type, both products and every path over
-// odd shapes (single blocks, row counts around the tile sizes, decode and
+// odd shapes (single blocks, runs of blocks longer than the kernels'
+// unrolling with a remainder, row counts around the tile sizes, decode and
 // prefill n), with guard values around y.
 func TestMatMulQuant(t *testing.T) {
 	type shape struct{ n, rows int }
@@ -91,7 +92,7 @@ func TestMatMulQuant(t *testing.T) {
 					r := rand.New(rand.NewPCG(3, uint64(dt)))
 					size, _ := dt.Block()
 					for _, s := range shapes {
-						for _, nb := range []int{1, 3} {
+						for _, nb := range []int{1, 3, 9} {
 							cols := nb * size
 							m, w := testMatrix(r, dt, s.rows, cols)
 							x := randF32(r, s.n*cols)
@@ -155,12 +156,13 @@ func TestNewMatrixQuantErrors(t *testing.T) {
 }
 
 // BenchmarkMatMulQuant measures decode (n = 1) and a small prefill over a
-// 4096×4096 matrix of each type that llama.cpp's Q4_K_M mix uses, with f32
-// for comparison.
+// 4096×4096 matrix of each type that llama.cpp's Q4_K_M mix uses (Q5_0 and
+// Q8_0 where a row is not whole super-blocks) and a few others, with f32 for
+// comparison.
 func BenchmarkMatMulQuant(b *testing.B) {
 	const R, C = 4096, 4096
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, dt := range []tensor.DType{tensor.F32, tensor.Q8_0, tensor.Q4_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K, tensor.IQ4_XS, tensor.Q3_K} {
+	for _, dt := range []tensor.DType{tensor.F32, tensor.Q8_0, tensor.Q4_0, tensor.Q5_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K, tensor.IQ4_XS, tensor.Q3_K} {
 		m, _ := testMatrix(r, dt, R, C)
 		for _, n := range []int{1, 16, 128} {
 			x := randF32(r, n*C)
