@@ -53,7 +53,7 @@ type Model struct {
 // every dtype to f32. cfg must be a llama-family config; other families
 // (GPT-2, Gemma) are rejected by name.
 func New(cfg arch.Config, ts []*tensor.Tensor, o Options) (*Model, error) {
-	n, err := newNet[float32](cfg, false)
+	n, err := newNet[float32](cfg, o.LoRA != nil, true)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +111,9 @@ func (m *net[F]) load(ts []*tensor.Tensor) error {
 		v, err := t.F32()
 		if err != nil {
 			return fmt.Errorf("train: %w", err)
+		}
+		if p.data == nil {
+			p.data = make([]F, len(v))
 		}
 		for i, x := range v {
 			p.data[i] = F(x)

@@ -118,7 +118,7 @@ func TestAccumulateAdds(t *testing.T) {
 func TestNewRejects(t *testing.T) {
 	good := tinyConfigs()["llama-tied-gqa"]
 	tensors := func(cfg arch.Config) []*tensor.Tensor {
-		n, err := newNet[float32](cfg, true)
+		n, err := newNet[float32](cfg, true, false)
 		if err != nil {
 			t.Fatal(err)
 		}

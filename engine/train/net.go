@@ -124,8 +124,9 @@ func checkConfig(c *arch.Config) error {
 }
 
 // newNet lays out a net's tensors (zero weights) for cfg. With frozen set
-// no tensor gets a gradient.
-func newNet[F Float](cfg arch.Config, frozen bool) (*net[F], error) {
+// no tensor gets a gradient; with lazy the weights are allocated by load
+// (which may keep 16-bit matrices as they are instead).
+func newNet[F Float](cfg arch.Config, frozen, lazy bool) (*net[F], error) {
 	if err := checkConfig(&cfg); err != nil {
 		return nil, err
 	}
@@ -135,7 +136,10 @@ func newNet[F Float](cfg arch.Config, frozen bool) (*net[F], error) {
 		for _, s := range shape {
 			n *= s
 		}
-		p := &tparam[F]{name: name, shape: shape, data: make([]F, n), decay: decay}
+		p := &tparam[F]{name: name, shape: shape, decay: decay}
+		if !lazy {
+			p.data = make([]F, n)
+		}
 		if !frozen {
 			p.grad = make([]F, n)
 		}
