@@ -166,7 +166,7 @@ func TestLinearFiniteDifferences(t *testing.T) {
 	st := &step[float64]{n: n}
 	f := func() float64 {
 		y := make([]float64, n*out)
-		li.fwd(y, x, nil, st)
+		li.fwd(m, y, x, nil, st)
 		return weighted(c, y)
 	}
 	dx := make([]float64, n*in)
