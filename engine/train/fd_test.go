@@ -166,7 +166,7 @@ func TestLinearFiniteDifferences(t *testing.T) {
 	st := &step[float64]{n: n}
 	f := func() float64 {
 		y := make([]float64, n*out)
-		li.fwd(y, x, nil, st)
+		li.fwd(m, y, x, nil, st)
 		return weighted(c, y)
 	}
 	dx := make([]float64, n*in)
@@ -195,7 +195,7 @@ func tinyConfigs() map[string]arch.Config {
 // randomNet returns a float64 net of cfg with random weights.
 func randomNet(t *testing.T, cfg arch.Config, seed uint64) *net[float64] {
 	t.Helper()
-	m, err := newNet[float64](cfg, false)
+	m, err := newNet[float64](cfg, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}

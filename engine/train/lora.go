@@ -129,13 +129,13 @@ func (ad *adapter[F]) dropped(dst, x []F, idx int, st *step[F], in int) []F {
 }
 
 // fwd adds scale·dropout(x)·Aᵀ·Bᵀ to y and saves dropout(x)·Aᵀ in a.lu.
-func (ad *adapter[F]) fwd(li *linear[F], y, x []F, a *acts[F], st *step[F]) {
+func (ad *adapter[F]) fwd(m *net[F], li *linear[F], y, x []F, a *acts[F], st *step[F]) {
 	n, r := st.n, ad.rank
-	xd := ad.dropped(make([]F, n*li.in), x, li.idx, st, li.in)
+	xd := ad.dropped(m.buf("lora.xd", n*li.in), x, li.idx, st, li.in)
 	a.lu[li.idx] = grow(a.lu[li.idx], n*r)
 	u := a.lu[li.idx]
 	matmul(u, xd, ad.a.data, n, r, li.in)
-	t := make([]F, n*li.out)
+	t := m.buf("lora.t", n*li.out)
 	matmul(t, u, ad.b.data, n, li.out, r)
 	for i, v := range t {
 		y[i] += ad.scale * v
@@ -144,43 +144,43 @@ func (ad *adapter[F]) fwd(li *linear[F], y, x []F, a *acts[F], st *step[F]) {
 
 // bwd adds the LoRA path's gradient w.r.t. x to dx and accumulates the
 // gradients of A and B.
-func (ad *adapter[F]) bwd(li *linear[F], dx, dy, x []F, a *acts[F], st *step[F]) {
+func (ad *adapter[F]) bwd(m *net[F], li *linear[F], dx, dy, x []F, a *acts[F], st *step[F]) {
 	n, r, in, out := st.n, ad.rank, li.in, li.out
 	u := a.lu[li.idx]
 	// gB += scale·dyᵀ·u
-	dyT, uT := make([]F, out*n), make([]F, r*n)
+	dyT, uT := m.buf("lora.dyT", out*n), m.buf("lora.uT", r*n)
 	transpose(dyT, dy, n, out)
 	transpose(uT, u, n, r)
-	gb := make([]F, out*r)
+	gb := m.buf("lora.gb", out*r)
 	matmul(gb, dyT, uT, out, r, n)
 	for i, v := range gb {
 		ad.b.grad[i] += ad.scale * v
 	}
 	// du = scale·dy·B
-	bT := make([]F, r*out)
+	bT := m.buf("lora.bT", r*out)
 	transpose(bT, ad.b.data, out, r)
-	du := make([]F, n*r)
+	du := m.buf("lora.du", n*r)
 	matmul(du, dy, bT, n, r, out)
 	for i := range du {
 		du[i] *= ad.scale
 	}
 	// gA += duᵀ·dropout(x)
-	xd := ad.dropped(make([]F, n*in), x, li.idx, st, in)
-	duT, xdT := make([]F, r*n), make([]F, in*n)
+	xd := ad.dropped(m.buf("lora.xd", n*in), x, li.idx, st, in)
+	duT, xdT := m.buf("lora.duT", r*n), m.buf("lora.xdT", in*n)
 	transpose(duT, du, n, r)
 	transpose(xdT, xd, n, in)
-	ga := make([]F, r*in)
+	ga := m.buf("lora.ga", r*in)
 	matmul(ga, duT, xdT, r, in, n)
 	for i, v := range ga {
 		ad.a.grad[i] += v
 	}
 	// dx += dropout'(du·A): the same mask, the same 1/(1−p).
-	aT := make([]F, in*r)
+	aT := m.buf("lora.aT", in*r)
 	transpose(aT, ad.a.data, r, in)
-	t := make([]F, n*in)
+	t := m.buf("lora.t", n*in)
 	matmul(t, du, aT, n, in, r)
 	if st.dropout && ad.drop != 0 {
-		mask := make([]F, n*in)
+		mask := m.buf("lora.xd", n*in)
 		for i := range mask {
 			mask[i] = 1
 		}

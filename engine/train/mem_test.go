@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,8 +57,12 @@ func TestPeakMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("after New: RSS %s", rssNow())
 	ts = nil
 	em.Close()
+	em = nil
+	debug.FreeOSMemory()
+	t.Logf("after closing the engine's model: RSS %s", rssNow())
 	n := 0
 	for _, p := range m.Params() {
 		n += len(p.Data)
@@ -83,6 +88,7 @@ func TestPeakMemory(t *testing.T) {
 		if _, _, err := m.Accumulate(b, 1, uint64(step)); err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("after step %d: RSS %s", step, rssNow())
 	}
 	status, _ := os.ReadFile("/proc/self/status")
 	var hwm, rss string
@@ -97,4 +103,15 @@ func TestPeakMemory(t *testing.T) {
 	t.Logf("%s: %d trainable values (%s), %d×%d tokens, recompute %v: peak RSS %s (now %s)",
 		parts[0], n, fmt.Sprintf("%.1f M", float64(n)/1e6), rows, length, recompute, hwm, rss)
 	_ = adam[0][0] + adam[1][0]
+}
+
+// rssNow returns VmRSS from /proc/self/status.
+func rssNow() string {
+	status, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
 }

@@ -17,7 +17,8 @@ type Options struct {
 	// about one more forward pass of time, the same gradients bit for bit.
 	Recompute bool
 	// LoRA, when set, freezes the base weights and trains low-rank
-	// adapters on the projections it names.
+	// adapters on the projections it names. Base matrices stored as bf16
+	// or f16 then stay 16-bit (the kernels multiply them as stored).
 	LoRA *LoRAConfig
 }
 
@@ -29,7 +30,11 @@ type Options struct {
 //
 // Matrix products run on the engine's SIMD kernels, and every reduction
 // is summed in a fixed order: gradients depend only on the weights, the
-// batch and the seed, not on the thread count.
+// batch and the seed, not on the thread count. The activations kept for
+// the backward pass are each layer's input, q, k, v, the attention
+// output, the mid-block residual, the MLP's gate and up projections and
+// the norms' scales; the cross-entropy holds at most ceChunk logits at
+// once. A Model is not safe for concurrent use.
 type Model struct {
 	net    *net[float32]
 	params []*Param
@@ -53,7 +58,7 @@ type Model struct {
 // every dtype to f32. cfg must be a llama-family config; other families
 // (GPT-2, Gemma) are rejected by name.
 func New(cfg arch.Config, ts []*tensor.Tensor, o Options) (*Model, error) {
-	n, err := newNet[float32](cfg, false)
+	n, err := newNet[float32](cfg, o.LoRA != nil, true)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +116,9 @@ func (m *net[F]) load(ts []*tensor.Tensor) error {
 		v, err := t.F32()
 		if err != nil {
 			return fmt.Errorf("train: %w", err)
+		}
+		if p.data == nil {
+			p.data = make([]F, len(v))
 		}
 		for i, x := range v {
 			p.data[i] = F(x)

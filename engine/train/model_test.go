@@ -118,7 +118,7 @@ func TestAccumulateAdds(t *testing.T) {
 func TestNewRejects(t *testing.T) {
 	good := tinyConfigs()["llama-tied-gqa"]
 	tensors := func(cfg arch.Config) []*tensor.Tensor {
-		n, err := newNet[float32](cfg, true)
+		n, err := newNet[float32](cfg, true, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -429,4 +429,29 @@ func TestLoRABF16Base(t *testing.T) {
 	if cfg2.Vocab != cfg.Vocab || len(merged) != len(ts) {
 		t.Fatalf("HFTensors: %d tensors, want %d", len(merged), len(ts))
 	}
+}
+
+// BenchmarkPrefillStories15M is the engine's own prefill of the same 8×256
+// tokens (the last logit of each row), the yardstick of
+// BenchmarkTrainStories15M.
+func BenchmarkPrefillStories15M(b *testing.B) {
+	stories15M(b)
+	eng := s15Eng.Transformer
+	batch := refBatch(b)
+	run := func() {
+		for _, row := range batch.Inputs {
+			seq := &arch.Seq{Cache: eng.NewCache(), Tokens: row, Logits: arch.LastLogits}
+			if err := eng.Forward([]*arch.Seq{seq}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	run()
+	cpu0 := cpuSeconds()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		run()
+	}
+	b.ReportMetric(float64(b.N*batch.Count())/b.Elapsed().Seconds(), "tok/s")
+	b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
 }

@@ -124,8 +124,9 @@ func checkConfig(c *arch.Config) error {
 }
 
 // newNet lays out a net's tensors (zero weights) for cfg. With frozen set
-// no tensor gets a gradient.
-func newNet[F Float](cfg arch.Config, frozen bool) (*net[F], error) {
+// no tensor gets a gradient; with lazy the weights are allocated by load
+// (which may keep 16-bit matrices as they are instead).
+func newNet[F Float](cfg arch.Config, frozen, lazy bool) (*net[F], error) {
 	if err := checkConfig(&cfg); err != nil {
 		return nil, err
 	}
@@ -135,7 +136,10 @@ func newNet[F Float](cfg arch.Config, frozen bool) (*net[F], error) {
 		for _, s := range shape {
 			n *= s
 		}
-		p := &tparam[F]{name: name, shape: shape, data: make([]F, n), decay: decay}
+		p := &tparam[F]{name: name, shape: shape, decay: decay}
+		if !lazy {
+			p.data = make([]F, n)
+		}
 		if !frozen {
 			p.grad = make([]F, n)
 		}
@@ -376,9 +380,9 @@ func (m *net[F]) layerFwd(l int, a *acts[F], x, out []F, st *step[F]) {
 	}
 	xn, o := m.buf("fxn", n*d), m.buf("fo", n*d)
 	rmsnormFwd(xn, a.rs1, x, ly.attnNorm.data, n, d, c.NormEps)
-	ly.lin[0].fwd(a.q, xn, a, st)
-	ly.lin[1].fwd(a.k, xn, a, st)
-	ly.lin[2].fwd(a.v, xn, a, st)
+	ly.lin[0].fwd(m, a.q, xn, a, st)
+	ly.lin[1].fwd(m, a.k, xn, a, st)
+	ly.lin[2].fwd(m, a.v, xn, a, st)
 	if c.QKNorm {
 		copy(a.q0, a.q)
 		copy(a.k0, a.k)
@@ -390,20 +394,20 @@ func (m *net[F]) layerFwd(l int, a *acts[F], x, out []F, st *step[F]) {
 		ropeRows(ly.rope, a.k, st.pos, c.KVHeads, hd, false)
 	}
 	attnFwd(a.att, a.q, a.k, a.v, m.attnShape(l, st))
-	ly.lin[3].fwd(o, a.att, a, st)
+	ly.lin[3].fwd(m, o, a.att, a, st)
 	m.hookAt(st, hook.Block(l, hook.AttnOut), o, d)
 	copy(a.xmid, x)
 	addTo(a.xmid, o)
 	m.hookAt(st, hook.Block(l, hook.ResidMid), a.xmid, d)
 	rmsnormFwd(xn, a.rs2, a.xmid, ly.mlpNorm.data, n, d, c.NormEps)
-	ly.lin[4].fwd(a.gate, xn, a, st)
-	ly.lin[5].fwd(a.up, xn, a, st)
+	ly.lin[4].fwd(m, a.gate, xn, a, st)
+	ly.lin[5].fwd(m, a.up, xn, a, st)
 	if st.replaying {
 		return
 	}
 	h := m.buf("fh", n*c.FFN)
 	swigluFwd(h, a.gate, a.up)
-	ly.lin[6].fwd(o, h, a, st)
+	ly.lin[6].fwd(m, o, h, a, st)
 	m.hookAt(st, hook.Block(l, hook.MLPOut), o, d)
 	copy(out, a.xmid)
 	addTo(out, o)
@@ -487,7 +491,7 @@ func (m *net[F]) prepareTransposes() {
 }
 
 // fwd computes y = x·Wᵀ + b (+ the LoRA term) for the step's rows.
-func (li *linear[F]) fwd(y, x []F, a *acts[F], st *step[F]) {
+func (li *linear[F]) fwd(m *net[F], y, x []F, a *acts[F], st *step[F]) {
 	n := st.n
 	li.w.mul(y, x, n)
 	if li.b != nil {
@@ -496,7 +500,7 @@ func (li *linear[F]) fwd(y, x []F, a *acts[F], st *step[F]) {
 		}
 	}
 	if li.lora != nil {
-		li.lora.fwd(li, y, x, a, st)
+		li.lora.fwd(m, li, y, x, a, st)
 	}
 }
 
@@ -535,7 +539,7 @@ func (li *linear[F]) bwd(m *net[F], dx, dy, x, xT []F, add bool, a *acts[F], st 
 		colSums(li.b.grad, dy, n, li.out)
 	}
 	if li.lora != nil {
-		li.lora.bwd(li, dx, dy, x, a, st)
+		li.lora.bwd(m, li, dx, dy, x, a, st)
 	}
 }
 

@@ -2,6 +2,7 @@ package train
 
 import (
 	"math"
+	"sync"
 
 	"github.com/limbic-dev/limbic/engine/kernels"
 )
@@ -308,7 +309,9 @@ func attnFwd[F Float](out, q, k, v []F, a *attnShape) {
 	H := a.heads
 	seqs := len(a.off) - 1
 	kernels.ParallelFor(seqs*H, 1, func(lo, hi int) {
-		var w attnWork[F]
+		ab := getAttnBufs[F]()
+		defer putAttnBufs(ab)
+		w := &ab.w
 		for task := lo; task < hi; task++ {
 			b, h := task/H, task%H
 			w.setup(a, q, k, v, b, h/(H/a.kvHeads))
@@ -332,8 +335,11 @@ func attnBwd[F Float](dq, dk, dv, dout, q, k, v []F, a *attnShape) {
 	seqs := len(a.off) - 1
 	sc := F(a.scale)
 	kernels.ParallelFor(seqs*KV, 1, func(lo, hi int) {
-		var w attnWork[F]
-		var dK, dV, kT, do, dP, t, sT, qT []F
+		ab := getAttnBufs[F]()
+		defer putAttnBufs(ab)
+		w := &ab.w
+		dK, dV, kT, do, dP, t, sT, qT := ab.b[0], ab.b[1], ab.b[2], ab.b[3], ab.b[4], ab.b[5], ab.b[6], ab.b[7]
+		defer func() { ab.b = [8][]F{dK, dV, kT, do, dP, t, sT, qT} }()
 		for task := lo; task < hi; task++ {
 			b, g := task/KV, task%KV
 			w.setup(a, q, k, v, b, g)
@@ -375,6 +381,36 @@ func attnBwd[F Float](dq, dk, dv, dout, q, k, v []F, a *attnShape) {
 			w.scatter(dv, dV, kvd, g, true)
 		}
 	})
+}
+
+// attnBufs is the scratch of one chunk of attention tasks, pooled: the
+// buffers grow with the sequence length squared.
+type attnBufs[F Float] struct {
+	w attnWork[F]
+	b [8][]F
+}
+
+// attnPools holds *attnBufs[float32] (0) and *attnBufs[float64] (1).
+var attnPools [2]sync.Pool
+
+func poolOf[F Float]() *sync.Pool {
+	var z F
+	if _, ok := any(z).(float32); ok {
+		return &attnPools[0]
+	}
+	return &attnPools[1]
+}
+
+func getAttnBufs[F Float]() *attnBufs[F] {
+	if b, ok := poolOf[F]().Get().(*attnBufs[F]); ok {
+		return b
+	}
+	return new(attnBufs[F])
+}
+
+func putAttnBufs[F Float](b *attnBufs[F]) {
+	b.w.a = nil
+	poolOf[F]().Put(b)
 }
 
 // attnWork is one attention task's scratch: one sequence's queries of one

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/limbic-dev/limbic/engine/format/safetensors"
+	"github.com/limbic-dev/limbic/engine/kernels"
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/internal/testref"
 )
@@ -159,7 +160,10 @@ func TestReferenceBatch(t *testing.T) {
 		t.Errorf("loss %.9f, want %.9f (|Δ| %.2e > 5e-5)", loss, want, d)
 	}
 
-	// Every parameter's gradient norm, and the global norm.
+	// Every parameter's gradient norm, and the global norm. The f32 gap is
+	// path-dependent: PyTorch f32 is 1.2e-4 from the reference; the avx512
+	// kernels here 6.1e-5, the avx2 ones 1.2e-4 (summation orders differ).
+	const normTol = 2e-4
 	params := m.Params()
 	if got, want := len(params), 56; got != want {
 		t.Fatalf("%d params, want %d", got, want)
@@ -179,12 +183,14 @@ func TestReferenceBatch(t *testing.T) {
 		if !(rel <= worst) {
 			worst, worstName = rel, p.Name
 		}
-		if !(rel <= 1e-4) {
-			t.Errorf("gradient norm of %s: got %.9g, want %.9g (rel %.2e > 1e-4)", p.Name, got, w[0], rel)
+		if !(rel <= normTol) {
+			t.Errorf("gradient norm of %s: got %.9g, want %.9g (rel %.2e > %g)", p.Name, got, w[0], rel, normTol)
 		}
 	}
-	t.Logf("worst gradient-norm relative error %.2e (%s)", worst, worstName)
-	if got, want := math.Sqrt(g2), ref["grad_global_norm"][0]; !(math.Abs(got-want)/want <= 1e-4) {
+	t.Logf("worst gradient-norm relative error %.2e (%s), kernel path %s", worst, worstName, kernels.Path())
+	got, want := math.Sqrt(g2), ref["grad_global_norm"][0]
+	t.Logf("global gradient norm %.9g, reference %.9g (rel %.2e)", got, want, math.Abs(got-want)/want)
+	if !(math.Abs(got-want)/want <= 1e-4) {
 		t.Errorf("global gradient norm %.9g, want %.9g", got, want)
 	}
 
