@@ -105,6 +105,9 @@ type curationResult struct {
 	// z over the continuation tokens of held-out failure openings, with a
 	// 95% bootstrap interval over the continuations.
 	Readouts map[string]map[string]meanCI `json:"readouts"`
+	// BaseRead is the same continuations read by the base model: what the
+	// text says, apart from how the fine-tune's own representations moved.
+	BaseRead map[string]map[string]meanCI `json:"readouts_base_read"`
 	// Behaviour: model → the give-up-or-try scenario's unsteered rate.
 	Behaviour    map[string]trainwatch.Behaviour `json:"behaviour"`
 	Trajectories map[string][]trajPoint          `json:"trajectories"`
@@ -188,7 +191,7 @@ func runCuration(ctx context.Context, c curationConfig, o curationOpts) (*curati
 		return nil, err
 	}
 	t0 := time.Now()
-	res := &curationResult{Config: c, Dir: o.Dir, Pack: o.PackPath, Sets: map[string]setInfo{}, Readouts: map[string]map[string]meanCI{},
+	res := &curationResult{Config: c, Dir: o.Dir, Pack: o.PackPath, Sets: map[string]setInfo{}, Readouts: map[string]map[string]meanCI{}, BaseRead: map[string]map[string]meanCI{},
 		Behaviour: map[string]trainwatch.Behaviour{}, Trajectories: map[string][]trajPoint{}, Alerts: map[string][]alertInfo{},
 		Evaluated: map[string]map[int]int{}, Trained: map[string]bool{}, Seconds: map[string]float64{}}
 	lap := func(name string, t time.Time) {
@@ -236,16 +239,18 @@ func runCuration(ctx context.Context, c curationConfig, o curationOpts) (*curati
 	models := []string{"base", "calm_set", "desperate_set"}
 	for _, e := range []string{"desperate", "calm"} {
 		res.Readouts[e] = map[string]meanCI{}
+		res.BaseRead[e] = map[string]meanCI{}
 	}
 	for _, name := range models {
 		m, closeM, err := curationModel(ctx, c, o, name)
 		if err != nil {
 			return nil, err
 		}
-		rd, err := heldOutReadouts(ctx, c, m, o.Pack, held)
+		rd, byBase, err := heldOutReadouts(ctx, c, m, o.Base, o.Pack, held)
 		if err == nil {
 			for e, v := range rd {
 				res.Readouts[e][name] = v
+				res.BaseRead[e][name] = byBase[e]
 			}
 			var bh trainwatch.Behaviour
 			bh, err = curationBehaviour(ctx, c, m, o.Pack, name, filepath.Join(o.Dir, "behaviour", name))
@@ -459,10 +464,11 @@ func curationModel(ctx context.Context, c curationConfig, o curationOpts, name s
 // heldOutReadouts generates EvalPer seeded continuations of each held-out
 // opening with m (the same seeds for every model) and reads calm and
 // desperate as the mean z over the continuation tokens, each with a 95%
-// bootstrap interval over the continuations.
-func heldOutReadouts(ctx context.Context, c curationConfig, m *model.Model, p *vecpack.Pack, held []curate.Doc) (map[string]meanCI, error) {
+// bootstrap interval over the continuations: read by m itself (own), and
+// read by the base model (byBase).
+func heldOutReadouts(ctx context.Context, c curationConfig, m, base *model.Model, p *vecpack.Pack, held []curate.Doc) (own, byBase map[string]meanCI, err error) {
 	if len(held) == 0 {
-		return nil, errors.New("no held-out openings")
+		return nil, nil, errors.New("no held-out openings")
 	}
 	var reqs []model.Request
 	for _, h := range held {
@@ -477,7 +483,7 @@ func heldOutReadouts(ctx context.Context, c curationConfig, m *model.Model, p *v
 	for lo := 0; lo < len(reqs); lo += 32 {
 		rs, err := model.Generate(ctx, m.Transformer, reqs[lo:min(lo+32, len(reqs))], nil)
 		if err != nil {
-			return nil, fmt.Errorf("generating: %w", err)
+			return nil, nil, fmt.Errorf("generating: %w", err)
 		}
 		for j, r := range rs {
 			prompt := reqs[lo+j].Prompt
@@ -489,29 +495,38 @@ func heldOutReadouts(ctx context.Context, c curationConfig, m *model.Model, p *v
 			from = append(from, len(prompt))
 		}
 	}
-	s, err := curate.NewScorer(m, p, curate.ScoreOptions{BestLayer: true})
-	if err != nil {
-		return nil, err
-	}
-	// The scorer re-encodes the text; as in curate, the continuation is
-	// read from the opening's length on.
-	scores, err := s.ScoreDocs(ctx, texts, from)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]meanCI{}
-	for _, e := range []string{"desperate", "calm"} {
-		xs := make([]float64, len(scores))
-		for i, sc := range scores {
-			v, ok := sc.Z[e]
-			if !ok {
-				return nil, fmt.Errorf("no z-score for %s", e)
-			}
-			xs[i] = v
+	read := func(reader *model.Model) (map[string]meanCI, error) {
+		s, err := curate.NewScorer(reader, p, curate.ScoreOptions{BestLayer: true})
+		if err != nil {
+			return nil, err
 		}
-		out[e] = bootstrapMean(xs, 2000, c.Seed)
+		// The scorer re-encodes the text; as in curate, the continuation
+		// is read from the opening's length on.
+		scores, err := s.ScoreDocs(ctx, texts, from)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]meanCI{}
+		for _, e := range []string{"desperate", "calm"} {
+			xs := make([]float64, len(scores))
+			for i, sc := range scores {
+				v, ok := sc.Z[e]
+				if !ok {
+					return nil, fmt.Errorf("no z-score for %s", e)
+				}
+				xs[i] = v
+			}
+			out[e] = bootstrapMean(xs, 2000, c.Seed)
+		}
+		return out, nil
 	}
-	return out, nil
+	if own, err = read(m); err != nil {
+		return nil, nil, err
+	}
+	if byBase, err = read(base); err != nil {
+		return nil, nil, err
+	}
+	return own, byBase, nil
 }
 
 // bootstrapMean is the mean of xs with a 95% percentile bootstrap interval.
@@ -610,7 +625,7 @@ func curationSection(r *curationResult) report.Section {
 		}
 	}
 	sec.Figure = report.Figures(chart.SVG())
-	sec.Note = fmt.Sprintf("stories15M fine-tuned for %d steps (batch %d × %d tokens, lr %g, seed %d) on the calm and the desperate half of its own continuations of failure openings (%d documents, %d and %d tokens). Chart: the watcher's probe readouts per checkpoint (step 0: the base model). Table: on %d continuations of held-out failure openings per model, the mean z over the continuation tokens with a 95%% bootstrap interval; behaviour: give-up-or-try persist rate with a Wilson 95%% interval.",
+	sec.Note = fmt.Sprintf("stories15M fine-tuned for %d steps (batch %d × %d tokens, lr %g, seed %d) on the calm and the desperate half of its own continuations of failure openings (%d documents, %d and %d tokens). Chart: the watcher's probe readouts per checkpoint (step 0: the base model). Table: on %d continuations of held-out failure openings per model, the mean z over the continuation tokens with a 95%% bootstrap interval, read by the model that wrote them and by the base model; behaviour: give-up-or-try persist rate with a Wilson 95%% interval.",
 		r.Config.Steps, r.Config.Batch, r.Config.SeqLen, r.Config.LR, r.Config.Seed, r.Sets["calm_set"].Docs, r.Sets["calm_set"].Tokens, r.Sets["desperate_set"].Tokens,
 		r.Readouts["desperate"]["base"].N)
 	if len(figs) > 0 {
@@ -618,13 +633,16 @@ func curationSection(r *curationResult) report.Section {
 	} else {
 		sec.Note += " No alert fired."
 	}
-	sec.Head = []string{"model", "desperate z", "95% CI", "calm z", "95% CI", "persist rate", "Wilson 95% CI", "n"}
+	sec.Head = []string{"model", "desperate z", "95% CI", "calm z", "95% CI", "desperate z, base-read", "calm z, base-read", "persist rate", "Wilson 95% CI", "n"}
 	for _, n := range []string{"base", "calm_set", "desperate_set"} {
 		d, c, b := r.Readouts["desperate"][n], r.Readouts["calm"][n], r.Behaviour[n]
 		sec.Rows = append(sec.Rows, []report.Cell{{Text: n}, {Text: fmt.Sprintf("%+.3f", d.Mean)}, {Text: ciText(d.CI)},
-			{Text: fmt.Sprintf("%+.3f", c.Mean)}, {Text: ciText(c.CI)}, {Text: rateText(b.Rate)}, {Text: ciText(b.CI)}, {Text: fmt.Sprint(b.N)}})
+			{Text: fmt.Sprintf("%+.3f", c.Mean)}, {Text: ciText(c.CI)},
+			{Text: fmt.Sprintf("%+.3f %s", r.BaseRead["desperate"][n].Mean, ciText(r.BaseRead["desperate"][n].CI))},
+			{Text: fmt.Sprintf("%+.3f %s", r.BaseRead["calm"][n].Mean, ciText(r.BaseRead["calm"][n].CI))},
+			{Text: rateText(b.Rate)}, {Text: ciText(b.CI)}, {Text: fmt.Sprint(b.N)}})
 	}
-	sec.JSON = map[string]any{"readouts": r.Readouts, "behaviour": r.Behaviour, "trajectories": r.Trajectories, "alerts": r.Alerts}
+	sec.JSON = map[string]any{"readouts": r.Readouts, "readouts_base_read": r.BaseRead, "behaviour": r.Behaviour, "trajectories": r.Trajectories, "alerts": r.Alerts}
 	return sec
 }
 
@@ -646,10 +664,20 @@ func curationTable(r *curationResult) string {
 		d, c, bh := r.Readouts["desperate"][n], r.Readouts["calm"][n], r.Behaviour[n]
 		fmt.Fprintf(&b, "%-14s %+.3f %-17s %+.3f %-17s %s %s %d\n", n, d.Mean, ciText(d.CI), c.Mean, ciText(c.CI), rateText(bh.Rate), ciText(bh.CI), bh.N)
 	}
+	fmt.Fprintf(&b, "the same continuations read by the base model:\n")
+	for _, n := range []string{"base", "calm_set", "desperate_set"} {
+		d, c := r.BaseRead["desperate"][n], r.BaseRead["calm"][n]
+		fmt.Fprintf(&b, "%-14s %+.3f %-17s %+.3f %s\n", n, d.Mean, ciText(d.CI), c.Mean, ciText(c.CI))
+	}
 	for _, e := range []string{"desperate", "calm"} {
-		x, y := r.Readouts[e]["calm_set"], r.Readouts[e]["desperate_set"]
-		overlap := !(x.CI[1] < y.CI[0] || y.CI[1] < x.CI[0])
-		fmt.Fprintf(&b, "%s: desperate_set − calm_set = %+.3f; intervals %s\n", e, y.Mean-x.Mean, map[bool]string{true: "overlap", false: "do not overlap"}[overlap])
+		for _, src := range []struct {
+			name string
+			rd   map[string]map[string]meanCI
+		}{{"own", r.Readouts}, {"base-read", r.BaseRead}} {
+			x, y := src.rd[e]["calm_set"], src.rd[e]["desperate_set"]
+			overlap := !(x.CI[1] < y.CI[0] || y.CI[1] < x.CI[0])
+			fmt.Fprintf(&b, "%s (%s): desperate_set − calm_set = %+.3f; intervals %s\n", e, src.name, y.Mean-x.Mean, map[bool]string{true: "overlap", false: "do not overlap"}[overlap])
+		}
 	}
 	for _, n := range curationSets {
 		var fired []string

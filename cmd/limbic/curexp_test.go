@@ -90,6 +90,14 @@ func TestCurationSmall(t *testing.T) {
 			if !(r.N >= 2 && r.N <= c.HeldOut*c.EvalPer) || !finite(r.Mean) || !(r.CI[0] <= r.Mean && r.Mean <= r.CI[1]) {
 				t.Errorf("%s %s: %+v, want a finite mean inside its interval over 2..%d continuations", e, name, r, c.HeldOut*c.EvalPer)
 			}
+			br := res.BaseRead[e][name]
+			if br.N != r.N || !finite(br.Mean) || !(br.CI[0] <= br.Mean && br.Mean <= br.CI[1]) {
+				t.Errorf("%s %s read by the base: %+v, want a finite mean inside its interval over %d continuations", e, name, br, r.N)
+			}
+			// The base model's own continuations read by itself twice.
+			if name == "base" && !(math.Abs(br.Mean-r.Mean) <= 1e-9) {
+				t.Errorf("%s: the base read by itself %v and by the base %v, want the same", e, r.Mean, br.Mean)
+			}
 		}
 	}
 	for _, name := range []string{"base", "calm_set", "desperate_set"} {
@@ -160,7 +168,7 @@ func TestCurationSmall(t *testing.T) {
 	if !after.ModTime().Equal(before.ModTime()) {
 		t.Errorf("second run rewrote %s", last)
 	}
-	if !reflect.DeepEqual(again.Readouts, res.Readouts) || !reflect.DeepEqual(again.Behaviour, res.Behaviour) {
+	if !reflect.DeepEqual(again.Readouts, res.Readouts) || !reflect.DeepEqual(again.BaseRead, res.BaseRead) || !reflect.DeepEqual(again.Behaviour, res.Behaviour) {
 		t.Errorf("second run: readouts %+v behaviour %+v, want the first run's %+v %+v", again.Readouts, again.Behaviour, res.Readouts, res.Behaviour)
 	}
 	// Other settings over the same directory are refused.
