@@ -116,11 +116,14 @@ type curationResult struct {
 	// Evaluated is, per run, how many times this invocation evaluated each
 	// checkpoint step (0: the base model as the baseline); a second run
 	// over a finished experiment evaluates none.
-	Evaluated  map[string]map[int]int `json:"evaluated"`
-	Trained    map[string]bool        `json:"trained"` // false: the finished fine-tune was reused
-	DataReused bool                   `json:"data_reused"`
-	Seconds    map[string]float64     `json:"seconds"` // time per step of this invocation
-	Report     string                 `json:"report"`
+	Evaluated map[string]map[int]int `json:"evaluated"`
+	// Live is, per run, how many checkpoints were evaluated while the
+	// trainer was still running (the watcher follows the run live).
+	Live       map[string]int     `json:"live"`
+	Trained    map[string]bool    `json:"trained"` // false: the finished fine-tune was reused
+	DataReused bool               `json:"data_reused"`
+	Seconds    map[string]float64 `json:"seconds"` // time per step of this invocation
+	Report     string             `json:"report"`
 }
 
 type setInfo struct {
@@ -194,7 +197,7 @@ func runCuration(ctx context.Context, c curationConfig, o curationOpts) (*curati
 	t0 := time.Now()
 	res := &curationResult{Config: c, Dir: o.Dir, Pack: o.PackPath, Sets: map[string]setInfo{}, Readouts: map[string]map[string]meanCI{}, BaseRead: map[string]map[string]meanCI{},
 		Behaviour: map[string]trainwatch.Behaviour{}, Trajectories: map[string][]trajPoint{}, Alerts: map[string][]alertInfo{},
-		Evaluated: map[string]map[int]int{}, Trained: map[string]bool{}, Seconds: map[string]float64{}}
+		Evaluated: map[string]map[int]int{}, Live: map[string]int{}, Trained: map[string]bool{}, Seconds: map[string]float64{}}
 	lap := func(name string, t time.Time) {
 		res.Seconds[name] = math.Round(time.Since(t).Seconds()*10) / 10
 		logf("%s: %.1fs", name, res.Seconds[name])
@@ -361,7 +364,11 @@ func curationTune(ctx context.Context, c curationConfig, o curationOpts, name, d
 	defer db.Close()
 	evaluated := map[int]int{}
 	res.Evaluated[name] = evaluated
-	var mu sync.Mutex
+	var (
+		mu       sync.Mutex
+		training bool // guarded by mu
+	)
+	res.Live[name] = 0
 	loader := &trainwatch.Loader{Base: o.Base}
 	w, err := trainwatch.New(ctx, trainwatch.Options{RunDir: out, DB: db, Pack: o.Pack, Kind: vecpack.Denoised,
 		Probes: trainwatch.DefaultProbes(false), Layer: readout.Best, Rules: trainwatch.DefaultRules(o.Pack.Meta.Emotions),
@@ -369,6 +376,9 @@ func curationTune(ctx context.Context, c curationConfig, o curationOpts, name, d
 		OnRecord: func(r trainwatch.Record, alerts []trainwatch.Alert) {
 			mu.Lock()
 			evaluated[r.Step]++
+			if training && r.Kind != trainwatch.Base {
+				res.Live[name]++
+			}
 			mu.Unlock()
 			msg := ""
 			for _, a := range alerts {
@@ -412,7 +422,13 @@ func curationTune(ctx context.Context, c curationConfig, o curationOpts, name, d
 				}
 			}
 		}()
+		mu.Lock()
+		training = true
+		mu.Unlock()
 		err := runTuneTo(ctx, curationTuneConfig(c, data), out, last != "", false, io.Discard, false)
+		mu.Lock()
+		training = false
+		mu.Unlock()
 		stop()
 		werr := <-done
 		if err != nil {

@@ -46,6 +46,11 @@ func TestCurationSmall(t *testing.T) {
 		if !res.Trained[set] {
 			t.Errorf("%s: not trained on the first run", set)
 		}
+		// Checkpoint 1 appears three steps before the end: the watcher,
+		// polling every 50 ms, reads it while the trainer still runs.
+		if got := res.Live[set]; got < 1 {
+			t.Errorf("%s: %d checkpoints evaluated while training, want at least 1", set, got)
+		}
 		ev := res.Evaluated[set]
 		if got, want := len(ev), c.Steps+1; got != want {
 			t.Errorf("%s: %d steps evaluated (%v), want %d", set, got, ev, want)
