@@ -208,4 +208,14 @@ func TestCurationConfigRefusals(t *testing.T) {
 	if err := defaultCuration.check(); err != nil {
 		t.Errorf("the defaults: %v", err)
 	}
+	// A pack without desperate is refused before any work, naming the flag.
+	p := testpack.Random(testpack.Options{Emotions: []string{"calm", "happy"}, D: 8, Layers: 2, BestLayer: 1, Seed: 1})
+	dir := filepath.Join(t.TempDir(), "c")
+	_, err := runCuration(context.Background(), defaultCuration, curationOpts{Dir: dir, Pack: p, PackPath: "p.safetensors"})
+	if err == nil || !strings.Contains(err.Error(), "no desperate vector") || !strings.Contains(err.Error(), "--vectors") {
+		t.Errorf("a pack without desperate: %v", err)
+	}
+	if _, statErr := os.Stat(dir); statErr == nil {
+		t.Errorf("the refused run made %s", dir)
+	}
 }
