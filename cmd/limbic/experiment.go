@@ -20,7 +20,7 @@ import (
 
 func newExperimentCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "experiment feel|dose|implicit",
+		Use:   "experiment feel|dose|implicit|curation",
 		Short: "Run the paper's sanity experiments with a vector pack",
 		Long: `Experiments check that the vectors mean what they say (Sofroniew et al. 2026,
 sections 3.3, 3.4, 3.6):
@@ -35,6 +35,9 @@ sections 3.3, 3.4, 3.6):
             monotonically (Spearman ρ).
   implicit  prompts that imply an emotion without naming it, read at the last
             prompt position: does the implied emotion rank first?
+  curation  the paper's data-curation proposal on real fine-tunes of the
+            embedded model: calm vs desperate training sets, watched fine-
+            tunes, readouts and behaviour on held-out failure openings.
 
 --layer is the readout layer: best (the default, the pack's best layer) or a
 number, negative counting from the end.
@@ -194,6 +197,6 @@ and prints it with --json.`,
 		return r, s, nil
 	})
 	implicit.Short = "Read prompts that imply an emotion without naming it"
-	c.AddCommand(feel, dose, implicit)
+	c.AddCommand(feel, dose, implicit, newCurationCmd())
 	return c
 }

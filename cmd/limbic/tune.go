@@ -317,6 +317,12 @@ func adapterBase(ref string) string {
 }
 
 func runTune(ctx context.Context, c tuneConfig, out string, resume, merge bool) error {
+	return runTuneTo(ctx, c, out, resume, merge, os.Stdout, g.jsonOut)
+}
+
+// runTuneTo is runTune writing its summary (and, with jsonOut, a JSON line
+// per step) to stdout instead of the process's standard output.
+func runTuneTo(ctx context.Context, c tuneConfig, out string, resume, merge bool, stdout io.Writer, jsonOut bool) error {
 	if c.Threads > 0 {
 		runtime.GOMAXPROCS(c.Threads)
 	}
@@ -413,15 +419,15 @@ func runTune(ctx context.Context, c tuneConfig, out string, resume, merge bool) 
 		last = dir
 		return err
 	}
-	var jsonOut io.Writer
-	if g.jsonOut {
-		jsonOut = os.Stdout
+	var jsonW io.Writer
+	if jsonOut {
+		jsonW = stdout
 	}
 	bar := newBar(int64(c.Steps), "tune")
 	if st != nil {
 		bar.Set(st.Step)
 	}
-	final, err := train.Run(ctx, cfg, tm, set, train.RunOptions{Val: val, Resume: st, Save: save, JSON: jsonOut,
+	final, err := train.Run(ctx, cfg, tm, set, train.RunOptions{Val: val, Resume: st, Save: save, JSON: jsonW,
 		Progress: func(p train.Progress) {
 			bar.Describe(fmt.Sprintf("tune: loss %.4f  %.0f tok/s", p.Loss, p.TokensPerSec))
 			bar.Set(p.Step)
@@ -454,18 +460,18 @@ func runTune(ctx context.Context, c tuneConfig, out string, resume, merge bool) 
 		}
 		summary["merged"] = mdir
 	}
-	if g.jsonOut {
+	if jsonOut {
 		b, _ := json.Marshal(summary)
-		fmt.Println(string(b))
+		fmt.Fprintln(stdout, string(b))
 		return nil
 	}
-	fmt.Printf("trained %d steps (epoch %.2f): loss %.4f", final.Step, final.Epoch, summary["loss"])
+	fmt.Fprintf(stdout, "trained %d steps (epoch %.2f): loss %.4f", final.Step, final.Epoch, summary["loss"])
 	if v, ok := summary["val_loss"]; ok {
-		fmt.Printf(", validation loss %.4f", v)
+		fmt.Fprintf(stdout, ", validation loss %.4f", v)
 	}
-	fmt.Printf("\ncheckpoint: %s\n", last)
+	fmt.Fprintf(stdout, "\ncheckpoint: %s\n", last)
 	if merge {
-		fmt.Printf("merged: %s\n", summary["merged"])
+		fmt.Fprintf(stdout, "merged: %s\n", summary["merged"])
 	}
 	return nil
 }
