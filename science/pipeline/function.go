@@ -73,7 +73,8 @@ func PrefsOptions(p *vecpack.Pack, seed uint64) prefs.Options {
 	return prefs.Options{Emotions: emos, Causal: len(emos) > 0, Seed: seed, Bootstrap: 500, Permutations: 2000}
 }
 
-// Behaviour runs the shipped behaviour scenarios that fit the model with
+// Behaviour runs the shipped behaviour scenarios that fit the model (its
+// kind and its context length) with
 // their default sweeps (emotions the pack lacks are left out), writing the
 // rollouts under EvalDir (resumable) and ExpDir/EvalFile.
 func Behaviour(ctx context.Context, m *model.Model, dir string, progress func(stage string, done, total int)) ([]*behave.Result, error) {
@@ -93,7 +94,16 @@ func Behaviour(ctx context.Context, m *model.Model, dir string, progress func(st
 	defer b.Close()
 	env := behave.Env{Model: m, Batcher: b, Pack: p, ModelID: hash, Parallel: 32}
 	var results []*behave.Result
-	for _, s := range behave.Fitting(all, IsChat(m)) {
+	// A short-context chat model (stories15m-chat) is a story model: it
+	// gets the story analogues, and any scenario whose prompt and reply do
+	// not fit its context is left out with a warning.
+	for _, s := range behave.Fitting(all, IsChat(m) && !IsShortChat(m)) {
+		if ids, err := s.PromptIDs(m); err != nil {
+			return nil, err
+		} else if len(ids)+s.MaxTokens > m.MaxSeq {
+			fmt.Fprintf(os.Stderr, "eval: scenario %s left out: prompt of %d tokens + max_tokens %d exceeds the context length of %d\n", s.Name, len(ids), s.MaxTokens, m.MaxSeq)
+			continue
+		}
 		var keep []string
 		for _, e := range s.Sweep.Emotions {
 			if _, err := p.EmotionIndex(e); err == nil {
