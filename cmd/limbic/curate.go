@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/limbic-dev/limbic/internal/atomicfile"
 	"github.com/limbic-dev/limbic/science/curate"
 	"github.com/limbic-dev/limbic/science/readout"
+	"github.com/limbic-dev/limbic/science/shard"
 )
 
 func newCurateCmd() *cobra.Command {
@@ -29,6 +31,8 @@ func newCurateCmd() *cobra.Command {
 		maxTokens int
 		isScored  bool
 		force     bool
+		shardFlag string
+		merge     bool
 	)
 	c := &cobra.Command{
 		Use:   "curate CORPUS.jsonl",
@@ -57,10 +61,17 @@ double quotes ("self-conscious" > 1). --balance dominant:N keeps at most N
 documents per dominant emotion (the one scoring highest), first come first
 kept. The kept lines go to --selected, and the corpus' emotional profile
 before and after is printed as a table (--json: as JSON) and, with
---report, drawn in an HTML page.`,
+--report, drawn in an HTML page.
+
+On a cluster, --shard I/N scores the I-th contiguous block of the corpus'
+lines into OUT.shard-I-of-N.jsonl (N tasks, each resumable); then the same
+command with --merge concatenates the shards in order into --out (the
+one-process output byte for byte) and goes on to select and report.`,
 		Example: `  limbic curate corpus.jsonl -o scored.jsonl
   limbic curate corpus.jsonl --select 'calm > 1 and desperate < 0' --selected calm.jsonl --report curate.html
-  limbic curate scored.jsonl --scored --balance dominant:100 --selected balanced.jsonl --json`,
+  limbic curate scored.jsonl --scored --balance dominant:100 --selected balanced.jsonl --json
+  limbic curate corpus.jsonl -o scored.jsonl --shard 3/8     # task 3 of 8 (or from $SLURM_ARRAY_TASK_ID)
+  limbic curate corpus.jsonl -o scored.jsonl --merge --select 'calm > 1'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in := args[0]
@@ -99,12 +110,38 @@ before and after is printed as a table (--json: as JSON) and, with
 			}
 			summary := map[string]any{"input": in}
 			scored := in
-			if !isScored {
-				if out == "" {
-					out = strings.TrimSuffix(in, ".jsonl") + ".scored.jsonl"
+			sh, err := shard.Resolve(shardFlag, os.Getenv)
+			if err != nil {
+				return fmt.Errorf("--shard: %w", err)
+			}
+			if sh.Count > 1 && (merge || isScored) {
+				return fmt.Errorf("--shard scores one part of the corpus; it does not go with --merge or --scored")
+			}
+			if merge && isScored {
+				return fmt.Errorf("--merge combines the shards of a scoring run; it does not go with --scored")
+			}
+			if out == "" {
+				out = strings.TrimSuffix(in, ".jsonl") + ".scored.jsonl"
+			}
+			if merge {
+				n, err := curateShardCount(out)
+				if err != nil {
+					return err
 				}
+				if err := curate.MergeShards(out, n); err != nil {
+					return err
+				}
+				summary["merged_shards"], summary["scored"] = n, out
+				isScored, in = true, out
+				scored = out
+			}
+			if !isScored {
 				if out == in {
 					return fmt.Errorf("--out %s is the input", out)
+				}
+				if sh.Count > 1 {
+					out = curate.ShardPath(out, sh)
+					summary["shard"] = sh.String()
 				}
 				li, err := readout.ParseLayer(layer)
 				if err != nil {
@@ -126,7 +163,7 @@ before and after is printed as a table (--json: as JSON) and, with
 				if li != readout.Best && (li >= m.Layers || li < -m.Layers) {
 					return fmt.Errorf("--layer %s: the model has %d layers (0..%d, or -%d..-1 from the end)", layer, m.Layers, m.Layers-1, m.Layers)
 				}
-				s, err := curate.NewScorer(m, pack, curate.ScoreOptions{Layer: li, BestLayer: li == readout.Best, Kind: kind, Batch: batch, MaxTokens: maxTokens})
+				s, err := curate.NewScorer(m, pack, curate.ScoreOptions{Layer: li, BestLayer: li == readout.Best, Kind: kind, Batch: batch, MaxTokens: maxTokens, Shard: sh})
 				if err != nil {
 					return fmt.Errorf("--layer %s: %w", layer, err)
 				}
@@ -157,6 +194,12 @@ before and after is printed as a table (--json: as JSON) and, with
 					}
 				}
 				scored = out
+				if sh.Count > 1 { // a shard only scores; --merge selects and reports
+					if g.jsonOut {
+						return printJSON(summary)
+					}
+					return nil
+				}
 			}
 			res, err := curate.SelectFile(scored, selected, sel)
 			if err != nil {
@@ -202,5 +245,31 @@ before and after is printed as a table (--json: as JSON) and, with
 	f.IntVar(&maxTokens, "max-tokens", 0, "read at most this many tokens of a document (default: the context length)")
 	f.BoolVar(&isScored, "scored", false, "the corpus is already scored (curate's output): select and report without the model")
 	f.BoolVar(&force, "force", false, "rescore even when --out exists")
+	f.StringVar(&shardFlag, "shard", "", "score shard I of N (0 ≤ I < N) of the corpus' lines into OUT.shard-I-of-N.jsonl (default: from $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX with $LIMBIC_SHARD_COUNT, else all)")
+	f.BoolVar(&merge, "merge", false, "concatenate the shards of --out (OUT.shard-I-of-N.jsonl) into --out, then select and report")
 	return c
+}
+
+// curateShardCount finds N from the shard files of out (OUT.shard-I-of-N.jsonl).
+func curateShardCount(out string) (int, error) {
+	base := strings.TrimSuffix(out, ".jsonl")
+	paths, err := filepath.Glob(base + ".shard-*-of-*.jsonl")
+	if err != nil {
+		return 0, err
+	}
+	count := 0
+	for _, p := range paths {
+		var i, n int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(p, base), ".shard-%d-of-%d.jsonl", &i, &n); err != nil || n < 1 {
+			continue
+		}
+		if count != 0 && n != count {
+			return 0, fmt.Errorf("--merge: shards of %s from runs of %d and %d shards: remove the stale ones", out, count, n)
+		}
+		count = n
+	}
+	if count == 0 {
+		return 0, fmt.Errorf("--merge: no shards of %s (%s.shard-I-of-N.jsonl)", out, base)
+	}
+	return count, nil
 }

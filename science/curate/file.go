@@ -6,8 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/limbic-dev/limbic/internal/atomicfile"
+	"github.com/limbic-dev/limbic/science/shard"
 )
 
 // PartialSuffix is appended to an output's name while it is being written.
@@ -34,6 +40,21 @@ func (s *Scorer) ScoreFile(ctx context.Context, inPath, outPath string, force bo
 	fi, err := in.Stat()
 	if err != nil {
 		return st, false, err
+	}
+	s.lines = nil
+	if s.shard.Count > 1 {
+		if err := s.shard.Validate(); err != nil {
+			return st, false, err
+		}
+		n, err := countLines(in)
+		if err != nil {
+			return st, false, fmt.Errorf("%s: %w", inPath, err)
+		}
+		if _, err := in.Seek(0, io.SeekStart); err != nil {
+			return st, false, err
+		}
+		lo, hi := s.shard.Range(n)
+		s.lines = &[2]int{lo + 1, hi + 1}
 	}
 	partial := outPath + PartialSuffix
 	after, err := s.resumePoint(partial)
@@ -129,4 +150,89 @@ func SelectFile(inPath, outPath string, sel Selector) (*Selection, error) {
 		return nil, err
 	}
 	return res, os.Rename(partial, outPath)
+}
+
+// countLines counts r's lines as Stream numbers them (a last line without
+// a newline counts).
+func countLines(r io.Reader) (int, error) {
+	buf := make([]byte, 1<<16)
+	n, last := 0, byte('\n')
+	for {
+		k, err := r.Read(buf)
+		if k > 0 {
+			n += bytes.Count(buf[:k], []byte{'\n'})
+			last = buf[k-1]
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	if last != '\n' {
+		n++
+	}
+	return n, nil
+}
+
+// ShardPath is where shard sh of a scored corpus destined for outPath is
+// written: OUT.shard-I-of-N.jsonl beside it.
+func ShardPath(outPath string, sh shard.Shard) string {
+	base := strings.TrimSuffix(outPath, ".jsonl")
+	return fmt.Sprintf("%s.shard-%d-of-%d.jsonl", base, sh.Index, sh.Count)
+}
+
+// MergeShards concatenates the count shards of outPath (ShardPath) in
+// shard order into outPath, atomically: the one-process output byte for
+// byte. It refuses when a shard is missing or unfinished (naming the
+// indexes) and when shards were scored with different packs, layers or
+// kinds (naming them).
+func MergeShards(outPath string, count int) error {
+	if count < 1 {
+		return fmt.Errorf("curate: merge of %d shards", count)
+	}
+	var missing []string
+	var first *Scores
+	firstAt := ""
+	paths := make([]string, count)
+	for i := range paths {
+		paths[i] = ShardPath(outPath, shard.Shard{Index: i, Count: count})
+		b, err := os.ReadFile(paths[i])
+		if err != nil {
+			missing = append(missing, fmt.Sprint(i))
+			continue
+		}
+		line, _, _ := bytes.Cut(b, []byte{'\n'})
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue // a shard with no documents
+		}
+		var l scored
+		if err := json.Unmarshal(line, &l); err != nil || l.Limbic == nil {
+			return fmt.Errorf("%s: its first line is not a scored document (%v)", paths[i], err)
+		}
+		if first == nil {
+			first, firstAt = l.Limbic, paths[i]
+		} else if l.Limbic.Pack != first.Pack || l.Limbic.Layer != first.Layer || l.Limbic.Kind != first.Kind {
+			return fmt.Errorf("curate: %s was scored with pack %s, layer %d, %s vectors, but %s with pack %s, layer %d, %s",
+				filepath.Base(paths[i]), l.Limbic.Pack, l.Limbic.Layer, l.Limbic.Kind, filepath.Base(firstAt), first.Pack, first.Layer, first.Kind)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("curate: shards %s of %d are missing or unfinished (shard I is written to %s with I in place of 0 when it completes)", strings.Join(missing, ", "), count, filepath.Base(ShardPath(outPath, shard.Shard{Index: 0, Count: count})))
+	}
+	return atomicfile.WriteFile(outPath, 0o644, func(w io.Writer) error {
+		for _, p := range paths {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(w, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/tokenizer"
 	"github.com/limbic-dev/limbic/engine/tokenizer/chat"
 	"github.com/limbic-dev/limbic/science/readout"
+	"github.com/limbic-dev/limbic/science/shard"
 	"github.com/limbic-dev/limbic/science/vecpack"
 )
 
@@ -57,6 +58,10 @@ type ScoreOptions struct {
 	Kind      vecpack.Kind
 	Batch     int // documents per forward pass
 	MaxTokens int // read at most this many tokens of a document
+	// Shard scores one contiguous block of the input's lines (ScoreFile;
+	// zero: all of them). The shards' outputs, concatenated in shard order
+	// (MergeShards), are the one-process output byte for byte.
+	Shard shard.Shard
 }
 
 // Scorer scores documents with one layer of a vector pack.
@@ -70,6 +75,11 @@ type Scorer struct {
 	kind      vecpack.Kind
 	batch     int
 	maxTokens int
+	// lines, when set, is the block of input lines [lo, hi) (1-based) this
+	// scorer's shard owns (ScoreFile with ScoreOptions.Shard); lines
+	// outside it are passed over.
+	lines *[2]int
+	shard shard.Shard
 }
 
 // NewScorer prepares a scorer for m (which must have a tokenizer) and p.
@@ -96,7 +106,7 @@ func NewScorer(m *model.Model, p *vecpack.Pack, o ScoreOptions) (*Scorer, error)
 	if err != nil {
 		return nil, fmt.Errorf("curate: chat template: %w", err)
 	}
-	s := &Scorer{m: m, tok: tok, r: r, tmpl: t, tmplOpts: to, pack: PackID(p), kind: o.Kind, batch: o.Batch, maxTokens: o.MaxTokens}
+	s := &Scorer{m: m, tok: tok, r: r, tmpl: t, tmplOpts: to, pack: PackID(p), kind: o.Kind, batch: o.Batch, maxTokens: o.MaxTokens, shard: o.Shard}
 	if s.batch <= 0 {
 		s.batch = 16
 	}
@@ -346,6 +356,7 @@ type Stats struct {
 	Skipped   int   `json:"skipped"`   // blank lines
 	Truncated int   `json:"truncated"` // documents longer than MaxTokens
 	Resumed   int   `json:"resumed"`   // input lines already scored by an earlier pass
+	Others    int   `json:"others"`    // input lines of other shards
 }
 
 // Stream scores a JSONL corpus from in and writes each document, with its
@@ -400,6 +411,8 @@ func (s *Scorer) Stream(ctx context.Context, in io.Reader, name string, out io.W
 			read += int64(len(raw))
 			t := bytes.TrimSpace(raw)
 			switch {
+			case s.lines != nil && (n < s.lines[0] || n >= s.lines[1]):
+				st.Others++
 			case n <= after:
 				st.Resumed++
 			case len(t) == 0:
