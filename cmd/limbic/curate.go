@@ -128,8 +128,10 @@ one-process output byte for byte) and goes on to select and report.`,
 				if err != nil {
 					return err
 				}
-				if err := curate.MergeShards(out, n); err != nil {
-					return err
+				if n > 0 { // n == 0: one shard wrote --out itself
+					if err := curate.MergeShards(out, n); err != nil {
+						return err
+					}
 				}
 				summary["merged_shards"], summary["scored"] = n, out
 				isScored, in = true, out
@@ -250,7 +252,8 @@ one-process output byte for byte) and goes on to select and report.`,
 	return c
 }
 
-// curateShardCount finds N from the shard files of out (OUT.shard-I-of-N.jsonl).
+// curateShardCount finds N from the shard files of out (OUT.shard-I-of-N.jsonl);
+// 0 when there are none and out exists (a single shard writes out itself).
 func curateShardCount(out string) (int, error) {
 	base := strings.TrimSuffix(out, ".jsonl")
 	paths, err := filepath.Glob(base + ".shard-*-of-*.jsonl")
@@ -269,6 +272,9 @@ func curateShardCount(out string) (int, error) {
 		count = n
 	}
 	if count == 0 {
+		if _, err := os.Stat(out); err == nil {
+			return 0, nil // --shard 0/1 scored the whole corpus into --out
+		}
 		return 0, fmt.Errorf("--merge: no shards of %s (%s.shard-I-of-N.jsonl)", out, base)
 	}
 	return count, nil

@@ -46,9 +46,13 @@ func TestWatchLiveTuneKilledMidCheckpoint(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Kill once a checkpoint's temporary directory holds part of its files.
+	// Kill once a checkpoint's temporary directory holds part of its files,
+	// after at least two checkpoints are complete.
 	var torn string
 	for deadline := time.Now().Add(3 * time.Minute); torn == "" && time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if !checkpoint.Complete(checkpoint.Dir(out, 4)) {
+			continue
+		}
 		es, _ := os.ReadDir(out)
 		for _, e := range es {
 			if strings.HasPrefix(e.Name(), ".checkpoint-") && strings.Contains(e.Name(), ".tmp-") {
