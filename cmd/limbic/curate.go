@@ -149,22 +149,11 @@ one-process output byte for byte) and goes on to select and report.`,
 				if err != nil {
 					return fmt.Errorf("--layer: %w", err)
 				}
-				m, err := loadTextModel(cmd.Context())
+				m, pack, packPath, kind, err := vf.loadModelPack(cmd.Context(), li, layer)
 				if err != nil {
 					return err
 				}
 				defer m.Close()
-				pack, packPath, err := vf.loadPack(m, true)
-				if err != nil {
-					return err
-				}
-				kind, err := vf.vecKind()
-				if err != nil {
-					return err
-				}
-				if li != readout.Best && (li >= m.Layers || li < -m.Layers) {
-					return fmt.Errorf("--layer %s: the model has %d layers (0..%d, or -%d..-1 from the end)", layer, m.Layers, m.Layers-1, m.Layers)
-				}
 				s, err := curate.NewScorer(m, pack, curate.ScoreOptions{Layer: li, BestLayer: li == readout.Best, Kind: kind, Batch: batch, MaxTokens: maxTokens, Shard: sh})
 				if err != nil {
 					return fmt.Errorf("--layer %s: %w", layer, err)

@@ -69,22 +69,11 @@ and prints it with --json.`,
 				if _, err := steer.ParseAll(vf.steer); err != nil {
 					return err
 				}
-				m, err := loadTextModel(cmd.Context())
+				m, pack, _, kind, err := vf.loadModelPack(cmd.Context(), li, layer)
 				if err != nil {
 					return err
 				}
 				defer m.Close()
-				pack, _, err := vf.loadPack(m, true)
-				if err != nil {
-					return err
-				}
-				kind, err := vf.vecKind()
-				if err != nil {
-					return err
-				}
-				if li != readout.Best && (li >= m.Layers || li < -m.Layers) {
-					return fmt.Errorf("--layer %s: the model has %d layers (0..%d, or -%d..-1 from the end)", layer, m.Layers, m.Layers-1, m.Layers)
-				}
 				env := &experiment.Env{Model: m, Pack: pack, Kind: kind, Layer: li}
 				if len(vf.steer)+len(vf.steerVectors) > 0 {
 					specs, err := vf.specs(m)

@@ -111,8 +111,8 @@ emotions.`,
 			if len(ids) > m.MaxSeq {
 				return fmt.Errorf("the text has %d tokens, more than the context length of %d", len(ids), m.MaxSeq)
 			}
-			if li != readout.Best && (li >= m.Layers || li < -m.Layers) {
-				return fmt.Errorf("--layer %s: the model has %d layers (0..%d, or -%d..-1 from the end)", layer, m.Layers, m.Layers-1, m.Layers)
+			if err := checkLayer(m, li, layer); err != nil {
+				return err
 			}
 			r, err := readout.NewReader(pack, li, nil, kind)
 			if err != nil {

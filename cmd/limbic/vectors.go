@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 	"github.com/limbic-dev/limbic/engine/hub"
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/science/ctrlvec"
+	"github.com/limbic-dev/limbic/science/readout"
 	"github.com/limbic-dev/limbic/science/steer"
 	"github.com/limbic-dev/limbic/science/vecpack"
 )
@@ -178,3 +180,34 @@ func parseSteerVector(s string, m *model.Model) (steer.Spec, error) {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// loadModelPack loads the --model (with a tokenizer) and its pack (required),
+// the --kind of vectors, and checks that layer li (a readout layer: a
+// number, negative from the end, or readout.Best; layer is the flag's text)
+// exists in the model. The caller closes the model.
+func (v *vectorFlags) loadModelPack(ctx context.Context, li int, layer string) (*model.Model, *vecpack.Pack, string, vecpack.Kind, error) {
+	m, err := loadTextModel(ctx)
+	if err != nil {
+		return nil, nil, "", 0, err
+	}
+	pack, packPath, err := v.loadPack(m, true)
+	if err == nil {
+		var kind vecpack.Kind
+		if kind, err = v.vecKind(); err == nil {
+			if err = checkLayer(m, li, layer); err == nil {
+				return m, pack, packPath, kind, nil
+			}
+		}
+	}
+	m.Close()
+	return nil, nil, "", 0, err
+}
+
+// checkLayer reports whether readout layer li (layer is the flag's text)
+// exists in m.
+func checkLayer(m *model.Model, li int, layer string) error {
+	if li != readout.Best && (li >= m.Layers || li < -m.Layers) {
+		return fmt.Errorf("--layer %s: the model has %d layers (0..%d, or -%d..-1 from the end)", layer, m.Layers, m.Layers-1, m.Layers)
+	}
+	return nil
+}
