@@ -18,12 +18,13 @@ const (
 	SourceEmbedded = "embedded"
 	SourceHF       = "hf"
 	SourceOllama   = "ollama"
+	SourceRecipe   = "recipe"
 )
 
 // Entry is a model that limbic can open on this machine.
 type Entry struct {
 	Name   string `json:"name"`   // what to pass to --model
-	Source string `json:"source"` // SourceEmbedded, SourceHF or SourceOllama
+	Source string `json:"source"` // SourceEmbedded, SourceRecipe, SourceHF or SourceOllama
 	Path   string `json:"path"`   // its file or directory
 	Size   int64  `json:"size"`   // bytes of weights (0 when not fetched yet)
 	Type   string `json:"type"`   // weight types, the largest share first ("Q4_K+Q6_K+F32", "bf16")
@@ -32,7 +33,7 @@ type Entry struct {
 
 // Available lists the models limbic can open here without a download
 // besides the embedded one: the embedded default model (whether fetched or
-// not), the Hugging Face repositories pulled into limbic's cache (home ""
+// not), the registered recipes' models (whether built or not), the Hugging Face repositories pulled into limbic's cache (home ""
 // means hub.Home()), and the models in ollama's store (ollamaDir "" means
 // hub.OllamaDir()). Nothing is hashed or loaded; GGUF headers are read for
 // their weight types.
@@ -45,6 +46,16 @@ func Available(home, ollamaDir string) ([]Entry, error) {
 		emb.Note = "fetched on first use"
 	}
 	out = append(out, emb)
+
+	for _, r := range Recipes() {
+		e := Entry{Name: r.Name, Source: SourceRecipe, Path: filepath.Join(hub.ModelsDir(home), strings.ToLower(r.Name)), Type: "f32"}
+		if fi, err := os.Stat(filepath.Join(e.Path, "model.safetensors")); err == nil {
+			e.Size = fi.Size()
+		} else {
+			e.Note = "built on first use: " + r.Description
+		}
+		out = append(out, e)
+	}
 
 	hfs, err := pulledHF(home)
 	if err != nil {

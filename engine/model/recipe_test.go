@@ -52,8 +52,25 @@ func TestRecipeBuiltOnceThenCached(t *testing.T) {
 		t.Errorf("recipe built %d times, want once", builds)
 	}
 
+	// limbic list shows a built recipe with its size, an unbuilt one with a note.
+	RegisterRecipe(Recipe{Name: "later-recipe", Description: "not built yet", Build: func(context.Context, string) error { return errors.New("unused") }})
+	es, err := Available("", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]Entry{}
+	for _, e := range es {
+		seen[e.Name] = e
+	}
+	if e := seen["test-recipe"]; e.Source != SourceRecipe || !(e.Size > 0) || e.Note != "" {
+		t.Errorf("built recipe listed as %+v", e)
+	}
+	if e := seen["later-recipe"]; e.Source != SourceRecipe || e.Size != 0 || !strings.Contains(e.Note, "not built yet") {
+		t.Errorf("unbuilt recipe listed as %+v", e)
+	}
+
 	RegisterRecipe(Recipe{Name: "broken-recipe", Description: "fails", Build: func(context.Context, string) error { return errors.New("no data") }})
-	_, err := Load(context.Background(), "broken-recipe", LoadOptions{})
+	_, err = Load(context.Background(), "broken-recipe", LoadOptions{})
 	if err == nil || !strings.Contains(err.Error(), "broken-recipe") || !strings.Contains(err.Error(), "no data") {
 		t.Errorf("failing recipe: err = %v, want one naming the recipe and its cause", err)
 	}
