@@ -467,21 +467,34 @@ func qdotQ8_0Go(w *byte, x *int8, xd *float32, nb int) float32 {
 // scales and mins, a fifth bit per value), whole super-blocks (scales and
 // mins included) per kernel call.
 func (m *Matrix) rangeQ4_K(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
-	R, C, rb := m.Rows, m.Cols, m.rowBytes()
-	f := p.qdotQ4_K
-	if f == nil {
-		f = qdotQ4_KGo
-	}
+	f := orGo(p.qdotQ4_K, qdotQ4_KGo)
 	if m.DType == tensor.Q5_K {
-		f = p.qdotQ5_K
-		if f == nil {
-			f = qdotQ5_KGo
-		}
+		f = orGo(p.qdotQ5_K, qdotQ5_KGo)
 	}
+	m.rangeSums(f, y, xq, i0, i1, lo, hi, m.Cols/256)
+}
+
+// qdotSums is an int8 kernel that also reads the activations' half-block
+// sums (the types with mins): n is its count of blocks or super-blocks.
+type qdotSums = func(w *byte, x *int8, xd, sd *float32, n int) float32
+
+// orGo returns the path's kernel f, or its Go reference where the path has
+// none.
+func orGo(f, ref qdotSums) qdotSums {
+	if f == nil {
+		return ref
+	}
+	return f
+}
+
+// rangeSums computes rows [lo, hi) of y for activation rows [i0, i1) with
+// kernel f, n of its blocks per weight row.
+func (m *Matrix) rangeSums(f qdotSums, y []float32, xq *actQ8, i0, i1, lo, hi, n int) {
+	R, C, rb := m.Rows, m.Cols, m.rowBytes()
 	for r := lo; r < hi; r++ {
 		w := &m.q[r*rb]
 		for i := i0; i < i1; i++ {
-			y[i*R+r] = f(w, &xq.q[i*C], &xq.d[i*C/32], &xq.sd[i*C/16], C/256)
+			y[i*R+r] = f(w, &xq.q[i*C], &xq.d[i*C/32], &xq.sd[i*C/16], n)
 		}
 	}
 }
@@ -718,23 +731,11 @@ func qdotQ5_0Go(w *byte, x *int8, xd *float32, nb int) float32 {
 // rangeMin32 is quantRange's int8 product for Q4_1 and Q5_1, straight from
 // the blocks.
 func (m *Matrix) rangeMin32(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
-	R, C, rb := m.Rows, m.Cols, m.rowBytes()
-	f := p.qdotQ4_1
-	if f == nil {
-		f = qdotQ4_1Go
-	}
+	f := orGo(p.qdotQ4_1, qdotQ4_1Go)
 	if m.DType == tensor.Q5_1 {
-		f = p.qdotQ5_1
-		if f == nil {
-			f = qdotQ5_1Go
-		}
+		f = orGo(p.qdotQ5_1, qdotQ5_1Go)
 	}
-	for r := lo; r < hi; r++ {
-		w := &m.q[r*rb]
-		for i := i0; i < i1; i++ {
-			y[i*R+r] = f(w, &xq.q[i*C], &xq.d[i*C/32], &xq.sd[i*C/16], C/32)
-		}
-	}
+	m.rangeSums(f, y, xq, i0, i1, lo, hi, m.Cols/32)
 }
 
 // qdotQ4_1Go is the reference of the qdotQ4_1 kernels: Σ over nb Q4_1
