@@ -35,12 +35,16 @@ type chatRecipe struct {
 	PerTopic int      `json:"per_topic"`          // base-model stories per (emotion, topic)
 	Epochs   float64  `json:"epochs"`
 	Steps    int      `json:"steps,omitempty"` // when set, instead of Epochs
-	Batch    int      `json:"batch"`
-	SeqLen   int      `json:"seq_len"`
-	LR       float64  `json:"lr"`
-	MinLR    float64  `json:"min_lr"`
-	Warmup   int      `json:"warmup"`
-	Threads  int      `json:"threads"` // the result is the same bytes for a given count
+	// StoryRequests and AllowOtherWords are chatdata.Options' (zero: its
+	// defaults).
+	StoryRequests   float64 `json:"story_requests,omitempty"`
+	AllowOtherWords bool    `json:"allow_other_words,omitempty"`
+	Batch           int     `json:"batch"`
+	SeqLen          int     `json:"seq_len"`
+	LR              float64 `json:"lr"`
+	MinLR           float64 `json:"min_lr"`
+	Warmup          int     `json:"warmup"`
+	Threads         int     `json:"threads"` // the result is the same bytes for a given count
 }
 
 // defaultChatRecipe fits in about 15 minutes on 2 cores.
@@ -121,7 +125,7 @@ func buildChatModel(ctx context.Context, dir string, r chatRecipe, log io.Writer
 	if err != nil {
 		return "", err
 	}
-	set, err := chatdata.Build(sts, chatdata.Options{Seed: r.Seed})
+	set, err := chatdata.Build(sts, chatdata.Options{Seed: r.Seed, StoryRequests: r.StoryRequests, AllowOtherWords: r.AllowOtherWords})
 	if err != nil {
 		return "", fmt.Errorf("recipe: dialogues: %w", err)
 	}
