@@ -16,7 +16,6 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/arch"
 	"github.com/limbic-dev/limbic/engine/format/peft"
-	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/engine/tensor"
 	"github.com/limbic-dev/limbic/engine/tokenizer/chat"
 	"github.com/limbic-dev/limbic/engine/train"
@@ -49,16 +48,9 @@ type tuneLoRA struct {
 	Seed           uint64
 }
 
-// newTrainable builds the trainable model from a loaded one. It is the one
-// place where limbic tune meets the backward pass (train.New); tests
-// replace it with a toy model. Build it from m.HFTensors() (the Hugging
-// Face layout) whether m is the base model or a full fine-tuning checkpoint
-// (--resume loads OUT/checkpoint-STEP as m): both then run in the same
-// layout, which a bit-for-bit resume needs (permuted q/k rows would change
-// the order of the attention sums).
-var newTrainable = func(m *model.Model, o tuneModelOptions) (*tuneModel, error) {
-	return nil, errors.New("tune: this build has no backward pass yet (train.New is not wired into limbic tune)")
-}
+// newTrainable builds the trainable model from a loaded one: the engine's
+// backward pass (engineTrainable); tests replace it with a toy model.
+var newTrainable = engineTrainable
 
 // tuneConfig is what a run was asked to do; it is stored in every
 // checkpoint, and --resume requires the same (see sameRun).

@@ -7,12 +7,11 @@ import (
 	"github.com/limbic-dev/limbic/engine/train"
 )
 
-// limbic tune trains with the engine's backward pass (train.Model); tests
-// may put a toy model in newTrainable's place.
-func init() { newTrainable = engineTrainable }
-
 // engineTrainable builds a train.Model from m's weights in the Hugging Face
-// layout.
+// layout, whether m is the base model or a full fine-tuning checkpoint
+// (--resume loads OUT/checkpoint-STEP as m): both then run in the same
+// layout, which a bit-for-bit resume needs (permuted q/k rows would change
+// the order of the attention sums).
 func engineTrainable(m *model.Model, o tuneModelOptions) (*tuneModel, error) {
 	cfg, ts, err := m.HFTensors()
 	if err != nil {

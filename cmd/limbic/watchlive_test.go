@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -105,7 +106,7 @@ func TestWatchLiveTuneKilledMidCheckpoint(t *testing.T) {
 		return steps
 	}
 	first := watch()
-	if got, want := first, complete(); !equalInts(got, want) || len(want) == 0 {
+	if got, want := first, complete(); !slices.Equal(got, want) || len(want) == 0 {
 		t.Errorf("after the kill watch evaluated steps %v, want the complete checkpoints %v", got, want)
 	}
 	for _, s := range first {
@@ -120,22 +121,10 @@ func TestWatchLiveTuneKilledMidCheckpoint(t *testing.T) {
 	second := watch()
 	all := append(append([]int(nil), first...), second...)
 	sort.Ints(all)
-	if want := complete(); !equalInts(all, want) || len(want) != 12 {
+	if want := complete(); !slices.Equal(all, want) || len(want) != 12 {
 		t.Errorf("watch evaluated %v then %v, want every one of %v exactly once", first, second, want)
 	}
 	if again := watch(); len(again) != 0 {
 		t.Errorf("a third watch evaluated %v again", again)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

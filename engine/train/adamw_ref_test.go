@@ -58,7 +58,7 @@ func TestAdamWReference(t *testing.T) {
 			t.Errorf("%s: Decay %v, reference %v", p.Name, p.Decay, decay[p.Name])
 		}
 		init[p.Name] = append([]float32(nil), p.Data...)
-		if d := relDiff(norm(p.Data), ref.NormsInit[p.Name]); !(d <= 1e-6) {
+		if d := relDiff(norm2(p.Data), ref.NormsInit[p.Name]); !(d <= 1e-6) {
 			t.Errorf("%s: initial norm off by %.2g relative", p.Name, d)
 		}
 	}
@@ -97,12 +97,12 @@ func TestAdamWReference(t *testing.T) {
 	}
 	worstP, worstU := 0.0, 0.0
 	for _, p := range ps {
-		dp := relDiff(norm(p.Data), ref.NormsAfter[p.Name])
+		dp := relDiff(norm2(p.Data), ref.NormsAfter[p.Name])
 		up := make([]float32, len(p.Data))
 		for i := range up {
 			up[i] = p.Data[i] - init[p.Name][i]
 		}
-		du := relDiff(norm(up), ref.UpdateNorms[p.Name])
+		du := relDiff(norm2(up), ref.UpdateNorms[p.Name])
 		worstP, worstU = math.Max(worstP, dp), math.Max(worstU, du)
 		if !(dp <= 1e-5) {
 			t.Errorf("%s: norm after ten steps off by %.2g relative (> 1e-5)", p.Name, dp)
@@ -120,15 +120,6 @@ func TestAdamWReference(t *testing.T) {
 		}
 	}
 	t.Logf("worst relative error: param norms %.2g, update norms %.2g", worstP, worstU)
-}
-
-// norm is the float64 L2 norm of x.
-func norm(x []float32) float64 {
-	var s float64
-	for _, v := range x {
-		s += float64(v) * float64(v)
-	}
-	return math.Sqrt(s)
 }
 
 // relDiff is |a−b|/|b|, +Inf for NaN or Inf.
