@@ -3,6 +3,7 @@ package stories
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -149,6 +150,52 @@ var neutralOpenings = []string{
 	"{name} was a little {kind}. Every day, {name} did the same things. One day, {topic}.",
 }
 
+// Opening sets for base models, by name (OpeningSet): the study of
+// `limbic experiment scaling` compares them.
+var (
+	// firstPersonOpenings tell the story as the character ("I felt sad
+	// because"); {my-topic} is the topic in the first person.
+	firstPersonOpenings = []string{
+		"My name is {name} and I am a little {kind}. One day, {my-topic}. I felt {very}{emotion} because",
+		"I am {name}. I live in a small house with a big garden. One day, {my-topic}. I was {so}{emotion} because",
+	}
+	// dialogueOpenings have the character say how they feel and go on in
+	// their own words, so the story continues as dialogue.
+	dialogueOpenings = []string{
+		"Once upon a time, there was a little {kind} named {name}. One day, {topic}. {name} said to Mom, \"I feel {very}{emotion}!\" Mom asked, \"Why?\" {name} said, \"Because",
+		"{name} was a little {kind} who loved to play outside. One day, {topic}. {name} ran to a friend and said, \"I am {so}{emotion} because",
+	}
+	// periodOpenings close the emotion sentence with a full stop, leaving
+	// the model to go on as it likes.
+	periodOpenings = []string{
+		"Once upon a time, there was a little {kind} named {name}. One day, {topic}. {name} felt {very}{emotion}.",
+		"{name} was a little {kind} who loved to play outside. One day, {topic}. {name} felt {emotion}.",
+	}
+)
+
+// OpeningSets are the names OpeningSet accepts, the default first.
+var OpeningSets = []string{"because", "first-person", "dialogue", "period", "mixed"}
+
+// OpeningSet returns a named set of emotional-opening templates for base
+// models: "because" (the default, EmotionalOpenings), "first-person",
+// "dialogue", "period" (the emotion sentence closed), or "mixed" (because,
+// first-person and dialogue together).
+func OpeningSet(name string) ([]string, error) {
+	switch name {
+	case "", "because":
+		return EmotionalOpenings(), nil
+	case "first-person":
+		return slices.Clone(firstPersonOpenings), nil
+	case "dialogue":
+		return slices.Clone(dialogueOpenings), nil
+	case "period":
+		return slices.Clone(periodOpenings), nil
+	case "mixed":
+		return slices.Concat(emotionalOpenings, firstPersonOpenings, dialogueOpenings), nil
+	}
+	return nil, fmt.Errorf("unknown opening set %q (want one of %s)", name, strings.Join(OpeningSets, ", "))
+}
+
 // emotionPhrase fixes the few paper words that do not read after "felt".
 var emotionPhrase = map[string]string{"hope": "full of hope"}
 
@@ -200,13 +247,24 @@ func fill(tmpl, topic string, seed uint64, extra ...string) string {
 	}
 	name := names[pick(seed, 2, len(names))]
 	topic = strings.TrimRight(strings.TrimSpace(topic), ".!")
+	mine := lowerFirst(firstPerson(topic))
 	if strings.Contains(topic, "{name}") {
 		topic = strings.ReplaceAll(topic, "{name}", name)
 	} else {
 		topic = lowerFirst(topic)
 	}
-	args := append([]string{"{kind}", kind, "{name}", name, "{topic}", topic}, extra...)
+	args := append([]string{"{kind}", kind, "{name}", name, "{topic}", topic, "{my-topic}", mine}, extra...)
 	return strings.NewReplacer(args...).Replace(tmpl)
+}
+
+// firstPerson puts a topic about {name} in the first person: "{name}'s"
+// becomes "my", a leading "{name}" "I", any other "{name}" "me".
+func firstPerson(topic string) string {
+	topic = strings.ReplaceAll(topic, "{name}'s", "my")
+	if rest, ok := strings.CutPrefix(topic, "{name}"); ok {
+		topic = "I" + rest
+	}
+	return strings.ReplaceAll(topic, "{name}", "me")
 }
 
 // lowerFirst lower-cases the first letter of a sentence-like topic ("A tenant
