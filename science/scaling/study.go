@@ -1,0 +1,548 @@
+package scaling
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/limbic-dev/limbic/engine/model"
+	"github.com/limbic-dev/limbic/science/catalog"
+	"github.com/limbic-dev/limbic/science/extract"
+	"github.com/limbic-dev/limbic/science/pipeline"
+	"github.com/limbic-dev/limbic/science/validate"
+	"github.com/limbic-dev/limbic/science/vecpack"
+)
+
+// Setting is one way of making and reading stories.
+type Setting struct {
+	Axis      string  `json:"axis"` // n, length, openings, offset, denoise, best
+	Label     string  `json:"label"`
+	Pool      string  `json:"pool"` // main, long, an opening set, or mixed
+	PerEmo    int     `json:"train_per_emotion"`
+	Offset    int     `json:"offset"`
+	Length    int     `json:"length"` // tokens per story (the window's end)
+	Fraction  float64 `json:"variance_fraction"`
+	Openings  string  `json:"openings"`
+	windowIdx int
+}
+
+// Score is a set's classification at one layer.
+type Score struct {
+	Layer int     `json:"layer"`
+	Top1  float64 `json:"top1"`
+	Top5  float64 `json:"top5"`
+}
+
+// Row is a setting's figures.
+type Row struct {
+	Setting
+	// At the best layer (validate's rule: highest model-written top-1 over
+	// the single layers).
+	BestLayer   int     `json:"best_layer"`
+	Top1        float64 `json:"top1"`
+	Top5        float64 `json:"top5"`
+	HandTop1    float64 `json:"hand_top1"`
+	HandTop5    float64 `json:"hand_top5"`
+	PC1Rho      *float64 `json:"pc1_valence_spearman"` // null where undefined
+	PC1Sign     *float64 `json:"pc1_sign_agreement"`
+	PC1Share    float64 `json:"pc1_explained"`
+	ARI         *float64 `json:"kmeans_ari"`
+	HeldOut     int     `json:"heldout_stories"`
+	Hand        int     `json:"hand_stories"`
+	PerLayer    []Score `json:"per_layer"`      // model-written, every single layer then mid
+	HandLayer   []Score `json:"hand_per_layer"` // hand-written, likewise
+	BestHand    Score   `json:"best_hand"`      // the hand-written set's best single layer
+	Seconds     float64 `json:"est_seconds"`    // estimated time of limbic run's stories and extraction for this setting
+	Probe       *Row    `json:"probe,omitempty"`
+	probeSource *trainSet
+}
+
+// Result is the study.
+type Result struct {
+	Model    string   `json:"model"`
+	Emotions []string `json:"emotions"`
+	Topics   int      `json:"topics"`
+	Layers   []int    `json:"layers"`
+	MidLayer []int    `json:"mid_layers"` // the layers averaged into "mid"
+	Rates    Rates    `json:"rates"`
+	Pools    []string `json:"pools"`
+	Rows     []Row    `json:"rows"`
+	Best     *Row     `json:"best"`
+	Seconds  float64  `json:"seconds"`
+	Config   struct {
+		PerTopic, MaxTokens, LongPerTopic, VariantPerTopic, NeutralPerTopic int
+		Seed                                                               uint64
+	} `json:"config"`
+}
+
+// study holds what Run read.
+type study struct {
+	c       *Config
+	m       *model.Model
+	info    vecpack.ModelInfo
+	layers  []int
+	labels  []int // layers plus the mid label
+	feats   map[string][]feature
+	wins    map[string][]window
+	neutral [][]*extract.Moments // [neutral window][layer]
+	nwins   []window
+	hand    []feature
+	hwins   []window // hand-written windows: one per offset
+	rates   Rates
+	genTok  map[string]float64 // mean generated tokens per story, per pool and window
+	readTok map[string]float64 // mean tokens read per story (prefix included), per pool and window
+}
+
+// Run makes the pools (resuming what exists), reads them and evaluates every
+// setting.
+func Run(ctx context.Context, m *model.Model, c Config) (*Result, error) {
+	c.Defaults()
+	if err := c.Check(); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	rates, err := c.generate(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	s := &study{c: &c, m: m, rates: rates, feats: map[string][]feature{}, wins: map[string][]window{},
+		genTok: map[string]float64{}, readTok: map[string]float64{}}
+	if err := s.read(ctx); err != nil {
+		return nil, err
+	}
+	res := &Result{Model: m.Name, Emotions: c.Emotions, Topics: len(c.Topics), Layers: s.layers, Rates: s.rates}
+	res.Config.PerTopic, res.Config.MaxTokens, res.Config.LongPerTopic = c.PerTopic, c.MaxTokens, c.LongPerTopic
+	res.Config.VariantPerTopic, res.Config.NeutralPerTopic, res.Config.Seed = c.VariantPerTopic, c.NeutralPerTopic, c.Seed
+	for _, p := range c.pools() {
+		res.Pools = append(res.Pools, p.Name)
+	}
+	for _, i := range s.midPositions() {
+		res.MidLayer = append(res.MidLayer, s.layers[i])
+	}
+	settings := s.settings()
+	for i, st := range settings {
+		if c.Progress != nil {
+			c.Progress("settings", i, len(settings))
+		}
+		row, err := s.evaluate(st)
+		if err != nil {
+			return nil, fmt.Errorf("scaling: %s %s: %w", st.Axis, st.Label, err)
+		}
+		res.Rows = append(res.Rows, *row)
+	}
+	// The best combination: the best value of every axis together.
+	if best, ok := s.combine(res.Rows); ok {
+		row, err := s.evaluate(best)
+		if err != nil {
+			return nil, fmt.Errorf("scaling: best: %w", err)
+		}
+		res.Rows = append(res.Rows, *row)
+		res.Best = &res.Rows[len(res.Rows)-1]
+	}
+	if c.Progress != nil {
+		c.Progress("settings", len(settings), len(settings))
+	}
+	if c.Probe != nil {
+		for i := range res.Rows {
+			r := &res.Rows[i]
+			if r.Axis != "n" && r.Axis != "best" {
+				continue
+			}
+			if err := s.probe(r); err != nil {
+				return nil, fmt.Errorf("scaling: probe %s %s: %w", r.Axis, r.Label, err)
+			}
+		}
+	}
+	res.Seconds = math.Round(time.Since(t0).Seconds()*10) / 10
+	return res, nil
+}
+
+// midPositions are the positions in s.layers averaged into "mid": the
+// middle third of the model's layers (at least one).
+func (s *study) midPositions() []int { return midOf(s.layers, s.m.Layers) }
+
+func midOf(layers []int, n int) []int {
+	lo, hi := int(math.Round(float64(n)/3)), int(math.Round(2*float64(n)/3))
+	var out []int
+	for i, l := range layers {
+		if l >= lo && l <= hi {
+			out = append(out, i)
+		}
+	}
+	if len(out) == 0 {
+		out = []int{len(layers) / 2}
+	}
+	return out
+}
+
+// readLayers are the model layers the study reads: all of them up to 12,
+// else 12 spread evenly.
+func readLayers(n int) []int {
+	if n <= 12 {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	var out []int
+	for i := 0; i < 12; i++ {
+		l := int(math.Round(float64(i) * float64(n-1) / 11))
+		if len(out) == 0 || out[len(out)-1] != l {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (s *study) read(ctx context.Context) error {
+	c := s.c
+	s.layers = readLayers(s.m.Layers)
+	s.labels = append(slices.Clone(s.layers), s.m.Layers) // mid is labelled one past the last layer
+	s.info = vecpack.ModelInfo{ID: s.m.Name, DModel: s.m.Dim, NLayers: s.m.Layers + 1}
+	rd := &reader{r: pipeline.Runner{M: s.m}, layers: s.layers, d: s.m.Dim, batch: 8}
+	rd.mid = s.midPositions()
+	var offsetWins []window
+	for _, o := range c.Offsets {
+		offsetWins = append(offsetWins, window{Offset: o})
+	}
+	var longWins []window
+	for _, l := range c.Lengths {
+		longWins = append(longWins, window{End: l})
+	}
+	// Neutral windows: each offset over the main pool's length, then each length.
+	for _, o := range c.Offsets {
+		s.nwins = append(s.nwins, window{Offset: o, End: c.MaxTokens})
+	}
+	s.nwins = append(s.nwins, longWins...)
+	s.hwins = offsetWins
+	t0 := time.Now()
+	tok0 := rd.tokens
+	for _, p := range c.pools() {
+		texts, err := c.loadTexts(p)
+		if err != nil {
+			return err
+		}
+		prog := func(done int) {
+			if c.Progress != nil {
+				c.Progress("read: "+p.Name, done, len(texts))
+			}
+		}
+		switch p.Name {
+		case "neutral":
+			s.neutral, err = rd.moments(ctx, texts, s.nwins, prog)
+			if err != nil {
+				return err
+			}
+			continue
+		case "long":
+			s.wins[p.Name] = longWins
+		case "main":
+			s.wins[p.Name] = offsetWins
+		default:
+			s.wins[p.Name] = []window{{}}
+		}
+		// Mean generated and read tokens per story, for the time estimates.
+		tok, _ := s.m.Tokenizer()
+		for w, win := range s.wins[p.Name] {
+			var gen, read float64
+			for _, t := range texts {
+				n := len(tok.Encode(t.Text.Text, false))
+				if win.End > 0 {
+					n = min(n, win.End)
+				}
+				gen += float64(n)
+				read += float64(n + len(tok.Encode(t.Prefix, tok.DefaultAddBOS())))
+			}
+			key := fmt.Sprintf("%s/%d", p.Name, w)
+			s.genTok[key], s.readTok[key] = gen/float64(len(texts)), read/float64(len(texts))
+		}
+		if s.feats[p.Name], err = rd.means(ctx, texts, s.wins[p.Name], prog); err != nil {
+			return err
+		}
+	}
+	s.rates.ReadTokens, s.rates.ReadSeconds = rd.tokens-tok0, time.Since(t0).Seconds()
+	var hand []text
+	for _, h := range catalog.Handwritten() {
+		if e := slices.Index(c.Emotions, h.Emotion); e >= 0 {
+			hand = append(hand, text{Text: extract.Text{Text: h.Text}, Emotion: e, Topic: -1, ID: h.ID})
+		}
+	}
+	if len(hand) == 0 {
+		return nil
+	}
+	var err error
+	s.hand, err = rd.means(ctx, hand, s.hwins, nil)
+	return err
+}
+
+// settings are the one-axis-at-a-time settings around the base.
+func (s *study) settings() []Setting {
+	c := s.c
+	base := Setting{Pool: "main", PerEmo: c.Base, Offset: 0, Length: c.MaxTokens, Fraction: c.BaseFraction, Openings: "because"}
+	var out []Setting
+	for _, n := range c.Sizes {
+		st := base
+		st.Axis, st.Label, st.PerEmo = "n", fmt.Sprintf("%d per emotion", n), n
+		out = append(out, st)
+	}
+	perLong := (c.LongPerTopic - 1) * len(c.Topics)
+	for i, l := range c.Lengths {
+		st := base
+		st.Axis, st.Label, st.Pool, st.PerEmo, st.Length, st.windowIdx = "length", fmt.Sprintf("%d tokens", l), "long", perLong, l, i
+		out = append(out, st)
+	}
+	perVar := (c.VariantPerTopic - 1) * len(c.Topics)
+	if len(c.Openings) > 0 {
+		st := base
+		st.Axis, st.Label, st.PerEmo = "openings", "because", min(perVar, c.Base)
+		out = append(out, st)
+		for _, o := range c.Openings {
+			st := base
+			st.Axis, st.Label, st.Pool, st.PerEmo, st.Openings = "openings", o, o, perVar, o
+			out = append(out, st)
+		}
+	}
+	for i, o := range c.Offsets {
+		st := base
+		st.Axis, st.Label, st.Offset, st.windowIdx = "offset", fmt.Sprintf("offset %d", o), o, i
+		out = append(out, st)
+	}
+	for _, f := range c.Fractions {
+		st := base
+		st.Axis, st.Fraction = "denoise", f
+		st.Label = fmt.Sprintf("%.0f%% of neutral variance", 100*f)
+		if f == 0 {
+			st.Label = "off"
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// combine takes each axis's best value (by the mean of the model-written and
+// hand-written top-1 at the setting's best layer) into one setting that the
+// pools can make: the main pool's largest size, offset and fraction (the
+// length and opening axes change the pool, so their winners are reported,
+// not combined, unless they are the main pool's own).
+func (s *study) combine(rows []Row) (Setting, bool) {
+	best := map[string]Row{}
+	for _, r := range rows {
+		b, ok := best[r.Axis]
+		if !ok || quality(r) > quality(b) {
+			best[r.Axis] = r
+		}
+	}
+	n, ok1 := best["n"]
+	o, ok2 := best["offset"]
+	d, ok3 := best["denoise"]
+	if !ok1 || !ok2 || !ok3 {
+		return Setting{}, false
+	}
+	st := n.Setting
+	st.Axis, st.Offset, st.windowIdx, st.Fraction = "best", o.Offset, o.windowIdx, d.Fraction
+	st.Label = fmt.Sprintf("%d per emotion, offset %d, %.0f%% denoised", st.PerEmo, st.Offset, 100*st.Fraction)
+	return st, true
+}
+
+// quality is what the study ranks settings by: the mean of the two held-out
+// sets' top-1 (the model-written one alone without hand-written stories).
+func quality(r Row) float64 {
+	if r.Hand == 0 {
+		return r.Top1
+	}
+	return (r.Top1 + r.HandTop1) / 2
+}
+
+// trainSet is a setting's training and held-out stories.
+type trainSet struct {
+	train, held []feature
+	win         int
+	nwin        int // neutral window
+	hwin        int // hand-written window
+}
+
+// select picks a setting's stories: index 0 of every (emotion, topic) is
+// held out; training takes indices 1.. up to PerEmo per emotion.
+func (s *study) selectSet(st Setting) (*trainSet, error) {
+	c := s.c
+	perTopic := st.PerEmo / len(c.Topics)
+	ts := &trainSet{win: st.windowIdx}
+	pick := func(pool string, keep func(f feature) bool) {
+		for _, f := range s.feats[pool] {
+			if f.Means[ts.win] == nil {
+				continue
+			}
+			switch {
+			case f.Index == 0:
+				ts.held = append(ts.held, f)
+			case keep(f):
+				ts.train = append(ts.train, f)
+			}
+		}
+	}
+	switch st.Pool {
+	case "mixed":
+		// Index 1 and 2 of every (emotion, topic) from the pools in turn.
+		var parts []string
+		for _, o := range c.Openings {
+			if o != "mixed" {
+				parts = append(parts, o)
+			}
+		}
+		parts = append([]string{"main"}, parts...)
+		ts.win = 0
+		for k, pname := range parts {
+			for _, f := range s.feats[pname] {
+				if f.Means[0] == nil {
+					continue
+				}
+				if f.Index == 0 {
+					ts.held = append(ts.held, f)
+					continue
+				}
+				// Story f.Index of topic t comes from pool (t + f.Index) mod len(parts).
+				if f.Index <= perTopic && f.Topic%len(parts) == (k+len(parts)-f.Index%len(parts))%len(parts) {
+					ts.train = append(ts.train, f)
+				}
+			}
+		}
+	case "long":
+		pick(st.Pool, func(f feature) bool { return f.Index <= perTopic })
+		ts.nwin = len(c.Offsets) + st.windowIdx
+	default:
+		if _, ok := s.feats[st.Pool]; !ok {
+			return nil, fmt.Errorf("no pool %q", st.Pool)
+		}
+		pick(st.Pool, func(f feature) bool { return f.Index <= perTopic })
+		if st.Pool == "main" {
+			ts.nwin, ts.hwin = st.windowIdx, st.windowIdx
+		}
+	}
+	if st.Pool != "main" {
+		ts.hwin = 0
+	}
+	return ts, nil
+}
+
+func (s *study) evaluate(st Setting) (*Row, error) {
+	ts, err := s.selectSet(st)
+	if err != nil {
+		return nil, err
+	}
+	pack, held, err := s.build(ts, st.Fraction)
+	if err != nil {
+		return nil, err
+	}
+	row := &Row{Setting: st, HeldOut: held.Len()}
+	opt := validate.Options{Layers: s.layers, Restarts: 3}
+	res, err := validate.Run(pack, held, opt)
+	if err != nil {
+		return nil, err
+	}
+	at := res.All
+	row.BestLayer, row.Top1, row.Top5, row.PC1Share = res.BestLayer, at.Top1, at.Top5, at.PC1Explained
+	row.PC1Rho, row.PC1Sign, row.ARI = at.PC1ValenceSpearman, at.PC1SignAgreement, at.ARI
+	full, err := validate.Run(pack, held, validate.Options{Layers: s.labels, Restarts: 1})
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range full.Layers {
+		row.PerLayer = append(row.PerLayer, Score{Layer: l.Layer, Top1: l.All.Top1, Top5: l.All.Top5})
+	}
+	if hand := s.handSet(ts.hwin); hand != nil {
+		sc, err := validate.Score(pack, hand, "hand-written", validate.Options{Layers: s.labels})
+		if err != nil {
+			return nil, err
+		}
+		row.Hand = sc.Stories
+		row.BestHand.Top1 = -1
+		for _, l := range sc.Layers {
+			row.HandLayer = append(row.HandLayer, Score{Layer: l.Layer, Top1: l.Top1, Top5: l.Top5})
+			if l.Layer == row.BestLayer {
+				row.HandTop1, row.HandTop5 = l.Top1, l.Top5
+			}
+			if l.Layer < s.m.Layers && l.Top1 > row.BestHand.Top1 {
+				row.BestHand = Score{Layer: l.Layer, Top1: l.Top1, Top5: l.Top5}
+			}
+		}
+	}
+	row.Seconds = s.estimate(st, ts)
+	row.probeSource = ts
+	return row, nil
+}
+
+// build makes a setting's pack and model-written held-out set.
+func (s *study) build(ts *trainSet, fraction float64) (*vecpack.Pack, *vecpack.HeldOut, error) {
+	c := s.c
+	acc := extract.NewAccumulator(c.Emotions, s.labels, s.m.Dim)
+	for _, f := range ts.train {
+		if err := acc.Add(f.Emotion, f.Means[ts.win]); err != nil {
+			return nil, nil, err
+		}
+	}
+	held := vecpack.NewHeldOut(s.info, c.Emotions, s.labels)
+	for _, f := range ts.held {
+		if err := held.Add(f.ID, f.Emotion, f.Means[ts.win]); err != nil {
+			return nil, nil, err
+		}
+	}
+	dn := extract.Denoise{Fraction: fraction}
+	neutral := s.neutral[ts.nwin]
+	v, err := extract.Build(acc, neutral, dn)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := v.Pack(extract.PackOptions{Model: s.info, Denoise: dn, Acc: acc, HeldOut: held})
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, held, nil
+}
+
+// handSet is the hand-written stories averaged over hand-written window w.
+func (s *study) handSet(w int) *vecpack.HeldOut {
+	if len(s.hand) == 0 {
+		return nil
+	}
+	h := vecpack.NewHeldOut(s.info, s.c.Emotions, s.labels)
+	for _, f := range s.hand {
+		if f.Means[w] != nil {
+			_ = h.Add(f.ID, f.Emotion, f.Means[w])
+		}
+	}
+	if h.Len() == 0 {
+		return nil
+	}
+	return h
+}
+
+// estimate is the time limbic run would spend making and reading a
+// setting's stories: its training stories plus a fifth held out (the
+// pipeline's split), each generated to the setting's length and read with
+// its opening, at the measured rates.
+func (s *study) estimate(st Setting, ts *trainSet) float64 {
+	gr, rr := s.rates.GenRate(), s.rates.ReadRate()
+	if gr <= 0 || rr <= 0 {
+		return 0 // unmeasured
+	}
+	stories := float64(st.PerEmo*len(s.c.Emotions)) / 0.8
+	pool := st.Pool
+	if pool == "mixed" {
+		pool = "main"
+	}
+	key := fmt.Sprintf("%s/%d", pool, ts.win)
+	if st.Pool == "main" {
+		key = pool + "/0"
+	}
+	return stories * (s.genTok[key]/gr + s.readTok[key]/rr)
+}
+
+// sortRows orders rows by axis then as made (for tables).
+func sortRows(rows []Row) {
+	order := map[string]int{"n": 0, "length": 1, "openings": 2, "offset": 3, "denoise": 4, "best": 5}
+	sort.SliceStable(rows, func(i, j int) bool { return order[rows[i].Axis] < order[rows[j].Axis] })
+}
