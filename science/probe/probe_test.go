@@ -184,6 +184,7 @@ func TestGradient(t *testing.T) {
 		den += grad[i] * grad[i]
 	}
 	rel := math.Sqrt(num / den)
+	t.Logf("relative gradient error %.3g", rel)
 	if !(rel <= 1e-6) || !(den > 0) {
 		t.Errorf("‖grad − finite differences‖/‖grad‖ = %g (‖grad‖² = %g), want ≤ 1e-6", rel, den)
 	}
@@ -402,5 +403,24 @@ func BenchmarkFit(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(p.Iterations), "iters")
+	}
+}
+
+// TestMaxIter checks that a fit cut short says so.
+func TestMaxIter(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	means := [][]float64{{2, 0, 0}, {0, 2, 0}, {0, 0, 2}}
+	x, y := gaussian(rng, means, 40, nil, 0)
+	for _, tc := range []struct {
+		maxIter       int
+		wantConverged bool
+	}{{2, false}, {0, true}} {
+		p, err := Fit(x, y, 3, Options{MaxIter: tc.maxIter, Lambda: 1e-4, Tol: 1e-8})
+		if err != nil {
+			t.Fatalf("MaxIter %d: %v", tc.maxIter, err)
+		}
+		if p.Converged != tc.wantConverged {
+			t.Errorf("MaxIter %d: Converged = %v after %d iterations (%s), want %v", tc.maxIter, p.Converged, p.Iterations, p.Status, tc.wantConverged)
+		}
 	}
 }
