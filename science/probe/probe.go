@@ -21,7 +21,9 @@ const (
 // Options tune [Fit]. The zero value gives the documented defaults.
 type Options struct {
 	// Lambda is the L2 penalty on the weights, relative to the standardised
-	// features; 0 means DefaultLambda. It must not be negative.
+	// features; 0 means DefaultLambda (for an almost unpenalised fit pass a
+	// tiny value such as 1e-12; on separable data the weights then grow
+	// until MaxIter). It must not be negative.
 	Lambda float64
 	// MaxIter caps the L-BFGS iterations; 0 means DefaultMaxIter.
 	MaxIter int
