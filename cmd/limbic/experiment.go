@@ -20,7 +20,7 @@ import (
 
 func newExperimentCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "experiment feel|dose|implicit|curation",
+		Use:   "experiment feel|dose|implicit|curation|scaling",
 		Short: "Run the paper's sanity experiments with a vector pack",
 		Long: `Experiments check that the vectors mean what they say (Sofroniew et al. 2026,
 sections 3.3, 3.4, 3.6):
@@ -38,6 +38,9 @@ sections 3.3, 3.4, 3.6):
   curation  the paper's data-curation proposal on real fine-tunes of the
             embedded model: calm vs desperate training sets, watched fine-
             tunes, readouts and behaviour on held-out failure openings.
+  scaling   how the vectors' quality depends on the stories (how many, how
+            long, which openings, offset, denoising, layer), on the model's
+            own and on hand-written held-out stories.
 
 --layer is the readout layer: best (the default, the pack's best layer) or a
 number, negative counting from the end.
@@ -186,6 +189,6 @@ and prints it with --json.`,
 		return r, s, nil
 	})
 	implicit.Short = "Read prompts that imply an emotion without naming it"
-	c.AddCommand(feel, dose, implicit, newCurationCmd())
+	c.AddCommand(feel, dose, implicit, newCurationCmd(), newScalingCmd())
 	return c
 }
