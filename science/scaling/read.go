@@ -36,8 +36,8 @@ type text struct {
 // window is empty (the text too short).
 type feature struct {
 	Emotion, Index, Topic int
-	ID             string
-	Means          [][][]float32
+	ID                    string
+	Means                 [][][]float32
 }
 
 // reader reads texts through the model, keeping per-window means and, for

@@ -41,22 +41,22 @@ type Row struct {
 	Setting
 	// At the best layer (validate's rule: highest model-written top-1 over
 	// the single layers).
-	BestLayer   int     `json:"best_layer"`
-	Top1        float64 `json:"top1"`
-	Top5        float64 `json:"top5"`
-	HandTop1    float64 `json:"hand_top1"`
-	HandTop5    float64 `json:"hand_top5"`
+	BestLayer   int      `json:"best_layer"`
+	Top1        float64  `json:"top1"`
+	Top5        float64  `json:"top5"`
+	HandTop1    float64  `json:"hand_top1"`
+	HandTop5    float64  `json:"hand_top5"`
 	PC1Rho      *float64 `json:"pc1_valence_spearman"` // null where undefined
 	PC1Sign     *float64 `json:"pc1_sign_agreement"`
-	PC1Share    float64 `json:"pc1_explained"`
+	PC1Share    float64  `json:"pc1_explained"`
 	ARI         *float64 `json:"kmeans_ari"`
-	HeldOut     int     `json:"heldout_stories"`
-	Hand        int     `json:"hand_stories"`
-	PerLayer    []Score `json:"per_layer"`      // model-written, every single layer then mid
-	HandLayer   []Score `json:"hand_per_layer"` // hand-written, likewise
-	BestHand    Score   `json:"best_hand"`      // the hand-written set's best single layer
-	Seconds     float64 `json:"est_seconds"`    // estimated time of limbic run's stories and extraction for this setting
-	Probe       *Row    `json:"probe,omitempty"`
+	HeldOut     int      `json:"heldout_stories"`
+	Hand        int      `json:"hand_stories"`
+	PerLayer    []Score  `json:"per_layer"`      // model-written, every single layer then mid
+	HandLayer   []Score  `json:"hand_per_layer"` // hand-written, likewise
+	BestHand    Score    `json:"best_hand"`      // the hand-written set's best single layer
+	Seconds     float64  `json:"est_seconds"`    // estimated time of limbic run's stories and extraction for this setting
+	Probe       *Row     `json:"probe,omitempty"`
 	probeSource *trainSet
 }
 
@@ -74,7 +74,7 @@ type Result struct {
 	Seconds  float64  `json:"seconds"`
 	Config   struct {
 		PerTopic, MaxTokens, LongPerTopic, VariantPerTopic, NeutralPerTopic int
-		Seed                                                               uint64
+		Seed                                                                uint64
 	} `json:"config"`
 }
 
