@@ -34,6 +34,8 @@ type pipelineFlags struct {
 	generatorModel  string
 	offset          string
 	denoise         string
+	openings        string
+	preset          string
 	noExperiments   bool
 	noFunction      bool
 	shard           string
@@ -61,6 +63,18 @@ func (p *pipelineFlags) add(c *cobra.Command) {
 	f.StringVar(&p.generatorModel, "generator-model", "", "model name for --generator")
 	f.StringVar(&p.offset, "offset", "", "average each story from this token of its text on (default 0 for base models, 50 for chat models: the paper's)")
 	f.StringVar(&p.denoise, "denoise", "", "share of neutral variance projected out, or off (default 0.7 for base models, 0.5 for chat models: the paper's)")
+	f.StringVar(&p.openings, "openings", "", "base models: the story openings, "+strings.Join(stories.OpeningSets, ", ")+" (default: the preset's)")
+	f.StringVar(&p.preset, "preset", "", "base models: "+presetHelp()+"; flags given explicitly win")
+}
+
+// presetHelp describes the presets for --preset's usage.
+func presetHelp() string {
+	var parts []string
+	for _, n := range pipeline.PresetNames() {
+		pr := pipeline.Presets[n]
+		parts = append(parts, fmt.Sprintf("%s (%d per topic, %d tokens, %s openings, offset %d, denoise %.1f: %s)", n, pr.PerTopic, pr.MaxTokens, pr.Openings, pr.Offset, pr.Denoise, pr.About))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // config builds the pipeline config for model m.
@@ -77,7 +91,21 @@ func (p *pipelineFlags) config(m *model.Model) (pipeline.Config, error) {
 		return pipeline.Config{}, fmt.Errorf("--max-tokens %d: more than the context length of %d", p.maxTokens, m.MaxSeq)
 	}
 	cfg := pipeline.Config{Dir: p.dir, PerTopic: p.perTopic, NeutralPerTopic: p.neutralPerTopic, MaxTokens: p.maxTokens,
-		Batch: p.batch, Seed: p.seed, Experiments: !p.noExperiments, Function: !p.noFunction}
+		Batch: p.batch, Seed: p.seed, Experiments: !p.noExperiments, Function: !p.noFunction, Preset: p.preset, Openings: p.openings}
+	if _, err := pipeline.LookupPreset(p.preset); err != nil {
+		return cfg, fmt.Errorf("--preset: %w", err)
+	}
+	if p.openings != "" {
+		if _, err := stories.OpeningSet(p.openings); err != nil {
+			return cfg, fmt.Errorf("--openings: %w", err)
+		}
+	}
+	if (p.preset != "" || p.openings != "") && pipeline.IsChat(m) && !pipeline.IsShortChat(m) {
+		return cfg, fmt.Errorf("--preset and --openings are for base models' stories; %s is a chat model (its stories follow the paper's prompt)", m.Name)
+	}
+	if p.openings != "" && pipeline.IsShortChat(m) {
+		return cfg, fmt.Errorf("--openings: %s is a chat model; it is asked for its stories (no openings)", m.Name)
+	}
 	if p.shardable {
 		var err error
 		if cfg.Shard, err = shard.Resolve(p.shard, os.Getenv); err != nil {
@@ -215,6 +243,15 @@ runs all 171.`,
 			}
 			if !g.quiet && !g.jsonOut {
 				fmt.Fprintf(os.Stderr, "limbic run: %s, %d emotions × %d topics × %d stories, into %s\n", m.Name, len(cfg.Emotions), len(cfg.Topics), cfg.PerTopic, cfg.Dir)
+			}
+			if p.preset != "" && p.generatorURL == "" && !g.jsonOut && !g.quiet {
+				// Say how long it will take before it starts.
+				est, err := pipeline.Estimate(cmd.Context(), m, cfg)
+				if err != nil {
+					return fmt.Errorf("--preset %s: estimating the time: %w", p.preset, err)
+				}
+				fmt.Fprintf(os.Stderr, "limbic run: preset %s: %d stories of %d tokens; stories and extraction will take about %s at this machine's pace (measured now), experiments after that; stories already written are kept\n",
+					p.preset, len(cfg.Emotions)*len(cfg.Topics)*cfg.PerTopic, cfg.MaxTokens, est.Round(time.Minute))
 			}
 			res, err := pipeline.Run(cmd.Context(), m, cfg)
 			if err != nil {

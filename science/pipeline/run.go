@@ -49,11 +49,17 @@ type Config struct {
 	NeutralPerTopic int      // default 2
 	MaxTokens       int      // tokens per story; default 40 (base), 400 (chat)
 	Batch           int      // stories decoded together (default 32)
-	Seed            uint64
-	Generator       stories.Generator // default: the model itself
-	Extract         *extract.Config   // default: extract.BaseStoryConfig (base), DefaultConfig (chat)
-	Experiments     bool              // run feel, dose and implicit after validating
-	Function        bool              // with Experiments: also prefs and the behaviour analogues
+	// Openings names the emotional-opening set of a base model's stories
+	// (stories.OpeningSet); "" is the default, "because".
+	Openings string
+	// Preset names the defaults of a base model's stories and extraction
+	// (Presets); "" is "default". Fields set explicitly win.
+	Preset      string
+	Seed        uint64
+	Generator   stories.Generator // default: the model itself
+	Extract     *extract.Config   // default: extract.BaseStoryConfig (base), DefaultConfig (chat)
+	Experiments bool              // run feel, dose and implicit after validating
+	Function    bool              // with Experiments: also prefs and the behaviour analogues
 	// Shard makes Stories and Extract do one shard of their work into
 	// ShardDir (see MergeStories, MergeExtract); the zero value does all.
 	Shard shard.Shard
@@ -130,8 +136,13 @@ func (c *Config) Defaults(m *model.Model) {
 			c.NeutralTopics = catalog.Topics()
 		}
 	}
+	// A base model's stories and extraction come from its preset.
+	pre, err := LookupPreset(c.Preset)
+	if err != nil || chatModel {
+		pre = Presets["default"]
+	}
 	if c.PerTopic <= 0 {
-		c.PerTopic = 4
+		c.PerTopic = pre.PerTopic
 		if chatModel {
 			c.PerTopic = 1
 		}
@@ -140,13 +151,16 @@ func (c *Config) Defaults(m *model.Model) {
 		c.NeutralPerTopic = 2
 	}
 	if c.MaxTokens <= 0 {
-		c.MaxTokens = 40
+		c.MaxTokens = pre.MaxTokens
 		switch {
 		case chatModel:
 			c.MaxTokens = 400
 		case IsShortChat(m):
 			c.MaxTokens = 80 // the reply tells the whole story, opening included
 		}
+	}
+	if c.Openings == "" && !IsChat(m) && pre.Openings != "because" {
+		c.Openings = pre.Openings
 	}
 	if c.Batch <= 0 {
 		c.Batch = 32
@@ -156,6 +170,7 @@ func (c *Config) Defaults(m *model.Model) {
 	}
 	if c.Extract == nil {
 		e := extract.BaseStoryConfig()
+		e.Window.Offset, e.Denoise.Fraction = pre.Offset, pre.Denoise
 		if chatModel {
 			e = extract.DefaultConfig()
 		}
@@ -228,9 +243,32 @@ func Run(ctx context.Context, m *model.Model, cfg Config) (*Result, error) {
 
 // RunParams are the run's settings as the report shows them.
 func RunParams(cfg Config, st, neu stories.Summary) map[string]string {
-	return map[string]string{"generator": cfg.Generator.Name(), "stories": fmt.Sprint(st.Planned),
+	p := map[string]string{"generator": cfg.Generator.Name(), "stories": fmt.Sprint(st.Planned),
 		"neutral texts": fmt.Sprint(neu.Planned), "per topic": fmt.Sprint(cfg.PerTopic), "topics": fmt.Sprint(len(cfg.Topics)),
 		"emotions": fmt.Sprint(len(cfg.Emotions)), "max tokens per story": fmt.Sprint(cfg.MaxTokens), "seed": fmt.Sprint(cfg.Seed)}
+	if cfg.Openings != "" {
+		p["openings"] = cfg.Openings
+	}
+	return p
+}
+
+// storiesConfig is the generation config of one spec: a base model's
+// emotional stories get cfg.Openings.
+func (cfg *Config) storiesConfig(spec stories.Spec, style stories.Style, render func(string) (string, error)) (stories.Config, error) {
+	sc := stories.Config{Spec: spec, Style: style, Batch: cfg.Batch, MaxTokens: cfg.MaxTokens, Render: render, Shard: cfg.Shard}
+	if cfg.Openings != "" {
+		if style != stories.StyleBase {
+			return sc, fmt.Errorf("openings %q: opening sets are for base models' stories", cfg.Openings)
+		}
+		if spec.Kind == stories.Emotional {
+			o, err := stories.OpeningSet(cfg.Openings)
+			if err != nil {
+				return sc, err
+			}
+			sc.Openings = o
+		}
+	}
+	return sc, nil
 }
 
 // Stories writes (or completes) the run's emotional stories and neutral
@@ -254,12 +292,16 @@ func Stories(ctx context.Context, m *model.Model, cfg Config) (emo, neu stories.
 			return stories.Summary{}, err
 		}
 		defer st.Close()
-		return stories.Generate(ctx, stories.Config{Spec: spec, Style: style, Batch: cfg.Batch, MaxTokens: cfg.MaxTokens, Render: render}, cfg.Generator, st, cfg.progress(stage))
+		sc, err := cfg.storiesConfig(spec, style, render)
+		if err != nil {
+			return stories.Summary{}, err
+		}
+		return stories.Generate(ctx, sc, cfg.Generator, st, cfg.progress(stage))
 	}
 	emoSpec := stories.Spec{Kind: stories.Emotional, Emotions: cfg.Emotions, Topics: cfg.Topics, PerTopic: cfg.PerTopic, Seed: cfg.Seed}
 	neuSpec := stories.Spec{Kind: stories.Neutral, Topics: cfg.NeutralTopics, PerTopic: cfg.NeutralPerTopic, Seed: cfg.Seed + 1}
 	if cfg.Shard.Count > 1 {
-		return storiesShard(ctx, m, cfg, style, emoSpec, neuSpec)
+		return storiesShard(ctx, m, cfg, style, render, emoSpec, neuSpec)
 	}
 	if emo, err = gen(StoriesFile, emoSpec, "stories"); err != nil {
 		return emo, neu, err
@@ -287,6 +329,9 @@ func Extract(ctx context.Context, m *model.Model, cfg Config) (*extract.Result, 
 	ec.Checkpoint = filepath.Join(cfg.Dir, CkptFile)
 	ec.Params = map[string]string{"generator": cfg.Generator.Name(), "seed": strconv.FormatUint(cfg.Seed, 10),
 		"per_topic": strconv.Itoa(cfg.PerTopic), "max_tokens": strconv.Itoa(cfg.MaxTokens), "topics": strconv.Itoa(len(cfg.Topics))}
+	if cfg.Openings != "" {
+		ec.Params["openings"] = cfg.Openings
+	}
 	in := extract.Input{Model: info, Emotions: cfg.Emotions, Stories: []string{filepath.Join(cfg.Dir, StoriesFile)}}
 	if _, err := os.Stat(filepath.Join(cfg.Dir, NeutralFile)); err == nil {
 		in.Neutral = []string{filepath.Join(cfg.Dir, NeutralFile)}

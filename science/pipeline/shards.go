@@ -54,6 +54,7 @@ type storiesManifest struct {
 	Generator string        `json:"generator"`
 	Style     stories.Style `json:"style"`
 	MaxTokens int           `json:"max_tokens"`
+	Openings  string        `json:"openings,omitempty"`
 	Emotional stories.Spec  `json:"emotional"`
 	Neutral   stories.Spec  `json:"neutral"`
 	Shards    int           `json:"shards"`
@@ -84,13 +85,13 @@ func diffFields(a, b any) string {
 
 // storiesShard generates shard cfg.Shard of the run's stories and neutral
 // texts into ShardDir.
-func storiesShard(ctx context.Context, m *model.Model, cfg Config, style stories.Style,
+func storiesShard(ctx context.Context, m *model.Model, cfg Config, style stories.Style, render func(string) (string, error),
 	emoSpec, neuSpec stories.Spec) (emo, neu stories.Summary, err error) {
 	dir := filepath.Join(cfg.Dir, ShardDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return emo, neu, err
 	}
-	man := storiesManifest{Model: m.Name, Generator: cfg.Generator.Name(), Style: style, MaxTokens: cfg.MaxTokens,
+	man := storiesManifest{Model: m.Name, Generator: cfg.Generator.Name(), Style: style, MaxTokens: cfg.MaxTokens, Openings: cfg.Openings,
 		Emotional: emoSpec, Neutral: neuSpec, Shards: cfg.Shard.Count, Shard: cfg.Shard.Index}
 	if _, ok := cfg.Generator.(Generator); ok {
 		if man.Weights, err = m.WeightsHash(); err != nil {
@@ -113,8 +114,12 @@ func storiesShard(ctx context.Context, m *model.Model, cfg Config, style stories
 		if err != nil {
 			return stories.Summary{}, err
 		}
-		sum, err := stories.Generate(ctx, stories.Config{Spec: spec, Style: style, Batch: cfg.Batch, MaxTokens: cfg.MaxTokens,
-			Shard: cfg.Shard}, cfg.Generator, st, cfg.progress(stage))
+		sc, err := cfg.storiesConfig(spec, style, render)
+		if err != nil {
+			st.Close()
+			return stories.Summary{}, err
+		}
+		sum, err := stories.Generate(ctx, sc, cfg.Generator, st, cfg.progress(stage))
 		if cerr := st.Close(); err == nil {
 			err = cerr
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/model"
 	"github.com/limbic-dev/limbic/internal/approx"
+	"github.com/limbic-dev/limbic/internal/testref"
 	"github.com/limbic-dev/limbic/science/catalog"
 	"github.com/limbic-dev/limbic/science/extract"
 	"github.com/limbic-dev/limbic/science/pipeline"
@@ -28,6 +29,7 @@ var (
 
 func embedded(t testing.TB) *model.Model {
 	t.Helper()
+	testref.Stories15M(t)
 	once.Do(func() { shared, lerr = model.Load(context.Background(), model.Default, model.LoadOptions{}) })
 	if lerr != nil {
 		t.Fatalf("loading the embedded model: %v", lerr)
