@@ -289,7 +289,11 @@ type swapArgs struct {
 
 var swapLoop = Loop[swapArgs]{Body: swapRange}
 
-// swapRange does the weight-row groups (of mr rows) [lo, hi) of gemmSwapped.
+// swapRange does the weight-row groups (of mr rows) [lo, hi) of
+// gemmSwapped, swapBlock groups at a time: their tiles go to a staging
+// buffer [rows][nr], which is then stored transposed into y (runs of
+// swapBlock·mr outputs per x row rather than mr), while the next block's
+// weight rows are being prefetched.
 func swapRange(a *swapArgs, lo, hi int) {
 	m, p, y, xp, n, kc := a.m, a.p, a.y, a.xp, a.n, a.kc
 	R, C := m.Rows, m.Cols
@@ -299,28 +303,39 @@ func swapRange(a *swapArgs, lo, hi int) {
 		bufs = new(gemmBufs)
 	}
 	defer gemmBufPool.Put(bufs)
-	tile := bufs.tile[:mr*nr]
-	for g := lo; g < hi; g++ {
-		r := g * mr
-		mrr := min(mr, R-r)
+	if size := swapBlock * mr * nr; cap(bufs.pack) < size {
+		bufs.pack = make([]uint32, size)
+	}
+	stage := unsafe.Slice((*float32)(unsafe.Pointer(&bufs.pack[:1][0])), swapBlock*mr*nr)
+	for g0 := lo; g0 < hi; g0 += swapBlock {
+		g1 := min(hi, g0+swapBlock)
+		r0, r1 := g0*mr, min(R, g1*mr)
+		if next := min(R, r1+(r1-r0)); next > r1 {
+			Prefetch(m.f32[r1*C : next*C])
+		}
 		for q := 0; q*nr < n; q++ {
-			valid := min(nr, n-q*nr)
-			for k0 := 0; k0 < C; k0 += kc {
-				acc := 0
-				if k0 > 0 {
-					acc = 1
+			for r := r0; r < r1; r += mr {
+				mrr := min(mr, R-r)
+				for k0 := 0; k0 < C; k0 += kc {
+					acc := 0
+					if k0 > 0 {
+						acc = 1
+					}
+					p.gemm[mrr](min(kc, C-k0), &m.f32[r*C+k0], C, &xp[(q*C+k0)*nr], nr, &stage[(r-r0)*nr], nr, acc)
 				}
-				p.gemm[mrr](min(kc, C-k0), &m.f32[r*C+k0], C, &xp[(q*C+k0)*nr], nr, &tile[0], nr, acc)
 			}
-			for j := 0; j < valid; j++ {
-				yr := y[(q*nr+j)*R+r:][:mrr]
+			for j := 0; j < min(nr, n-q*nr); j++ {
+				yr := y[(q*nr+j)*R+r0:][:r1-r0]
 				for rr := range yr {
-					yr[rr] = tile[rr*nr+j]
+					yr[rr] = stage[rr*nr+j]
 				}
 			}
 		}
 	}
 }
+
+// swapBlock is how many groups of mr weight rows swapRange stages at once.
+const swapBlock = 8
 
 type gemmArgs struct {
 	m                              *Matrix

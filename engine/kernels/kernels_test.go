@@ -302,7 +302,7 @@ func TestGemmSwappedMatchesBlocked(t *testing.T) {
 		r := rand.New(rand.NewPCG(3, 4))
 		ran := 0
 		for _, n := range []int{gemvMaxN + 1, 8, 13, 31, 32, 33, 50, gemmSwapMaxN} {
-			for _, rc := range [][2]int{{1, 1}, {5, 7}, {12, 16}, {13, 33}, {100, 288}, {37, 1100}, {25, 1030}} {
+			for _, rc := range [][2]int{{1, 1}, {5, 7}, {12, 16}, {13, 33}, {100, 288}, {37, 1100}, {25, 1030}, {997, 24}, {1000, 40}} { // the last two: several staged blocks per chunk
 				rows, cols := rc[0], rc[1]
 				m, _ := testMatrix(r, tensor.F32, rows, cols)
 				x := randF32(r, n*cols)
