@@ -13,6 +13,8 @@ const (
 	gemvMaxN = 6   // n up to this uses the row-streaming GEMV
 	kcMax    = 512 // K block (elements): an x tile mr×kc stays in L1
 	mcMax    = 256 // weight rows per packed block: mc×kc floats stay in L2
+	// F32 weights with gemvMaxN < n ≤ gemmSwapMaxN run gemmSwapped.
+	gemmSwapMaxN = 64
 )
 
 // gemv computes y = x·Wᵀ for small n (decode): the weight rows are split
@@ -205,13 +207,12 @@ func (m *Matrix) gemmBlocked(p *kpath, y, x []float32, n int) {
 	pairs := m.DType == tensor.BF16 && p.gemmBF16 != nil && C%2 == 0
 
 	// K blocks of equal size, even (pairs stay whole).
-	kblocks := (C + kcMax - 1) / kcMax
-	kc := ((C+kblocks-1)/kblocks + 1) &^ 1
+	kc := kBlock(C)
 	if m.q != nil { // whole quantised blocks
 		kc = (kc + m.qsize - 1) / m.qsize * m.qsize
 	}
 	if pairs {
-		kblocks = (C + 2*kcMax - 1) / (2 * kcMax)
+		kblocks := (C + 2*kcMax - 1) / (2 * kcMax)
 		kc = ((C+kblocks-1)/kblocks + 1) &^ 1
 	}
 	// Weight-row blocks of whole panels.
@@ -242,6 +243,99 @@ func (m *Matrix) gemmBlocked(p *kpath, y, x []float32, n int) {
 
 	gemmLoop.Run(rblocks*nblocks, 1, gemmArgs{m: m, p: p, y: y, x: x, xb: xb, n: n, kc: kc, panels: panels, bp: bp, rblocks: rblocks, nb: nb, pairs: pairs})
 }
+
+// kBlock is gemmBlocked's K block for C columns of f32 weights: blocks of
+// equal size, at most kcMax, even.
+func kBlock(C int) int {
+	kblocks := (C + kcMax - 1) / kcMax
+	return ((C+kblocks-1)/kblocks + 1) &^ 1
+}
+
+// gemmSwapped computes y = x·Wᵀ for F32 weights and a few dozen rows of x
+// (a batched decode) with gemmBlocked's micro-kernels and K blocks, the
+// operands swapped: x, which is small, is packed once per call into panels
+// [C][nr] of nr x rows, and the weight rows are the kernel's broadcast
+// operand, read in place; the kernel's mr×nr tile (weight rows × x rows) is
+// then stored transposed into y. At such n packing the weight panels (all
+// of W, on every call) costs more than the products. Every output is the
+// same fused multiply-add chain over each K block, the blocks added in the
+// same order, so y is bit for bit what gemmBlocked gives.
+func (m *Matrix) gemmSwapped(p *kpath, y, x []float32, n int) {
+	C, nr := m.Cols, p.nr
+	panels := (n + nr - 1) / nr
+	buf := getPackBuf(panels * C * nr)
+	defer packPool.Put(buf)
+	xp := unsafe.Slice((*float32)(unsafe.Pointer(&(*buf)[0])), panels*C*nr)
+	for q := 0; q < panels; q++ {
+		valid := min(nr, n-q*nr)
+		panel := xp[q*C*nr : (q+1)*C*nr]
+		for j := 0; j < nr; j++ {
+			row := x[(q*nr+min(j, valid-1))*C:][:C] // rows past valid repeat the last (discarded)
+			for k, v := range row {
+				panel[k*nr+j] = v
+			}
+		}
+	}
+	groups := (m.Rows + p.mr - 1) / p.mr
+	swapLoop.Run(groups, 1+2048/(p.mr*C*panels+1), swapArgs{m: m, p: p, y: y, xp: xp, n: n, kc: kBlock(C)})
+}
+
+type swapArgs struct {
+	m     *Matrix
+	p     *kpath
+	y, xp []float32
+	n, kc int
+}
+
+var swapLoop = Loop[swapArgs]{Body: swapRange}
+
+// swapRange does the weight-row groups (of mr rows) [lo, hi) of
+// gemmSwapped, swapBlock groups at a time: their tiles go to a staging
+// buffer [rows][nr], which is then stored transposed into y (runs of
+// swapBlock·mr outputs per x row rather than mr), while the next block's
+// weight rows are being prefetched.
+func swapRange(a *swapArgs, lo, hi int) {
+	m, p, y, xp, n, kc := a.m, a.p, a.y, a.xp, a.n, a.kc
+	R, C := m.Rows, m.Cols
+	mr, nr := p.mr, p.nr
+	bufs, _ := gemmBufPool.Get().(*gemmBufs)
+	if bufs == nil {
+		bufs = new(gemmBufs)
+	}
+	defer gemmBufPool.Put(bufs)
+	if size := swapBlock * mr * nr; cap(bufs.pack) < size {
+		bufs.pack = make([]uint32, size)
+	}
+	stage := unsafe.Slice((*float32)(unsafe.Pointer(&bufs.pack[:1][0])), swapBlock*mr*nr)
+	for g0 := lo; g0 < hi; g0 += swapBlock {
+		g1 := min(hi, g0+swapBlock)
+		r0, r1 := g0*mr, min(R, g1*mr)
+		if next := min(R, r1+(r1-r0)); next > r1 {
+			Prefetch(m.f32[r1*C : next*C])
+		}
+		for q := 0; q*nr < n; q++ {
+			for r := r0; r < r1; r += mr {
+				mrr := min(mr, R-r)
+				for k0 := 0; k0 < C; k0 += kc {
+					acc := 0
+					if k0 > 0 {
+						acc = 1
+					}
+					p.gemm[mrr](min(kc, C-k0), &m.f32[r*C+k0], C, &xp[(q*C+k0)*nr], nr, &stage[(r-r0)*nr], nr, acc)
+				}
+			}
+			for j := 0; j < min(nr, n-q*nr); j++ {
+				yr := y[(q*nr+j)*R+r0:][:r1-r0]
+				for rr := range yr {
+					yr[rr] = stage[rr*nr+j]
+				}
+			}
+		}
+	}
+}
+
+// swapBlock is how many groups of mr weight rows swapRange stages at once.
+const swapBlock = 8
 
 type gemmArgs struct {
 	m                              *Matrix

@@ -288,3 +288,39 @@ func TestPrefetch(t *testing.T) {
 		}
 	})
 }
+
+// TestGemmSwappedMatchesBlocked: for F32 weights and a batched decode's n,
+// MatMul (gemmSwapped) gives bit for bit what the packed GEMM gives, over
+// shapes with edge tiles, several x panels and several K blocks, and writes
+// nothing outside y.
+func TestGemmSwappedMatchesBlocked(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		p := cur.Load()
+		if p.gemm == nil {
+			t.Skip("no GEMM kernels on this path")
+		}
+		r := rand.New(rand.NewPCG(3, 4))
+		ran := 0
+		for _, n := range []int{gemvMaxN + 1, 8, 13, 31, 32, 33, 50, gemmSwapMaxN} {
+			for _, rc := range [][2]int{{1, 1}, {5, 7}, {12, 16}, {13, 33}, {100, 288}, {37, 1100}, {25, 1030}, {997, 24}, {1000, 40}} { // the last two: several staged blocks per chunk
+				rows, cols := rc[0], rc[1]
+				m, _ := testMatrix(r, tensor.F32, rows, cols)
+				x := randF32(r, n*cols)
+				got, check := guarded(t, n*rows)
+				m.MatMul(got, x, n)
+				check()
+				want := make([]float32, n*rows)
+				m.gemmBlocked(p, want, x, n)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("n=%d %dx%d: y[%d] = %g, want %g (the packed GEMM's)", n, rows, cols, i, got[i], want[i])
+					}
+				}
+				ran++
+			}
+		}
+		if ran == 0 {
+			t.Fatal("no shapes ran")
+		}
+	})
+}

@@ -114,7 +114,8 @@ func (m *Matrix) Row(i int, dst []float32) {
 //
 // On a SIMD path, n ≤ gemvMaxN streams the weight once, row after row, for
 // all n rows of x (decode); larger n runs a packed, cache-blocked GEMM
-// (prefill). Both are spread over the worker pool. BF16 and F16 weights are read as stored:
+// (prefill), which for F32 weights and n ≤ gemmSwapMaxN (a batched decode)
+// packs x instead of the weights (gemmSwapped, same results bit for bit). Both are spread over the worker pool. BF16 and F16 weights are read as stored:
 // the GEMV widens them in registers, the GEMM widens one L2-sized block at a
 // time while packing it. On the avx512bf16 path the bf16 GEMM instead rounds
 // x to bf16 once per call and uses VDPBF16PS (about 3 significant digits
@@ -138,6 +139,8 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 		m.matmulGo(y, x, n)
 	case n <= gemvMaxN:
 		m.gemv(p, y, x, n)
+	case n <= gemmSwapMaxN && m.DType == tensor.F32:
+		m.gemmSwapped(p, y, x, n)
 	default:
 		m.gemmBlocked(p, y, x, n)
 	}

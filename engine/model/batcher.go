@@ -247,7 +247,13 @@ func (b *Batcher) step(active []*job, waiting int) []*job {
 		if j.seq.Logits != arch.LastLogits {
 			continue // mid-prompt
 		}
-		id, reason := nextToken(0, &j.req, j.sampler, j.seq, &j.res, b.m.MaxSeq, j.onToken)
+		id, err := j.sampler.Sample(j.seq.Out)
+		if err != nil {
+			b.finish(j, StopCanceled, fmt.Errorf("new token %d: %w", len(j.res.IDs), err))
+			ended[j] = true
+			continue
+		}
+		id, reason := nextToken(0, &j.req, id, j.seq, &j.res, b.m.MaxSeq, j.onToken)
 		if reason != "" {
 			b.finish(j, reason, nil)
 			ended[j] = true

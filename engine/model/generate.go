@@ -7,6 +7,7 @@ import (
 
 	"github.com/limbic-dev/limbic/engine/arch"
 	"github.com/limbic-dev/limbic/engine/hook"
+	"github.com/limbic-dev/limbic/engine/kernels"
 )
 
 // PrefillChunk is the most prompt rows one forward call takes; longer
@@ -82,16 +83,33 @@ func Generate(ctx context.Context, m *arch.Transformer, reqs []Request, onToken 
 	}
 	step := make([]*arch.Seq, 0, len(reqs))
 	one := make([]int, len(reqs)) // backing store of each sequence's decode token
+	ids := make([]int, len(reqs))
+	errs := make([]error, len(reqs))
+	// Sampling (a softmax over the vocabulary per sequence) runs in parallel
+	// over the live sequences; each sampler belongs to one sequence, so the
+	// draws do not depend on the split.
+	sample := func(lo, hi int) {
+		for _, i := range live[lo:hi] {
+			ids[i], errs[i] = samplers[i].Sample(seqs[i].Out)
+		}
+	}
 	for len(live) > 0 {
-		// Sample from the last logits of every live sequence.
+		if ctx.Err() == nil {
+			kernels.ParallelFor(len(live), 1, sample)
+		}
+		// Callbacks, stops and appends in request order, as if each
+		// sequence had been sampled just before its turn.
 		next := live[:0]
 		for _, i := range live {
 			if ctx.Err() != nil {
 				res[i].Reason = StopCanceled
 				continue
 			}
+			if errs[i] != nil {
+				return nil, fmt.Errorf("request %d, new token %d: %w", i, len(res[i].IDs), errs[i])
+			}
 			s := seqs[i]
-			id, reason := nextToken(i, &reqs[i], samplers[i], s, &res[i], m.MaxSeq, onToken)
+			id, reason := nextToken(i, &reqs[i], ids[i], s, &res[i], m.MaxSeq, onToken)
 			if reason != "" {
 				res[i].Reason = reason
 				continue
@@ -116,11 +134,10 @@ func Generate(ctx context.Context, m *arch.Transformer, reqs []Request, onToken 
 	return res, ctx.Err()
 }
 
-// nextToken samples sequence seq's next token from its last logits, tells
-// onToken, appends it to res, and returns it with "" when the sequence goes
-// on, or with the reason it ends (a stop id is not appended).
-func nextToken(seq int, r *Request, sm *Sampler, s *arch.Seq, res *Result, maxSeq int, onToken func(Token) bool) (int, string) {
-	id := sm.Sample(s.Out)
+// nextToken takes id, sampled from sequence seq's last logits (s.Out),
+// tells onToken, appends it to res, and returns it with "" when the
+// sequence goes on, or with the reason it ends (a stop id is not appended).
+func nextToken(seq int, r *Request, id int, s *arch.Seq, res *Result, maxSeq int, onToken func(Token) bool) (int, string) {
 	stop := slices.Contains(r.Stop, id)
 	if onToken != nil && !onToken(Token{Seq: seq, ID: id, Stop: stop, Logits: s.Out}) {
 		return id, StopCanceled
