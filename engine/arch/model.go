@@ -40,6 +40,12 @@ type Options struct {
 	// releases the copy. An untied input embedding stays in the Source: it
 	// is read one row per token.
 	Resident bool
+	// Release, when set with Resident, is told the source bytes of each
+	// tensor once they have been copied or converted into the model's
+	// memory (mmap.Region.EvictRange), so that a mapped checkpoint's pages
+	// and their copy are not both resident at the peak of a load. The
+	// bytes stay valid: they are read again if a later tensor needs them.
+	Release func(data []byte)
 }
 
 // New binds a family's weights from src and prepares the model.
@@ -61,6 +67,7 @@ func New(cfg Config, src Source, opts Options) (*Transformer, error) {
 	b := &binder{src: src, dt: opts.DType}
 	if opts.Resident {
 		b.arena = new(arena)
+		b.release = opts.Release
 	}
 	w := fam.Bind(&cfg, b)
 	if b.err != nil {

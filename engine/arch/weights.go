@@ -78,6 +78,9 @@ type binder struct {
 	bound []BoundTensor
 	canon func(string) string // source name → canonical name (nil: the same)
 	arena *arena              // where matrices are copied (Options.Resident), or nil
+	// release is told a source tensor's bytes once they are copied into
+	// the arena (Options.Release).
+	release func([]byte)
 }
 
 // generator is a Source that makes tensors of the shape the binder asks
@@ -169,6 +172,9 @@ func (b *binder) matrix(t *tensor.Tensor) *kernels.Matrix {
 	if err == nil && c == t && b.arena != nil {
 		c = &tensor.Tensor{Name: t.Name, DType: t.DType, Shape: t.Shape, Data: alloc(len(t.Data))}
 		copy(c.Data, t.Data)
+	}
+	if err == nil && c != t && b.arena != nil && b.release != nil {
+		b.release(t.Data)
 	}
 	t = c
 	if err != nil {

@@ -43,7 +43,7 @@ func loadGGUF(path string, o LoadOptions) (*Model, error) {
 	if err != nil {
 		return fail(err)
 	}
-	am, err := arch.New(cfg, msrc, o.archOptions())
+	am, err := arch.New(cfg, msrc, o.archOptions(f.EvictRange))
 	if err != nil {
 		return fail(err)
 	}

@@ -183,9 +183,14 @@ func Load(ctx context.Context, ref string, o LoadOptions) (*Model, error) {
 	return m, nil
 }
 
-// archOptions are the engine options of o.
-func (o LoadOptions) archOptions() arch.Options {
-	return arch.Options{DType: o.DType, MaxSeq: o.MaxSeq, Resident: !o.Mmap}
+// archOptions are the engine options of o; release (may be nil) evicts a
+// copied tensor's pages from the checkpoint's mapping.
+func (o LoadOptions) archOptions(release func([]byte) error) arch.Options {
+	a := arch.Options{DType: o.DType, MaxSeq: o.MaxSeq, Resident: !o.Mmap}
+	if release != nil && !o.Mmap {
+		a.Release = func(b []byte) { _ = release(b) } // best effort, like evict
+	}
+	return a
 }
 
 // evict drops a checkpoint's mapped pages from the resident set once the
@@ -220,7 +225,7 @@ func loadLlama2C(path, tokPath string, o LoadOptions) (*Model, error) {
 		r.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	am, err := arch.New(cfg, msrc, o.archOptions())
+	am, err := arch.New(cfg, msrc, o.archOptions(r.EvictRange))
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -267,7 +272,7 @@ func loadHF(dir string, o LoadOptions) (*Model, error) {
 	if err != nil {
 		return fail(err)
 	}
-	am, err := arch.New(cfg, src, o.archOptions())
+	am, err := arch.New(cfg, src, o.archOptions(d.EvictRange))
 	if err != nil {
 		return fail(err)
 	}

@@ -236,6 +236,16 @@ func (d *Dir) Evict() error {
 	return errors.Join(errs...)
 }
 
+// EvictRange drops the pages wholly inside b, a part of one weight file's
+// data, from the resident set (mmap.Region.EvictRange).
+func (d *Dir) EvictRange(b []byte) error {
+	var errs []error
+	for _, f := range d.files {
+		errs = append(errs, f.EvictRange(b))
+	}
+	return errors.Join(errs...)
+}
+
 // Close releases the weight files. Tensors obtained from the directory must
 // not be used afterwards.
 func (d *Dir) Close() error {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"unsafe"
 )
 
 // Region is a read-only view of a whole file.
@@ -84,4 +85,33 @@ func (r *Region) Evict() error {
 		return nil
 	}
 	return evict(r.mapped)
+}
+
+// EvictRange is Evict for the pages that lie wholly inside b, which a
+// loader has just copied elsewhere: evicting tensor by tensor keeps the
+// mapping and the copy from both being resident at the peak of a load.
+// Bytes of b outside the mapping (or a region read into memory) are left
+// alone.
+func (r *Region) EvictRange(b []byte) error {
+	if r == nil || len(b) == 0 {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.mapped) == 0 {
+		return nil
+	}
+	base := uintptr(unsafe.Pointer(&r.mapped[0]))
+	lo := uintptr(unsafe.Pointer(&b[0]))
+	hi := lo + uintptr(len(b))
+	if lo < base || hi > base+uintptr(len(r.mapped)) {
+		return nil
+	}
+	page := uintptr(os.Getpagesize())
+	lo = (lo - base + page - 1) / page * page
+	hi = (hi - base) / page * page
+	if lo >= hi {
+		return nil
+	}
+	return evict(r.mapped[lo:hi])
 }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -81,5 +84,68 @@ func TestEvictFile(t *testing.T) {
 	var nilRegion *Region
 	if err := nilRegion.Evict(); err != nil {
 		t.Errorf("Evict on nil: %v", err)
+	}
+}
+
+// rssFile returns this process's file-backed resident memory in bytes.
+func rssFile(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "RssFile:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no RssFile in /proc/self/status")
+	return 0
+}
+
+// EvictRange drops the pages inside a part of the mapping from the
+// resident set, keeps the data readable, and ignores bytes outside it.
+func TestEvictRange(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc/self/status")
+	}
+	const size = 32 << 20
+	p := filepath.Join(t.TempDir(), "f")
+	want := make([]byte, size)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(p, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !r.Mapped() {
+		t.Skip("not mapped")
+	}
+	if !bytes.Equal(r.Data, want) { // touches every page
+		t.Fatal("data differs")
+	}
+	before := rssFile(t)
+	// Half the file, from an unaligned start.
+	if err := r.EvictRange(r.Data[1000 : 1000+size/2]); err != nil {
+		t.Fatal(err)
+	}
+	after := rssFile(t)
+	if drop := before - after; !(drop >= size/2-(4<<20)) {
+		t.Errorf("resident file memory fell by %d bytes, want about %d", drop, size/2)
+	}
+	if err := r.EvictRange(make([]byte, 100)); err != nil { // not part of the mapping
+		t.Errorf("EvictRange outside: %v", err)
+	}
+	if !bytes.Equal(r.Data, want) {
+		t.Fatal("data differs after EvictRange")
 	}
 }

@@ -120,6 +120,10 @@ func (f *File) Tensors() ([]*tensor.Tensor, error) {
 // loader calls it after copying the weights it uses.
 func (f *File) Evict() error { return f.region.Evict() }
 
+// EvictRange drops the pages wholly inside b, a part of the file's data,
+// from the resident set (mmap.Region.EvictRange).
+func (f *File) EvictRange(b []byte) error { return f.region.EvictRange(b) }
+
 // Close releases the file's memory. Tensors obtained from it must not be used
 // afterwards. Close is safe to call more than once.
 func (f *File) Close() error {
