@@ -36,10 +36,12 @@ type Config struct {
 	// Base is the training stories per emotion of the settings the other
 	// axes vary around (default 128, or the largest size below it).
 	Base int
-	// The long pool: LongPerTopic stories per (emotion, topic) generated to
-	// the largest of Lengths tokens and read over their first N tokens.
-	LongPerTopic int   // default 3; 0 after Defaults with Lengths empty
-	Lengths      []int // default 40, 80, 120, 160; none: no length axis
+	// The length axis: stories read over their first L tokens for each of
+	// Lengths. When a length exceeds MaxTokens, a long pool of
+	// LongPerTopic stories per (emotion, topic) is generated to the
+	// largest and gives every length; else the main pool does.
+	LongPerTopic int   // default 3 with a long pool
+	Lengths      []int // default 20, 30, 40, 80, 120, 160; empty: no length axis
 	// Opening pools: VariantPerTopic stories per (emotion, topic) for each
 	// opening set besides the default ("mixed" is made from the others).
 	Openings        []string // default first-person, dialogue, period, mixed
@@ -96,9 +98,9 @@ func (c *Config) Defaults() {
 		}
 	}
 	if c.Lengths == nil {
-		c.Lengths = []int{40, 80, 120, 160}
+		c.Lengths = []int{20, 30, 40, 80, 120, 160}
 	}
-	if c.LongPerTopic == 0 && len(c.Lengths) > 0 {
+	if c.LongPerTopic == 0 && c.longest() > c.MaxTokens {
 		c.LongPerTopic = 3
 	}
 	if c.Openings == nil {
@@ -134,7 +136,7 @@ func (c *Config) Check() error {
 		return fmt.Errorf("scaling: --per-topic %d: need at least 2 (one held out)", c.PerTopic)
 	case c.MaxTokens < 1:
 		return fmt.Errorf("scaling: max tokens %d must be positive", c.MaxTokens)
-	case len(c.Lengths) > 0 && c.LongPerTopic < 2:
+	case c.hasLong() && c.LongPerTopic < 2:
 		return fmt.Errorf("scaling: long stories per topic %d: need at least 2", c.LongPerTopic)
 	}
 	for _, n := range append(slices.Clone(c.Sizes), c.Base) {
@@ -190,7 +192,7 @@ func (p pool) file(dir string) string { return filepath.Join(dir, "pools", p.Nam
 // made from the others when evaluating) and neutral.
 func (c *Config) pools() []pool {
 	ps := []pool{{Name: "main", Openings: "because", Kind: stories.Emotional, PerTopic: c.PerTopic, MaxTokens: c.MaxTokens, Seed: c.Seed}}
-	if len(c.Lengths) > 0 {
+	if c.hasLong() {
 		ps = append(ps, pool{Name: "long", Openings: "because", Kind: stories.Emotional, PerTopic: c.LongPerTopic,
 			MaxTokens: c.Lengths[len(c.Lengths)-1], Seed: c.Seed})
 	}
@@ -204,6 +206,10 @@ func (c *Config) pools() []pool {
 	return append(ps, pool{Name: "neutral", Kind: stories.Neutral, PerTopic: c.NeutralPerTopic,
 		MaxTokens: max(c.MaxTokens, c.longest()), Seed: c.Seed})
 }
+
+// hasLong reports whether the study has a long pool: a length beyond the
+// main pool's.
+func (c *Config) hasLong() bool { return c.longest() > c.MaxTokens }
 
 func (c *Config) longest() int {
 	if len(c.Lengths) == 0 {

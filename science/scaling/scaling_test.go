@@ -41,7 +41,7 @@ func embedded(t testing.TB) *model.Model {
 func tiny(dir string) Config {
 	return Config{Dir: dir, Emotions: []string{"happy", "sad", "scared"}, Topics: catalog.ChildTopics()[:2],
 		NeutralTopics: catalog.ChildNeutralTopics()[:3], PerTopic: 5, MaxTokens: 16, Sizes: []int{2, 4}, Base: 4,
-		Lengths: []int{8, 16}, LongPerTopic: 2, Openings: []string{"first-person", "mixed"}, VariantPerTopic: 3,
+		Lengths: []int{8, 16, 24}, LongPerTopic: 2, Openings: []string{"first-person", "mixed"}, VariantPerTopic: 3,
 		Offsets: []int{0, 3}, Fractions: []float64{0, 0.5}, NeutralPerTopic: 2,
 		Probe: func(x [][]float64, labels []int, k int) (func([]float64) []float64, error) {
 			p, err := probe.Fit(x, labels, k, probe.Options{})
@@ -83,7 +83,7 @@ func TestStudy(t *testing.T) {
 			t.Errorf("%s %s: probe %v", r.Axis, r.Label, r.Probe)
 		}
 	}
-	want := map[string]int{"n": 2, "length": 2, "openings": 3, "offset": 2, "denoise": 2, "best": 1}
+	want := map[string]int{"n": 2, "length": 3, "openings": 3, "offset": 2, "denoise": 2, "best": 1}
 	for a, n := range want {
 		if axes[a] != n {
 			t.Errorf("%d rows on axis %s, want %d", axes[a], a, n)
@@ -136,7 +136,7 @@ func TestMatchesExtraction(t *testing.T) {
 	if err := s.read(ctx); err != nil {
 		t.Fatal(err)
 	}
-	st := Setting{Pool: "main", PerEmo: 4, Fraction: 0, windowIdx: 1, Offset: 3} // offset 3
+	st := Setting{Pool: "main", PerEmo: 4, Offset: 3, Length: c.MaxTokens}
 	ts, err := s.selectSet(st)
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +251,7 @@ func TestCheck(t *testing.T) {
 		{func(c *Config) { c.Offsets = []int{3} }, "start with 0"},
 		{func(c *Config) { c.Offsets = []int{0, 16} }, "outside [0, 16)"},
 		{func(c *Config) { c.Fractions = []float64{math.NaN()} }, "outside [0, 1)"},
-		{func(c *Config) { c.Lengths = []int{16, 8} }, "increasing"},
+		{func(c *Config) { c.Lengths = []int{24, 8} }, "increasing"},
 		{func(c *Config) { c.Dir = "" }, "no directory"},
 	} {
 		cfg := tiny(t.TempDir())

@@ -18,15 +18,14 @@ import (
 
 // Setting is one way of making and reading stories.
 type Setting struct {
-	Axis      string  `json:"axis"` // n, length, openings, offset, denoise, best
-	Label     string  `json:"label"`
-	Pool      string  `json:"pool"` // main, long, an opening set, or mixed
-	PerEmo    int     `json:"train_per_emotion"`
-	Offset    int     `json:"offset"`
-	Length    int     `json:"length"` // tokens per story (the window's end)
-	Fraction  float64 `json:"variance_fraction"`
-	Openings  string  `json:"openings"`
-	windowIdx int
+	Axis     string  `json:"axis"` // n, length, openings, offset, denoise, best
+	Label    string  `json:"label"`
+	Pool     string  `json:"pool"` // main, long, an opening set, or mixed
+	PerEmo   int     `json:"train_per_emotion"`
+	Offset   int     `json:"offset"`
+	Length   int     `json:"length"` // tokens per story (the window's end)
+	Fraction float64 `json:"variance_fraction"`
+	Openings string  `json:"openings"`
 }
 
 // Score is a set's classification at one layer.
@@ -205,20 +204,25 @@ func (s *study) read(ctx context.Context) error {
 	s.info = vecpack.ModelInfo{ID: s.m.Name, DModel: s.m.Dim, NLayers: s.m.Layers + 1}
 	rd := &reader{r: pipeline.Runner{M: s.m}, layers: s.layers, d: s.m.Dim, batch: 8}
 	rd.mid = s.midPositions()
-	var offsetWins []window
+	// Windows: the main pool is read from each offset to its end and over
+	// its first L tokens for every length L below its own; the long pool
+	// over its first L tokens for every length; the neutral texts as the
+	// stories they denoise; the hand-written stories from each offset on.
+	var mainWins, longWins []window
 	for _, o := range c.Offsets {
-		offsetWins = append(offsetWins, window{Offset: o})
+		mainWins = append(mainWins, window{Offset: o})
+		s.nwins = append(s.nwins, window{Offset: o, End: c.MaxTokens})
+		s.hwins = append(s.hwins, window{Offset: o})
 	}
-	var longWins []window
 	for _, l := range c.Lengths {
 		longWins = append(longWins, window{End: l})
+		if l < c.MaxTokens {
+			mainWins = append(mainWins, window{End: l})
+		}
+		if l != c.MaxTokens {
+			s.nwins = append(s.nwins, window{End: l})
+		}
 	}
-	// Neutral windows: each offset over the main pool's length, then each length.
-	for _, o := range c.Offsets {
-		s.nwins = append(s.nwins, window{Offset: o, End: c.MaxTokens})
-	}
-	s.nwins = append(s.nwins, longWins...)
-	s.hwins = offsetWins
 	t0 := time.Now()
 	tok0 := rd.tokens
 	for _, p := range c.pools() {
@@ -241,7 +245,7 @@ func (s *study) read(ctx context.Context) error {
 		case "long":
 			s.wins[p.Name] = longWins
 		case "main":
-			s.wins[p.Name] = offsetWins
+			s.wins[p.Name] = mainWins
 		default:
 			s.wins[p.Name] = []window{{}}
 		}
@@ -289,10 +293,16 @@ func (s *study) settings() []Setting {
 		st.Axis, st.Label, st.PerEmo = "n", fmt.Sprintf("%d per emotion", n), n
 		out = append(out, st)
 	}
-	perLong := (c.LongPerTopic - 1) * len(c.Topics)
-	for i, l := range c.Lengths {
+	// Lengths from the long pool when there is one (every length), else
+	// from the main pool (lengths up to its own).
+	for _, l := range c.Lengths {
 		st := base
-		st.Axis, st.Label, st.Pool, st.PerEmo, st.Length, st.windowIdx = "length", fmt.Sprintf("%d tokens", l), "long", perLong, l, i
+		st.Axis, st.Label, st.Length = "length", fmt.Sprintf("%d tokens", l), l
+		if c.hasLong() {
+			st.Pool, st.PerEmo = "long", (c.LongPerTopic-1)*len(c.Topics)
+		} else if l > c.MaxTokens {
+			continue
+		}
 		out = append(out, st)
 	}
 	perVar := (c.VariantPerTopic - 1) * len(c.Topics)
@@ -306,9 +316,9 @@ func (s *study) settings() []Setting {
 			out = append(out, st)
 		}
 	}
-	for i, o := range c.Offsets {
+	for _, o := range c.Offsets {
 		st := base
-		st.Axis, st.Label, st.Offset, st.windowIdx = "offset", fmt.Sprintf("offset %d", o), o, i
+		st.Axis, st.Label, st.Offset = "offset", fmt.Sprintf("offset %d", o), o
 		out = append(out, st)
 	}
 	for _, f := range c.Fractions {
@@ -343,7 +353,7 @@ func (s *study) combine(rows []Row) (Setting, bool) {
 		return Setting{}, false
 	}
 	st := n.Setting
-	st.Axis, st.Offset, st.windowIdx, st.Fraction = "best", o.Offset, o.windowIdx, d.Fraction
+	st.Axis, st.Offset, st.Fraction = "best", o.Offset, d.Fraction
 	st.Label = fmt.Sprintf("%d per emotion, offset %d, %.0f%% denoised", st.PerEmo, st.Offset, 100*st.Fraction)
 	return st, true
 }
@@ -370,60 +380,42 @@ type trainSet struct {
 func (s *study) selectSet(st Setting) (*trainSet, error) {
 	c := s.c
 	perTopic := st.PerEmo / len(c.Topics)
-	ts := &trainSet{win: st.windowIdx}
-	pick := func(pool string, keep func(f feature) bool) {
-		for _, f := range s.feats[pool] {
-			if f.Means[ts.win] == nil {
-				continue
-			}
-			switch {
-			case f.Index == 0:
-				ts.held = append(ts.held, f)
-			case keep(f):
-				ts.train = append(ts.train, f)
-			}
-		}
+	pw := window{Offset: st.Offset, End: st.Length}
+	if st.Pool != "long" && st.Length == c.MaxTokens {
+		pw.End = 0 // the whole story
 	}
-	switch st.Pool {
-	case "mixed":
-		// Index 1 and 2 of every (emotion, topic) from the pools in turn.
-		var parts []string
+	ts := &trainSet{nwin: slices.Index(s.nwins, window{Offset: st.Offset, End: st.Length}), hwin: slices.Index(s.hwins, window{Offset: st.Offset})}
+	if ts.nwin < 0 || ts.hwin < 0 {
+		return nil, fmt.Errorf("no neutral or hand-written window for offset %d, length %d", st.Offset, st.Length)
+	}
+	parts := []string{st.Pool}
+	if st.Pool == "mixed" {
+		// Story i of topic t from pool (t + i) mod len(parts).
+		parts = []string{"main"}
 		for _, o := range c.Openings {
 			if o != "mixed" {
 				parts = append(parts, o)
 			}
 		}
-		parts = append([]string{"main"}, parts...)
-		ts.win = 0
-		for k, pname := range parts {
-			for _, f := range s.feats[pname] {
-				if f.Means[0] == nil {
-					continue
-				}
-				if f.Index == 0 {
-					ts.held = append(ts.held, f)
-					continue
-				}
-				// Story f.Index of topic t comes from pool (t + f.Index) mod len(parts).
-				if f.Index <= perTopic && f.Topic%len(parts) == (k+len(parts)-f.Index%len(parts))%len(parts) {
-					ts.train = append(ts.train, f)
-				}
+	}
+	for k, pname := range parts {
+		fs, ok := s.feats[pname]
+		if !ok {
+			return nil, fmt.Errorf("no pool %q", pname)
+		}
+		if ts.win = slices.Index(s.wins[pname], pw); ts.win < 0 {
+			return nil, fmt.Errorf("pool %s has no window %s", pname, pw)
+		}
+		for _, f := range fs {
+			switch {
+			case f.Means[ts.win] == nil:
+			case f.Index == 0:
+				ts.held = append(ts.held, f)
+			case f.Index > perTopic:
+			case len(parts) == 1 || f.Topic%len(parts) == (k+len(parts)-f.Index%len(parts))%len(parts):
+				ts.train = append(ts.train, f)
 			}
 		}
-	case "long":
-		pick(st.Pool, func(f feature) bool { return f.Index <= perTopic })
-		ts.nwin = len(c.Offsets) + st.windowIdx
-	default:
-		if _, ok := s.feats[st.Pool]; !ok {
-			return nil, fmt.Errorf("no pool %q", st.Pool)
-		}
-		pick(st.Pool, func(f feature) bool { return f.Index <= perTopic })
-		if st.Pool == "main" {
-			ts.nwin, ts.hwin = st.windowIdx, st.windowIdx
-		}
-	}
-	if st.Pool != "main" {
-		ts.hwin = 0
 	}
 	return ts, nil
 }
@@ -535,8 +527,8 @@ func (s *study) estimate(st Setting, ts *trainSet) float64 {
 		pool = "main"
 	}
 	key := fmt.Sprintf("%s/%d", pool, ts.win)
-	if st.Pool == "main" {
-		key = pool + "/0"
+	if st.Pool != "long" && st.Length == s.c.MaxTokens {
+		key = pool + "/0" // generated tokens do not depend on the offset
 	}
 	return stories * (s.genTok[key]/gr + s.readTok[key]/rr)
 }
