@@ -86,6 +86,41 @@ func (r *Result) figures() template.HTML {
 			Series: []report.Series{{Name: "top-1, own stories", Y: own}, {Name: "top-1, hand-written", Y: hand}, {Name: "top-5, own stories", Y: own5}}}.SVG())
 	}
 	axis("n", "Stories per emotion", "training stories per emotion", func(w Row) float64 { return float64(w.PerEmo) }, true)
+	// Sizes at each length read from the main pool.
+	byLen := map[int][2][]float64{}
+	var lens []int
+	for _, row := range r.Rows {
+		if row.Axis != "n×length" && !(row.Axis == "n" && row.Length > 0) {
+			continue
+		}
+		v, ok := byLen[row.Length]
+		if !ok {
+			lens = append(lens, row.Length)
+		}
+		v[0], v[1] = append(v[0], row.Top1), append(v[1], row.HandTop1)
+		byLen[row.Length] = v
+	}
+	if len(lens) > 1 {
+		slices.Sort(lens)
+		var xs []float64
+		var ticks []string
+		for _, row := range r.Rows {
+			if row.Axis == "n" {
+				xs = append(xs, float64(row.PerEmo))
+				ticks = append(ticks, fmt.Sprint(row.PerEmo))
+			}
+		}
+		var ser []report.Series
+		for _, l := range lens {
+			if v := byLen[l]; len(v[0]) == len(xs) {
+				ser = append(ser, report.Series{Name: fmt.Sprintf("own, %d tokens", l), Y: v[0]}, report.Series{Name: fmt.Sprintf("hand, %d tokens", l), Y: v[1]})
+			}
+		}
+		if len(ser) > 0 {
+			figs = append(figs, report.LineChart{Title: "Stories per emotion at each length (top-1)", XLabel: "training stories per emotion", YLabel: "top-1",
+				X: xs, XTicks: ticks, LogX: true, Series: ser}.SVG())
+		}
+	}
 	axis("length", "Continuation length", "tokens per story", func(w Row) float64 { return float64(w.Length) }, false)
 	axis("offset", "Token offset", "first averaged token", func(w Row) float64 { return float64(w.Offset) }, false)
 	axis("denoise", "Neutral variance removed", "share of neutral variance", func(w Row) float64 { return w.Fraction }, false)

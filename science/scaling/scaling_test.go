@@ -83,7 +83,7 @@ func TestStudy(t *testing.T) {
 			t.Errorf("%s %s: probe %v", r.Axis, r.Label, r.Probe)
 		}
 	}
-	want := map[string]int{"n": 2, "length": 3, "openings": 3, "offset": 2, "denoise": 2, "best": 1}
+	want := map[string]int{"n": 2, "n×length": 2, "length": 3, "openings": 3, "offset": 2, "denoise": 2, "best": 1}
 	for a, n := range want {
 		if axes[a] != n {
 			t.Errorf("%d rows on axis %s, want %d", axes[a], a, n)

@@ -293,6 +293,17 @@ func (s *study) settings() []Setting {
 		st.Axis, st.Label, st.PerEmo = "n", fmt.Sprintf("%d per emotion", n), n
 		out = append(out, st)
 	}
+	// Sizes × the lengths below the main pool's own, from the main pool.
+	for _, n := range c.Sizes {
+		for _, l := range c.Lengths {
+			if l >= c.MaxTokens {
+				continue
+			}
+			st := base
+			st.Axis, st.Label, st.PerEmo, st.Length = "n×length", fmt.Sprintf("%d per emotion, %d tokens", n, l), n, l
+			out = append(out, st)
+		}
+	}
 	// Lengths from the long pool when there is one (every length), else
 	// from the main pool (lengths up to its own).
 	for _, l := range c.Lengths {
@@ -333,28 +344,40 @@ func (s *study) settings() []Setting {
 	return out
 }
 
-// combine takes each axis's best value (by the mean of the model-written and
-// hand-written top-1 at the setting's best layer) into one setting that the
-// pools can make: the main pool's largest size, offset and fraction (the
-// length and opening axes change the pool, so their winners are reported,
-// not combined, unless they are the main pool's own).
+// combine takes the best size and length (the n and n×length axes) with
+// the best fraction and, for whole stories, the best offset, into one
+// setting of the main pool. The ranking is quality's.
 func (s *study) combine(rows []Row) (Setting, bool) {
-	best := map[string]Row{}
-	for _, r := range rows {
-		b, ok := best[r.Axis]
-		if !ok || quality(r) > quality(b) {
-			best[r.Axis] = r
+	var sz, off, den *Row
+	for i := range rows {
+		r := &rows[i]
+		switch r.Axis {
+		case "n", "n×length":
+			if sz == nil || quality(*r) > quality(*sz) {
+				sz = r
+			}
+		case "offset":
+			if off == nil || quality(*r) > quality(*off) {
+				off = r
+			}
+		case "denoise":
+			if den == nil || quality(*r) > quality(*den) {
+				den = r
+			}
 		}
 	}
-	n, ok1 := best["n"]
-	o, ok2 := best["offset"]
-	d, ok3 := best["denoise"]
-	if !ok1 || !ok2 || !ok3 {
+	if sz == nil {
 		return Setting{}, false
 	}
-	st := n.Setting
-	st.Axis, st.Offset, st.Fraction = "best", o.Offset, d.Fraction
-	st.Label = fmt.Sprintf("%d per emotion, offset %d, %.0f%% denoised", st.PerEmo, st.Offset, 100*st.Fraction)
+	st := sz.Setting
+	st.Axis = "best"
+	if off != nil && st.Length == s.c.MaxTokens {
+		st.Offset = off.Offset
+	}
+	if den != nil {
+		st.Fraction = den.Fraction
+	}
+	st.Label = fmt.Sprintf("%d per emotion, %d tokens, offset %d, %.0f%% denoised", st.PerEmo, st.Length, st.Offset, 100*st.Fraction)
 	return st, true
 }
 
@@ -535,6 +558,6 @@ func (s *study) estimate(st Setting, ts *trainSet) float64 {
 
 // sortRows orders rows by axis then as made (for tables).
 func sortRows(rows []Row) {
-	order := map[string]int{"n": 0, "length": 1, "openings": 2, "offset": 3, "denoise": 4, "best": 5}
+	order := map[string]int{"n": 0, "n×length": 1, "length": 2, "openings": 3, "offset": 4, "denoise": 5, "best": 6}
 	sort.SliceStable(rows, func(i, j int) bool { return order[rows[i].Axis] < order[rows[j].Axis] })
 }
