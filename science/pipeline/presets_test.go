@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -90,5 +92,47 @@ func TestEstimate(t *testing.T) {
 	c.Generator = gen
 	if _, err := Estimate(context.Background(), m, c); err == nil {
 		t.Error("an estimate for stories from an endpoint")
+	}
+}
+
+// A run directory's stories keep their settings: a second run with another
+// length or opening set is refused, naming the field, and so is an older
+// directory without a settings file whose stories are longer than the run
+// allows.
+func TestStorySettingsRefused(t *testing.T) {
+	m := embedded(t)
+	c := tiny(t.TempDir())
+	c.PerTopic, c.MaxTokens = 1, 24
+	ctx := context.Background()
+	if _, _, err := Stories(ctx, m, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Stories(ctx, m, c); err != nil {
+		t.Fatalf("the same settings again: %v", err)
+	}
+	for _, edit := range []struct {
+		f    func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.MaxTokens = 16 }, "max tokens 16 against 24"},
+		{func(c *Config) { c.Openings = "dialogue" }, `openings "dialogue" against "because"`},
+		{func(c *Config) { c.Seed = 9 }, "seed 9 against 5"},
+	} {
+		d := c
+		edit.f(&d)
+		if _, _, err := Stories(ctx, m, d); err == nil || !strings.Contains(err.Error(), edit.want) {
+			t.Errorf("err = %v, want one naming %q", err, edit.want)
+		}
+	}
+	if err := os.Remove(filepath.Join(c.Dir, SettingsFile)); err != nil {
+		t.Fatal(err)
+	}
+	d := c
+	d.MaxTokens = 8
+	if _, _, err := Stories(ctx, m, d); err == nil || !strings.Contains(err.Error(), "larger --max-tokens") {
+		t.Errorf("an older directory of longer stories: err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir, SettingsFile)); err == nil {
+		t.Error("the refused run wrote its settings")
 	}
 }

@@ -286,6 +286,14 @@ func Stories(ctx context.Context, m *model.Model, cfg Config) (emo, neu stories.
 	case IsChat(m):
 		style = stories.StyleChat
 	}
+	if _, err := cfg.storiesConfig(stories.Spec{Kind: stories.Emotional}, style, render); err != nil {
+		return emo, neu, err
+	}
+	if cfg.Shard.Count <= 1 {
+		if err := checkSettings(cfg.Dir, cfg.storySettings(style), m); err != nil {
+			return emo, neu, err
+		}
+	}
 	gen := func(file string, spec stories.Spec, stage string) (stories.Summary, error) {
 		st, err := stories.OpenStore(filepath.Join(cfg.Dir, file))
 		if err != nil {
