@@ -47,6 +47,10 @@ type chatRecipe struct {
 	Threads         int     `json:"threads"` // the result is the same bytes for a given count
 }
 
+// recipeStoryTokens is the length of the base model's stories the recipe's
+// dialogues are made from.
+const recipeStoryTokens = 40
+
 // defaultChatRecipe fits in about 15 minutes on 2 cores.
 var defaultChatRecipe = chatRecipe{Seed: 1, PerTopic: 4, Epochs: 3, Batch: 8, SeqLen: 256, LR: 5e-4, MinLR: 5e-5, Warmup: 20, Threads: 2}
 
@@ -97,7 +101,9 @@ func buildChatModel(ctx context.Context, dir string, r chatRecipe, log io.Writer
 	storyDir := filepath.Join(work, "stories")
 	var bar *progressbar.ProgressBar
 	barStage := ""
-	cfg := pipeline.Config{Dir: storyDir, Seed: r.Seed, PerTopic: r.PerTopic, Emotions: r.Emotions, Topics: r.Topics,
+	// The stories are 40 tokens whatever the pipeline's default (the length
+	// the recipe was made and measured with; a change makes another model).
+	cfg := pipeline.Config{Dir: storyDir, Seed: r.Seed, PerTopic: r.PerTopic, MaxTokens: recipeStoryTokens, Emotions: r.Emotions, Topics: r.Topics,
 		Progress: func(stage string, done, total int) {
 			if stage != barStage { // a bar per stage (stories, then neutral texts)
 				if bar != nil {

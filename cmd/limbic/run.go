@@ -54,7 +54,7 @@ func (p *pipelineFlags) add(c *cobra.Command) {
 	f.StringVar(&p.emotions, "emotions", "", "emotions: core (the 16 only), paper (all 171), a comma list, or a file, one per line (default: the 16 core emotions and the case-study ones desperate, afraid and loving)")
 	f.BoolVar(&p.custom, "custom-emotions", false, "allow emotions outside the paper's 171")
 	f.StringVar(&p.topics, "topics", "", "topics: child, paper, or a file (default: child for base models, paper for chat models)")
-	f.IntVar(&p.perTopic, "per-topic", 0, "stories per emotion and topic (default 4 for base models, 1 for chat models)")
+	f.IntVar(&p.perTopic, "per-topic", 0, "stories per emotion and topic (default: the preset's for base models, 5 by default; 1 for chat models)")
 	f.IntVar(&p.neutralPerTopic, "neutral-per-topic", 2, "neutral texts per neutral topic")
 	f.IntVar(&p.maxTokens, "max-tokens", 0, "tokens per story (default 40 for base models, 400 for chat models)")
 	f.IntVar(&p.batch, "batch", 32, "stories generated together")

@@ -45,7 +45,7 @@ type Config struct {
 	Emotions        []string // default: the 16 core emotions and the case-study ones (catalog.DefaultNames)
 	Topics          []string // default: children's topics (base), the paper's 100 (chat)
 	NeutralTopics   []string // default: children's neutral topics (base), the paper's topics (chat)
-	PerTopic        int      // stories per (emotion, topic); default 4 (base), 1 (chat)
+	PerTopic        int      // stories per (emotion, topic); default: the preset's (base), 1 (chat)
 	NeutralPerTopic int      // default 2
 	MaxTokens       int      // tokens per story; default 40 (base), 400 (chat)
 	Batch           int      // stories decoded together (default 32)
