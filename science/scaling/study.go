@@ -344,26 +344,35 @@ func (s *study) settings() []Setting {
 	return out
 }
 
-// combine takes the best size and length (the n and n×length axes) with
-// the best fraction and, for whole stories, the best offset, into one
-// setting of the main pool. The ranking is quality's.
+// combine picks the best setting of the main pool. Settings that read the
+// same model-written held-out set (sizes at one length, denoising) are
+// ranked by quality, the mean of both sets' top-1; settings that change
+// that set (the length, the offset) by the hand-written set alone, the one
+// test that stays the same, ties going to the higher model-written top-1.
 func (s *study) combine(rows []Row) (Setting, bool) {
-	var sz, off, den *Row
+	bestAt := map[int]*Row{} // per length: the best size
+	var off, den *Row
 	for i := range rows {
 		r := &rows[i]
 		switch r.Axis {
 		case "n", "n×length":
-			if sz == nil || quality(*r) > quality(*sz) {
-				sz = r
+			if b := bestAt[r.Length]; b == nil || quality(*r) > quality(*b) {
+				bestAt[r.Length] = r
 			}
 		case "offset":
-			if off == nil || quality(*r) > quality(*off) {
+			if off == nil || byHand(*r, *off) {
 				off = r
 			}
 		case "denoise":
 			if den == nil || quality(*r) > quality(*den) {
 				den = r
 			}
+		}
+	}
+	var sz *Row
+	for _, r := range bestAt {
+		if sz == nil || byHand(*r, *sz) || !byHand(*sz, *r) && r.Length > sz.Length {
+			sz = r
 		}
 	}
 	if sz == nil {
@@ -381,13 +390,23 @@ func (s *study) combine(rows []Row) (Setting, bool) {
 	return st, true
 }
 
-// quality is what the study ranks settings by: the mean of the two held-out
-// sets' top-1 (the model-written one alone without hand-written stories).
+// quality ranks settings that share the model-written held-out set: the
+// mean of the two sets' top-1 (the model-written one alone without
+// hand-written stories).
 func quality(r Row) float64 {
 	if r.Hand == 0 {
 		return r.Top1
 	}
 	return (r.Top1 + r.HandTop1) / 2
+}
+
+// byHand reports whether a ranks above b on the hand-written set (then the
+// model-written one); without hand-written stories, on the model-written.
+func byHand(a, b Row) bool {
+	if a.Hand > 0 && a.HandTop1 != b.HandTop1 {
+		return a.HandTop1 > b.HandTop1
+	}
+	return a.Top1 > b.Top1
 }
 
 // trainSet is a setting's training and held-out stories.
