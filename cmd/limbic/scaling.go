@@ -62,7 +62,7 @@ scaling-171/ with --emotions paper). The same seed gives the same numbers.`,
 			switch strings.ToLower(emotions) {
 			case "", "core":
 				c.Emotions = catalog.CoreNames()
-			case "default":
+			case "run", "default":
 				c.Emotions = catalog.DefaultNames()
 			case "paper", "all":
 				c.Emotions = catalog.Emotions()
@@ -152,7 +152,7 @@ scaling-171/ with --emotions paper). The same seed gives the same numbers.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", "", "study directory (default: the model's run directory's scaling/)")
-	f.StringVar(&emotions, "emotions", "core", "emotions: core, default (core and case-study), paper (all 171), or a comma list")
+	f.StringVar(&emotions, "emotions", "core", "emotions: core (the 16), run (the 16 and the case-study ones, as limbic run), paper (all 171), or a comma list")
 	f.IntVar(&perTopic, "per-topic", 17, "main pool: stories per emotion and topic (one held out)")
 	f.StringVar(&sizes, "sizes", "", "training stories per emotion to evaluate, a comma list of multiples of the topic count (default: doubling from one per topic)")
 	f.StringVar(&lengths, "lengths", "", "continuation lengths for the length axis, or none (default 40,80,120,160)")
