@@ -1,6 +1,6 @@
 // Package scaling is the data-scaling study of `limbic experiment scaling`:
 // how the quality of the emotion vectors of a base model depends on how the
-// stories are made and read, measured on two held-out sets — the model's own
+// stories are made and read, scored on two held-out sets — the model's own
 // stories (one story per emotion and topic kept out of every training set)
 // and stories the model did not write (catalog.Handwritten).
 //
