@@ -67,6 +67,14 @@ func (p *pipelineFlags) add(c *cobra.Command) {
 	f.StringVar(&p.preset, "preset", "", "base models: "+presetHelp()+"; flags given explicitly win")
 }
 
+// aboutMinutes writes a duration estimate in whole minutes.
+func aboutMinutes(d time.Duration) string {
+	if d < time.Minute {
+		return "under a minute"
+	}
+	return fmt.Sprintf("%.0f min", d.Minutes())
+}
+
 // presetHelp describes the presets for --preset's usage.
 func presetHelp() string {
 	var parts []string
@@ -251,7 +259,7 @@ runs all 171.`,
 					return fmt.Errorf("--preset %s: estimating the time: %w", p.preset, err)
 				}
 				fmt.Fprintf(os.Stderr, "limbic run: preset %s: %d stories of %d tokens; stories and extraction will take about %s at this machine's pace (measured now), experiments after that; stories already written are kept\n",
-					p.preset, len(cfg.Emotions)*len(cfg.Topics)*cfg.PerTopic, cfg.MaxTokens, est.Round(time.Minute))
+					p.preset, len(cfg.Emotions)*len(cfg.Topics)*cfg.PerTopic, cfg.MaxTokens, aboutMinutes(est))
 			}
 			res, err := pipeline.Run(cmd.Context(), m, cfg)
 			if err != nil {
