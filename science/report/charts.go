@@ -41,10 +41,22 @@ type Mark struct {
 // SVG draws the chart: axes with titles and ticks, each series as a line
 // with dots and, when set, its band. Non-finite values are left out.
 func (c LineChart) SVG() template.HTML {
-	const W, H, ml, mr, mt, mb = 350.0, 230.0, 52.0, 30.0, 26.0, 44.0
+	const H, ml, mr, mt, mb = 230.0, 52.0, 30.0, 26.0, 44.0
+	// A legend beside the plot when several series have names.
+	named := 0
+	for _, se := range c.Series {
+		if se.Name != "" {
+			named++
+		}
+	}
+	legendW := 0.0
+	if named > 1 {
+		legendW = 140
+	}
+	W := 350.0 + legendW
 	s := newSVG(W, H)
 	s.b.WriteString(`<g class="figure-line">`)
-	pw, ph := W-ml-mr, H-mt-mb
+	pw, ph := W-legendW-ml-mr, H-mt-mb
 	s.text(ml+pw/2, 15, c.Title, "middle", 11.5, "#222", 0)
 	xv := func(v float64) float64 {
 		if c.LogX {
@@ -150,6 +162,12 @@ func (c LineChart) SVG() template.HTML {
 		s.polyline(xs, ys, col, 1.8, false)
 		for i := range xs {
 			s.circle(xs[i], ys[i], 2.2, col, tips[i])
+		}
+		if legendW > 0 && se.Name != "" {
+			ly := mt + 8 + float64(k)*14
+			lx := W - legendW + 4
+			s.line(lx, ly-3.5, lx+16, ly-3.5, col, 1.8, false)
+			s.text(lx+20, ly, se.Name, "start", 9.5, "#333", 0)
 		}
 	}
 	s.b.WriteString(`</g>`)

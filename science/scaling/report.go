@@ -5,7 +5,6 @@ import (
 	"html/template"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/limbic-dev/limbic/science/report"
 )
@@ -68,7 +67,7 @@ func (row *Row) at(layer int, s []Score) float64 {
 
 func (r *Result) figures() template.HTML {
 	var figs []template.HTML
-	axis := func(name, title, xlabel string, x func(Row) float64, logX bool) {
+	axis := func(name, title, xlabel string, x func(Row) float64, tick func(Row) string, logX bool) {
 		var xs, own, hand, own5 []float64
 		var ticks []string
 		for _, row := range r.Rows {
@@ -76,7 +75,7 @@ func (r *Result) figures() template.HTML {
 				continue
 			}
 			xs = append(xs, x(row))
-			ticks = append(ticks, strings.TrimSuffix(strings.TrimSuffix(row.Label, " per emotion"), " tokens"))
+			ticks = append(ticks, tick(row))
 			own, hand, own5 = append(own, row.Top1), append(hand, row.HandTop1), append(own5, row.Top5)
 		}
 		if len(xs) < 2 {
@@ -85,7 +84,8 @@ func (r *Result) figures() template.HTML {
 		figs = append(figs, report.LineChart{Title: title, XLabel: xlabel, YLabel: "held-out accuracy", X: xs, XTicks: ticks, LogX: logX,
 			Series: []report.Series{{Name: "top-1, own stories", Y: own}, {Name: "top-1, hand-written", Y: hand}, {Name: "top-5, own stories", Y: own5}}}.SVG())
 	}
-	axis("n", "Stories per emotion", "training stories per emotion", func(w Row) float64 { return float64(w.PerEmo) }, true)
+	axis("n", "Stories per emotion", "training stories per emotion", func(w Row) float64 { return float64(w.PerEmo) },
+		func(w Row) string { return fmt.Sprint(w.PerEmo) }, true)
 	// Sizes at each length read from the main pool.
 	byLen := map[int][2][]float64{}
 	var lens []int
@@ -121,9 +121,17 @@ func (r *Result) figures() template.HTML {
 				X: xs, XTicks: ticks, LogX: true, Series: ser}.SVG())
 		}
 	}
-	axis("length", "Continuation length", "tokens per story", func(w Row) float64 { return float64(w.Length) }, false)
-	axis("offset", "Token offset", "first averaged token", func(w Row) float64 { return float64(w.Offset) }, false)
-	axis("denoise", "Neutral variance removed", "share of neutral variance", func(w Row) float64 { return w.Fraction }, false)
+	axis("length", "Continuation length", "tokens per story", func(w Row) float64 { return float64(w.Length) },
+		func(w Row) string { return fmt.Sprint(w.Length) }, false)
+	axis("offset", "Token offset", "first averaged token", func(w Row) float64 { return float64(w.Offset) },
+		func(w Row) string { return fmt.Sprint(w.Offset) }, false)
+	axis("denoise", "Neutral variance removed", "share of neutral variance", func(w Row) float64 { return w.Fraction },
+		func(w Row) string {
+			if w.Fraction == 0 {
+				return "off"
+			}
+			return fmt.Sprintf("%.0f%%", 100*w.Fraction)
+		}, false)
 	var groups []string
 	var own, hand []float64
 	for _, row := range r.Rows {
