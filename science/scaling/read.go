@@ -57,8 +57,12 @@ func (rd *reader) nLayers() int { return len(rd.layers) + 1 }
 
 // read runs texts through the model in batches and visits each one's rows
 // at every read layer and the mid pseudo-layer.
-func (rd *reader) read(ctx context.Context, texts []text, wins []window, visit func(i int, rows [][]float32, textStart int) error, progress func(done int)) error {
+func (rd *reader) read(ctx context.Context, texts []text, visit func(i int, rows [][]float32, textStart int) error, progress func(done int)) error {
 	d := rd.d
+	pos := map[int]int{}
+	for i, l := range rd.layers {
+		pos[l] = i
+	}
 	for lo := 0; lo < len(texts); lo += rd.batch {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -72,10 +76,6 @@ func (rd *reader) read(ctx context.Context, texts []text, wins []window, visit f
 		starts := make([]int, len(chunk))
 		for i := range rows {
 			rows[i] = make([][]float32, rd.nLayers())
-		}
-		pos := map[int]int{}
-		for i, l := range rd.layers {
-			pos[l] = i
 		}
 		err := rd.r.Residuals(ctx, ts, rd.layers, func(i, layer int, r []float32, textStart int) error {
 			rows[i][pos[layer]] = append([]float32(nil), r...)
@@ -125,7 +125,7 @@ func span(w window, T, textStart int) (a, b int, ok bool) {
 func (rd *reader) means(ctx context.Context, texts []text, wins []window, progress func(done int)) ([]feature, error) {
 	out := make([]feature, len(texts))
 	d := rd.d
-	err := rd.read(ctx, texts, wins, func(i int, rows [][]float32, textStart int) error {
+	err := rd.read(ctx, texts, func(i int, rows [][]float32, textStart int) error {
 		f := feature{Emotion: texts[i].Emotion, Index: texts[i].Index, Topic: texts[i].Topic, ID: texts[i].ID, Means: make([][][]float32, len(wins))}
 		T := len(rows[0]) / d
 		for w, win := range wins {
@@ -157,7 +157,7 @@ func (rd *reader) moments(ctx context.Context, texts []text, wins []window, prog
 		}
 	}
 	d := rd.d
-	err := rd.read(ctx, texts, wins, func(i int, rows [][]float32, textStart int) error {
+	err := rd.read(ctx, texts, func(i int, rows [][]float32, textStart int) error {
 		T := len(rows[0]) / d
 		for w, win := range wins {
 			a, b, ok := span(win, T, textStart)

@@ -250,16 +250,23 @@ func (s *study) read(ctx context.Context) error {
 			s.wins[p.Name] = []window{{}}
 		}
 		// Mean generated and read tokens per story, for the time estimates.
-		tok, _ := s.m.Tokenizer()
+		tok, err := s.m.Tokenizer()
+		if err != nil {
+			return err
+		}
+		textLen, prefixLen := make([]int, len(texts)), make([]int, len(texts))
+		for i, t := range texts {
+			textLen[i], prefixLen[i] = len(tok.Encode(t.Text.Text, false)), len(tok.Encode(t.Prefix, tok.DefaultAddBOS()))
+		}
 		for w, win := range s.wins[p.Name] {
 			var gen, read float64
-			for _, t := range texts {
-				n := len(tok.Encode(t.Text.Text, false))
+			for i := range texts {
+				n := textLen[i]
 				if win.End > 0 {
 					n = min(n, win.End)
 				}
 				gen += float64(n)
-				read += float64(n + len(tok.Encode(t.Prefix, tok.DefaultAddBOS())))
+				read += float64(n + prefixLen[i])
 			}
 			key := fmt.Sprintf("%s/%d", p.Name, w)
 			s.genTok[key], s.readTok[key] = gen/float64(len(texts)), read/float64(len(texts))
