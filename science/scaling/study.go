@@ -487,11 +487,12 @@ func (s *study) evaluate(st Setting) (*Row, error) {
 	at := res.All
 	row.BestLayer, row.Top1, row.Top5, row.PC1Share = res.BestLayer, at.Top1, at.Top5, at.PC1Explained
 	row.PC1Rho, row.PC1Sign, row.ARI = at.PC1ValenceSpearman, at.PC1SignAgreement, at.ARI
-	full, err := validate.Run(pack, held, validate.Options{Layers: s.labels, Restarts: 1})
+	// The mid pseudo-layer apart, so that it is never the best layer.
+	mid, err := validate.Run(pack, held, validate.Options{Layers: s.labels[len(s.layers):], Restarts: 1})
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range full.Layers {
+	for _, l := range append(res.Layers, mid.Layers...) {
 		row.PerLayer = append(row.PerLayer, Score{Layer: l.Layer, Top1: l.All.Top1, Top5: l.All.Top5})
 	}
 	if hand := s.handSet(ts.hwin); hand != nil {
