@@ -100,13 +100,9 @@ func Estimate(ctx context.Context, m *model.Model, cfg Config) (time.Duration, e
 	reqs := make([]stories.Request, n)
 	var prefixTokens int
 	for i, t := range tasks[:n] {
-		var p string
-		if style == stories.StyleRequest {
-			if p, err = render(stories.ChatRequest(t.Emotion, t.Topic, t.Seed)); err != nil {
-				return 0, err
-			}
-		} else {
-			p = stories.BaseOpening(sc.Openings, t.Emotion, t.Topic, t.Seed)
+		p, err := sc.Prefix(t)
+		if err != nil {
+			return 0, err
 		}
 		reqs[i] = stories.Request{Prompt: p, MaxTokens: probe, Temperature: 1, Seed: t.Seed}
 		prefixTokens += len(tok.Encode(p, tok.DefaultAddBOS()))

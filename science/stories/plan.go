@@ -217,6 +217,28 @@ func Generate(ctx context.Context, cfg Config, gen Generator, store *Store, prog
 	return sum, nil
 }
 
+// Prefix returns the text a StyleBase or StyleRequest story of task t
+// continues: a base opening, or the rendered story request.
+func (cfg Config) Prefix(t Task) (string, error) {
+	switch {
+	case cfg.Style == StyleBase && cfg.Kind == Emotional:
+		return BaseOpening(cfg.Openings, t.Emotion, t.Topic, t.Seed), nil
+	case cfg.Style == StyleBase:
+		return BaseNeutralOpening(cfg.Openings, t.Topic, t.Seed), nil
+	case cfg.Style == StyleRequest:
+		emotion := t.Emotion
+		if cfg.Kind == Neutral {
+			emotion = ""
+		}
+		p, err := cfg.Render(ChatRequest(emotion, t.Topic, t.Seed))
+		if err != nil {
+			return "", fmt.Errorf("stories: rendering the story request: %w", err)
+		}
+		return p, nil
+	}
+	return "", fmt.Errorf("stories: %s stories have no single prefix", cfg.Style)
+}
+
 func makeGroups(cfg Config, todo []Task) ([]group, error) {
 	var groups []group
 	for i := 0; i < len(todo); {
@@ -230,20 +252,10 @@ func makeGroups(cfg Config, todo []Task) ([]group, error) {
 		g := group{tasks: ts, req: Request{Seed: ts[0].Seed, MaxTokens: cfg.MaxTokens,
 			Temperature: cfg.Temperature, TopP: cfg.TopP}}
 		switch {
-		case cfg.Style == StyleBase && cfg.Kind == Emotional:
-			g.prefix = BaseOpening(cfg.Openings, ts[0].Emotion, ts[0].Topic, ts[0].Seed)
-			g.req.Prompt = g.prefix
-		case cfg.Style == StyleBase:
-			g.prefix = BaseNeutralOpening(cfg.Openings, ts[0].Topic, ts[0].Seed)
-			g.req.Prompt = g.prefix
-		case cfg.Style == StyleRequest:
-			emotion := ts[0].Emotion
-			if cfg.Kind == Neutral {
-				emotion = ""
-			}
-			p, err := cfg.Render(ChatRequest(emotion, ts[0].Topic, ts[0].Seed))
+		case cfg.Style == StyleBase || cfg.Style == StyleRequest:
+			p, err := cfg.Prefix(ts[0])
 			if err != nil {
-				return nil, fmt.Errorf("stories: rendering the story request: %w", err)
+				return nil, err
 			}
 			g.prefix, g.req.Prompt = p, p
 		case cfg.Kind == Emotional:
