@@ -30,10 +30,10 @@ func simdPaths() []*kpath {
 			gemvRowsMF16:  []func(int, *float32, int, *uint16, int, *float32, int, int){nil, nil, gemvRowsF16Avx512M2, gemvRowsF16Avx512M3, gemvRowsF16Avx512M4, gemvRowsF16Avx512M5, gemvRowsF16Avx512M6},
 			dot:           dotAvx512, axpy: axpyAvx512, add: addAvx512, scale: scaleAvx512, max: maxAvx512,
 			mulScale: mulScaleAvx512, expSum: expSumAvx512, gateMul: gateMulAvx512, scores: scoresAvx512,
-			prefetch: prefetchT1, qdotRow: qdotRowAvx2, qdotQ8_0: qdotQ8_0Avx2, qdotQ4_K: qdotQ4_KAvx2, qdotQ6_K: qdotQ6_KAvx2, qdotQ2_K: qdotQ2_KAvx2, qdotQ3_K: qdotQ3_KAvx2, qdotQ5_K: qdotQ5_KAvx2, qdotIQ4_XS: qdotIQ4_XSAvx2, qdotQ4_0: qdotQ4_0Avx2, qdotQ5_0: qdotQ5_0Avx2, qdotQ4_1: qdotQ4_1Avx2, qdotQ5_1: qdotQ5_1Avx2, qdotIQ4_NL: qdotIQ4_NLAvx2,
+			prefetch: prefetchT1, qdotQ8_0: qdotQ8_0Avx2, qdotQ4_K: qdotQ4_KAvx2, qdotQ6_K: qdotQ6_KAvx2, qdotQ2_K: qdotQ2_KAvx2, qdotQ3_K: qdotQ3_KAvx2, qdotQ5_K: qdotQ5_KAvx2, qdotIQ4_XS: qdotIQ4_XSAvx2, qdotQ4_0: qdotQ4_0Avx2, qdotQ5_0: qdotQ5_0Avx2, qdotQ4_1: qdotQ4_1Avx2, qdotQ5_1: qdotQ5_1Avx2, qdotIQ4_NL: qdotIQ4_NLAvx2,
 		}
 		if x.HasAVX512VNNI {
-			p.qdotRow, p.qdotQ8_0, p.qdotQ4_K, p.qdotQ5_0 = qdotRowVnni, qdotQ8_0Vnni, qdotQ4_KVnni, qdotQ5_0Vnni
+			p.qdotQ8_0, p.qdotQ4_K, p.qdotQ5_0 = qdotQ8_0Vnni, qdotQ4_KVnni, qdotQ5_0Vnni
 			p.qdotQ4_1, p.qdotQ5_1 = qdotQ4_1Vnni, qdotQ5_1Vnni
 			p.qdotQ4_0, p.qdotIQ4_NL, p.qdotQ5_K, p.qdotIQ4_XS = qdotQ4_0Vnni, qdotIQ4_NLVnni, qdotQ5_KVnni, qdotIQ4_XSVnni
 		}
@@ -42,6 +42,7 @@ func simdPaths() []*kpath {
 			b.name = "avx512bf16"
 			b.gemmBF16 = []func(int, *uint32, int, *uint32, int, *float32, int, int){nil, gemmBF16Avx512N32M1, gemmBF16Avx512N32M2, gemmBF16Avx512N32M3, gemmBF16Avx512N32M4, gemmBF16Avx512N32M5, gemmBF16Avx512N32M6, gemmBF16Avx512N32M7, gemmBF16Avx512N32M8, gemmBF16Avx512N32M9, gemmBF16Avx512N32M10, gemmBF16Avx512N32M11, gemmBF16Avx512N32M12}
 			b.cvtBF16 = cvtBF16Avx512
+			b.gemvRowsBF16Dot = gemvRowsBF16DotAvx512
 			ps = append(ps, &b)
 		}
 		ps = append(ps, p)
@@ -60,7 +61,7 @@ func simdPaths() []*kpath {
 			gemvRowsMF16:  []func(int, *float32, int, *uint16, int, *float32, int, int){nil, nil, gemvRowsF16Avx2M2, gemvRowsF16Avx2M3, gemvRowsF16Avx2M4, gemvRowsF16Avx2M5, gemvRowsF16Avx2M6},
 			dot:           dotAvx2, axpy: axpyAvx2, add: addAvx2, scale: scaleAvx2, max: maxAvx2,
 			mulScale: mulScaleAvx2, expSum: expSumAvx2, gateMul: gateMulAvx2, scores: scoresAvx2,
-			prefetch: prefetchT1, qdotRow: qdotRowAvx2, qdotQ8_0: qdotQ8_0Avx2, qdotQ4_K: qdotQ4_KAvx2, qdotQ6_K: qdotQ6_KAvx2, qdotQ2_K: qdotQ2_KAvx2, qdotQ3_K: qdotQ3_KAvx2, qdotQ5_K: qdotQ5_KAvx2, qdotIQ4_XS: qdotIQ4_XSAvx2, qdotQ4_0: qdotQ4_0Avx2, qdotQ5_0: qdotQ5_0Avx2, qdotQ4_1: qdotQ4_1Avx2, qdotQ5_1: qdotQ5_1Avx2, qdotIQ4_NL: qdotIQ4_NLAvx2,
+			prefetch: prefetchT1, qdotQ8_0: qdotQ8_0Avx2, qdotQ4_K: qdotQ4_KAvx2, qdotQ6_K: qdotQ6_KAvx2, qdotQ2_K: qdotQ2_KAvx2, qdotQ3_K: qdotQ3_KAvx2, qdotQ5_K: qdotQ5_KAvx2, qdotIQ4_XS: qdotIQ4_XSAvx2, qdotQ4_0: qdotQ4_0Avx2, qdotQ5_0: qdotQ5_0Avx2, qdotQ4_1: qdotQ4_1Avx2, qdotQ5_1: qdotQ5_1Avx2, qdotIQ4_NL: qdotIQ4_NLAvx2,
 		})
 	}
 	return ps

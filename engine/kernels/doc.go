@@ -18,15 +18,16 @@
 // A path is one implementation of the kernels. Paths() lists those this CPU
 // can run, best first:
 //
-//	avx512bf16  avx512 plus VDPBF16PS for bf16 GEMM (x rounded to bf16)
+//	avx512bf16  avx512 plus VDPBF16PS for bf16 weights (x rounded to bf16)
 //	avx512      AVX-512F/BW/VL/DQ (int8 products with VPDPBUSD where
 //	            AVX512_VNNI is present)
 //	avx2        AVX2 + FMA + F16C
 //	go          plain Go (also the only path with the purego build tag or
 //	            on other architectures)
 //
-// The default is the fastest exact path (avx512bf16 is approximate and used
-// only when asked for, see bf16 accuracy below). It is chosen at init from
+// The default is the first path (avx512bf16 rounds x to bf16 for bf16
+// weights, see bf16 accuracy below; LIMBIC_KERNELS=avx512 keeps those
+// products exact). It is chosen at init from
 // golang.org/x/sys/cpu; the environment
 // variable LIMBIC_KERNELS (EnvPath) forces one, and SetPath switches at run
 // time (tests and benchmarks loop over Paths()). A path is a kpath value of
@@ -54,14 +55,18 @@
 // from its rows. Nothing is cached between calls, so the weight costs no
 // memory beyond its stored form; packing is a few percent of a prefill GEMM.
 //
-// bf16 accuracy: the GEMV and the widening GEMM are exact products of the
-// bf16 weight and the float32 activation, summed in float32. The avx512bf16
-// GEMM rounds x to bf16 once per call (relative error ≤ 2⁻⁹ per element, so
-// each product carries ≤ ~2⁻⁸) and sums pairs with VDPBF16PS in float32, like
-// llama.cpp's bf16 path: about twice the GEMM throughput. On the random
-// synthetic checkpoints (testdata/reference/synthetic) that moves logits by
-// up to 0.5 against the float64 reference (exact paths: < 1e-4), so it is
-// opt-in: LIMBIC_KERNELS=avx512bf16.
+// bf16 accuracy: on the avx512, avx2 and go paths the GEMV and the widening
+// GEMM are exact products of the bf16 weight and the float32 activation,
+// summed in float32. The avx512bf16 path, the default where the CPU has
+// AVX512_BF16, rounds x to bf16 once per call (relative error ≤ 2⁻⁹ per
+// element, so each product carries ≤ ~2⁻⁸) and sums pairs with VDPBF16PS in
+// float32, like llama.cpp's bf16 path and torch's bf16 matmuls: about twice
+// the GEMM throughput, and a decode kernel (gemvRowsBF16Dot, one row of x)
+// that reads x at half the bytes and runs a quarter of the instructions per
+// weight byte. On the random synthetic checkpoints
+// (testdata/reference/synthetic) that moves logits by up to 0.5 against the
+// float64 reference (exact paths: < 1e-4); LIMBIC_KERNELS=avx512 gives the
+// exact products. Weights of other types run the same on both paths.
 //
 // # Quantised weights
 //

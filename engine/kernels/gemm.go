@@ -21,18 +21,48 @@ const (
 // over the pool, and each chunk streams its rows once, front to back, for
 // all n rows of x (gemvRange).
 func (m *Matrix) gemv(p *kpath, y, x []float32, n int) {
-	gemvLoop.Run(m.Rows, m.gemvGrain(n), gemvArgs{m: m, p: p, y: y, x: x, n: n})
+	a := gemvArgs{m: m, p: p, y: y, x: x, n: n}
+	if m.bf16Dot(p, n) {
+		a.xb = roundAct(p, x[:m.Cols])
+		defer putRounded(a.xb)
+	}
+	gemvLoop.Run(m.Rows, m.gemvGrain(n), a)
 }
+
+// bf16Dot reports whether the decode of n rows of x runs the path's
+// VDPBF16PS kernel on x rounded to bf16 (one row of x, a bf16 weight whose
+// rows are whole vectors).
+func (m *Matrix) bf16Dot(p *kpath, n int) bool {
+	return n == 1 && m.DType == tensor.BF16 && p.gemvRowsBF16Dot != nil && m.Cols%32 == 0
+}
+
+// roundedPool recycles the bf16 copies of x made by roundAct.
+var roundedPool sync.Pool
+
+// roundAct returns x rounded to bf16 (nearest even) in a pooled buffer.
+func roundAct(p *kpath, x []float32) *[]uint16 {
+	b, ok := roundedPool.Get().(*[]uint16)
+	if !ok || cap(*b) < len(x) {
+		s := make([]uint16, len(x))
+		b = &s
+	}
+	*b = (*b)[:len(x)]
+	toBF16(p, *b, x)
+	return b
+}
+
+func putRounded(b *[]uint16) { roundedPool.Put(b) }
 
 type gemvArgs struct {
 	m    *Matrix
 	p    *kpath
 	y, x []float32
-	xq   *actQ8 // x quantised to 8 bits for the integer kernels (nil: none)
+	xq   *actQ8    // x quantised to 8 bits for the integer kernels (nil: none)
+	xb   *[]uint16 // x rounded to bf16 for the VDPBF16PS kernel (nil: none)
 	n    int
 }
 
-var gemvLoop = Loop[gemvArgs]{Body: func(a *gemvArgs, lo, hi int) { a.m.gemvRange(a.p, a.y, a.x, a.xq, a.n, lo, hi) }}
+var gemvLoop = Loop[gemvArgs]{Body: func(a *gemvArgs, lo, hi int) { a.m.gemvRange(a.p, a.y, a.x, a.xq, a.xb, a.n, lo, hi) }}
 
 // gemvGrain is the fewest weight rows worth a chunk of their own (about
 // 16K multiply-adds).
@@ -41,10 +71,17 @@ func (m *Matrix) gemvGrain(n int) int { return 4 + 16384/(m.Cols*n+1) }
 // gemvRange does weight rows [lo, hi) of y = x·Wᵀ for n rows of x: with the
 // path's row-streaming kernels, for quantised weights block by block
 // (quantRange; xq holds x quantised to 8 bits when the integer kernels run,
-// else nil), or, for rows narrower than a vector, row by row with Dot.
-func (m *Matrix) gemvRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) {
+// else nil), or, for rows narrower than a vector, row by row with Dot. xb,
+// when not nil, is x rounded to bf16 for the VDPBF16PS kernel (bf16Dot).
+func (m *Matrix) gemvRange(p *kpath, y, x []float32, xq *actQ8, xb *[]uint16, n, lo, hi int) {
 	if m.q != nil {
 		m.quantRange(p, y, x, xq, n, lo, hi)
+		return
+	}
+	if xb != nil && m.bf16Dot(p, n) {
+		if hi > lo {
+			p.gemvRowsBF16Dot(m.Cols, &(*xb)[0], &m.u16[lo*m.Cols], m.Cols, &y[lo], hi-lo)
+		}
 		return
 	}
 	if m.gemvRows(p, y, x, n, lo, hi-lo) {
@@ -84,7 +121,7 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 		if m.Cols != ms[0].Cols || len(x) < n*m.Cols || len(ys[i]) < n*m.Rows || m.Cols == 0 {
 			multi = false
 		}
-		intDot = intDot || m.q != nil && m.intKernel(p) != nil
+		intDot = intDot || m.q != nil && m.intDot()
 	}
 	if !multi {
 		for i, m := range ms {
@@ -96,6 +133,13 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 	if intDot {
 		a.xq = quantizeAct(x, n, ms[0].Cols)
 		defer putAct(a.xq)
+	}
+	for _, m := range ms {
+		if m.bf16Dot(p, n) {
+			a.xb = roundAct(p, x[:m.Cols])
+			defer putRounded(a.xb)
+			break
+		}
 	}
 	grain := 0
 	for i, m := range ms {
@@ -112,7 +156,8 @@ const maxMulti = 4
 type multiArgs struct {
 	p      *kpath
 	x      []float32
-	xq     *actQ8 // x quantised to 8 bits for the integer kernels (nil: none)
+	xq     *actQ8    // x quantised to 8 bits for the integer kernels (nil: none)
+	xb     *[]uint16 // x rounded to bf16 for the VDPBF16PS kernel (nil: none)
 	n, nm  int
 	ms     [maxMulti]*Matrix
 	ys     [maxMulti][]float32
@@ -123,7 +168,7 @@ var multiLoop = Loop[multiArgs]{Body: func(a *multiArgs, lo, hi int) {
 	for i, m := range a.ms[:a.nm] {
 		r0, r1 := max(lo, a.starts[i]), min(hi, a.starts[i+1])
 		if r0 < r1 {
-			m.gemvRange(a.p, a.ys[i], a.x, a.xq, a.n, r0-a.starts[i], r1-a.starts[i])
+			m.gemvRange(a.p, a.ys[i], a.x, a.xq, a.xb, a.n, r0-a.starts[i], r1-a.starts[i])
 		}
 	}
 }}

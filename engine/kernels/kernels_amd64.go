@@ -340,6 +340,16 @@ func gemmBF16Avx512N32M11(k int, x *uint32, ldx int, b *uint32, ldb int, c *floa
 //go:noescape
 func gemmBF16Avx512N32M12(k int, x *uint32, ldx int, b *uint32, ldb int, c *float32, ldc int, acc int)
 
+// gemvRowsBF16DotAvx512 computes, for r < rows,
+//
+//	y[r] = Σ_{p<k} bf16(x[p])·bf16(w[r*ldw+p])
+//
+// where x holds k bf16 values (summed in pairs by VDPBF16PS, in float32).
+// k must be a positive multiple of 32; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16DotAvx512(k int, x *uint16, w *uint16, ldw int, y *float32, rows int)
+
 // gemvF32Avx512M1 computes, for i < 1 and j < 4,
 //
 //	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p]
@@ -969,12 +979,6 @@ func packBF16Avx2(dst *float32, src *uint16, idx *int32, k2 int)
 //go:noescape
 func cvtBF16Avx512(dst *uint16, src *float32, n int)
 
-// qdotRowAvx2 returns Σ_{g<n/16} float32(Σ_{i<16} w[16g+i]·x[16g+i])·ws[g]·xd[g/2]
-// (VPMADDUBSW + VPMADDWD); n must be a positive multiple of 32 and x in −127…127.
-//
-//go:noescape
-func qdotRowAvx2(w *int8, ws *float32, x *int8, xd *float32, n int) float32
-
 // qdotQ8_0Avx2 returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
 // Q8_0 blocks at w (d_b: the block's f16 scale, v_b its int8 values); x in −127…127.
 //
@@ -1032,12 +1036,6 @@ func qdotIQ4_NLAvx2(w *byte, x *int8, xd *float32, nb int, tab *int8) float32
 //
 //go:noescape
 func qdotIQ4_XSAvx2(w *byte, ws *float32, x *int8, xd *float32, nsb int, tab *int8) float32
-
-// qdotRowVnni returns Σ_{g<n/16} float32(Σ_{i<16} w[16g+i]·x[16g+i])·ws[g]·xd[g/2]
-// (VPDPBUSD (AVX512_VNNI, 256-bit)); n must be a positive multiple of 32 and x in −127…127.
-//
-//go:noescape
-func qdotRowVnni(w *int8, ws *float32, x *int8, xd *float32, n int) float32
 
 // qdotQ8_0Vnni returns Σ_{b<nb} float32(Σ_{i<32} v_b[i]·x[32b+i])·(d_b·xd[b]) over nb
 // Q8_0 blocks at w (d_b: the block's f16 scale, v_b its int8 values); x in −127…127.

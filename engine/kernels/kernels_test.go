@@ -106,12 +106,20 @@ func checkMatMul(t *testing.T, y, x, w []float32, n, rows, cols int, tol float64
 	}
 }
 
-// matmulTol is the tolerance of MatMul relative to Σ|x·w|.
-func matmulTol(dt tensor.DType, n int) float64 {
-	if dt == tensor.BF16 && cur.Load().gemmBF16 != nil && n > gemvMaxN {
-		return 5e-3 // x rounded to bf16: each product carries ≤ 2^-8 relative error
+// roundsX reports whether MatMul of n rows of x against a dt weight of cols
+// columns rounds x to bf16 on the current path (the VDPBF16PS kernels).
+func roundsX(dt tensor.DType, n, cols int) bool {
+	p := cur.Load()
+	return dt == tensor.BF16 && (p.gemmBF16 != nil && n > gemvMaxN && cols%2 == 0 || p.gemvRowsBF16Dot != nil && n == 1 && cols%32 == 0)
+}
+
+// bf16Rounded returns x rounded to bf16 (nearest even), as float32.
+func bf16Rounded(x []float32) []float32 {
+	r := make([]float32, len(x))
+	for i, v := range x {
+		r[i] = tensor.BF16ToF32(f32ToBF16(v))
 	}
-	return 2e-6
+	return r
 }
 
 func TestMatMul(t *testing.T) {
@@ -135,7 +143,13 @@ func TestMatMul(t *testing.T) {
 					m.MatMul(y, x, s.n)
 					check()
 					t.Run(fmt.Sprintf("n%d_%dx%d", s.n, s.rows, cols), func(t *testing.T) {
-						checkMatMul(t, y, x, w, s.n, s.rows, cols, matmulTol(dt, s.n))
+						// The VDPBF16PS kernels multiply x rounded to bf16
+						// (exactly, summing in float32).
+						xr := x
+						if roundsX(dt, s.n, cols) {
+							xr = bf16Rounded(x)
+						}
+						checkMatMul(t, y, xr, w, s.n, s.rows, cols, 2e-6)
 					})
 				}
 			})

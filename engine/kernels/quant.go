@@ -20,9 +20,7 @@ import (
 //   - int8 (the default): x is quantised to 8 bits per block of 32 values
 //     (scale max|x|/127, as llama.cpp's Q8_0); the blocks of every type
 //     are read as stored by their own kernels (rangeQ8_0, …, scales and
-//     mins included; a type without one would have its rows unpacked once
-//     to int8 with one scale and min per 16 values for the generic row
-//     kernel qdotRow); the products are
+//     mins included); the products are
 //     summed in integers four at a time (VPMADDUBSW/VPMADDWD on AVX2,
 //     VPDPBUSD with AVX512_VNNI), then scaled in float32. Like llama.cpp's own
 //     quantised products, this moves the logits by about the quantisation
@@ -129,144 +127,6 @@ func quantBlock32(q []int8, sd []float32, x []float32) float32 {
 	return d
 }
 
-// unpackers turn one block of each type into integer form: value i =
-// sc[i/16]·q[i] − mn[i/16].
-var unpackers = map[tensor.DType]func(q []int8, sc, mn []float32, b []byte){
-	tensor.Q8_0: func(q []int8, sc, mn []float32, b []byte) {
-		d := f16(b, 0)
-		for i, v := range b[2:34] {
-			q[i] = int8(v)
-		}
-		sc[0], sc[1], mn[0], mn[1] = d, d, 0, 0
-	},
-	tensor.Q4_0: func(q []int8, sc, mn []float32, b []byte) {
-		d := f16(b, 0)
-		for j, v := range b[2:18] {
-			q[j], q[j+16] = int8(v&15)-8, int8(v>>4)-8
-		}
-		sc[0], sc[1], mn[0], mn[1] = d, d, 0, 0
-	},
-	tensor.Q4_1: func(q []int8, sc, mn []float32, b []byte) {
-		d, m := f16(b, 0), f16(b, 2)
-		for j, v := range b[4:20] {
-			q[j], q[j+16] = int8(v&15), int8(v>>4)
-		}
-		sc[0], sc[1], mn[0], mn[1] = d, d, -m, -m
-	},
-	tensor.Q5_0: func(q []int8, sc, mn []float32, b []byte) {
-		d := f16(b, 0)
-		qh := binary.LittleEndian.Uint32(b[2:])
-		for j, v := range b[6:22] {
-			q[j] = int8(v&15|byte(qh>>j)&1<<4) - 16
-			q[j+16] = int8(v>>4|byte(qh>>(j+16))&1<<4) - 16
-		}
-		sc[0], sc[1], mn[0], mn[1] = d, d, 0, 0
-	},
-	tensor.Q5_1: func(q []int8, sc, mn []float32, b []byte) {
-		d, m := f16(b, 0), f16(b, 2)
-		qh := binary.LittleEndian.Uint32(b[4:])
-		for j, v := range b[8:24] {
-			q[j] = int8(v&15 | byte(qh>>j)&1<<4)
-			q[j+16] = int8(v>>4 | byte(qh>>(j+16))&1<<4)
-		}
-		sc[0], sc[1], mn[0], mn[1] = d, d, -m, -m
-	},
-	tensor.IQ4_NL: func(q []int8, sc, mn []float32, b []byte) {
-		d := f16(b, 0)
-		for j, v := range b[2:18] {
-			q[j], q[j+16] = tensor.IQ4Values[v&15], tensor.IQ4Values[v>>4]
-		}
-		sc[0], sc[1], mn[0], mn[1] = d, d, 0, 0
-	},
-	tensor.Q2_K: func(q []int8, sc, mn []float32, b []byte) {
-		s, qs := b[0:16], b[16:80]
-		d, dmin := f16(b, 80), f16(b, 82)
-		for g := 0; g < 16; g++ { // g = 128n + 32j + 16h over 16-value groups
-			n, j, h := g/8, g%8/2, g%2
-			sc[g], mn[g] = d*float32(s[g]&15), dmin*float32(s[g]>>4)
-			for l := 0; l < 16; l++ {
-				q[16*g+l] = int8(qs[32*n+16*h+l] >> (2 * j) & 3)
-			}
-		}
-	},
-	tensor.Q3_K: func(q []int8, sc, mn []float32, b []byte) {
-		hm, qs := b[0:32], b[32:96]
-		s := b[96:108]
-		d := f16(b, 108)
-		for g := 0; g < 16; g++ {
-			n, j, h := g/8, g%8/2, g%2
-			lo := s[g%8] >> (4 * (g / 8)) & 15
-			hi := s[8+g%4] >> (2 * (g / 4)) & 3
-			sc[g], mn[g] = d*float32(int(lo|hi<<4)-32), 0
-			m := byte(1) << (4*n + j)
-			for l := 0; l < 16; l++ {
-				v := int8(qs[32*n+16*h+l] >> (2 * j) & 3)
-				if hm[16*h+l]&m == 0 {
-					v -= 4
-				}
-				q[16*g+l] = v
-			}
-		}
-	},
-	tensor.Q4_K: func(q []int8, sc, mn []float32, b []byte) {
-		d, dmin := f16(b, 0), f16(b, 2)
-		s, qs := b[4:16], b[16:144]
-		for j := 0; j < 4; j++ {
-			s1, m1 := scaleMinK4(2*j, s)
-			s2, m2 := scaleMinK4(2*j+1, s)
-			sc[4*j], sc[4*j+1], mn[4*j], mn[4*j+1] = d*float32(s1), d*float32(s1), dmin*float32(m1), dmin*float32(m1)
-			sc[4*j+2], sc[4*j+3], mn[4*j+2], mn[4*j+3] = d*float32(s2), d*float32(s2), dmin*float32(m2), dmin*float32(m2)
-			for l, v := range qs[32*j : 32*j+32] {
-				q[64*j+l], q[64*j+32+l] = int8(v&15), int8(v>>4)
-			}
-		}
-	},
-	tensor.Q5_K: func(q []int8, sc, mn []float32, b []byte) {
-		d, dmin := f16(b, 0), f16(b, 2)
-		s, qh, qs := b[4:16], b[16:48], b[48:176]
-		for j := 0; j < 4; j++ {
-			s1, m1 := scaleMinK4(2*j, s)
-			s2, m2 := scaleMinK4(2*j+1, s)
-			sc[4*j], sc[4*j+1], mn[4*j], mn[4*j+1] = d*float32(s1), d*float32(s1), dmin*float32(m1), dmin*float32(m1)
-			sc[4*j+2], sc[4*j+3], mn[4*j+2], mn[4*j+3] = d*float32(s2), d*float32(s2), dmin*float32(m2), dmin*float32(m2)
-			for l, v := range qs[32*j : 32*j+32] {
-				q[64*j+l] = int8(v&15 | qh[l]>>(2*j)&1<<4)
-				q[64*j+32+l] = int8(v>>4 | qh[l]>>(2*j+1)&1<<4)
-			}
-		}
-	},
-	tensor.Q6_K: func(q []int8, sc, mn []float32, b []byte) {
-		ql, qh, s := b[0:128], b[128:192], b[192:208]
-		d := f16(b, 208)
-		for n := 0; n < 2; n++ {
-			l4, h4 := ql[64*n:64*n+64], qh[32*n:32*n+32]
-			o := q[128*n : 128*n+128]
-			for l := 0; l < 32; l++ {
-				o[l] = int8(l4[l]&15|(h4[l]&3)<<4) - 32
-				o[l+32] = int8(l4[l+32]&15|(h4[l]>>2&3)<<4) - 32
-				o[l+64] = int8(l4[l]>>4|(h4[l]>>4&3)<<4) - 32
-				o[l+96] = int8(l4[l+32]>>4|(h4[l]>>6&3)<<4) - 32
-			}
-		}
-		for g := 0; g < 16; g++ { // 16-value group g has scale sc[g]
-			sc[g], mn[g] = d*float32(int8(s[g])), 0
-		}
-	},
-	tensor.IQ4_XS: func(q []int8, sc, mn []float32, b []byte) {
-		d := f16(b, 0)
-		sh := binary.LittleEndian.Uint16(b[2:])
-		sl, qs := b[4:8], b[8:136]
-		for ib := 0; ib < 8; ib++ {
-			ls := int(sl[ib/2]>>(4*(ib%2))&15) | int(sh>>(2*ib)&3)<<4
-			dl := d * float32(ls-32)
-			sc[2*ib], sc[2*ib+1], mn[2*ib], mn[2*ib+1] = dl, dl, 0, 0
-			for j, v := range qs[16*ib : 16*ib+16] {
-				q[32*ib+j], q[32*ib+16+j] = tensor.IQ4Values[v&15], tensor.IQ4Values[v>>4]
-			}
-		}
-	},
-}
-
 func f16(b []byte, i int) float32 { return tensor.F16ToF32(binary.LittleEndian.Uint16(b[i:])) }
 
 // scaleMinK4 returns the j-th 6-bit scale and min of Q4_K/Q5_K's 12 bytes.
@@ -277,69 +137,24 @@ func scaleMinK4(j int, q []byte) (sc, m byte) {
 	return q[j+4]&15 | (q[j-4]>>6)<<4, q[j+4]>>4 | (q[j]>>6)<<4
 }
 
-// intKernel returns the int8 row kernel for m on path p, or nil when m runs
-// the exact product.
-func (m *Matrix) intKernel(p *kpath) func(w *int8, ws *float32, x *int8, xd *float32, n int) float32 {
-	if quantExact.Load() || unpackers[m.DType] == nil {
-		return nil
+// intDot reports whether m runs the int8 product on path p: the default
+// (not SetQuantExact) for every quantised type, each of which has kernels
+// that read its blocks directly (quantRange).
+func (m *Matrix) intDot() bool {
+	if quantExact.Load() {
+		return false
 	}
-	if p.qdotRow != nil {
-		return p.qdotRow
+	switch m.DType {
+	case tensor.Q8_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K, tensor.Q2_K, tensor.Q3_K,
+		tensor.Q4_1, tensor.Q5_1, tensor.Q4_0, tensor.Q5_0, tensor.IQ4_NL, tensor.IQ4_XS:
+		return true
 	}
-	return qdotRowGo
-}
-
-// qdotRowGo is the int8 row dot, the reference of the SIMD qdotRow kernels:
-// Σ over blocks b of 32 values and their halves h of
-// float32(Σ_{16} w·x)·ws[2b+h]·xd[b]; n a multiple of 32.
-func qdotRowGo(w *int8, ws *float32, x *int8, xd *float32, n int) float32 {
-	wv, xv := unsafe.Slice(w, n), unsafe.Slice(x, n)
-	wsv, xdv := unsafe.Slice(ws, n/16), unsafe.Slice(xd, n/32)
-	var acc float32
-	for g := range wsv {
-		var is int32
-		for i := 16 * g; i < 16*g+16; i++ {
-			is += int32(wv[i]) * int32(xv[i])
-		}
-		acc += float32(is) * wsv[g] * xdv[g/2]
-	}
-	return acc
-}
-
-// rowInts is one weight row in integer form: value i = sc[i/16]·q[i] −
-// mn[i/16]; hasMin is false when every mn is 0.
-type rowInts struct {
-	q      []int8
-	sc, mn []float32
-	hasMin bool
-}
-
-// unpackRow unpacks weight row r of m into ri.
-func (m *Matrix) unpackRow(ri *rowInts, r int) {
-	C, qs, qb := m.Cols, m.qsize, m.qbytes
-	if cap(ri.q) < C {
-		ri.q, ri.sc, ri.mn = make([]int8, C), make([]float32, C/16), make([]float32, C/16)
-	}
-	ri.q, ri.sc, ri.mn = ri.q[:C], ri.sc[:C/16], ri.mn[:C/16]
-	unpack := unpackers[m.DType]
-	rb := m.rowBytes()
-	row := m.q[r*rb : (r+1)*rb]
-	for b := 0; b < C/qs; b++ {
-		g := b * qs / 16
-		unpack(ri.q[b*qs:(b+1)*qs], ri.sc[g:g+qs/16], ri.mn[g:g+qs/16], row[b*qb:(b+1)*qb])
-	}
-	ri.hasMin = false
-	for _, v := range ri.mn {
-		if v != 0 {
-			ri.hasMin = true
-			break
-		}
-	}
+	return false
 }
 
 // matmulQuant is MatMul for quantised weights.
 func (m *Matrix) matmulQuant(p *kpath, y, x []float32, n int) {
-	if m.intKernel(p) != nil && (p.gemm == nil || n <= int8MaxN) {
+	if m.intDot() && (p.gemm == nil || n <= int8MaxN) {
 		xq := quantizeAct(x, n, m.Cols)
 		defer putAct(xq)
 		ParallelFor(m.Rows, m.gemvGrain(n), func(lo, hi int) { m.quantRange(p, y, x, xq, n, lo, hi) })
@@ -353,12 +168,13 @@ func (m *Matrix) matmulQuant(p *kpath, y, x []float32, n int) {
 }
 
 // quantRange does weight rows [lo, hi) of y = x·Wᵀ for n rows of x, one
-// weight block at a time: unpacked to integers and dotted with xq (the int8
-// product), or, with xq nil, dequantised to float32 and dotted with x (the
-// exact product). Each block is decoded once for all n rows of x.
+// weight block at a time: read by its type's int8 kernel (rangeQ8_0, …) and
+// dotted with xq (the int8 product), or, with xq nil, dequantised to float32
+// and dotted with x (the exact product). Each block is decoded once for all
+// n rows of x.
 func (m *Matrix) quantRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) {
 	R, C := m.Rows, m.Cols
-	if xq != nil && m.intKernel(p) != nil {
+	if xq != nil && m.intDot() {
 		var f func(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int)
 		switch m.DType {
 		case tensor.Q8_0:
@@ -374,32 +190,13 @@ func (m *Matrix) quantRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) 
 		case tensor.IQ4_XS:
 			f = m.rangeIQ4_XS
 		}
-		if f != nil {
-			// x in tiles of xTile rows, each against all the rows
-			// [lo, hi): the tile's int8 x stays in cache while the
-			// weight rows stream past it.
-			for i0 := 0; i0 < n; i0 += xTile {
-				f(p, y, xq, i0, min(n, i0+xTile), lo, hi)
-			}
-			return
+		// x in tiles of xTile rows, each against all the rows [lo, hi):
+		// the tile's int8 x stays in cache while the weight rows stream
+		// past it.
+		for i0 := 0; i0 < n; i0 += xTile {
+			f(p, y, xq, i0, min(n, i0+xTile), lo, hi)
 		}
-	}
-	if xq != nil {
-		if f := m.intKernel(p); f != nil {
-			var ri rowInts
-			for r := lo; r < hi; r++ {
-				m.unpackRow(&ri, r)
-				for i := 0; i < n; i++ {
-					o := i * C
-					v := f(&ri.q[0], &ri.sc[0], &xq.q[o], &xq.d[o/32], C)
-					if ri.hasMin {
-						v -= dotPath(p, ri.mn, xq.sd[o/16:(i+1)*C/16])
-					}
-					y[i*R+r] = v
-				}
-			}
-			return
-		}
+		return
 	}
 	deq := tensor.BlockDequantizer(m.DType)
 	qs, qb, rb := m.qsize, m.qbytes, m.rowBytes()
