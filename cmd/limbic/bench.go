@@ -83,8 +83,12 @@ GFLOP/s and the weight bytes read per second at the median.`,
 			if g.jsonOut {
 				return printJSON(r)
 			}
-			fmt.Printf("model %s, dtype %s, %d threads, weights %.1f MB (%s), %.1f MB read per token, rss %.1f MB\n",
-				r.Model, r.DType, r.Threads, float64(r.WeightBytes)/1e6, typeBytes(r.WeightTypes), float64(r.BytesPerToken)/1e6, float64(r.RSSBytes)/1e6)
+			quant := "int8"
+			if r.QuantExact {
+				quant = "exact"
+			}
+			fmt.Printf("model %s, dtype %s, %d threads, kernels %s (quantised: %s), weights %.1f MB (%s), %.1f MB read per token, rss %.1f MB\n",
+				r.Model, r.DType, r.Threads, r.Kernels, quant, float64(r.WeightBytes)/1e6, typeBytes(r.WeightTypes), float64(r.BytesPerToken)/1e6, float64(r.RSSBytes)/1e6)
 			w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(w, "test\ttok/s min\tmedian\tmax\tGFLOP/s\tGB/s\t")
 			for _, x := range r.Results {

@@ -50,12 +50,17 @@ type BenchReport struct {
 	WeightTypes map[string]int64 `json:"weight_types"` // bytes of weight matrices by type
 	// BytesPerToken is what one forward pass reads of the weights: every
 	// matrix but the token embedding, of which it reads one row per token.
-	BytesPerToken int64         `json:"bytes_per_token"`
-	Threads       int           `json:"threads"`
-	WeightBytes   int64         `json:"weight_bytes"`
-	KVCacheBytes  int64         `json:"kv_cache_bytes"` // the largest cache used
-	RSSBytes      int64         `json:"rss_bytes"`      // resident set after the runs (0 where unknown)
-	Results       []BenchResult `json:"results"`
+	BytesPerToken int64 `json:"bytes_per_token"`
+	Threads       int   `json:"threads"`
+	// Kernels is the kernel path (kernels.Path): on avx512bf16, bf16
+	// weights multiply activations rounded to bf16; quantised weights say
+	// whether they run the int8 or the exact product.
+	Kernels      string        `json:"kernels"`
+	QuantExact   bool          `json:"quant_exact"`
+	WeightBytes  int64         `json:"weight_bytes"`
+	KVCacheBytes int64         `json:"kv_cache_bytes"` // the largest cache used
+	RSSBytes     int64         `json:"rss_bytes"`      // resident set after the runs (0 where unknown)
+	Results      []BenchResult `json:"results"`
 }
 
 // Bench runs the tests on m.
@@ -74,7 +79,7 @@ func Bench(ctx context.Context, m *arch.Transformer, o BenchOptions) (*BenchRepo
 		}
 		return t
 	}
-	rep := &BenchReport{Threads: runtime.GOMAXPROCS(0), WeightBytes: int64(m.WeightBytes())}
+	rep := &BenchReport{Threads: runtime.GOMAXPROCS(0), Kernels: kernels.Path(), QuantExact: kernels.QuantExact(), WeightBytes: int64(m.WeightBytes())}
 	rep.WeightTypes, rep.BytesPerToken = weightTypes(m)
 	var types []string
 	for d := range rep.WeightTypes {

@@ -202,6 +202,16 @@ func TestBenchReportsWeightTypes(t *testing.T) {
 	if r.BytesPerToken != wantPerToken {
 		t.Errorf("BytesPerToken = %d, want %d", r.BytesPerToken, wantPerToken)
 	}
+	// The report names the kernels that ran: the path, and the product
+	// quantised weights took.
+	defer kernels.SetQuantExact(true)()
+	r, err = Bench(context.Background(), m.Transformer, BenchOptions{Decode: []int{1}, Repeats: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Kernels != kernels.Path() || !r.QuantExact {
+		t.Errorf("Kernels %q, QuantExact %v; want %q, true", r.Kernels, r.QuantExact, kernels.Path())
+	}
 }
 
 // compareGGUFTensors checks that got has want's tensors with the same types
