@@ -35,8 +35,10 @@ type kpath struct {
 	gemvRowsBF16 func(k int, x *float32, w *uint16, ldw int, y *float32, rows int)
 	gemvRowsF16  func(k int, x *float32, w *uint16, ldw int, y *float32, rows int)
 	// The bf16 one with VDPBF16PS on x rounded to bf16 (k a multiple of
-	// 32; nil: gemvRowsBF16, which widens the weight).
-	gemvRowsBF16Dot func(k int, x *uint16, w *uint16, ldw int, y *float32, rows int)
+	// 32; nil: gemvRowsBF16, which widens the weight), and the same for
+	// 2…gemvMaxN rows of x, indexed by that number.
+	gemvRowsBF16Dot  func(k int, x *uint16, w *uint16, ldw int, y *float32, rows int)
+	gemvRowsMBF16Dot []func(k int, x *uint16, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
 	// The same for 2…gemvMaxN rows of x (several sequences decoding
 	// together), indexed by that number.
 	gemvRowsMF32  []func(k int, x *float32, ldx int, w *float32, ldw int, y *float32, ldy int, rows int)

@@ -43,6 +43,7 @@ func simdPaths() []*kpath {
 			b.gemmBF16 = []func(int, *uint32, int, *uint32, int, *float32, int, int){nil, gemmBF16Avx512N32M1, gemmBF16Avx512N32M2, gemmBF16Avx512N32M3, gemmBF16Avx512N32M4, gemmBF16Avx512N32M5, gemmBF16Avx512N32M6, gemmBF16Avx512N32M7, gemmBF16Avx512N32M8, gemmBF16Avx512N32M9, gemmBF16Avx512N32M10, gemmBF16Avx512N32M11, gemmBF16Avx512N32M12}
 			b.cvtBF16 = cvtBF16Avx512
 			b.gemvRowsBF16Dot = gemvRowsBF16DotAvx512
+			b.gemvRowsMBF16Dot = []func(int, *uint16, int, *uint16, int, *float32, int, int){nil, nil, gemvRowsBF16DotAvx512M2, gemvRowsBF16DotAvx512M3, gemvRowsBF16DotAvx512M4, gemvRowsBF16DotAvx512M5, gemvRowsBF16DotAvx512M6}
 			ps = append(ps, &b)
 		}
 		ps = append(ps, p)

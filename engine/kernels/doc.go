@@ -61,9 +61,11 @@
 // AVX512_BF16, rounds x to bf16 once per call (relative error ≤ 2⁻⁹ per
 // element, so each product carries ≤ ~2⁻⁸) and sums pairs with VDPBF16PS in
 // float32, like llama.cpp's bf16 path and torch's bf16 matmuls: about twice
-// the GEMM throughput, and a decode kernel (gemvRowsBF16Dot, one row of x)
-// that reads x at half the bytes and runs a quarter of the instructions per
-// weight byte. On the random synthetic checkpoints
+// the GEMM throughput, and decode kernels (gemvRowsBF16Dot, 1…gemvMaxN rows
+// of x) that read x at half the bytes and run a quarter of the
+// instructions per weight byte. Every row count rounds x the same way, so a
+// sequence's numbers do not depend on how many others decode beside it
+// (weights whose rows are not whole vectors of 32 decode exactly). On the random synthetic checkpoints
 // (testdata/reference/synthetic) that moves logits by up to 0.5 against the
 // float64 reference (exact paths: < 1e-4); LIMBIC_KERNELS=avx512 gives the
 // exact products. Weights of other types run the same on both paths.

@@ -23,17 +23,19 @@ const (
 func (m *Matrix) gemv(p *kpath, y, x []float32, n int) {
 	a := gemvArgs{m: m, p: p, y: y, x: x, n: n}
 	if m.bf16Dot(p, n) {
-		a.xb = roundAct(p, x[:m.Cols])
+		a.xb = roundAct(p, x[:n*m.Cols])
 		defer putRounded(a.xb)
 	}
 	gemvLoop.Run(m.Rows, m.gemvGrain(n), a)
 }
 
 // bf16Dot reports whether the decode of n rows of x runs the path's
-// VDPBF16PS kernel on x rounded to bf16 (one row of x, a bf16 weight whose
-// rows are whole vectors).
+// VDPBF16PS kernels on x rounded to bf16 (a bf16 weight whose rows are
+// whole vectors), as the GEMM does for more rows (gemmBlocked), so that a
+// sequence's numbers do not depend on how many others decode beside it.
 func (m *Matrix) bf16Dot(p *kpath, n int) bool {
-	return n == 1 && m.DType == tensor.BF16 && p.gemvRowsBF16Dot != nil && m.Cols%32 == 0
+	return m.DType == tensor.BF16 && m.Cols%32 == 0 &&
+		(n == 1 && p.gemvRowsBF16Dot != nil || n > 1 && n < len(p.gemvRowsMBF16Dot))
 }
 
 // roundedPool recycles the bf16 copies of x made by roundAct.
@@ -79,8 +81,12 @@ func (m *Matrix) gemvRange(p *kpath, y, x []float32, xq *actQ8, xb *[]uint16, n,
 		return
 	}
 	if xb != nil && m.bf16Dot(p, n) {
-		if hi > lo {
-			p.gemvRowsBF16Dot(m.Cols, &(*xb)[0], &m.u16[lo*m.Cols], m.Cols, &y[lo], hi-lo)
+		switch C := m.Cols; {
+		case hi <= lo:
+		case n == 1:
+			p.gemvRowsBF16Dot(C, &(*xb)[0], &m.u16[lo*C], C, &y[lo], hi-lo)
+		default:
+			p.gemvRowsMBF16Dot[n](C, &(*xb)[0], C, &m.u16[lo*C], C, &y[lo], m.Rows, hi-lo)
 		}
 		return
 	}
@@ -136,7 +142,7 @@ func MatMulMulti(ys [][]float32, x []float32, n int, ms ...*Matrix) {
 	}
 	for _, m := range ms {
 		if m.bf16Dot(p, n) {
-			a.xb = roundAct(p, x[:m.Cols])
+			a.xb = roundAct(p, x[:n*m.Cols])
 			defer putRounded(a.xb)
 			break
 		}

@@ -350,6 +350,56 @@ func gemmBF16Avx512N32M12(k int, x *uint32, ldx int, b *uint32, ldb int, c *floa
 //go:noescape
 func gemvRowsBF16DotAvx512(k int, x *uint16, w *uint16, ldw int, y *float32, rows int)
 
+// gemvRowsBF16DotAvx512M2 computes, for r < rows and i < 2,
+//
+//	y[i*ldy+r] = Σ_{p<k} bf16(x[i*ldx+p])·bf16(w[r*ldw+p])
+//
+// where x holds bf16 values (summed in pairs by VDPBF16PS, in float32).
+// k must be a positive multiple of 32; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16DotAvx512M2(k int, x *uint16, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsBF16DotAvx512M3 computes, for r < rows and i < 3,
+//
+//	y[i*ldy+r] = Σ_{p<k} bf16(x[i*ldx+p])·bf16(w[r*ldw+p])
+//
+// where x holds bf16 values (summed in pairs by VDPBF16PS, in float32).
+// k must be a positive multiple of 32; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16DotAvx512M3(k int, x *uint16, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsBF16DotAvx512M4 computes, for r < rows and i < 4,
+//
+//	y[i*ldy+r] = Σ_{p<k} bf16(x[i*ldx+p])·bf16(w[r*ldw+p])
+//
+// where x holds bf16 values (summed in pairs by VDPBF16PS, in float32).
+// k must be a positive multiple of 32; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16DotAvx512M4(k int, x *uint16, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsBF16DotAvx512M5 computes, for r < rows and i < 5,
+//
+//	y[i*ldy+r] = Σ_{p<k} bf16(x[i*ldx+p])·bf16(w[r*ldw+p])
+//
+// where x holds bf16 values (summed in pairs by VDPBF16PS, in float32).
+// k must be a positive multiple of 32; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16DotAvx512M5(k int, x *uint16, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
+// gemvRowsBF16DotAvx512M6 computes, for r < rows and i < 6,
+//
+//	y[i*ldy+r] = Σ_{p<k} bf16(x[i*ldx+p])·bf16(w[r*ldw+p])
+//
+// where x holds bf16 values (summed in pairs by VDPBF16PS, in float32).
+// k must be a positive multiple of 32; rows ≥ 1.
+//
+//go:noescape
+func gemvRowsBF16DotAvx512M6(k int, x *uint16, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int)
+
 // gemvF32Avx512M1 computes, for i < 1 and j < 4,
 //
 //	y[i*ldy+j] = Σ_{p<k} x[i*ldx+p]·w[j*ldw+p]

@@ -110,7 +110,7 @@ func checkMatMul(t *testing.T, y, x, w []float32, n, rows, cols int, tol float64
 // columns rounds x to bf16 on the current path (the VDPBF16PS kernels).
 func roundsX(dt tensor.DType, n, cols int) bool {
 	p := cur.Load()
-	return dt == tensor.BF16 && (p.gemmBF16 != nil && n > gemvMaxN && cols%2 == 0 || p.gemvRowsBF16Dot != nil && n == 1 && cols%32 == 0)
+	return dt == tensor.BF16 && (p.gemmBF16 != nil && n > gemvMaxN && cols%2 == 0 || p.gemvRowsBF16Dot != nil && n <= gemvMaxN && cols%32 == 0)
 }
 
 // bf16Rounded returns x rounded to bf16 (nearest even), as float32.

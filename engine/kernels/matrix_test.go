@@ -1,8 +1,10 @@
 package kernels
 
 import (
+	"math/rand/v2"
 	"testing"
 
+	"github.com/limbic-dev/limbic/engine/tensor"
 	"github.com/limbic-dev/limbic/internal/approx"
 )
 
@@ -39,4 +41,32 @@ func randMatrix(rows, cols int, seed int) *Matrix {
 		v[i] = float32((i*7+seed*13)%17)/8 - 1
 	}
 	return NewF32Matrix(rows, cols, v)
+}
+
+// TestMatMulMultiBF16 checks that MatMulMulti over bf16 matrices gives, on
+// every path, exactly what MatMul gives for each matrix alone: the same
+// kernels per weight row, x rounded to bf16 the same way where the path
+// rounds it (avx512bf16's VDPBF16PS decode kernels).
+func TestMatMulMultiBF16(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(5, 5))
+		for _, n := range []int{1, 2, 3, 6, 9} {
+			for _, cols := range []int{64, 96, 40} {
+				a, _ := testMatrix(r, tensor.BF16, 37, cols)
+				b, _ := testMatrix(r, tensor.BF16, 70, cols)
+				x := randF32(r, n*cols)
+				ys := [][]float32{make([]float32, n*37), make([]float32, n*70)}
+				MatMulMulti(ys, x, n, a, b)
+				for i, m := range []*Matrix{a, b} {
+					want := make([]float32, n*m.Rows)
+					m.MatMul(want, x, n)
+					for j := range want {
+						if ys[i][j] != want[j] {
+							t.Fatalf("n=%d cols=%d matrix %d [%d]: MatMulMulti %v, MatMul %v", n, cols, i, j, ys[i][j], want[j])
+						}
+					}
+				}
+			}
+		}
+	})
 }

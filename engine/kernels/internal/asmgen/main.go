@@ -523,6 +523,86 @@ func (g *gen) gemvRowsBF16Dot() {
 	g.f("RET")
 }
 
+// gemvRowsBF16DotM is gemvRowsBF16Dot for mr = 2…6 rows of x (bf16,
+// strided by ldx values): like gemvRowsM it streams the weight once, two
+// vectors (64 values) per step, applied to every row of x (2·mr
+// accumulators).
+func (g *gen) gemvRowsBF16DotM(mr int) {
+	name := fmt.Sprintf("gemvRowsBF16DotAvx512M%d", mr)
+	doc := fmt.Sprintf("// %s computes, for r < rows and i < %d,\n//\n//\ty[i*ldy+r] = Σ_{p<k} bf16(x[i*ldx+p])·bf16(w[r*ldw+p])\n//\n// where x holds bf16 values (summed in pairs by VDPBF16PS, in float32).\n// k must be a positive multiple of 32; rows ≥ 1.", name, mr)
+	g.fn(name, doc, "k int, x *uint16, ldx int, w *uint16, ldw int, y *float32, ldy int, rows int", "")
+	g.f("MOVQ k+0(FP), R12")
+	g.f("MOVQ x+8(FP), R13")
+	g.f("MOVQ ldx+16(FP), R9")
+	g.f("SHLQ $1, R9")
+	g.f("MOVQ w+24(FP), DX")
+	g.f("MOVQ ldw+32(FP), R8")
+	g.f("SHLQ $1, R8")
+	g.f("MOVQ y+40(FP), DI")
+	g.f("MOVQ ldy+48(FP), R11")
+	g.f("SHLQ $2, R11")
+	g.f("MOVQ rows+56(FP), AX")
+	acc := func(i, c int) int { return 2*i + c }
+	bases := []string{"SI", "R10"}
+	step := func(nv int) {
+		for c := 0; c < nv; c++ {
+			g.f("VMOVDQU32 %d(BX), Z%d", 64*c, 12+c)
+		}
+		for c := 0; c < nv; c++ {
+			for i := 0; i < mr; i++ {
+				g.f("VMOVDQU32 %s, Z14", rowAddr(bases, "R9", i, 64*c))
+				g.vdpbf16ps(acc(i, c), 12+c, 14)
+			}
+		}
+	}
+	g.label("row")
+	g.f("MOVQ DX, BX")
+	g.f("MOVQ R13, SI")
+	if mr > 3 {
+		g.f("LEAQ (SI)(R9*2), R10")
+		g.f("ADDQ R9, R10")
+	}
+	g.f("MOVQ R12, CX")
+	for i := 0; i < mr; i++ {
+		for c := 0; c < 2; c++ {
+			g.f("VXORPS Z%d, Z%d, Z%d", acc(i, c), acc(i, c), acc(i, c))
+		}
+	}
+	g.f("CMPQ CX, $64")
+	g.f("JLT tail")
+	g.label("two")
+	step(2)
+	g.f("ADDQ $128, SI")
+	if mr > 3 {
+		g.f("ADDQ $128, R10")
+	}
+	g.f("ADDQ $128, BX")
+	g.f("SUBQ $64, CX")
+	g.f("CMPQ CX, $64")
+	g.f("JGE two")
+	g.label("tail")
+	g.f("TESTQ CX, CX")
+	g.f("JZ reduce")
+	step(1)
+	g.label("reduce")
+	g.f("MOVQ DI, BX")
+	for i := 0; i < mr; i++ {
+		a := acc(i, 0)
+		g.f("VADDPS Z%d, Z%d, Z%d", acc(i, 1), a, a)
+		g.hsum(avx512, a, 14)
+		g.f("VMOVSS X%d, (BX)", a)
+		if i+1 < mr {
+			g.f("ADDQ R11, BX")
+		}
+	}
+	g.f("ADDQ $4, DI")
+	g.f("ADDQ R8, DX")
+	g.f("DECQ AX")
+	g.f("JNZ row")
+	g.f("VZEROUPPER")
+	g.f("RET")
+}
+
 // gemvRowsM emits the decode kernel for mr = 2…6 rows of x (a few
 // sequences decoding together): for every r < rows and i < mr,
 // y[i*ldy+r] = Σ_{p<k} x[i*ldx+p]·w[r*ldw+p]. Like gemvRows it streams the
@@ -629,6 +709,9 @@ func main() {
 				g.gemmTile(s, mr, 2, true)
 			}
 			g.gemvRowsBF16Dot()
+			for mr := 2; mr <= gemvRowsMaxM; mr++ {
+				g.gemvRowsBF16DotM(mr)
+			}
 		}
 		maxV := 4
 		if s.lanes == 8 {
