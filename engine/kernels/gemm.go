@@ -543,16 +543,24 @@ func toBF16(p *kpath, dst []uint16, src []float32) {
 	i := 0
 	if p.cvtBF16 != nil {
 		i = len(src) &^ 31
-		ParallelFor(i/32, 1+4096/32, func(lo, hi int) {
-			if hi > lo {
-				p.cvtBF16(&dst[lo*32], &src[lo*32], (hi-lo)*32)
-			}
-		})
+		cvtLoop.Run(i/32, 1+4096/32, cvtArgs{p, dst, src})
 	}
 	for ; i < len(src); i++ {
 		dst[i] = f32ToBF16(src[i])
 	}
 }
+
+type cvtArgs struct {
+	p   *kpath
+	dst []uint16
+	src []float32
+}
+
+var cvtLoop = Loop[cvtArgs]{Body: func(a *cvtArgs, lo, hi int) {
+	if hi > lo {
+		a.p.cvtBF16(&a.dst[lo*32], &a.src[lo*32], (hi-lo)*32)
+	}
+}}
 
 // f32ToBF16 rounds to nearest even; NaN stays NaN.
 func f32ToBF16(f float32) uint16 {

@@ -70,3 +70,28 @@ func TestMatMulMultiBF16(t *testing.T) {
 		}
 	})
 }
+
+// TestDecodeMatMulAllocatesNothing: a decode-sized MatMul (n ≤ gemvMaxN)
+// makes no heap allocation on any path, for float and quantised weights
+// alike: x rounded to bf16 or quantised to int8 lives in pooled buffers and
+// the parallel loops are Loop values, not closures. (The plain Go path, the
+// reference, widens 16-bit rows into a buffer per chunk; it is not checked.)
+func TestDecodeMatMulAllocatesNothing(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		if Path() == "go" {
+			t.Skip("the reference path")
+		}
+		r := rand.New(rand.NewPCG(9, 9))
+		for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16, tensor.Q8_0, tensor.Q4_K} {
+			m, _ := testMatrix(r, dt, 512, 256)
+			for _, n := range []int{1, 3} {
+				x := randF32(r, n*256)
+				y := make([]float32, n*512)
+				m.MatMul(y, x, n)
+				if got := testing.AllocsPerRun(50, func() { m.MatMul(y, x, n) }); got != 0 {
+					t.Errorf("%v n=%d: %v allocations per MatMul, want 0", dt, n, got)
+				}
+			}
+		}
+	})
+}

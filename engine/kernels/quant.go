@@ -90,13 +90,21 @@ func quantizeAct(x []float32, n, cols int) *actQ8 {
 		a.q, a.d, a.sd = make([]int8, nv), make([]float32, nv/32), make([]float32, nv/16)
 	}
 	a.q, a.d, a.sd = a.q[:nv], a.d[:nv/32], a.sd[:nv/16]
-	ParallelFor(nv/32, 256, func(lo, hi int) {
-		for b := lo; b < hi; b++ {
-			a.d[b] = quantBlock32(a.q[32*b:32*b+32], a.sd[2*b:2*b+2], x[32*b:32*b+32])
-		}
-	})
+	quantActLoop.Run(nv/32, 256, quantActArgs{a, x})
 	return a
 }
+
+type quantActArgs struct {
+	a *actQ8
+	x []float32
+}
+
+var quantActLoop = Loop[quantActArgs]{Body: func(s *quantActArgs, lo, hi int) {
+	a, x := s.a, s.x
+	for b := lo; b < hi; b++ {
+		a.d[b] = quantBlock32(a.q[32*b:32*b+32], a.sd[2*b:2*b+2], x[32*b:32*b+32])
+	}
+}}
 
 func putAct(a *actQ8) { actPool.Put(a) }
 
@@ -137,19 +145,31 @@ func scaleMinK4(j int, q []byte) (sc, m byte) {
 	return q[j+4]&15 | (q[j-4]>>6)<<4, q[j+4]>>4 | (q[j]>>6)<<4
 }
 
-// intDot reports whether m runs the int8 product on path p: the default
-// (not SetQuantExact) for every quantised type, each of which has kernels
-// that read its blocks directly (quantRange).
-func (m *Matrix) intDot() bool {
-	if quantExact.Load() {
-		return false
-	}
+// intDot reports whether m runs the int8 product: the default (not
+// SetQuantExact) for every quantised type that has its block kernel
+// (intRange; all of tensor.QuantTypes do).
+func (m *Matrix) intDot() bool { return !quantExact.Load() && m.intRange() != nil }
+
+// intRange returns the int8 kernel over weight rows for m's block type
+// (nil for a type without one, or a matrix that is not quantised). It is a
+// method expression, so that taking it costs no allocation on the decode
+// path.
+func (m *Matrix) intRange() func(m *Matrix, p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int) {
 	switch m.DType {
-	case tensor.Q8_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K, tensor.Q2_K, tensor.Q3_K,
-		tensor.Q4_1, tensor.Q5_1, tensor.Q4_0, tensor.Q5_0, tensor.IQ4_NL, tensor.IQ4_XS:
-		return true
+	case tensor.Q8_0:
+		return (*Matrix).rangeQ8_0
+	case tensor.Q4_K, tensor.Q5_K:
+		return (*Matrix).rangeQ4_K
+	case tensor.Q6_K, tensor.Q2_K, tensor.Q3_K:
+		return (*Matrix).rangeQ6_K
+	case tensor.Q4_1, tensor.Q5_1:
+		return (*Matrix).rangeMin32
+	case tensor.Q4_0, tensor.Q5_0, tensor.IQ4_NL:
+		return (*Matrix).rangeNibble32
+	case tensor.IQ4_XS:
+		return (*Matrix).rangeIQ4_XS
 	}
-	return false
+	return nil
 }
 
 // matmulQuant is MatMul for quantised weights.
@@ -157,14 +177,14 @@ func (m *Matrix) matmulQuant(p *kpath, y, x []float32, n int) {
 	if m.intDot() && (p.gemm == nil || n <= int8MaxN) {
 		xq := quantizeAct(x, n, m.Cols)
 		defer putAct(xq)
-		ParallelFor(m.Rows, m.gemvGrain(n), func(lo, hi int) { m.quantRange(p, y, x, xq, n, lo, hi) })
+		gemvLoop.Run(m.Rows, m.gemvGrain(n), gemvArgs{m: m, p: p, y: y, x: x, xq: xq, n: n})
 		return
 	}
 	if p.gemm != nil && n > gemvMaxN {
 		m.gemmBlocked(p, y, x, n)
 		return
 	}
-	ParallelFor(m.Rows, m.gemvGrain(n), func(lo, hi int) { m.quantRange(p, y, x, nil, n, lo, hi) })
+	gemvLoop.Run(m.Rows, m.gemvGrain(n), gemvArgs{m: m, p: p, y: y, x: x, n: n})
 }
 
 // quantRange does weight rows [lo, hi) of y = x·Wᵀ for n rows of x, one
@@ -174,27 +194,12 @@ func (m *Matrix) matmulQuant(p *kpath, y, x []float32, n int) {
 // n rows of x.
 func (m *Matrix) quantRange(p *kpath, y, x []float32, xq *actQ8, n, lo, hi int) {
 	R, C := m.Rows, m.Cols
-	if xq != nil && m.intDot() {
-		var f func(p *kpath, y []float32, xq *actQ8, i0, i1, lo, hi int)
-		switch m.DType {
-		case tensor.Q8_0:
-			f = m.rangeQ8_0
-		case tensor.Q4_K, tensor.Q5_K:
-			f = m.rangeQ4_K
-		case tensor.Q6_K, tensor.Q2_K, tensor.Q3_K:
-			f = m.rangeQ6_K
-		case tensor.Q4_1, tensor.Q5_1:
-			f = m.rangeMin32
-		case tensor.Q4_0, tensor.Q5_0, tensor.IQ4_NL:
-			f = m.rangeNibble32
-		case tensor.IQ4_XS:
-			f = m.rangeIQ4_XS
-		}
+	if f := m.intRange(); xq != nil && f != nil {
 		// x in tiles of xTile rows, each against all the rows [lo, hi):
 		// the tile's int8 x stays in cache while the weight rows stream
 		// past it.
 		for i0 := 0; i0 < n; i0 += xTile {
-			f(p, y, xq, i0, min(n, i0+xTile), lo, hi)
+			f(m, p, y, xq, i0, min(n, i0+xTile), lo, hi)
 		}
 		return
 	}
