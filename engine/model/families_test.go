@@ -118,23 +118,18 @@ func loadOrFail(t *testing.T, ref string, o LoadOptions) *Model {
 // (logits move by up to about 0.5), while a wrong kernel moves them by
 // whole units.
 func TestSyntheticReferences(t *testing.T) {
-	if kernels.Path() == "avx512bf16" {
-		t.Run("avx512bf16", func(t *testing.T) {
-			for _, fam := range syntheticFamilies {
-				refs := readSynthRefs(t, fam)
-				m := loadOrFail(t, testref.Path("synthetic", fam), LoadOptions{})
-				t.Logf("%s (%s), x rounded to bf16:", fam, m.Format)
-				dl, dr := compareToRef(t, m, refs)
-				if !(dl <= approxTol && dr <= approxTol) {
-					t.Errorf("%s %s on avx512bf16: max |Δlogit| %.4f, max |Δresid| %.4f; want both ≤ %g", fam, m.Format, dl, dr, approxTol)
-				}
-			}
-		})
-	}
+	approx := kernels.Path() == "avx512bf16"
 	exactKernels(t)
 	for _, fam := range syntheticFamilies {
 		t.Run(fam, func(t *testing.T) {
 			refs := readSynthRefs(t, fam)
+			check := func(m *Model, kernelPath string, tol float64) {
+				t.Logf("%s (%s), %s kernels:", fam, m.Format, kernelPath)
+				dl, dr := compareToRef(t, m, refs)
+				if !(dl <= tol && dr <= tol) {
+					t.Errorf("%s %s on %s: max |Δlogit| %.4f, max |Δresid| %.4f; want both ≤ %g", fam, m.Format, kernelPath, dl, dr, tol)
+				}
+			}
 			dir := testref.Path("synthetic", fam)
 			sources := []string{dir}
 			if g := filepath.Join(dir, "model-f32.gguf"); exists(g) {
@@ -145,10 +140,11 @@ func TestSyntheticReferences(t *testing.T) {
 				if m.Arch != fam {
 					t.Errorf("%s: arch %q, want %q", src, m.Arch, fam)
 				}
-				t.Logf("%s (%s):", fam, m.Format)
-				dl, dr := compareToRef(t, m, refs)
-				if !(dl <= 0.05 && dr <= 0.05) {
-					t.Errorf("%s %s: max |Δlogit| %.4f, max |Δresid| %.4f; want both ≤ 0.05", fam, m.Format, dl, dr)
+				check(m, kernels.Path(), 0.05)
+				if approx && src == dir { // the bf16 checkpoint, x rounded to bf16
+					restore := kernels.SetPath("avx512bf16")
+					check(m, "avx512bf16", approxTol)
+					restore()
 				}
 			}
 		})
